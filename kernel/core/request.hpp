@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: GPL-2.0
+// One handshake request: the consumer's parameters, the kernel objects it
+// pins, and the exactly-once completion that decides who owns the callback.
+#pragma once
+
+#include <tlsup/core.h>
+
+#include "../kstd/atomic.hpp"
+#include "../kstd/expected.hpp"
+#include "../kstd/list.hpp"
+#include "../kstd/new.hpp"
+#include "../kstd/span.hpp"
+#include "../kstd/types.hpp"
+
+namespace tlsup {
+
+class NetState;
+
+// How a request reached its end; decides the callback and the counters.
+enum class Ending : kstd::u8 {
+	Done,	      // the agent's DONE
+	Cancel,	      // tls_handshake_cancel won: no callback
+	Expire,	      // the kernel deadline passed
+	Drain,	      // the network namespace is going away
+	AcceptFailed, // ACCEPT could not hand the socket out
+	Withdrawn,    // submit failed after publishing: no callback (abandon)
+};
+
+// Where a request sits, under its NetState's lock.
+enum class Place : kstd::u8 {
+	None,	  // not yet queued, or retired
+	Pending,  // waiting for ACCEPT
+	Accepted, // handed to an agent
+	Batch,	  // taken by the reaper or the drain, about to be completed
+};
+
+class Request {
+public:
+	// Validates @args (-EINVAL), then allocates with the caller's gfp. The
+	// result holds one reference (the index's) and nothing else yet.
+	static kstd::Expected<Request *> create(const tlsup_submit &args, kstd::Gfp gfp);
+
+	Request(const Request &) = delete;
+	Request &operator=(const Request &) = delete;
+
+	// Reference counting: the index holds one until sk_destruct; anyone
+	// working on a request outside a lock holds another.
+	void get() { refs_.get(); }
+	void put();
+
+	// Takes the file and sock references the request keeps until it ends.
+	void pin();
+	// Exactly once per request: the first caller wins, runs the consumer's
+	// callback (unless Cancel or Withdrawn), retires the request from its
+	// net and drops the pins. Returns false if someone else already won.
+	bool complete(int status, kstd::Span<const kstd::s32> remote, Ending how);
+	// Submit's failure path after publishing: wins the completion like
+	// complete() but runs no callback and keeps the pins, which the caller
+	// drops once the socket's destructor is restored.
+	bool abandon(int status);
+	void unpin();
+
+	bool completed() const { return flags_.load() & kCompleted; }
+	bool cancelled() const { return flags_.load() & kCancelled; }
+	bool accepted() const { return flags_.load() & kAccepted; }
+	void mark_accepted() { flags_.fetch_or(kAccepted); }
+	// Clears and returns the "session established" bit (for close_notify).
+	bool take_session() { return flags_.fetch_and(~kSession) & kSession; }
+
+	tlsup_ksock *sk() const { return sk_; }
+	tlsup_kfile *file() const { return file_; }
+	NetState &net() const { return *net_; }
+	// Binds the request to its namespace and takes the module and net
+	// references it keeps until freed; assigns its id.
+	kstd::Expected<void> attach(NetState *net);
+	kstd::u64 id() const { return id_; }
+
+	void *orig_destruct() const { return orig_destruct_; }
+	void set_orig_destruct(void *d) { orig_destruct_ = d; }
+
+	kstd::u32 msg_type() const { return msg_type_; }
+	kstd::u32 auth_mode() const { return auth_mode_; }
+	kstd::u32 handler_class() const { return HANDLER_CLASS_TLSHD; }
+	const char *peername() const { return has_peername_ ? peername_ : nullptr; }
+	kstd::u32 timeout_ms() const { return timeout_ms_; }
+	kstd::s32 keyring() const { return keyring_; }
+	kstd::s32 cert() const { return cert_; }
+	kstd::s32 privkey() const { return privkey_; }
+	kstd::Span<const kstd::s32> peerids() const { return {peerids_, num_peerids_}; }
+
+	kstd::u64 submit_ms() const { return submit_ms_; }
+	kstd::u64 deadline_ms() const { return deadline_ms_; }
+	void set_times(kstd::u64 now_ms);
+
+	// Lists, under the owning NetState's lock (queue_link) or the index's
+	// lock (index_link). Public so KSTD_LIST can find them.
+	kstd::ListNode queue_link;
+	kstd::ListNode index_link;
+	Place place = Place::None;
+	bool retired = false;
+
+private:
+	static constexpr kstd::u32 HANDLER_CLASS_TLSHD = 1;
+	static constexpr kstd::u32 kCompleted = 1u << 0;
+	static constexpr kstd::u32 kCancelled = 1u << 1;
+	static constexpr kstd::u32 kAccepted = 1u << 2;
+	static constexpr kstd::u32 kSession = 1u << 3;
+
+	Request() = default;
+	~Request() = default;
+	friend void kstd::destroy<Request>(Request *);
+
+	bool claim(kstd::u32 bits);
+
+	kstd::RefCount refs_{1};
+	kstd::Atomic<kstd::u32> flags_{0};
+
+	tlsup_ksock *sk_ = nullptr;
+	tlsup_kfile *file_ = nullptr;
+	void *orig_destruct_ = nullptr;
+	NetState *net_ = nullptr;
+	kstd::u64 id_ = 0;
+	kstd::u64 submit_ms_ = 0;
+	kstd::u64 deadline_ms_ = 0; // 0: none
+
+	tlsup_done_fn done_ = nullptr;
+	void *data_ = nullptr;
+	kstd::u32 msg_type_ = 0;
+	kstd::u32 auth_mode_ = 0;
+	kstd::u32 timeout_ms_ = 0;
+	kstd::s32 keyring_ = 0;
+	kstd::s32 cert_ = 0;
+	kstd::s32 privkey_ = 0;
+	kstd::u32 num_peerids_ = 0;
+	kstd::s32 peerids_[TLSUP_MAX_PEERIDS] = {};
+	bool has_peername_ = false;
+	char peername_[TLSUP_PEERNAME_MAX + 1] = {};
+};
+
+// Argument rules of DESIGN §2.1, separate so the tests can call them.
+kstd::Expected<void> validate_submit(const tlsup_submit &args);
+
+} // namespace tlsup

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /proc/net/tlsup: the namespace's counters and in-flight requests, as the
+ * core formats them.
+ */
+
+#include <linux/proc_fs.h>
+#include <linux/seq_file.h>
+#include <net/net_namespace.h>
+
+#include "shim.h"
+
+void tlsup_shim_seq_printf(struct tlsup_seq *seq, const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	seq_vprintf((struct seq_file *)seq, fmt, args);
+	va_end(args);
+}
+
+static int tlsup_proc_show(struct seq_file *seq, void *v)
+{
+	struct tlsup_pernet *pn = tlsup_pernet(seq_file_single_net(seq));
+
+	if (pn && pn->core)
+		tlsup_core_net_show(pn->core, (struct tlsup_seq *)seq);
+	return 0;
+}
+
+int tlsup_proc_net_init(struct net *net)
+{
+	if (!IS_ENABLED(CONFIG_PROC_FS))
+		return 0;
+	if (!proc_create_net_single("tlsup", 0444, net->proc_net,
+				    tlsup_proc_show, NULL))
+		return -ENOMEM;
+	return 0;
+}
+
+void tlsup_proc_net_exit(struct net *net)
+{
+	remove_proc_entry("tlsup", net->proc_net);
+}

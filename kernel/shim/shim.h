@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Declarations shared by tlsup's kernel shims, and the casts between kernel
+ * objects and the core's opaque handles.
+ */
+#ifndef _TLSUP_SHIM_H
+#define _TLSUP_SHIM_H
+
+#include <linux/types.h>
+#include <linux/workqueue.h>
+#include <net/genetlink.h>
+#include <net/sock.h>
+
+#include <tlsup/core.h>
+
+/* Per network namespace: the core's state plus the kernel objects for it. */
+struct tlsup_pernet {
+	struct tlsup_net *core;
+	struct net *net;
+	struct delayed_work reaper;
+};
+
+struct tlsup_pernet *tlsup_pernet(struct net *net);
+int tlsup_pernet_register(void);
+void tlsup_pernet_unregister(void);
+
+extern struct genl_family tlsup_genl_family;
+int tlsup_genl_register(void);
+void tlsup_genl_unregister(void);
+
+int tlsup_proc_net_init(struct net *net);
+void tlsup_proc_net_exit(struct net *net);
+
+int tlsup_alert_send(struct socket *sock, u8 level, u8 description);
+
+static inline struct tlsup_ksock *to_ksock(struct sock *sk)
+{
+	return (struct tlsup_ksock *)sk;
+}
+
+static inline struct sock *from_ksock(struct tlsup_ksock *sk)
+{
+	return (struct sock *)sk;
+}
+
+static inline struct tlsup_kfile *to_kfile(struct file *file)
+{
+	return (struct tlsup_kfile *)file;
+}
+
+static inline struct file *from_kfile(struct tlsup_kfile *file)
+{
+	return (struct file *)file;
+}
+
+static inline struct tlsup_knet *to_knet(struct tlsup_pernet *pn)
+{
+	return (struct tlsup_knet *)pn;
+}
+
+static inline struct tlsup_pernet *from_knet(struct tlsup_knet *knet)
+{
+	return (struct tlsup_pernet *)knet;
+}
+
+#endif /* _TLSUP_SHIM_H */

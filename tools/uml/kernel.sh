@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build (or reuse) a User-Mode Linux kernel for tlsup's tests.
+#
+#   tools/uml/kernel.sh [--print-dir] FLAVOUR [VERSION]
+#     FLAVOUR  base | debug
+#     VERSION  6.1 (default) | 6.12
+#
+# The kernel is built from Debian's linux-source-VERSION into
+# $TLSUP_CACHE (default ~/.cache/tlsup), never into the repository, with
+# ccache. It is rebuilt only when the config fragments, this script or the
+# source package version change. Prints the build directory on stdout (the
+# UML binary is DIR/linux; it is also the tree modules build against).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${TLSUP_CACHE:-$HOME/.cache/tlsup}
+flavour=${1:?usage: kernel.sh base|debug [6.1|6.12]}
+version=${2:-6.1}
+jobs=${TLSUP_JOBS:-$(nproc)}
+
+case $flavour in base|debug) ;; *) echo "kernel.sh: unknown flavour '$flavour'" >&2; exit 2 ;; esac
+case $version in 6.1|6.12) ;; *) echo "kernel.sh: unsupported version '$version'" >&2; exit 2 ;; esac
+
+log() { echo "kernel.sh: $*" >&2; }
+
+pkg=linux-source-$version
+tarball=/usr/src/$pkg.tar.xz
+if [ ! -f "$tarball" ]; then
+	log "installing $pkg"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$pkg" >&2
+fi
+pkgver=$(dpkg-query -W -f='${Version}' "$pkg")
+
+src=$cache/src/$pkg-$pkgver
+if [ ! -f "$src/Makefile" ]; then
+	log "extracting $tarball into $src"
+	rm -rf "$src.tmp" && mkdir -p "$src.tmp"
+	tar -C "$src.tmp" -xf "$tarball" --strip-components=1
+	mv "$src.tmp" "$src"
+fi
+
+fragments=("$here/config/base.config")
+[ "$flavour" = debug ] && fragments+=("$here/config/debug.config")
+
+stamp_want=$( (echo "$pkgver"; cat "${fragments[@]}" "$0") | sha256sum | cut -c1-16)
+out=$cache/build/$version-$flavour
+stamp=$out/.tlsup-stamp
+
+if [ -x "$out/linux" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$stamp_want" ]; then
+	echo "$out"
+	exit 0
+fi
+
+# Fragment lines: CONFIG_X=y|n|value or "# CONFIG_X is not set".
+apply_fragment() {
+	local args=() line name val
+	while IFS= read -r line; do
+		if [[ $line =~ ^#\ (CONFIG_[A-Za-z0-9_]+)\ is\ not\ set ]]; then
+			args+=(--disable "${BASH_REMATCH[1]#CONFIG_}")
+		elif [[ $line =~ ^(CONFIG_[A-Za-z0-9_]+)=(.*)$ ]]; then
+			name=${BASH_REMATCH[1]#CONFIG_}
+			val=${BASH_REMATCH[2]}
+			case $val in
+			y) args+=(--enable "$name") ;;
+			n) args+=(--disable "$name") ;;
+			m) args+=(--module "$name") ;;
+			\"*) args+=(--set-str "$name" "${val//\"/}") ;;
+			*) args+=(--set-val "$name" "$val") ;;
+			esac
+		fi
+	done <"$1"
+	"$src/scripts/config" --file "$out/.config" "${args[@]}"
+}
+
+command -v ccache >/dev/null || { log "ccache missing (run make deps)"; exit 1; }
+export CCACHE_DIR=${CCACHE_DIR:-$cache/ccache}
+mkdir -p "$out"
+kmake=(make -C "$src" O="$out" ARCH=um SUBARCH=x86_64 CC="ccache gcc" HOSTCC="ccache gcc")
+
+log "configuring $version-$flavour in $out"
+"${kmake[@]}" defconfig >&2
+for f in "${fragments[@]}"; do apply_fragment "$f"; done
+"${kmake[@]}" olddefconfig >&2
+
+# The fragment is the contract: say so loudly if olddefconfig dropped any of it.
+for f in "${fragments[@]}"; do
+	while IFS= read -r line; do
+		# "# require: CONFIG_X=y" names options that are selected, not set.
+		[[ $line =~ ^#\ require:\ (CONFIG_[A-Za-z0-9_]+=y) ]] && line=${BASH_REMATCH[1]}
+		if [[ $line =~ ^(CONFIG_[A-Za-z0-9_]+)=y$ ]]; then
+			grep -qx "$line" "$out/.config" || { log "config: ${BASH_REMATCH[1]} did not stick"; exit 1; }
+		fi
+	done <"$f"
+done
+if grep -q '^CONFIG_NET_HANDSHAKE=y' "$out/.config"; then
+	log "config: NET_HANDSHAKE is on; tlsup cannot load on this tree"
+	exit 1
+fi
+
+log "building $version-$flavour (-j$jobs); first build takes about 4 minutes"
+start=$(date +%s)
+"${kmake[@]}" -j"$jobs" >&2
+log "built in $(( $(date +%s) - start ))s"
+echo "$stamp_want" >"$stamp"
+echo "$out"
