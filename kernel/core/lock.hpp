@@ -23,7 +23,7 @@ public:
 	kstd::Expected<void> init(tlsup_lock_class cls, unsigned int gfp) {
 		lock_ = tlsup_shim_lock_create(cls, gfp);
 		if (!lock_)
-			return kstd::Error(kstd::err::ENOMEM);
+			return kstd::Error(kstd::err::enomem);
 		return {};
 	}
 	void lock() { tlsup_shim_lock(lock_); }

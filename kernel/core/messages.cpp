@@ -12,7 +12,7 @@ using kstd::Expected;
 namespace err = kstd::err;
 
 int DoneRequest::consumer_status() const {
-	return has_status ? -static_cast<int>(status) : -err::EIO;
+	return has_status ? -static_cast<int>(status) : -err::eio;
 }
 
 // genetlink's strict policy already refuses all of these; decoding them again
@@ -24,12 +24,12 @@ Expected<AcceptRequest> decode_accept_request(kstd::Bytes attrs) {
 	AcceptRequest out{};
 	while (rd.next(a)) {
 		if (a.type != HANDSHAKE_A_ACCEPT_HANDLER_CLASS || !a.is_u32() || a.nested)
-			return Error(err::EINVAL);
+			return Error(err::einval);
 		out.handler_class = a.as_u32();
 		has_class = true;
 	}
 	if (!rd.ok() || !has_class || out.handler_class > HANDSHAKE_HANDLER_CLASS_MAX)
-		return Error(err::EINVAL);
+		return Error(err::einval);
 	return out;
 }
 
@@ -40,23 +40,23 @@ Expected<DoneRequest> decode_done_request(kstd::Bytes attrs) {
 	DoneRequest out{};
 	while (rd.next(a)) {
 		if (a.nested)
-			return Error(err::EINVAL);
+			return Error(err::einval);
 		switch (a.type) {
 		case HANDSHAKE_A_DONE_STATUS:
-			if (!a.is_u32() || a.as_u32() > static_cast<kstd::u32>(err::MAX_ERRNO))
-				return Error(err::EINVAL);
+			if (!a.is_u32() || a.as_u32() > static_cast<kstd::u32>(err::max_errno))
+				return Error(err::einval);
 			out.status = a.as_u32();
 			out.has_status = true;
 			break;
 		case HANDSHAKE_A_DONE_SOCKFD:
 			if (!a.is_u32())
-				return Error(err::EINVAL);
+				return Error(err::einval);
 			out.sockfd = a.as_s32();
 			has_fd = true;
 			break;
 		case HANDSHAKE_A_DONE_REMOTE_AUTH:
 			if (!a.is_u32())
-				return Error(err::EINVAL);
+				return Error(err::einval);
 			if (out.num_remote < TLSUP_MAX_PEERIDS)
 				out.remote[out.num_remote] = a.as_s32();
 			if (out.num_remote < 0xffffffffu)
@@ -65,14 +65,14 @@ Expected<DoneRequest> decode_done_request(kstd::Bytes attrs) {
 		case HANDSHAKE_A_DONE_TAG:
 			// Accepted and ignored, as upstream does.
 			if (!a.is_cstring())
-				return Error(err::EINVAL);
+				return Error(err::einval);
 			break;
 		default:
-			return Error(err::EINVAL);
+			return Error(err::einval);
 		}
 	}
 	if (!rd.ok() || !has_fd)
-		return Error(err::EINVAL);
+		return Error(err::einval);
 	return out;
 }
 
@@ -93,7 +93,7 @@ Expected<void> encode_accept_reply(tlsup_nl_reply *reply, const AcceptReply &r) 
 	if (r.auth_mode == HANDSHAKE_AUTH_PSK) {
 		for (kstd::s32 id : r.peer_identities)
 			TRY(check(tlsup_nl_put_u32(reply, HANDSHAKE_A_ACCEPT_PEER_IDENTITY,
-						   static_cast<kstd::u32>(id))));
+			                           static_cast<kstd::u32>(id))));
 	} else if (r.auth_mode == HANDSHAKE_AUTH_X509 && (r.cert || r.privkey)) {
 		TRY(check(tlsup_nl_nest_start(reply, HANDSHAKE_A_ACCEPT_CERTIFICATE)));
 		TRY(check(tlsup_nl_put_s32(reply, HANDSHAKE_A_X509_CERT, r.cert)));
@@ -102,7 +102,7 @@ Expected<void> encode_accept_reply(tlsup_nl_reply *reply, const AcceptReply &r) 
 	}
 	if (r.keyring)
 		TRY(check(tlsup_nl_put_u32(reply, HANDSHAKE_A_ACCEPT_KEYRING,
-					   static_cast<kstd::u32>(r.keyring))));
+		                           static_cast<kstd::u32>(r.keyring))));
 	return {};
 }
 

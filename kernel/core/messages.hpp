@@ -43,7 +43,7 @@ struct AcceptReply {
 	kstd::u32 timeout_ms; // 0: omitted
 	kstd::u32 auth_mode;
 	kstd::Span<const kstd::s32> peer_identities; // PSK only
-	kstd::s32 cert;				     // x509 only; both 0: no nest
+	kstd::s32 cert;                              // x509 only; both 0: no nest
 	kstd::s32 privkey;
 	kstd::s32 keyring; // 0: omitted
 };

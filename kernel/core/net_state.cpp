@@ -60,9 +60,9 @@ Expected<void> NetState::enqueue(Request &req) {
 	const u64 now = tlsup_shim_now_ms();
 	LockGuard g(lock_);
 	if (draining_)
-		return Error(err::EOPNOTSUPP);
+		return Error(err::eopnotsupp);
 	if (st_.pending >= max)
-		return Error(err::EAGAIN);
+		return Error(err::eagain);
 	req.set_times(now);
 	pending_[req.handler_class()].push_back(req);
 	req.place = Place::Pending;
@@ -114,14 +114,14 @@ static constexpr struct {
 	int status;
 	tlsup_status_bucket bucket;
 } kStatusBuckets[] = {
-	{0, TLSUP_ST_OK},
-	{-err::EACCES, TLSUP_ST_EACCES},
-	{-err::ENOKEY, TLSUP_ST_ENOKEY},
-	{-err::EKEYREJECTED, TLSUP_ST_EKEYREJECTED},
-	{-err::ETIMEDOUT, TLSUP_ST_ETIMEDOUT},
-	{-err::EINVAL, TLSUP_ST_EINVAL},
-	{-err::ENOMEM, TLSUP_ST_ENOMEM},
-	{-err::EIO, TLSUP_ST_EIO},
+        {0, TLSUP_ST_OK},
+        {-err::eacces, TLSUP_ST_EACCES},
+        {-err::enokey, TLSUP_ST_ENOKEY},
+        {-err::ekeyrejected, TLSUP_ST_EKEYREJECTED},
+        {-err::etimedout, TLSUP_ST_ETIMEDOUT},
+        {-err::einval, TLSUP_ST_EINVAL},
+        {-err::enomem, TLSUP_ST_ENOMEM},
+        {-err::eio, TLSUP_ST_EIO},
 };
 
 u32 NetState::bucket_of(int status) {
@@ -138,10 +138,14 @@ void NetState::retire(Request &req, int status, Ending how) {
 		return;
 	}
 	req.retired = true;
-	if (req.place == Place::Pending)
-		st_.pending--;
-	req.queue_link.unlink();
-	req.place = Place::None;
+	// A batched request stays in its batch: the reaper or drain that took
+	// it holds a reference it drops when it pops it.
+	if (req.place != Place::Batch) {
+		if (req.place == Place::Pending)
+			st_.pending--;
+		req.queue_link.unlink();
+		req.place = Place::None;
+	}
 	st_.inflight--;
 	switch (how) {
 	case Ending::Cancel:
@@ -179,7 +183,7 @@ void NetState::complete_batch(RequestList &batch, int status, Ending how) {
 			req->place = Place::None;
 		}
 		if (how == Ending::Expire)
-			tlsup_shim_trace(TLSUP_TRACE_EXPIRE, req->sk(), req->id(), -err::ETIMEDOUT);
+			tlsup_shim_trace(TLSUP_TRACE_EXPIRE, req->sk(), req->id(), -err::etimedout);
 		req->complete(status, {}, how);
 		req->put();
 	}
@@ -210,7 +214,7 @@ void NetState::reap() {
 		if (next)
 			arm_reaper_locked(next, now);
 	}
-	complete_batch(batch, -err::ETIMEDOUT, Ending::Expire);
+	complete_batch(batch, -err::etimedout, Ending::Expire);
 }
 
 void NetState::drain() {
@@ -229,7 +233,7 @@ void NetState::drain() {
 	}
 	// No new deadline can be armed now; wait out a running reaper.
 	tlsup_shim_reaper_cancel_sync(knet_);
-	complete_batch(batch, -err::ETIMEDOUT, Ending::Drain);
+	complete_batch(batch, -err::etimedout, Ending::Drain);
 }
 
 void NetState::stats(tlsup_stats &out) {
@@ -249,7 +253,8 @@ static const char *auth_name(u32 a) {
 
 void NetState::show(tlsup_seq *seq) {
 	static constexpr const char *kBucketNames[TLSUP_ST_NR] = {
-		"ok", "eacces", "enokey", "ekeyrejected", "etimedout", "einval", "enomem", "eio", "other",
+	        "ok",     "eacces", "enokey", "ekeyrejected", "etimedout",
+	        "einval", "enomem", "eio",    "other",
 	};
 	const u64 now = tlsup_shim_now_ms();
 	LockGuard g(lock_);
@@ -258,7 +263,8 @@ void NetState::show(tlsup_seq *seq) {
 	tlsup_shim_seq_printf(seq, "accepted: %llu\n", st_.accepted);
 	tlsup_shim_seq_printf(seq, "completed: %llu\n", st_.completed);
 	for (u32 i = 0; i < TLSUP_ST_NR; i++)
-		tlsup_shim_seq_printf(seq, "completed_%s: %llu\n", kBucketNames[i], st_.by_status[i]);
+		tlsup_shim_seq_printf(seq, "completed_%s: %llu\n", kBucketNames[i],
+		                      st_.by_status[i]);
 	tlsup_shim_seq_printf(seq, "cancelled: %llu\n", st_.cancelled);
 	tlsup_shim_seq_printf(seq, "expired: %llu\n", st_.expired);
 	tlsup_shim_seq_printf(seq, "done_refused: %llu\n", st_.done_refused);
@@ -268,17 +274,17 @@ void NetState::show(tlsup_seq *seq) {
 	tlsup_shim_seq_printf(seq, "live: %u\n", st_.live);
 	tlsup_shim_seq_printf(seq, "requests:\n");
 	for_each_inflight_locked([&](Request &req) {
-		const char *state = req.place == Place::Pending	   ? "pending"
-				    : req.place == Place::Accepted ? "accepted"
-								   : "ending";
+		const char *state = req.place == Place::Pending    ? "pending"
+		                    : req.place == Place::Accepted ? "accepted"
+		                                                   : "ending";
 		const char *peer = req.peername();
-		tlsup_shim_seq_printf(seq, "  id=%llu state=%s type=%s auth=%s age_ms=%llu "
-					   "timeout_ms=%u peername=%s\n",
-				      static_cast<unsigned long long>(req.id()), state,
-				      msg_type_name(req.msg_type()),
-				      auth_name(req.auth_mode()),
-				      static_cast<unsigned long long>(now - req.submit_ms()),
-				      req.timeout_ms(), peer ? peer : "-");
+		tlsup_shim_seq_printf(seq,
+		                      "  id=%llu state=%s type=%s auth=%s age_ms=%llu "
+		                      "timeout_ms=%u peername=%s\n",
+		                      static_cast<unsigned long long>(req.id()), state,
+		                      msg_type_name(req.msg_type()), auth_name(req.auth_mode()),
+		                      static_cast<unsigned long long>(now - req.submit_ms()),
+		                      req.timeout_ms(), peer ? peer : "-");
 	});
 }
 

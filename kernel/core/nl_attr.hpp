@@ -19,7 +19,9 @@ inline constexpr usize kHeaderLen = 4;
 inline constexpr u16 kTypeMask = 0x3fff; // without NLA_F_NESTED, NLA_F_NET_BYTEORDER
 inline constexpr u16 kFlagNested = 0x8000;
 
-constexpr usize align4(usize n) { return (n + 3) & ~static_cast<usize>(3); }
+constexpr usize align4(usize n) {
+	return (n + 3) & ~static_cast<usize>(3);
+}
 
 struct Attr {
 	u16 type; // flags stripped
@@ -34,9 +36,7 @@ struct Attr {
 	}
 	kstd::s32 as_s32() const { return static_cast<kstd::s32>(as_u32()); }
 	// A string attribute: NUL-terminated within its payload.
-	bool is_cstring() const {
-		return !payload.empty() && payload[payload.size() - 1] == 0;
-	}
+	bool is_cstring() const { return !payload.empty() && payload[payload.size() - 1] == 0; }
 };
 
 class AttrReader {

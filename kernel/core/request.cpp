@@ -13,33 +13,33 @@ namespace err = kstd::err;
 
 Expected<void> validate_submit(const tlsup_submit &a) {
 	if (!a.has_sock || !a.file || !a.sk || !a.done)
-		return Error(err::EINVAL);
+		return Error(err::einval);
 	if (a.msg_type != HANDSHAKE_MSG_TYPE_CLIENTHELLO &&
 	    a.msg_type != HANDSHAKE_MSG_TYPE_SERVERHELLO)
-		return Error(err::EINVAL);
+		return Error(err::einval);
 	switch (a.auth_mode) {
 	case HANDSHAKE_AUTH_UNAUTH:
 		// Only a client may go without credentials.
 		if (a.msg_type != HANDSHAKE_MSG_TYPE_CLIENTHELLO)
-			return Error(err::EINVAL);
+			return Error(err::einval);
 		break;
 	case HANDSHAKE_AUTH_PSK:
 		// A server uses ta_my_peerids[0] whatever the count, as upstream.
 		if (a.msg_type == HANDSHAKE_MSG_TYPE_CLIENTHELLO &&
 		    (a.num_peerids == 0 || a.num_peerids > TLSUP_MAX_PEERIDS))
-			return Error(err::EINVAL);
+			return Error(err::einval);
 		break;
 	case HANDSHAKE_AUTH_X509:
 		break;
 	default:
-		return Error(err::EINVAL);
+		return Error(err::einval);
 	}
 	if (a.peername) {
 		kstd::usize n = 0;
 		while (n <= TLSUP_PEERNAME_MAX && a.peername[n])
 			n++;
 		if (n > TLSUP_PEERNAME_MAX)
-			return Error(err::EINVAL);
+			return Error(err::einval);
 	}
 	return {};
 }
@@ -49,7 +49,7 @@ Expected<Request *> Request::create(const tlsup_submit &a, kstd::Gfp gfp) {
 
 	Request *r = new (gfp) Request();
 	if (!r)
-		return Error(err::ENOMEM);
+		return Error(err::enomem);
 	r->sk_ = a.sk;
 	r->file_ = a.file;
 	r->done_ = a.done;
@@ -79,7 +79,7 @@ Expected<void> Request::attach(NetState *net) {
 	// Our sk_destruct hook is module text: the module stays until the
 	// request is freed.
 	if (!tlsup_shim_module_get())
-		return Error(err::EOPNOTSUPP);
+		return Error(err::eopnotsupp);
 	net_ = net;
 	net_->get();
 	net_->count_request_alive(true);
@@ -134,7 +134,7 @@ bool Request::complete(int status, kstd::Span<const kstd::s32> remote, Ending ho
 
 	net_->retire(*this, status, how);
 	tlsup_shim_trace(how == Ending::Cancel ? TLSUP_TRACE_CANCEL : TLSUP_TRACE_COMPLETE, sk_,
-			 id_, status);
+	                 id_, status);
 	if (how != Ending::Cancel)
 		done_(data_, status, remote.empty() ? 0 : remote[0]);
 	unpin();

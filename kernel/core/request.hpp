@@ -18,20 +18,20 @@ class NetState;
 
 // How a request reached its end; decides the callback and the counters.
 enum class Ending : kstd::u8 {
-	Done,	      // the agent's DONE
-	Cancel,	      // tls_handshake_cancel won: no callback
-	Expire,	      // the kernel deadline passed
-	Drain,	      // the network namespace is going away
+	Done,         // the agent's DONE
+	Cancel,       // tls_handshake_cancel won: no callback
+	Expire,       // the kernel deadline passed
+	Drain,        // the network namespace is going away
 	AcceptFailed, // ACCEPT could not hand the socket out
 	Withdrawn,    // submit failed after publishing: no callback (abandon)
 };
 
 // Where a request sits, under its NetState's lock.
 enum class Place : kstd::u8 {
-	None,	  // not yet queued, or retired
+	None,     // not yet queued, or retired
 	Pending,  // waiting for ACCEPT
 	Accepted, // handed to an agent
-	Batch,	  // taken by the reaper or the drain, about to be completed
+	Batch,    // taken by the reaper or the drain, about to be completed
 };
 
 class Request {

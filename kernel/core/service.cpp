@@ -36,9 +36,10 @@ void unwind_submit(Request &req) {
 // -EAGAIN: the request stays queued. Only no listener at all fails it.
 int notify_ready(NetState &net, kstd::u32 cls, unsigned int gfp) {
 	if (!tlsup_shim_has_listeners(net.knet(), cls))
-		return -err::ESRCH;
+		return -err::esrch;
 	const int ret = tlsup_shim_notify_ready(net.knet(), cls, gfp);
-	if ((ret == -err::ESRCH || ret == -err::ENOBUFS) && tlsup_shim_has_listeners(net.knet(), cls))
+	if ((ret == -err::esrch || ret == -err::enobufs) &&
+	    tlsup_shim_has_listeners(net.knet(), cls))
 		return 0;
 	return ret;
 }
@@ -48,7 +49,7 @@ Expected<void> submit(const tlsup_submit &args, unsigned int gfp) {
 	NetState *net = reinterpret_cast<NetState *>(tlsup_shim_net_of(args.sk));
 	if (!net) {
 		kstd::destroy(req);
-		return Error(err::EOPNOTSUPP);
+		return Error(err::eopnotsupp);
 	}
 	if (auto r = req->attach(net); !r) {
 		kstd::destroy(req);
@@ -56,7 +57,8 @@ Expected<void> submit(const tlsup_submit &args, unsigned int gfp) {
 	}
 
 	if (auto r = g_index->insert(*req); !r) {
-		tlsup_shim_trace(TLSUP_TRACE_SUBMIT_ERR, req->sk(), req->id(), r.error().to_kernel());
+		tlsup_shim_trace(TLSUP_TRACE_SUBMIT_ERR, req->sk(), req->id(),
+		                 r.error().to_kernel());
 		net->count_submit_failed();
 		req->put();
 		return r.error();
@@ -67,7 +69,8 @@ Expected<void> submit(const tlsup_submit &args, unsigned int gfp) {
 	req->set_orig_destruct(tlsup_shim_sk_hook_destruct(req->sk()));
 
 	if (auto r = net->enqueue(*req); !r) {
-		tlsup_shim_trace(TLSUP_TRACE_SUBMIT_ERR, req->sk(), req->id(), r.error().to_kernel());
+		tlsup_shim_trace(TLSUP_TRACE_SUBMIT_ERR, req->sk(), req->id(),
+		                 r.error().to_kernel());
 		net->count_submit_failed();
 		unwind_submit(*req);
 		return r.error();
@@ -92,13 +95,13 @@ Expected<void> submit(const tlsup_submit &args, unsigned int gfp) {
 int accept(NetState &net, kstd::Bytes attrs, tlsup_nl_reply *reply) {
 	auto decoded = decode_accept_request(attrs);
 	if (!decoded) {
-		tlsup_shim_trace(TLSUP_TRACE_CMD_ACCEPT_ERR, nullptr, 0, -err::EINVAL);
+		tlsup_shim_trace(TLSUP_TRACE_CMD_ACCEPT_ERR, nullptr, 0, -err::einval);
 		return decoded.error().to_kernel();
 	}
 	Request *req = net.dequeue(decoded->handler_class);
 	if (!req) {
-		tlsup_shim_trace(TLSUP_TRACE_CMD_ACCEPT_ERR, nullptr, 0, -err::EAGAIN);
-		return -err::EAGAIN;
+		tlsup_shim_trace(TLSUP_TRACE_CMD_ACCEPT_ERR, nullptr, 0, -err::eagain);
+		return -err::eagain;
 	}
 
 	int ret;
@@ -117,15 +120,15 @@ int accept(NetState &net, kstd::Bytes attrs, tlsup_nl_reply *reply) {
 		goto fail_fd;
 	{
 		AcceptReply r{
-			.sockfd = fd,
-			.msg_type = req->msg_type(),
-			.peername = req->peername(),
-			.timeout_ms = req->timeout_ms(),
-			.auth_mode = req->auth_mode(),
-			.peer_identities = req->peerids(),
-			.cert = req->cert(),
-			.privkey = req->privkey(),
-			.keyring = req->keyring(),
+		        .sockfd = fd,
+		        .msg_type = req->msg_type(),
+		        .peername = req->peername(),
+		        .timeout_ms = req->timeout_ms(),
+		        .auth_mode = req->auth_mode(),
+		        .peer_identities = req->peerids(),
+		        .cert = req->cert(),
+		        .privkey = req->privkey(),
+		        .keyring = req->keyring(),
 		};
 		if (auto e = encode_accept_reply(reply, r); !e) {
 			tlsup_nl_reply_abort(reply);
@@ -148,7 +151,7 @@ fail_fd:
 fail:
 	tlsup_shim_file_put(req->file());
 	tlsup_shim_trace(TLSUP_TRACE_CMD_ACCEPT_ERR, req->sk(), req->id(), ret);
-	req->complete(-err::EIO, {}, Ending::AcceptFailed);
+	req->complete(-err::eio, {}, Ending::AcceptFailed);
 	req->put();
 	return ret;
 }
@@ -173,12 +176,12 @@ int done(NetState &net, kstd::Bytes attrs) {
 	Request *req = g_index->lookup(sk);
 	if (!req || !req->accepted()) {
 		// No request, or one no agent accepted: not the caller's to end.
-		tlsup_shim_trace(TLSUP_TRACE_CMD_DONE_ERR, sk, req ? req->id() : 0, -err::EBUSY);
+		tlsup_shim_trace(TLSUP_TRACE_CMD_DONE_ERR, sk, req ? req->id() : 0, -err::ebusy);
 		net.count_done_refused();
 		if (req)
 			req->put();
 		tlsup_shim_sockfd_put(sock);
-		return -err::EBUSY;
+		return -err::ebusy;
 	}
 	tlsup_shim_trace(TLSUP_TRACE_CMD_DONE, sk, req->id(), d.sockfd);
 	// A second DONE finds the request completed: a no-op, as upstream.
@@ -214,7 +217,7 @@ extern "C" {
 
 int tlsup_core_init(void) {
 	g_index = SockIndex::create();
-	return g_index ? 0 : -kstd::err::ENOMEM;
+	return g_index ? 0 : -kstd::err::enomem;
 }
 
 void tlsup_core_exit(void) {
@@ -285,14 +288,14 @@ void tlsup_core_req_release(tlsup_req *req) {
 }
 
 int tlsup_core_cmd_accept(tlsup_net *net, const void *attrs, unsigned int len,
-			  tlsup_nl_reply *reply) {
+                          tlsup_nl_reply *reply) {
 	return accept(*reinterpret_cast<NetState *>(net),
-		      kstd::Bytes(static_cast<const kstd::u8 *>(attrs), len), reply);
+	              kstd::Bytes(static_cast<const kstd::u8 *>(attrs), len), reply);
 }
 
 int tlsup_core_cmd_done(tlsup_net *net, const void *attrs, unsigned int len) {
 	return done(*reinterpret_cast<NetState *>(net),
-		    kstd::Bytes(static_cast<const kstd::u8 *>(attrs), len));
+	            kstd::Bytes(static_cast<const kstd::u8 *>(attrs), len));
 }
 
 } // extern "C"

@@ -40,7 +40,7 @@ Request *SockIndex::find_locked(tlsup_ksock *sk) {
 Expected<void> SockIndex::insert(Request &req) {
 	LockGuard g(lock_);
 	if (find_locked(req.sk()))
-		return Error(kstd::err::EBUSY);
+		return Error(kstd::err::ebusy);
 	chains_[bucket(req.sk())].push_back(req);
 	count_++;
 	return {};

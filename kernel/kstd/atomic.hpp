@@ -21,8 +21,8 @@ public:
 	void store(T v) { __atomic_store_n(&v_, v, __ATOMIC_RELEASE); }
 	T exchange(T v) { return __atomic_exchange_n(&v_, v, __ATOMIC_ACQ_REL); }
 	bool compare_exchange(T &expected, T desired) {
-		return __atomic_compare_exchange_n(&v_, &expected, desired, false,
-						   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+		return __atomic_compare_exchange_n(&v_, &expected, desired, false, __ATOMIC_ACQ_REL,
+		                                   __ATOMIC_ACQUIRE);
 	}
 	T fetch_add(T d) { return __atomic_fetch_add(&v_, d, __ATOMIC_ACQ_REL); }
 	T fetch_sub(T d) { return __atomic_fetch_sub(&v_, d, __ATOMIC_ACQ_REL); }

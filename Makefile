@@ -1,0 +1,96 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# tlsup: top-level targets. The module itself is built by Kbuild (see Kbuild);
+# userspace (tlsupd, tlsupctl, host tests) by CMake; kernel-side tests run in
+# User-Mode Linux built by tools/uml/kernel.sh into $(TLSUP_CACHE).
+#
+#   make deps     install Debian packages the build and tests need
+#   make uml      build (or reuse) the UML kernels, base and debug flavours
+#   make module   tlsup.ko against the UML tree and Debian's x86_64 headers
+#   make agent    tlsupd and tlsupctl
+#   make style    checkpatch on the shims, clang-format on the C++
+#   make check    all of the above, then every test suite; ends with
+#                 "N passed, N failed"
+#   make demo     all set-up, then a kernel consumer's handshakes in UML
+#   make bench    the benchmarks (tools/bench)
+#   make clean
+
+SHELL := /bin/bash
+ROOT := $(CURDIR)
+BUILD := $(ROOT)/build
+export TLSUP_CACHE ?= $(HOME)/.cache/tlsup
+JOBS ?= $(shell nproc)
+
+UML_VERSION ?= 6.1
+UML := tools/uml/kernel.sh
+DISTRO_KDIR ?= $(shell ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1)
+
+# Debian packages: build tools, kernel sources, userspace libraries, test peers.
+DEPS := build-essential flex bison bc libelf-dev libssl-dev ccache xz-utils cpio \
+	kmod pahole dwarves linux-source-$(UML_VERSION) linux-headers-amd64 \
+	python3 iproute2 keyutils gnutls-bin procps psmisc \
+	libgnutls28-dev libnl-3-dev libnl-genl-3-dev libkeyutils-dev libinih-dev \
+	cmake pkg-config googletest libgtest-dev clang clang-format libclang-rt-14-dev jq
+
+.PHONY: all deps uml uml-base uml-debug module module-uml module-distro module-tests \
+	agent host-tests style check check-run demo bench clean
+
+all: module agent
+
+deps:
+	@missing=$$(for p in $(DEPS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends $$missing >/dev/null; \
+	else echo "deps: all installed"; fi
+
+uml: uml-base uml-debug
+uml-base:
+	@$(UML) base $(UML_VERSION) >/dev/null
+uml-debug:
+	@$(UML) debug $(UML_VERSION) >/dev/null
+
+# Kbuild of 6.1 builds in the source directory: each target kernel gets its
+# own symlink farm under build/module/ so the builds do not overwrite each
+# other's objects.
+define module_farm
+	@mkdir -p $(1)
+	@for f in Kbuild kernel include scripts tests tools; do cp -rsf $(ROOT)/$$f $(1)/; done
+endef
+
+module: module-uml module-distro
+
+module-uml: uml-base
+	$(call module_farm,$(BUILD)/module/uml-$(UML_VERSION))
+	$(MAKE) -C $$($(UML) base $(UML_VERSION)) M=$(BUILD)/module/uml-$(UML_VERSION) \
+		ARCH=um SUBARCH=x86_64 TLSUP_TESTS=1 modules
+
+module-distro:
+	@test -n "$(DISTRO_KDIR)" || { echo "module: no /usr/src/linux-headers-*-amd64 (make deps)"; exit 1; }
+	$(call module_farm,$(BUILD)/module/distro)
+	$(MAKE) -C $(DISTRO_KDIR) M=$(BUILD)/module/distro modules
+
+agent:
+	cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD)/release -j$(JOBS)
+
+style:
+	@scripts/check-style
+
+check: deps
+	@scripts/check-all
+
+demo: deps uml-base module-uml agent
+	@tools/demo/demo.sh
+
+bench: deps uml-base module-uml agent
+	@tools/bench/run.sh
+
+clean:
+	rm -rf $(BUILD)
+	find . -name '*.o' -o -name '*.ko' -o -name '.*.cmd' -o -name '*.mod' \
+		-o -name '*.mod.c' -o -name 'modules.order' -o -name 'Module.symvers' | \
+		grep -v '^./.git/' | xargs -r rm -f

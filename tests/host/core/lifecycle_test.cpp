@@ -1,0 +1,375 @@
+// SPDX-License-Identifier: GPL-2.0
+// DESIGN §2 against the hosted core: submit, cancel, socket destruction,
+// deadlines, namespace exit.
+#include "harness.hpp"
+
+namespace test {
+namespace {
+
+class Lifecycle : public CoreTest {
+protected:
+	// The socket of a refused request is as the consumer gave it.
+	void expect_socket_untouched(Consumer &c) {
+		EXPECT_EQ(c.sk->refs.load(), 1);
+		EXPECT_EQ(c.file->refs.load(), 1);
+		EXPECT_EQ(c.sk->destruct.load(), fake::orig_destruct_cookie());
+		EXPECT_EQ(c.cb.calls.load(), 0);
+	}
+	// ... and nothing else of it is left either.
+	void expect_untouched(Consumer &c) {
+		expect_socket_untouched(c);
+		EXPECT_EQ(stats().live, 0u);
+		EXPECT_EQ(stats().pending, 0u);
+	}
+};
+
+TEST_F(Lifecycle, SubmitPinsHooksQueuesAndNotifies) {
+	Consumer &c = consumer();
+	ASSERT_EQ(submit(c), 0);
+	EXPECT_EQ(c.sk->refs.load(), 2) << "sock pinned";
+	EXPECT_EQ(c.file->refs.load(), 2) << "file pinned";
+	EXPECT_NE(c.sk->destruct.load(), fake::orig_destruct_cookie()) << "sk_destruct hooked";
+	EXPECT_EQ(net->ready_sent.load(), 1);
+	EXPECT_EQ(stats().pending, 1u);
+	EXPECT_EQ(stats().submitted, 1u);
+	EXPECT_EQ(k.module_refs.load(), 1) << "a module reference per live request";
+	EXPECT_EQ(k.count(TLSUP_TRACE_SUBMIT), 1u);
+}
+
+TEST_F(Lifecycle, InvalidArgumentsAreRefusedAndLeaveNothing) {
+	Consumer &c = consumer();
+	struct Case {
+		const char *what;
+		void (*mutate)(tlsup_submit &);
+	} cases[] = {
+	        {"no socket", [](tlsup_submit &a) { a.has_sock = false; }},
+	        {"no file", [](tlsup_submit &a) { a.file = nullptr; }},
+	        {"no sk", [](tlsup_submit &a) { a.sk = nullptr; }},
+	        {"no callback", [](tlsup_submit &a) { a.done = nullptr; }},
+	        {"bad message type", [](tlsup_submit &a) { a.msg_type = 7; }},
+	        {"bad auth mode", [](tlsup_submit &a) { a.auth_mode = 9; }},
+	        {"server without credentials",
+	         [](tlsup_submit &a) {
+		         a.msg_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
+		         a.auth_mode = HANDSHAKE_AUTH_UNAUTH;
+	         }},
+	        {"client PSK with 0 ids",
+	         [](tlsup_submit &a) {
+		         a.auth_mode = HANDSHAKE_AUTH_PSK;
+		         a.num_peerids = 0;
+	         }},
+	        {"client PSK with 6 ids",
+	         [](tlsup_submit &a) {
+		         a.auth_mode = HANDSHAKE_AUTH_PSK;
+		         a.num_peerids = 6;
+	         }},
+	        {"peername over 255 bytes",
+	         [](tlsup_submit &a) {
+		         static std::string longname(256, 'a');
+		         a.peername = longname.c_str();
+	         }},
+	};
+	for (auto &cs : cases) {
+		tlsup_submit a = c.args();
+		cs.mutate(a);
+		EXPECT_EQ(submit(c, a), -EINVAL) << cs.what;
+		expect_untouched(c);
+	}
+	EXPECT_EQ(net->ready_sent.load(), 0);
+	EXPECT_EQ(k.module_refs.load(), 0);
+}
+
+TEST_F(Lifecycle, PeernameOf255BytesIsAccepted) {
+	Consumer &c = consumer();
+	std::string name(255, 'b');
+	tlsup_submit a = c.args();
+	a.peername = name.c_str();
+	EXPECT_EQ(submit(c, a), 0);
+}
+
+TEST_F(Lifecycle, SecondRequestOnSameSocketIsBusy) {
+	Consumer &c = consumer();
+	ASSERT_EQ(submit(c), 0);
+	EXPECT_EQ(submit(c), -EBUSY);
+	EXPECT_EQ(c.sk->refs.load(), 2) << "the first request's pins only";
+	EXPECT_EQ(stats().pending, 1u);
+	EXPECT_EQ(stats().submit_failed, 1u);
+	EXPECT_NE(c.sk->destruct.load(), fake::orig_destruct_cookie())
+	        << "still hooked by the first";
+}
+
+TEST_F(Lifecycle, PendingIsBoundedPerNamespace) {
+	k.max_pending = 2;
+	Consumer &a = consumer();
+	Consumer &b = consumer();
+	Consumer &c = consumer();
+	ASSERT_EQ(submit(a), 0);
+	ASSERT_EQ(submit(b), 0);
+	EXPECT_EQ(submit(c), -EAGAIN);
+	expect_socket_untouched(c);
+	EXPECT_EQ(stats().pending, 2u);
+	// Another namespace has its own bound.
+	fake::Net *other = k.new_net();
+	Consumer &d = consumer(other);
+	EXPECT_EQ(submit(d), 0);
+	// Accepting one frees a pending slot.
+	Accepted acc = accept();
+	ASSERT_EQ(acc.ret, 0);
+	EXPECT_EQ(submit(c), 0);
+	tlsup_core_cancel(d.ksk());
+	k.destroy_net(other);
+}
+
+TEST_F(Lifecycle, NoAgentListeningIsEsrchAndRestoresTheSocket) {
+	net->listeners = 0;
+	Consumer &c = consumer();
+	EXPECT_EQ(submit(c), -ESRCH);
+	expect_untouched(c);
+	EXPECT_EQ(stats().submit_failed, 1u);
+	EXPECT_EQ(k.count(TLSUP_TRACE_SUBMIT_ERR), 1u);
+}
+
+TEST_F(Lifecycle, NotifyFailureUnwindsEverything) {
+	net->notify_result = -ENOMEM;
+	Consumer &c = consumer();
+	EXPECT_EQ(submit(c), -ENOMEM);
+	expect_untouched(c);
+	EXPECT_EQ(k.count(TLSUP_TRACE_NOTIFY_ERR), 1u);
+}
+
+TEST_F(Lifecycle, OverrunListenerKeepsTheRequest) {
+	// The agent's queue was full: netlink says ESRCH though it listens.
+	net->notify_result = -ESRCH;
+	Consumer &c = consumer();
+	EXPECT_EQ(submit(c), 0);
+	EXPECT_EQ(stats().pending, 1u);
+	net->notify_result = -ENOBUFS;
+	Consumer &d = consumer();
+	EXPECT_EQ(submit(d), 0);
+}
+
+TEST_F(Lifecycle, AcceptBetweenPublishAndFailedNotifyKeepsTheRequest) {
+	// An agent takes the request before the notify fails: it is the
+	// agent's now; submit must report success so the callback is owed.
+	Consumer &c = consumer();
+	net->notify_result = -ENOMEM;
+	Accepted acc;
+	net->on_notify = [&] { acc = accept(); };
+	EXPECT_EQ(submit(c), 0);
+	net->on_notify = nullptr;
+	ASSERT_EQ(acc.ret, 0);
+	EXPECT_EQ(done(acc.fd, 0), 0);
+	EXPECT_EQ(c.cb.calls.load(), 1);
+	EXPECT_EQ(c.cb.status.load(), 0);
+}
+
+TEST_F(Lifecycle, AllocationFailureIsEnomem) {
+	Consumer &c = consumer();
+	k.fail_alloc_after = 0;
+	EXPECT_EQ(submit(c), -ENOMEM);
+	expect_untouched(c);
+}
+
+TEST_F(Lifecycle, ModuleGoingAwayRefusesRequests) {
+	Consumer &c = consumer();
+	k.module_get_fails = true;
+	EXPECT_EQ(submit(c), -EOPNOTSUPP);
+	expect_untouched(c);
+}
+
+TEST_F(Lifecycle, CancelPendingRequestRunsNoCallbackAndReleasesPins) {
+	Consumer &c = consumer();
+	ASSERT_EQ(submit(c), 0);
+	EXPECT_TRUE(tlsup_core_cancel(c.ksk()));
+	EXPECT_EQ(c.cb.calls.load(), 0);
+	EXPECT_EQ(c.sk->refs.load(), 1);
+	EXPECT_EQ(c.file->refs.load(), 1);
+	EXPECT_EQ(stats().pending, 0u);
+	EXPECT_EQ(stats().cancelled, 1u);
+	EXPECT_EQ(accept().ret, -EAGAIN) << "a cancelled request is not handed out";
+}
+
+TEST_F(Lifecycle, DoubleCancelIsIdempotent) {
+	Consumer &c = consumer();
+	ASSERT_EQ(submit(c), 0);
+	EXPECT_TRUE(tlsup_core_cancel(c.ksk()));
+	EXPECT_TRUE(tlsup_core_cancel(c.ksk())) << "the callback still never runs";
+	EXPECT_EQ(c.cb.calls.load(), 0);
+	EXPECT_EQ(c.sk->refs.load(), 1) << "pins dropped once";
+	EXPECT_EQ(stats().cancelled, 1u);
+}
+
+TEST_F(Lifecycle, CancelWithoutRequestIsFalse) {
+	Consumer &c = consumer();
+	EXPECT_FALSE(tlsup_core_cancel(c.ksk()));
+	EXPECT_EQ(k.count(TLSUP_TRACE_CANCEL_NONE), 1u);
+}
+
+TEST_F(Lifecycle, CancelAfterDoneIsFalse) {
+	Consumer &c = consumer();
+	ASSERT_EQ(submit(c), 0);
+	Accepted acc = accept();
+	ASSERT_EQ(done(acc.fd, 0), 0);
+	EXPECT_FALSE(tlsup_core_cancel(c.ksk()));
+	EXPECT_EQ(c.cb.calls.load(), 1);
+	EXPECT_EQ(k.count(TLSUP_TRACE_CANCEL_BUSY), 1u);
+}
+
+TEST_F(Lifecycle, CancelAcceptedRequestMakesDoneANoOp) {
+	Consumer &c = consumer();
+	ASSERT_EQ(submit(c), 0);
+	Accepted acc = accept();
+	ASSERT_EQ(acc.ret, 0);
+	EXPECT_TRUE(tlsup_core_cancel(c.ksk()));
+	EXPECT_EQ(done(acc.fd, 0), 0);
+	EXPECT_EQ(c.cb.calls.load(), 0);
+}
+
+TEST_F(Lifecycle, SocketDestructionFreesRequestAndChainsDestructor) {
+	Consumer &c = consumer();
+	ASSERT_EQ(submit(c), 0);
+	Accepted acc = accept();
+	ASSERT_EQ(done(acc.fd, 0), 0);
+	EXPECT_EQ(stats().live, 1u) << "kept for tls_handshake_close until the socket dies";
+	k.close_fd(acc.fd);
+	fake::Sock *sk = c.sk;
+	(void)sk;
+	k.fput(c.file);
+	c.file = nullptr;
+	consumers.erase(std::find(consumers.begin(), consumers.end(), &c));
+	EXPECT_EQ(stats().live, 0u);
+	EXPECT_EQ(k.count(TLSUP_TRACE_DESTRUCT), 1u);
+	EXPECT_EQ(k.module_refs.load(), 0);
+	delete &c;
+}
+
+TEST_F(Lifecycle, SessionFlagAfterSuccessOnlyAndOnce) {
+	Consumer &ok = consumer();
+	Consumer &bad = consumer();
+	ASSERT_EQ(submit(ok), 0);
+	ASSERT_EQ(submit(bad), 0);
+	Accepted a1 = accept(), a2 = accept();
+	ASSERT_EQ(done(a1.fd, 0), 0);
+	ASSERT_EQ(done(a2.fd, EACCES), 0);
+	EXPECT_TRUE(tlsup_core_take_session(ok.ksk()));
+	EXPECT_FALSE(tlsup_core_take_session(ok.ksk())) << "close_notify is sent once";
+	EXPECT_FALSE(tlsup_core_take_session(bad.ksk()));
+}
+
+TEST_F(Lifecycle, DeadlineExpiresRequestTimeoutPlusTwoSeconds) {
+	Consumer &c = consumer();
+	tlsup_submit a = c.args();
+	a.timeout_ms = 1000;
+	ASSERT_EQ(submit(c, a), 0);
+	EXPECT_EQ(net->reaper_delay_ms.load(), 3000);
+	k.now_ms += 2999;
+	tlsup_core_net_reap(net->core);
+	EXPECT_EQ(c.cb.calls.load(), 0);
+	EXPECT_EQ(net->reaper_delay_ms.load(), 1) << "re-armed for the remaining millisecond";
+	k.now_ms += 1;
+	tlsup_core_net_reap(net->core);
+	EXPECT_EQ(c.cb.calls.load(), 1);
+	EXPECT_EQ(c.cb.status.load(), -ETIMEDOUT);
+	EXPECT_EQ(stats().expired, 1u);
+	EXPECT_EQ(stats().pending, 0u);
+	EXPECT_EQ(accept().ret, -EAGAIN);
+}
+
+TEST_F(Lifecycle, DeadlineAlsoCoversAcceptedRequests) {
+	Consumer &c = consumer();
+	tlsup_submit a = c.args();
+	a.timeout_ms = 500;
+	ASSERT_EQ(submit(c, a), 0);
+	Accepted acc = accept();
+	ASSERT_EQ(acc.ret, 0);
+	k.now_ms += 2500;
+	tlsup_core_net_reap(net->core);
+	EXPECT_EQ(c.cb.status.load(), -ETIMEDOUT);
+	EXPECT_EQ(done(acc.fd, 0), 0) << "a late DONE is a no-op";
+	EXPECT_EQ(c.cb.calls.load(), 1);
+}
+
+TEST_F(Lifecycle, NoDeadlineWithoutTimeout) {
+	Consumer &c = consumer();
+	ASSERT_EQ(submit(c), 0);
+	EXPECT_EQ(net->reaper_arms.load(), 0);
+	k.now_ms += 10'000'000;
+	tlsup_core_net_reap(net->core);
+	EXPECT_EQ(c.cb.calls.load(), 0);
+}
+
+TEST_F(Lifecycle, ReaperArmsForEarliestDeadline) {
+	Consumer &c1 = consumer();
+	Consumer &c2 = consumer();
+	tlsup_submit a1 = c1.args(), a2 = c2.args();
+	a1.timeout_ms = 5000;
+	a2.timeout_ms = 1000;
+	ASSERT_EQ(submit(c1, a1), 0);
+	EXPECT_EQ(net->reaper_delay_ms.load(), 7000);
+	ASSERT_EQ(submit(c2, a2), 0);
+	EXPECT_EQ(net->reaper_delay_ms.load(), 3000) << "pulled earlier";
+	k.now_ms += 3000;
+	tlsup_core_net_reap(net->core);
+	EXPECT_EQ(c2.cb.calls.load(), 1);
+	EXPECT_EQ(c1.cb.calls.load(), 0);
+	EXPECT_EQ(net->reaper_delay_ms.load(), 4000);
+}
+
+TEST_F(Lifecycle, NamespaceExitCompletesEveryRequestWithEtimedout) {
+	fake::Net *other = k.new_net();
+	Consumer &p = consumer(other);
+	Consumer &a = consumer(other);
+	ASSERT_EQ(submit(a), 0);
+	Accepted acc = accept(HANDSHAKE_HANDLER_CLASS_TLSHD, other);
+	ASSERT_EQ(acc.ret, 0);
+	ASSERT_EQ(submit(p), 0);
+	k.destroy_net(other);
+	EXPECT_EQ(p.cb.calls.load(), 1);
+	EXPECT_EQ(p.cb.status.load(), -ETIMEDOUT);
+	EXPECT_EQ(a.cb.calls.load(), 1);
+	EXPECT_EQ(a.cb.status.load(), -ETIMEDOUT);
+	EXPECT_EQ(p.sk->refs.load(), 1) << "pins released";
+	EXPECT_FALSE(tlsup_core_cancel(p.ksk()));
+	// The agent's late DONE finds a completed request.
+	k.close_fd(acc.fd);
+}
+
+TEST_F(Lifecycle, SubmitToDrainingNamespaceIsRefused) {
+	fake::Net *other = k.new_net();
+	tlsup_net *core = other->core;
+	// Drain keeps the core object alive while a request references it.
+	Consumer &held = consumer(other);
+	ASSERT_EQ(submit(held), 0);
+	tlsup_core_net_exit(core);
+	Consumer &c = consumer(other);
+	EXPECT_EQ(submit(c), -EOPNOTSUPP);
+	EXPECT_EQ(c.sk->destruct.load(), fake::orig_destruct_cookie());
+	other->core = nullptr;
+	delete other;
+	// Its sockets now die with the net's core state still referenced.
+	held.sk->net = nullptr;
+	c.sk->net = nullptr;
+}
+
+TEST_F(Lifecycle, ProcShowListsCountersAndRequests) {
+	Consumer &c = consumer();
+	tlsup_submit a = c.args(HANDSHAKE_MSG_TYPE_CLIENTHELLO, HANDSHAKE_AUTH_PSK);
+	a.num_peerids = 1;
+	a.peerids[0] = 77;
+	a.peername = "server.example";
+	a.timeout_ms = 5000;
+	ASSERT_EQ(submit(c, a), 0);
+	k.now_ms += 42;
+	std::string out;
+	tlsup_core_net_show(net->core, reinterpret_cast<tlsup_seq *>(&out));
+	EXPECT_NE(out.find("submitted: 1\n"), std::string::npos) << out;
+	EXPECT_NE(out.find("pending: 1\n"), std::string::npos) << out;
+	EXPECT_NE(out.find("max_pending: 3\n"), std::string::npos) << out;
+	EXPECT_NE(out.find("state=pending type=client auth=psk age_ms=42 timeout_ms=5000 "
+	                   "peername=server.example"),
+	          std::string::npos)
+	        << out;
+}
+
+} // namespace
+} // namespace test
