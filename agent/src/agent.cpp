@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "agent.hpp"
+
+#include <csignal>
+#include <cstring>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "keyring.hpp"
+#include "netlink.hpp"
+
+namespace tlsup {
+
+namespace {
+
+void make_parent_dir(const std::string &path) {
+	auto slash = path.rfind('/');
+	if (slash == std::string::npos || slash == 0)
+		return;
+	::mkdir(path.substr(0, slash).c_str(), 0700);
+}
+
+} // namespace
+
+Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
+	auto agent = std::unique_ptr<Agent>(new Agent(std::move(opts), log));
+	Config cfg = TRY(load_config(agent->opts_.config_path));
+	if (agent->opts_.workers_override >= 0)
+		cfg.workers = static_cast<unsigned>(agent->opts_.workers_override);
+	if (agent->opts_.debug)
+		cfg.log_level = kLogDebug;
+	log.set_level(cfg.log_level);
+	LOG_INFO(log, "configuration: %s",
+	         cfg.source.empty() ? "built-in defaults (no file found)" : cfg.source.c_str());
+
+	// Before any thread exists: see ensure_process_keyring().
+	TRY(ensure_process_keyring());
+	agent->admission_ = std::make_unique<Admission>(cfg.max_inflight);
+	TRY(agent->apply(cfg, true));
+
+	// Signals go to the signalfd; worker threads inherit the mask.
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, nullptr);
+	std::signal(SIGPIPE, SIG_IGN);
+	agent->signals_.reset(signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));
+	if (!agent->signals_.valid())
+		return make_error(errno, "signalfd: %s", strerror(errno));
+
+	agent->loop_ = TRY(EventLoop::create());
+	agent->resolver_ = std::make_unique<ReverseResolver>(2);
+	agent->shared_ = std::unique_ptr<WorkerShared>(
+	        new WorkerShared{log, agent->credentials_, *agent->admission_, agent->stats_,
+	                         *agent->resolver_, agent->settings_});
+
+	unsigned n = agent->config_.workers;
+	if (n == 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		n = cpus > 0 ? static_cast<unsigned>(cpus) : 1;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		std::unique_ptr<HandshakeChannel> ch;
+		if (agent->opts_.open_channel) {
+			ch = TRY(agent->opts_.open_channel());
+		} else {
+			auto g = GenlChannel::open();
+			if (!g)
+				return g.error();
+			ch = std::move(g).value();
+		}
+		agent->workers_.push_back(TRY(Worker::create(i, *agent->shared_, std::move(ch))));
+	}
+
+	Agent *self = agent.get();
+	make_parent_dir(agent->config_.control_socket);
+	agent->control_ = TRY(ControlServer::open(
+	        agent->config_.control_socket, *agent->loop_,
+	        [self](const std::string &cmd) { return self->handle_command(cmd); }, log));
+	TRY(agent->loop_->watch(agent->signals_.get(), EPOLLIN, [self](uint32_t) {
+		signalfd_siginfo si;
+		while (::read(self->signals_.get(), &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo == SIGHUP) {
+				if (auto r = self->reload(); !r)
+					LOG_ERR(self->log_,
+					        "reload failed, keeping the old "
+					        "configuration: %s",
+					        r.error().reason.c_str());
+			} else {
+				LOG_NOTICE(self->log_, "signal %u: stopping", si.ssi_signo);
+				self->loop_->stop();
+			}
+		}
+	}));
+	return agent;
+}
+
+Agent::~Agent() {
+	// Workers first (their in-flight requests get DONE), then the resolver
+	// whose replies post to worker loops, then the loops themselves.
+	for (auto &w : workers_)
+		w->stop();
+	resolver_.reset();
+	workers_.clear();
+	control_.reset();
+}
+
+Result<void> Agent::apply(const Config &cfg, bool initial) {
+	for (const auto &k : cfg.ignored)
+		LOG_NOTICE(log_, "%s: ktls-utils key [%s] is accepted and ignored",
+		           cfg.source.c_str(), k.c_str());
+	auto linked = link_keyrings(cfg.keyrings, log_);
+	if (!linked)
+		return Error{linked.error().code,
+		             cfg.where("authenticate", "keyrings") + ": " + linked.error().reason};
+	auto creds = TRY(load_credentials(cfg));
+	LOG_INFO(log_, "credentials: client %u CA(s) %u CRL(s)%s, server %u CA(s) %u CRL(s)%s",
+	         creds->client.ca_count, creds->client.crl_count,
+	         creds->client.identity ? " + certificate" : "", creds->server.ca_count,
+	         creds->server.crl_count, creds->server.identity ? " + certificate" : "");
+
+	// Nothing has changed until here: a bad reload leaves the old state.
+	credentials_.replace(std::move(creds));
+	log_.set_level(cfg.log_level);
+	settings_.default_timeout_ms.store(cfg.default_timeout_ms);
+	settings_.reverse_dns_timeout_ms.store(cfg.reverse_dns_timeout_ms);
+	admission_->set_limit(cfg.max_inflight);
+	if (!initial) {
+		if (cfg.workers != config_.workers)
+			LOG_NOTICE(log_, "workers changes at the next restart");
+		if (cfg.control_socket != config_.control_socket)
+			LOG_NOTICE(log_, "control_socket changes at the next restart");
+		Config kept = cfg;
+		kept.workers = config_.workers;
+		kept.control_socket = config_.control_socket;
+		config_ = std::move(kept);
+	} else {
+		config_ = cfg;
+	}
+	return {};
+}
+
+Result<void> Agent::reload() {
+	LOG_NOTICE(log_, "reloading configuration");
+	Config cfg = TRY(load_config(opts_.config_path));
+	if (opts_.debug)
+		cfg.log_level = kLogDebug;
+	TRY(apply(cfg, false));
+	reloads_++;
+	LOG_NOTICE(log_, "configuration reloaded");
+	return {};
+}
+
+StatsSnapshot Agent::snapshot() const {
+	StatsSnapshot s = stats_.snapshot();
+	s.inflight = admission_->inflight();
+	s.max_inflight = admission_->limit();
+	s.workers = static_cast<unsigned>(workers_.size());
+	return s;
+}
+
+std::string Agent::handle_command(const std::string &cmd) {
+	if (cmd == "status") {
+		std::string out = snapshot().render();
+		out += "config " + (config_.source.empty() ? std::string("-") : config_.source) +
+		       "\n";
+		out += "reloads " + std::to_string(reloads_) + "\n";
+		return out;
+	}
+	if (cmd == "reload") {
+		auto r = reload();
+		return r ? "ok\n" : "error " + r.error().reason + "\n";
+	}
+	return "error unknown command '" + cmd + "' (status, reload)\n";
+}
+
+Result<void> Agent::run() {
+	for (auto &w : workers_)
+		w->start();
+	LOG_NOTICE(log_, "tlsupd running: %zu worker(s), up to %u handshakes in flight",
+	           workers_.size(), admission_->limit());
+	return loop_->run();
+}
+
+} // namespace tlsup

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// tlsupd as a whole: configuration and credentials, keyrings, the workers,
+// the control socket, and signals (SIGHUP reloads, SIGTERM/SIGINT stop),
+// all owned here and driven from the main thread's loop.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "admission.hpp"
+#include "config.hpp"
+#include "control.hpp"
+#include "credentials.hpp"
+#include "event_loop.hpp"
+#include "handshake_channel.hpp"
+#include "log.hpp"
+#include "reverse_dns.hpp"
+#include "stats.hpp"
+#include "unique_fd.hpp"
+#include "worker.hpp"
+
+namespace tlsup {
+
+struct AgentOptions {
+	std::string config_path; // -c; empty: search kConfigSearchPath
+	int workers_override = -1;
+	bool debug = false;
+	// Opens one worker's kernel channel; GenlChannel::open by default.
+	std::function<Result<std::unique_ptr<HandshakeChannel>>()> open_channel;
+};
+
+class Agent {
+public:
+	// Everything up to, not including, starting the threads. Fails with a
+	// reason naming the file, line and key for configuration problems.
+	static Result<std::unique_ptr<Agent>> create(AgentOptions opts, Log &log);
+	~Agent();
+
+	// Starts the workers and serves signals and the control socket until
+	// SIGTERM/SIGINT (or stop()).
+	Result<void> run();
+	void stop() { loop_->stop(); }
+
+	// SIGHUP: re-read the configuration; credentials are parsed here, once.
+	Result<void> reload();
+	StatsSnapshot snapshot() const;
+
+private:
+	Agent(AgentOptions opts, Log &log) : opts_(std::move(opts)), log_(log) {}
+	Result<void> apply(const Config &cfg, bool initial);
+	std::string handle_command(const std::string &cmd);
+
+	AgentOptions opts_;
+	Log &log_;
+	Config config_;
+	CredentialStore credentials_;
+	std::unique_ptr<Admission> admission_;
+	Stats stats_;
+	WorkerSettings settings_;
+	std::unique_ptr<ReverseResolver> resolver_;
+	std::unique_ptr<WorkerShared> shared_;
+	std::vector<std::unique_ptr<Worker>> workers_;
+	std::unique_ptr<EventLoop> loop_;
+	std::unique_ptr<ControlServer> control_;
+	UniqueFd signals_;
+	uint64_t reloads_ = 0;
+};
+
+} // namespace tlsup

@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "control.hpp"
+
+#include <cstring>
+#include <poll.h>
+#include <sstream>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "stats.hpp"
+
+namespace tlsup {
+
+namespace {
+
+Result<sockaddr_un> unix_address(const std::string &path) {
+	sockaddr_un addr{};
+	addr.sun_family = AF_UNIX;
+	if (path.empty() || path.size() >= sizeof(addr.sun_path))
+		return make_error(EINVAL, "control socket path '%s' is empty or too long",
+		                  path.c_str());
+	std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+	return addr;
+}
+
+} // namespace
+
+Result<std::unique_ptr<ControlServer>> ControlServer::open(const std::string &path, EventLoop &loop,
+                                                           Handler handler, const Log &log) {
+	auto srv = std::unique_ptr<ControlServer>(new ControlServer(loop, std::move(handler), log));
+	sockaddr_un addr = TRY(unix_address(path));
+	srv->listen_.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+	if (!srv->listen_.valid())
+		return make_error(errno, "control socket: %s", strerror(errno));
+	::unlink(path.c_str()); // a stale socket from an earlier run
+	// Only root may talk to the agent: the umask covers the bind window.
+	mode_t old = ::umask(0077);
+	int ret = bind(srv->listen_.get(), reinterpret_cast<sockaddr *>(&addr), sizeof(addr));
+	int err = errno;
+	::umask(old);
+	if (ret < 0)
+		return make_error(err, "control socket %s: bind: %s", path.c_str(), strerror(err));
+	if (listen(srv->listen_.get(), 16) < 0)
+		return make_error(errno, "control socket %s: listen: %s", path.c_str(),
+		                  strerror(errno));
+	srv->path_ = path;
+	ControlServer *self = srv.get();
+	TRY(loop.watch(srv->listen_.get(), EPOLLIN, [self](uint32_t) { self->on_accept(); }));
+	return srv;
+}
+
+ControlServer::~ControlServer() {
+	for (auto &[fd, c] : clients_) {
+		loop_.unwatch(fd);
+		if (c.timer)
+			loop_.cancel_timer(c.timer);
+	}
+	if (listen_.valid()) {
+		loop_.unwatch(listen_.get());
+		::unlink(path_.c_str());
+	}
+}
+
+void ControlServer::on_accept() {
+	for (;;) {
+		int fd = accept4(listen_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		Client c;
+		c.fd.reset(fd);
+		c.timer = loop_.add_timer(Clock::now() + std::chrono::seconds(2), [this, fd] {
+			clients_[fd].timer = 0;
+			drop(fd);
+		});
+		clients_.emplace(fd, std::move(c));
+		if (!loop_.watch(fd, EPOLLIN, [this, fd](uint32_t) { on_client(fd); }))
+			drop(fd);
+	}
+}
+
+void ControlServer::on_client(int fd) {
+	auto it = clients_.find(fd);
+	if (it == clients_.end())
+		return;
+	Client &c = it->second;
+	char buf[256];
+	ssize_t n = ::recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0)
+		return drop(fd);
+	c.in.append(buf, static_cast<size_t>(n));
+	size_t nl = c.in.find('\n');
+	if (nl == std::string::npos) {
+		if (c.in.size() > 128)
+			drop(fd);
+		return;
+	}
+	std::string reply = handler_(c.in.substr(0, nl));
+	// Replies are a few hundred bytes: they fit the socket buffer.
+	(void)!::send(fd, reply.data(), reply.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+	drop(fd);
+}
+
+void ControlServer::drop(int fd) {
+	auto it = clients_.find(fd);
+	if (it == clients_.end())
+		return;
+	loop_.unwatch(fd);
+	if (it->second.timer)
+		loop_.cancel_timer(it->second.timer);
+	clients_.erase(it);
+}
+
+Result<std::string> control_request(const std::string &path, const std::string &command,
+                                    int timeout_ms) {
+	sockaddr_un addr = TRY(unix_address(path));
+	UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+	if (!fd.valid())
+		return make_error(errno, "socket: %s", strerror(errno));
+	if (connect(fd.get(), reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) < 0)
+		return make_error(errno, "cannot reach tlsupd at %s: %s", path.c_str(),
+		                  strerror(errno));
+	std::string line = command + "\n";
+	if (::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) < 0)
+		return make_error(errno, "send: %s", strerror(errno));
+	std::string out;
+	char buf[4096];
+	for (;;) {
+		pollfd p{fd.get(), POLLIN, 0};
+		int r = ::poll(&p, 1, timeout_ms);
+		if (r == 0)
+			return make_error(ETIMEDOUT, "tlsupd did not answer within %d ms",
+			                  timeout_ms);
+		if (r < 0 && errno != EINTR)
+			return make_error(errno, "poll: %s", strerror(errno));
+		ssize_t n = ::recv(fd.get(), buf, sizeof(buf), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return make_error(errno, "recv: %s", strerror(errno));
+		if (n == 0)
+			return out;
+		out.append(buf, static_cast<size_t>(n));
+	}
+}
+
+std::map<std::string, std::string> parse_status(const std::string &text) {
+	std::map<std::string, std::string> out;
+	std::istringstream in(text);
+	std::string line;
+	while (std::getline(in, line)) {
+		size_t sp = line.find(' ');
+		if (sp == std::string::npos || sp == 0)
+			continue;
+		out[line.substr(0, sp)] = line.substr(sp + 1);
+	}
+	return out;
+}
+
+std::string format_status(const std::map<std::string, std::string> &agent,
+                          const std::string &proc_net_tlsup) {
+	auto get = [&](const std::string &k) {
+		auto it = agent.find(k);
+		return it == agent.end() ? std::string("?") : it->second;
+	};
+	auto ms = [&](const std::string &k) {
+		auto it = agent.find(k);
+		if (it == agent.end())
+			return std::string("?");
+		char buf[32];
+		std::snprintf(buf, sizeof(buf), "%.3f ms",
+		              std::strtoull(it->second.c_str(), nullptr, 10) / 1000.0);
+		return std::string(buf);
+	};
+	std::ostringstream o;
+	o << "tlsupd: " << get("workers") << " worker(s), " << get("inflight")
+	  << " handshake(s) in flight (max " << get("max_inflight") << ")\n";
+	if (agent.count("config"))
+		o << "configuration: " << get("config") << "\n";
+	o << "handshakes by DONE status:\n";
+	for (int s : kStatuses) {
+		char buf[64];
+		std::snprintf(buf, sizeof(buf), "  %-14s %s\n", status_name(s),
+		              get(std::string("done.") + status_name(s)).c_str());
+		o << buf;
+	}
+	char buf[64];
+	std::snprintf(buf, sizeof(buf), "  %-14s %s\n", "other", get("done.other").c_str());
+	o << buf;
+	std::snprintf(buf, sizeof(buf), "  %-14s %s\n", "total", get("done.total").c_str());
+	o << buf;
+	o << "latency, ACCEPT to DONE: p50 " << ms("latency_us.p50") << ", p90 "
+	  << ms("latency_us.p90") << ", p99 " << ms("latency_us.p99") << "\n";
+	o << "notifications: " << get("ready") << " READY, " << get("ready_overruns")
+	  << " overrun(s); ACCEPT: " << get("accepted") << " accepted, " << get("accept_errors")
+	  << " error(s), paused " << get("accept_paused") << " time(s); DONE refused "
+	  << get("done_errors") << " time(s)\n";
+	if (proc_net_tlsup.empty()) {
+		o << "kernel: /proc/net/tlsup not present (in-tree net/handshake, or tlsup.ko not "
+		     "loaded)\n";
+	} else {
+		o << "kernel (/proc/net/tlsup):\n";
+		std::istringstream in(proc_net_tlsup);
+		std::string line;
+		while (std::getline(in, line))
+			o << "  " << line << "\n";
+	}
+	return o.str();
+}
+
+} // namespace tlsup

@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "worker.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <sys/epoll.h>
+
+#include <uapi/linux/handshake.h>
+
+namespace tlsup {
+
+struct Worker::Job {
+	uint64_t id = 0;
+	UniqueFd fd;
+	HandshakeRequest request;
+	std::unique_ptr<TlsSession> session;
+	Clock::time_point started;
+	EventLoop::TimerId deadline = 0;
+	EventLoop::TimerId dns_timer = 0;
+	uint32_t events = 0; // what the fd is watched for; 0 = not watched
+	std::string label;
+};
+
+namespace {
+
+const char *auth_name(uint32_t mode) {
+	switch (mode) {
+	case HANDSHAKE_AUTH_UNAUTH:
+		return "anon";
+	case HANDSHAKE_AUTH_PSK:
+		return "psk";
+	case HANDSHAKE_AUTH_X509:
+		return "x509";
+	default:
+		return "auth?";
+	}
+}
+
+std::string describe(const HandshakeRequest &req) {
+	std::string s = "fd " + std::to_string(req.sockfd) + " (";
+	s += req.message_type == HANDSHAKE_MSG_TYPE_SERVERHELLO   ? "server"
+	     : req.message_type == HANDSHAKE_MSG_TYPE_CLIENTHELLO ? "client"
+	                                                          : "type?";
+	s += std::string(" ") + auth_name(req.auth_mode);
+	if (req.peername)
+		s += " '" + *req.peername + "'";
+	return s + ")";
+}
+
+} // namespace
+
+Worker::Worker(unsigned index, WorkerShared &shared, std::unique_ptr<HandshakeChannel> channel)
+    : index_(index), shared_(shared), channel_(std::move(channel)) {}
+
+Result<std::unique_ptr<Worker>> Worker::create(unsigned index, WorkerShared &shared,
+                                               std::unique_ptr<HandshakeChannel> channel) {
+	auto w = std::unique_ptr<Worker>(new Worker(index, shared, std::move(channel)));
+	w->loop_ = TRY(EventLoop::create());
+	w->priorities_ = TRY(Priorities::create());
+	Worker *self = w.get();
+	if (int fd = w->channel_->notify_fd(); fd >= 0)
+		TRY(w->loop_->watch(fd, EPOLLIN, [self](uint32_t) { self->on_notification(); }));
+	EventLoop *loop = w->loop_.get();
+	w->waker_ = shared.admission.on_slot_free(
+	        [loop, self] { loop->post([self] { self->accept_burst(); }); });
+	return w;
+}
+
+Worker::~Worker() {
+	stop();
+	shared_.admission.forget(waker_);
+}
+
+void Worker::start() {
+	// Requests queued before we joined the group had their READY sent to
+	// nobody: ACCEPT once before waiting for notifications.
+	loop_->post([this] { accept_burst(); });
+	thread_ = std::thread([this] {
+		auto r = loop_->run();
+		if (!r)
+			LOG_ERR(shared_.log, "worker %u: event loop failed: %s", index_,
+			        r.error().reason.c_str());
+	});
+}
+
+void Worker::stop() {
+	if (thread_.joinable()) {
+		loop_->stop();
+		thread_.join();
+	}
+	// The loop is gone: complete what is left so no consumer waits for a
+	// DONE that would never come.
+	std::vector<uint64_t> ids;
+	for (auto &[id, job] : jobs_)
+		ids.push_back(id);
+	for (uint64_t id : ids)
+		complete(id, ETIMEDOUT, "agent shutting down");
+}
+
+void Worker::on_notification() {
+	auto n = channel_->drain_notifications();
+	if (!n) {
+		LOG_ERR(shared_.log, "worker %u: %s", index_, n.error().reason.c_str());
+		return;
+	}
+	for (unsigned i = 0; i < n->ready; i++)
+		shared_.stats.record_ready();
+	for (unsigned i = 0; i < n->overruns; i++)
+		shared_.stats.record_overrun();
+	if (n->overruns)
+		LOG_DEBUG(shared_.log, "worker %u: notifications lost (ENOBUFS); accepting",
+		          index_);
+	if (n->should_accept())
+		accept_burst();
+}
+
+void Worker::accept_burst() {
+	accept_scheduled_ = false;
+	// ACCEPT until -EAGAIN, in bursts so one worker's queue does not keep
+	// its handshakes waiting.
+	for (int i = 0; i < 32; i++) {
+		if (!shared_.admission.acquire()) {
+			shared_.stats.record_starved();
+			LOG_DEBUG(shared_.log, "worker %u: %u handshakes in flight; ACCEPT paused",
+			          index_, shared_.admission.limit());
+			return;
+		}
+		auto r = channel_->accept();
+		if (!r) {
+			shared_.admission.release();
+			shared_.stats.record_accept_error();
+			LOG_ERR(shared_.log, "worker %u: %s", index_, r.error().reason.c_str());
+			return;
+		}
+		if (!r.value()) {
+			shared_.admission.release();
+			return;
+		}
+		start_job(std::move(*r.value()));
+	}
+	if (!accept_scheduled_) {
+		accept_scheduled_ = true;
+		loop_->post([this] { accept_burst(); });
+	}
+}
+
+void Worker::start_job(AcceptDecode decoded) {
+	shared_.stats.record_accepted();
+	if (decoded.request.sockfd < 0) {
+		// Nothing to complete: there is no socket to name in a DONE.
+		LOG_ERR(shared_.log, "worker %u: ACCEPT reply without a socket: %s", index_,
+		        decoded.error ? decoded.error->reason.c_str() : "?");
+		shared_.admission.release();
+		return;
+	}
+	auto owned = std::make_unique<Job>();
+	Job &job = *owned;
+	job.id = next_id_++;
+	job.fd.reset(decoded.request.sockfd);
+	job.started = Clock::now();
+	job.label = describe(decoded.request);
+	job.request = std::move(decoded.request);
+	jobs_.emplace(job.id, std::move(owned));
+	job_count_.store(jobs_.size());
+	uint64_t id = job.id;
+
+	if (decoded.error)
+		return complete(id, EINVAL, "malformed ACCEPT: " + decoded.error->reason);
+	if (auto v = validate_request(job.request); !v)
+		return complete(id, v.error().code, v.error().reason);
+
+	SessionSetup setup = setup_for(job.request);
+	setup.credentials = shared_.credentials.snapshot();
+	setup.priorities = priorities_.get();
+	setup.reverse_dns = shared_.settings.reverse_dns_timeout_ms.load() > 0;
+	auto session = TlsSession::create(std::move(setup), shared_.log);
+	if (!session)
+		return complete(id, session.error().code, session.error().reason);
+	job.session = std::move(session).value();
+
+	uint32_t timeout = job.request.timeout_ms ? job.request.timeout_ms
+	                                          : shared_.settings.default_timeout_ms.load();
+	job.deadline = loop_->add_timer(job.started + std::chrono::milliseconds(timeout), [=,
+	                                                                                   this] {
+		complete(id, ETIMEDOUT, "deadline of " + std::to_string(timeout) + " ms passed");
+	});
+	auto watched = loop_->watch(job.fd.get(), EPOLLIN, [this, id](uint32_t) {
+		auto it = jobs_.find(id);
+		if (it != jobs_.end())
+			advance(*it->second);
+	});
+	if (!watched)
+		return complete(id, watched.error().code, watched.error().reason);
+	job.events = EPOLLIN;
+	LOG_DEBUG(shared_.log, "%s: accepted, deadline %u ms", job.label.c_str(), timeout);
+	advance(job);
+}
+
+void Worker::advance(Job &job) {
+	auto r = job.session->step();
+	if (!r)
+		return complete(job.id, r.error().code, r.error().reason);
+	uint32_t want = 0;
+	switch (r.value()) {
+	case TlsSession::Progress::WantRead:
+		want = EPOLLIN;
+		break;
+	case TlsSession::Progress::WantWrite:
+		want = EPOLLOUT;
+		break;
+	case TlsSession::Progress::NeedReverseDns:
+		return start_reverse_dns(job);
+	case TlsSession::Progress::Done:
+		return finish(job);
+	}
+	if (want != job.events) {
+		if (auto m = loop_->modify(job.fd.get(), want); !m)
+			return complete(job.id, m.error().code, m.error().reason);
+		job.events = want;
+	}
+}
+
+void Worker::start_reverse_dns(Job &job) {
+	loop_->unwatch(job.fd.get());
+	job.events = 0;
+	uint32_t ms = shared_.settings.reverse_dns_timeout_ms.load();
+	uint64_t id = job.id;
+	EventLoop *loop = loop_.get();
+	shared_.resolver.resolve(job.session->peer_address(),
+	                         [loop, id, this](ReverseResolver::Names names) {
+		                         loop->post([this, id, n = std::move(names)]() mutable {
+			                         on_reverse_dns(id, std::move(n));
+		                         });
+	                         });
+	job.dns_timer = loop_->add_timer(Clock::now() + std::chrono::milliseconds(ms), [=, this] {
+		complete(id, EACCES,
+		         "no PEERNAME, the peer address is not in the certificate, and reverse "
+		         "DNS did not answer within " +
+		                 std::to_string(ms) + " ms");
+	});
+}
+
+void Worker::on_reverse_dns(uint64_t id, ReverseResolver::Names names) {
+	auto it = jobs_.find(id);
+	if (it == jobs_.end())
+		return; // already completed (deadline or DNS timeout)
+	Job &job = *it->second;
+	loop_->cancel_timer(job.dns_timer);
+	job.dns_timer = 0;
+	if (auto r = job.session->complete_reverse_dns(names); !r)
+		return complete(id, r.error().code, r.error().reason);
+	finish(job);
+}
+
+void Worker::finish(Job &job) {
+	auto secrets = job.session->traffic_secrets();
+	if (!secrets)
+		return complete(job.id, secrets.error().code, secrets.error().reason);
+	auto remote = job.session->remote_identities();
+	if (!remote)
+		return complete(job.id, remote.error().code, remote.error().reason);
+	if (auto installed = shared_.install(job.fd.get(), secrets.value()); !installed)
+		return complete(job.id, EIO, installed.error().reason);
+	job.session->restore_nagle();
+	complete(job.id, 0, gnutls_cipher_get_name(secrets->cipher), std::move(remote).value());
+}
+
+void Worker::complete(uint64_t id, int status, const std::string &reason,
+                      std::vector<uint32_t> remote) {
+	auto it = jobs_.find(id);
+	if (it == jobs_.end())
+		return;
+	if (std::find(std::begin(kStatuses), std::end(kStatuses), status) == std::end(kStatuses)) {
+		// DONE speaks a fixed vocabulary; anything else is unexpected.
+		std::string why = std::string(strerror(status)) + ": " + reason;
+		return complete(id, EIO, why, std::move(remote));
+	}
+	std::unique_ptr<Job> job = std::move(it->second);
+	jobs_.erase(it);
+	job_count_.store(jobs_.size());
+	if (job->events)
+		loop_->unwatch(job->fd.get());
+	if (job->deadline)
+		loop_->cancel_timer(job->deadline);
+	if (job->dns_timer)
+		loop_->cancel_timer(job->dns_timer);
+	job->session.reset(); // gives the consumer back its Nagle setting
+
+	auto elapsed =
+	        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - job->started);
+	if (status == 0)
+		LOG_INFO(shared_.log, "%s: handshake done, %s, %zu peer id(s), %lld us",
+		         job->label.c_str(), reason.c_str(), remote.size(),
+		         static_cast<long long>(elapsed.count()));
+	else
+		LOG_ERR(shared_.log, "%s: handshake failed: %s: %s", job->label.c_str(),
+		        status_name(status), reason.c_str());
+
+	send_done(job->fd.get(), status, remote);
+	job->fd.reset(); // our copy of the socket goes only after DONE
+	shared_.stats.record_done(status, elapsed);
+	shared_.admission.release();
+}
+
+void Worker::send_done(int fd, int status, const std::vector<uint32_t> &remote) {
+	DoneMessage msg{fd, static_cast<uint32_t>(status), remote};
+	if (auto r = channel_->done(msg); !r) {
+		shared_.stats.record_done_error();
+		LOG_WARN(shared_.log, "worker %u: fd %d: %s", index_, fd, r.error().reason.c_str());
+	}
+}
+
+} // namespace tlsup

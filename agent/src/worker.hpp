@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// A worker thread: its own event loop and kernel channel, and the
+// handshakes it accepted. Every blocking step (reverse DNS) is handed to a
+// helper thread; everything else is a non-blocking step of the loop.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <unordered_map>
+
+#include "admission.hpp"
+#include "credentials.hpp"
+#include "event_loop.hpp"
+#include "handshake.hpp"
+#include "handshake_channel.hpp"
+#include "ktls_install.hpp"
+#include "log.hpp"
+#include "reverse_dns.hpp"
+#include "stats.hpp"
+
+namespace tlsup {
+
+// Settings a reload may change; read by workers at each ACCEPT.
+struct WorkerSettings {
+	std::atomic<uint32_t> default_timeout_ms{20000};
+	std::atomic<uint32_t> reverse_dns_timeout_ms{2000};
+};
+
+// What the workers share; owned by the agent, outlives the workers.
+struct WorkerShared {
+	const Log &log;
+	CredentialStore &credentials;
+	Admission &admission;
+	Stats &stats;
+	ReverseResolver &resolver;
+	WorkerSettings &settings;
+	// kTLS installation; tests substitute a recorder.
+	std::function<Result<void>(int fd, const TrafficSecrets &)> install = install_ktls;
+};
+
+class Worker {
+public:
+	static Result<std::unique_ptr<Worker>> create(unsigned index, WorkerShared &shared,
+	                                              std::unique_ptr<HandshakeChannel> channel);
+	~Worker();
+
+	void start(); // runs the loop on a new thread; ACCEPTs once first
+	void stop();  // any thread; joins; requests in flight get ETIMEDOUT
+
+	EventLoop &loop() { return *loop_; }
+	size_t jobs() const { return job_count_.load(); }
+
+private:
+	struct Job;
+	Worker(unsigned index, WorkerShared &shared, std::unique_ptr<HandshakeChannel> channel);
+
+	void on_notification();
+	void accept_burst();
+	void start_job(AcceptDecode decoded);
+	void advance(Job &job);
+	void finish(Job &job);
+	void start_reverse_dns(Job &job);
+	void on_reverse_dns(uint64_t id, ReverseResolver::Names names);
+	void complete(uint64_t id, int status, const std::string &reason,
+	              std::vector<uint32_t> remote = {});
+	void send_done(int fd, int status, const std::vector<uint32_t> &remote);
+
+	unsigned index_;
+	WorkerShared &shared_;
+	std::unique_ptr<HandshakeChannel> channel_;
+	std::unique_ptr<EventLoop> loop_;
+	std::unique_ptr<Priorities> priorities_;
+	std::unordered_map<uint64_t, std::unique_ptr<Job>> jobs_;
+	std::atomic<size_t> job_count_{0};
+	uint64_t next_id_ = 1;
+	bool accept_scheduled_ = false;
+	uint64_t waker_ = 0;
+	std::thread thread_;
+};
+
+} // namespace tlsup
