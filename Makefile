@@ -32,7 +32,7 @@ DEPS := build-essential flex bison bc libelf-dev libssl-dev ccache xz-utils cpio
 	libgnutls28-dev libnl-3-dev libnl-genl-3-dev libkeyutils-dev libinih-dev \
 	cmake pkg-config googletest libgtest-dev clang clang-format libclang-rt-14-dev jq
 
-.PHONY: all deps uml uml-base uml-debug module module-uml module-distro module-tests \
+.PHONY: all deps uml uml-base uml-debug module module-uml module-uml-debug module-distro \
 	agent host-tests style check check-run demo bench clean
 
 all: module agent
@@ -61,12 +61,20 @@ define module_farm
 	@for f in Kbuild kernel include scripts tests tools; do cp -rsf $(ROOT)/$$f $(1)/; done
 endef
 
-module: module-uml module-distro
+module: module-uml module-uml-debug module-distro
+
+# tlsup.ko, the KUnit modules and the test consumer, for a UML flavour.
+define module_uml
+	$(call module_farm,$(BUILD)/module/uml-$(UML_VERSION)-$(1))
+	$(MAKE) -C $$($(UML) $(1) $(UML_VERSION)) M=$(BUILD)/module/uml-$(UML_VERSION)-$(1) \
+		ARCH=um SUBARCH=x86_64 TLSUP_TESTS=1 modules
+endef
 
 module-uml: uml-base
-	$(call module_farm,$(BUILD)/module/uml-$(UML_VERSION))
-	$(MAKE) -C $$($(UML) base $(UML_VERSION)) M=$(BUILD)/module/uml-$(UML_VERSION) \
-		ARCH=um SUBARCH=x86_64 TLSUP_TESTS=1 modules
+	$(call module_uml,base)
+
+module-uml-debug: uml-debug
+	$(call module_uml,debug)
 
 module-distro:
 	@test -n "$(DISTRO_KDIR)" || { echo "module: no /usr/src/linux-headers-*-amd64 (make deps)"; exit 1; }

@@ -28,8 +28,11 @@ Expected<AcceptRequest> decode_accept_request(kstd::Bytes attrs) {
 		out.handler_class = a.as_u32();
 		has_class = true;
 	}
-	if (!rd.ok() || !has_class || out.handler_class > HANDSHAKE_HANDLER_CLASS_MAX)
+	if (!rd.ok() || !has_class)
 		return Error(err::einval);
+	// Out of range: what NLA_POLICY_MAX answers, as upstream.
+	if (out.handler_class > HANDSHAKE_HANDLER_CLASS_MAX)
+		return Error(err::erange);
 	return out;
 }
 
@@ -43,8 +46,10 @@ Expected<DoneRequest> decode_done_request(kstd::Bytes attrs) {
 			return Error(err::einval);
 		switch (a.type) {
 		case HANDSHAKE_A_DONE_STATUS:
-			if (!a.is_u32() || a.as_u32() > static_cast<kstd::u32>(err::max_errno))
+			if (!a.is_u32())
 				return Error(err::einval);
+			if (a.as_u32() > static_cast<kstd::u32>(err::max_errno))
+				return Error(err::erange);
 			out.status = a.as_u32();
 			out.has_status = true;
 			break;

@@ -98,6 +98,9 @@ struct genl_family tlsup_genl_family = {
 	.n_mcgrps = ARRAY_SIZE(tlsup_genl_mcgrps),
 };
 
+/* The KUnit suites join its groups and send it real messages. */
+EXPORT_SYMBOL_NS_GPL(tlsup_genl_family, TLSUP_KUNIT);
+
 int tlsup_genl_register(void)
 {
 	return genl_register_family(&tlsup_genl_family);

@@ -32,6 +32,25 @@ struct tlsup_net *tlsup_shim_net_of(struct tlsup_ksock *sk)
 	return pn ? pn->core : NULL;
 }
 
+/**
+ * tlsup_kunit_net_stats - counters of a namespace, for the KUnit suites
+ * @net: the namespace
+ * @out: filled with the counters (zeroed if the namespace has no state)
+ *
+ * Not part of the consumer API: exported in namespace TLSUP_KUNIT only.
+ *
+ * Context: any; takes a BH-safe spinlock.
+ */
+void tlsup_kunit_net_stats(struct net *net, struct tlsup_stats *out)
+{
+	struct tlsup_pernet *pn = tlsup_pernet(net);
+
+	memset(out, 0, sizeof(*out));
+	if (pn && pn->core)
+		tlsup_core_net_stats(pn->core, out);
+}
+EXPORT_SYMBOL_NS_GPL(tlsup_kunit_net_stats, TLSUP_KUNIT);
+
 static void tlsup_reaper_work(struct work_struct *work)
 {
 	struct tlsup_pernet *pn = container_of(to_delayed_work(work),

@@ -31,6 +31,8 @@ void tlsup_genl_unregister(void);
 int tlsup_proc_net_init(struct net *net);
 void tlsup_proc_net_exit(struct net *net);
 
+void tlsup_kunit_net_stats(struct net *net, struct tlsup_stats *out);
+
 int tlsup_alert_send(struct socket *sock, u8 level, u8 description);
 
 static inline struct tlsup_ksock *to_ksock(struct sock *sk)

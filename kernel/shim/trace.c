@@ -45,3 +45,4 @@ EXPORT_TRACEPOINT_SYMBOL_GPL(handshake_cmd_accept);
 EXPORT_TRACEPOINT_SYMBOL_GPL(handshake_cmd_done);
 EXPORT_TRACEPOINT_SYMBOL_GPL(handshake_destruct);
 EXPORT_TRACEPOINT_SYMBOL_GPL(handshake_expire);
+EXPORT_TRACEPOINT_SYMBOL_GPL(tls_alert_send);

@@ -137,7 +137,7 @@ TEST_F(Netlink, AcceptEmptyQueueIsEagain) {
 	EXPECT_EQ(stats().pending, 1u);
 }
 
-TEST_F(Netlink, AcceptBadRequestsAreEinvalAndChangeNothing) {
+TEST_F(Netlink, AcceptBadRequestsAreRefusedAndChangeNothing) {
 	Consumer &c = consumer();
 	ASSERT_EQ(submit(c), 0);
 	fake::AttrBuilder none, big, wrong_len, unknown, nested;
@@ -147,8 +147,9 @@ TEST_F(Netlink, AcceptBadRequestsAreEinvalAndChangeNothing) {
 	unknown.u32(HANDSHAKE_A_ACCEPT_HANDLER_CLASS, 1).u32(HANDSHAKE_A_ACCEPT_SOCKFD, 1);
 	uint32_t one = 1;
 	nested.raw(HANDSHAKE_A_ACCEPT_HANDLER_CLASS, &one, 4, 0x8000);
-	for (auto *b : {&none, &big, &wrong_len, &unknown, &nested})
+	for (auto *b : {&none, &wrong_len, &unknown, &nested})
 		EXPECT_EQ(accept_raw(b->bytes).ret, -EINVAL);
+	EXPECT_EQ(accept_raw(big.bytes).ret, -ERANGE) << "out of range, as NLA_POLICY_MAX";
 	EXPECT_EQ(stats().pending, 1u);
 	EXPECT_EQ(stats().accepted, 0u);
 	EXPECT_EQ(c.file->refs.load(), 2);
@@ -307,8 +308,9 @@ TEST_F(Netlink, DoneBadInputIsRefusedAndChangesNothing) {
 	oversize.s32(HANDSHAKE_A_DONE_SOCKFD, acc.fd).u32(HANDSHAKE_A_DONE_STATUS, 4096);
 	unknown.s32(HANDSHAKE_A_DONE_SOCKFD, acc.fd).u32(9, 0);
 	tag_unterminated.s32(HANDSHAKE_A_DONE_SOCKFD, acc.fd).raw(HANDSHAKE_A_DONE_TAG, "ab", 2);
-	for (auto *b : {&no_fd, &oversize, &unknown, &tag_unterminated})
+	for (auto *b : {&no_fd, &unknown, &tag_unterminated})
 		EXPECT_EQ(done_raw(b->bytes), -EINVAL);
+	EXPECT_EQ(done_raw(oversize.bytes), -ERANGE) << "status above MAX_ERRNO";
 	EXPECT_EQ(done(9999, 0), -EBADF) << "not an fd";
 	fake::File plain; // a file that is not a socket
 	plain.refs = 2;

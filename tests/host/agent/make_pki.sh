@@ -1,0 +1,82 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# make_pki.sh DIR: the test PKI, generated fresh with certtool.
+#   ca.pem/ca.key              trusted CA
+#   server.pem                 server.test + IP 127.0.0.1 and ::1, TLS server
+#   server-noip.pem            server.test only (reverse DNS fallback)
+#   wronghost.pem              other.test + IP 192.0.2.1
+#   expired.pem                server.test, expired in 2020
+#   revoked.pem                server.test, listed in crl.pem
+#   client.pem                 client.test, TLS client
+#   client-expired.pem         client.test, expired
+#   client-revoked.pem         client.test, listed in crl.pem
+#   rogue-ca.pem               a CA nobody trusts
+#   rogue-server.pem           server.test signed by rogue-ca
+#   rogue-client.pem           client.test signed by rogue-ca
+#   crl.pem                    CRL from ca listing revoked.pem and client-revoked.pem
+# Every leaf has NAME.key next to it. Keys are ECDSA P-256.
+set -eu
+dir=$1
+mkdir -p "$dir"
+cd "$dir"
+
+key() { certtool --generate-privkey --key-type=ecdsa --curve=secp256r1 --no-text --outfile "$1.key" 2>/dev/null; }
+
+ca() { # name cn
+	key "$1"
+	cat >"$1.tmpl" <<T
+cn = "$2"
+ca
+cert_signing_key
+crl_signing_key
+expiration_days = 3650
+T
+	certtool --generate-self-signed --load-privkey "$1.key" --template "$1.tmpl" \
+		--outfile "$1.pem" 2>/dev/null
+}
+
+leaf() { # name issuer template-lines
+	name=$1 issuer=$2
+	shift 2
+	key "$name"
+	printf '%s\n' "$@" >"$name.tmpl"
+	certtool --generate-certificate --load-privkey "$name.key" \
+		--load-ca-certificate "$issuer.pem" --load-ca-privkey "$issuer.key" \
+		--template "$name.tmpl" --outfile "$name.pem" 2>/dev/null
+}
+
+ca ca "tlsup test CA"
+ca rogue-ca "tlsup rogue CA"
+
+server='tls_www_server
+signing_key
+encryption_key'
+client='tls_www_client
+signing_key'
+valid='expiration_days = 3650'
+expired='activation_date = "2018-01-01 00:00:00"
+expiration_date = "2020-01-01 00:00:00"'
+
+leaf server ca 'cn = "server.test"' 'dns_name = "server.test"' 'ip_address = "127.0.0.1"' \
+	'ip_address = "::1"' "$server" "$valid" 'serial = 1001'
+leaf server-noip ca 'cn = "server.test"' 'dns_name = "server.test"' "$server" "$valid" \
+	'serial = 1002'
+leaf wronghost ca 'cn = "other.test"' 'dns_name = "other.test"' 'ip_address = "192.0.2.1"' \
+	"$server" "$valid" 'serial = 1003'
+leaf expired ca 'cn = "server.test"' 'dns_name = "server.test"' 'ip_address = "127.0.0.1"' \
+	"$server" "$expired" 'serial = 1004'
+leaf revoked ca 'cn = "server.test"' 'dns_name = "server.test"' 'ip_address = "127.0.0.1"' \
+	"$server" "$valid" 'serial = 1005'
+leaf client ca 'cn = "client.test"' 'dns_name = "client.test"' "$client" "$valid" 'serial = 2001'
+leaf client-expired ca 'cn = "client.test"' "$client" "$expired" 'serial = 2002'
+leaf client-revoked ca 'cn = "client.test"' "$client" "$valid" 'serial = 2003'
+leaf rogue-server rogue-ca 'cn = "server.test"' 'dns_name = "server.test"' \
+	'ip_address = "127.0.0.1"' "$server" "$valid" 'serial = 3001'
+leaf rogue-client rogue-ca 'cn = "client.test"' "$client" "$valid" 'serial = 3002'
+
+cat revoked.pem client-revoked.pem >revoked-list.pem
+printf 'crl_next_update = 3650\ncrl_number = 1\n' >crl.tmpl
+certtool --generate-crl --load-ca-privkey ca.key --load-ca-certificate ca.pem \
+	--load-certificate revoked-list.pem --template crl.tmpl --outfile crl.pem 2>/dev/null
+touch done

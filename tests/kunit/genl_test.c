@@ -1,0 +1,453 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit: ACCEPT and DONE through genetlink with real messages
+ * (DESIGN §1, §2.3, §2.4).
+ */
+
+#include <linux/fdtable.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/key.h>
+#include <linux/cred.h>
+#include <linux/key-type.h>
+#include <uapi/linux/keyctl.h>
+
+#include "harness.h"
+
+static bool kt_fd_cloexec(int fd)
+{
+	struct fdtable *fdt;
+	bool ret;
+
+	rcu_read_lock();
+	fdt = files_fdtable(current->files);
+	ret = close_on_exec(fd, fdt);
+	rcu_read_unlock();
+	return ret;
+}
+
+static void genl_accept_reply_x509(struct kunit *test)
+{
+	struct kt_agent *agent = kt_agent(test, NULL, true, true);
+	struct kt_consumer *c = kt_consumer(test, NULL);
+	static const u16 want[] = {
+		HANDSHAKE_A_ACCEPT_SOCKFD, HANDSHAKE_A_ACCEPT_MESSAGE_TYPE,
+		HANDSHAKE_A_ACCEPT_PEERNAME, HANDSHAKE_A_ACCEPT_TIMEOUT,
+		HANDSHAKE_A_ACCEPT_AUTH_MODE, HANDSHAKE_A_ACCEPT_CERTIFICATE,
+	};
+	struct kt_accept acc;
+	struct file *f;
+	int i;
+
+	c->args.ta_peername = "storage.example.net";
+	c->args.ta_timeout_ms = 20000;
+	c->args.ta_my_cert = 1111;
+	c->args.ta_my_privkey = 2222;
+	KUNIT_ASSERT_EQ(test, tls_client_hello_x509(&c->args, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, kt_accept(agent, &acc), 0);
+	kt_track_fd(test, acc.fd);
+
+	KUNIT_ASSERT_EQ(test, acc.num_attrs, (int)ARRAY_SIZE(want));
+	for (i = 0; i < ARRAY_SIZE(want); i++)
+		KUNIT_EXPECT_EQ(test, acc.order[i], want[i]);
+	KUNIT_EXPECT_EQ(test, acc.msg_type, HANDSHAKE_MSG_TYPE_CLIENTHELLO);
+	KUNIT_EXPECT_EQ(test, acc.auth_mode, HANDSHAKE_AUTH_X509);
+	KUNIT_EXPECT_STREQ(test, acc.peername, "storage.example.net");
+	KUNIT_EXPECT_EQ(test, acc.timeout_ms, 20000U);
+	KUNIT_EXPECT_EQ(test, acc.cert, 1111);
+	KUNIT_EXPECT_EQ(test, acc.privkey, 2222);
+
+	/* The fd is live in this process, close-on-exec, on the consumer's file. */
+	KUNIT_ASSERT_GE(test, acc.fd, 0);
+	f = fget(acc.fd);
+	KUNIT_ASSERT_NOT_NULL(test, f);
+	KUNIT_EXPECT_PTR_EQ(test, f, c->sock->file);
+	fput(f);
+	KUNIT_EXPECT_TRUE(test, kt_fd_cloexec(acc.fd));
+}
+
+static void genl_accept_reply_psk_and_anon(struct kunit *test)
+{
+	struct kt_agent *agent = kt_agent(test, NULL, true, true);
+	struct kt_consumer *psk = kt_consumer(test, NULL);
+	struct kt_consumer *anon = kt_consumer(test, NULL);
+	struct kt_consumer *srv = kt_consumer(test, NULL);
+	struct kt_accept acc;
+
+	psk->args.ta_num_peerids = 3;
+	psk->args.ta_my_peerids[0] = 11;
+	psk->args.ta_my_peerids[1] = 12;
+	psk->args.ta_my_peerids[2] = 13;
+	srv->args.ta_my_peerids[0] = 77;
+	KUNIT_ASSERT_EQ(test, tls_client_hello_psk(&psk->args, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, tls_client_hello_anon(&anon->args, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, tls_server_hello_psk(&srv->args, GFP_KERNEL), 0);
+
+	KUNIT_ASSERT_EQ(test, kt_accept(agent, &acc), 0);
+	kt_track_fd(test, acc.fd);
+	KUNIT_EXPECT_EQ(test, acc.auth_mode, HANDSHAKE_AUTH_PSK);
+	KUNIT_ASSERT_EQ(test, acc.num_peerids, 3);
+	KUNIT_EXPECT_EQ(test, acc.peerids[2], 13U);
+	KUNIT_EXPECT_FALSE(test, acc.has_cert);
+
+	KUNIT_ASSERT_EQ(test, kt_accept(agent, &acc), 0);
+	kt_track_fd(test, acc.fd);
+	KUNIT_EXPECT_EQ(test, acc.auth_mode, HANDSHAKE_AUTH_UNAUTH);
+	KUNIT_EXPECT_EQ(test, acc.num_attrs, 3);
+	KUNIT_EXPECT_FALSE(test, acc.has_peername);
+	KUNIT_EXPECT_FALSE(test, acc.has_timeout);
+
+	KUNIT_ASSERT_EQ(test, kt_accept(agent, &acc), 0);
+	kt_track_fd(test, acc.fd);
+	KUNIT_EXPECT_EQ(test, acc.msg_type, HANDSHAKE_MSG_TYPE_SERVERHELLO);
+	KUNIT_ASSERT_EQ(test, acc.num_peerids, 1);
+	KUNIT_EXPECT_EQ(test, acc.peerids[0], 77U);
+}
+
+static void genl_accept_empty_is_eagain(struct kunit *test)
+{
+	struct kt_agent *agent = kt_agent(test, NULL, true, true);
+	struct kt_accept acc;
+
+	KUNIT_EXPECT_EQ(test, kt_accept(agent, &acc), -EAGAIN);
+	KUNIT_EXPECT_EQ(test, kt_accept_class(agent, HANDSHAKE_HANDLER_CLASS_NONE,
+					      &acc), -EAGAIN);
+}
+
+static void genl_accept_without_class_is_einval(struct kunit *test)
+{
+	struct kt_agent *agent = kt_agent(test, NULL, true, true);
+	struct kt_consumer *c = kt_consumer(test, NULL);
+	struct kt_accept acc;
+	struct tlsup_stats st;
+
+	KUNIT_ASSERT_EQ(test, tls_client_hello_anon(&c->args, GFP_KERNEL), 0);
+	KUNIT_EXPECT_EQ(test, kt_send(agent, HANDSHAKE_CMD_ACCEPT, NULL, 0, &acc),
+			-EINVAL);
+	/* Out of range: refused by the attribute policy, as upstream. */
+	KUNIT_EXPECT_EQ(test, kt_accept_class(agent, HANDSHAKE_HANDLER_CLASS_MAX + 1,
+					      &acc), -ERANGE);
+	kt_stats(&init_net, &st);
+	KUNIT_EXPECT_EQ(test, st.pending, 1U);
+}
+
+static void genl_unknown_command_is_refused(struct kunit *test)
+{
+	struct kt_agent *agent = kt_agent(test, NULL, true, true);
+
+	KUNIT_EXPECT_EQ(test, kt_send(agent, 42, NULL, 0, NULL), -EOPNOTSUPP);
+	/* READY is a notification, not a command. */
+	KUNIT_EXPECT_EQ(test, kt_send(agent, HANDSHAKE_CMD_READY, NULL, 0, NULL),
+			-EOPNOTSUPP);
+}
+
+static void genl_accept_needs_cap_net_admin(struct kunit *test)
+{
+	struct kt_agent *agent = kt_agent(test, NULL, true, true);
+	struct kt_agent *user = kt_agent(test, NULL, false, false);
+	struct kt_consumer *c = kt_consumer(test, NULL);
+	struct kt_accept acc;
+
+	KUNIT_ASSERT_EQ(test, tls_client_hello_anon(&c->args, GFP_KERNEL), 0);
+	KUNIT_EXPECT_EQ(test, kt_accept(user, &acc), -EPERM);
+	KUNIT_ASSERT_EQ(test, kt_accept(agent, &acc), 0);
+	kt_track_fd(test, acc.fd);
+}
+
+static void genl_done_needs_cap_net_admin(struct kunit *test)
+{
+	struct kt_agent *agent = kt_agent(test, NULL, true, true);
+	struct kt_agent *user = kt_agent(test, NULL, false, false);
+	struct kt_consumer *c = kt_consumer(test, NULL);
+	struct kt_accept acc;
+
+	KUNIT_ASSERT_EQ(test, tls_client_hello_anon(&c->args, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, kt_accept(agent, &acc), 0);
+	kt_track_fd(test, acc.fd);
+	KUNIT_EXPECT_EQ(test, kt_done(user, acc.fd, 0, NULL, 0), -EPERM);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c->calls), 0);
+	KUNIT_EXPECT_EQ(test, kt_done(agent, acc.fd, 0, NULL, 0), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c->calls), 1);
+}
+
+static void genl_done_delivers_status_and_first_peer(struct kunit *test)
+{
+	struct kt_agent *agent = kt_agent(test, NULL, true, true);
+	struct kt_consumer *c = kt_consumer(test, NULL);
+	static const u32 remote[] = { 501, 502, 503 };
+	struct kt_accept acc;
+
+	KUNIT_ASSERT_EQ(test, tls_server_hello_x509(&c->args, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, kt_accept(agent, &acc), 0);
+	kt_track_fd(test, acc.fd);
+	KUNIT_ASSERT_EQ(test, kt_done(agent, acc.fd, 0, remote, 3), 0);
+	KUNIT_ASSERT_TRUE(test, kt_wait_done(c, KT_WAIT_MS));
+	KUNIT_EXPECT_EQ(test, c->status, 0);
+	KUNIT_EXPECT_EQ(test, c->peerid, 501);
+	KUNIT_EXPECT_EQ(test, kt_sk_refs(c), 1);
+}
+
+static void genl_done_status_is_negated(struct kunit *test)
+{
+	static const int statuses[] = { EACCES, ENOKEY, EKEYREJECTED, ETIMEDOUT,
+					EINVAL, ENOMEM, EIO };
+	struct kt_agent *agent = kt_agent(test, NULL, true, true);
+	struct kt_accept acc;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(statuses); i++) {
+		struct kt_consumer *c = kt_consumer(test, NULL);
+
+		KUNIT_ASSERT_EQ(test, tls_client_hello_x509(&c->args, GFP_KERNEL), 0);
+		KUNIT_ASSERT_EQ(test, kt_accept(agent, &acc), 0);
+		kt_track_fd(test, acc.fd);
+		KUNIT_ASSERT_EQ(test, kt_done(agent, acc.fd, statuses[i], NULL, 0), 0);
+		KUNIT_EXPECT_EQ(test, c->status, -statuses[i]);
+		KUNIT_EXPECT_EQ(test, c->peerid, TLS_NO_PEERID);
+	}
+}
+
+static void genl_done_without_status_is_eio(struct kunit *test)
+{
+	struct kt_agent *agent = kt_agent(test, NULL, true, true);
+	struct kt_consumer *c = kt_consumer(test, NULL);
+	struct kt_accept acc;
+
+	KUNIT_ASSERT_EQ(test, tls_client_hello_anon(&c->args, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, kt_accept(agent, &acc), 0);
+	kt_track_fd(test, acc.fd);
+	KUNIT_ASSERT_EQ(test, kt_done(agent, acc.fd, -1, NULL, 0), 0);
+	KUNIT_EXPECT_EQ(test, c->status, -EIO);
+}
+
+static void genl_done_oversize_status_is_refused(struct kunit *test)
+{
+	struct kt_agent *agent = kt_agent(test, NULL, true, true);
+	struct kt_consumer *c = kt_consumer(test, NULL);
+	struct kt_accept acc;
+
+	KUNIT_ASSERT_EQ(test, tls_client_hello_anon(&c->args, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, kt_accept(agent, &acc), 0);
+	kt_track_fd(test, acc.fd);
+	KUNIT_EXPECT_EQ(test, kt_done(agent, acc.fd, 4096, NULL, 0), -ERANGE);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c->calls), 0);
+	KUNIT_EXPECT_EQ(test, kt_done(agent, acc.fd, 4095, NULL, 0), 0);
+	KUNIT_EXPECT_EQ(test, c->status, -4095);
+}
+
+static void genl_done_without_sockfd_is_einval(struct kunit *test)
+{
+	struct kt_agent *agent = kt_agent(test, NULL, true, true);
+	u8 attrs[8];
+	int len = kt_put_u32(attrs, 0, HANDSHAKE_A_DONE_STATUS, 0);
+
+	KUNIT_EXPECT_EQ(test, kt_send(agent, HANDSHAKE_CMD_DONE, attrs, len, NULL),
+			-EINVAL);
+}
+
+static void genl_done_bad_descriptors(struct kunit *test)
+{
+	struct kt_agent *agent = kt_agent(test, NULL, true, true);
+	struct kt_consumer *idle = kt_consumer(test, NULL);
+	struct file *nul;
+	int fd;
+
+	KUNIT_EXPECT_EQ(test, kt_done(agent, 100000, 0, NULL, 0), -EBADF);
+	nul = filp_open("/dev/null", O_RDONLY, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, nul);
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	KUNIT_ASSERT_GE(test, fd, 0);
+	fd_install(fd, nul);
+	kt_track_fd(test, fd);
+	KUNIT_EXPECT_EQ(test, kt_done(agent, fd, 0, NULL, 0), -ENOTSOCK);
+
+	/* A socket without a request. */
+	get_file(idle->file);
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	KUNIT_ASSERT_GE(test, fd, 0);
+	fd_install(fd, idle->file);
+	kt_track_fd(test, fd);
+	KUNIT_EXPECT_EQ(test, kt_done(agent, fd, 0, NULL, 0), -EBUSY);
+}
+
+static void genl_done_for_pending_request_is_refused(struct kunit *test)
+{
+	/* Closes upstream 6.12's DONE-before-ACCEPT use-after-free. */
+	struct kt_agent *agent = kt_agent(test, NULL, true, true);
+	struct kt_consumer *c = kt_consumer(test, NULL);
+	struct kt_accept acc;
+	struct tlsup_stats st;
+	int fd;
+
+	KUNIT_ASSERT_EQ(test, tls_client_hello_anon(&c->args, GFP_KERNEL), 0);
+	get_file(c->file);
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	KUNIT_ASSERT_GE(test, fd, 0);
+	fd_install(fd, c->file);
+	kt_track_fd(test, fd);
+	KUNIT_EXPECT_EQ(test, kt_done(agent, fd, 0, NULL, 0), -EBUSY);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c->calls), 0);
+	kt_stats(&init_net, &st);
+	KUNIT_EXPECT_EQ(test, st.pending, 1U);
+	/* The request is intact and completes normally. */
+	KUNIT_ASSERT_EQ(test, kt_accept(agent, &acc), 0);
+	kt_track_fd(test, acc.fd);
+	KUNIT_EXPECT_EQ(test, kt_done(agent, acc.fd, 0, NULL, 0), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c->calls), 1);
+}
+
+static void genl_second_done_is_noop(struct kunit *test)
+{
+	struct kt_agent *agent = kt_agent(test, NULL, true, true);
+	struct kt_consumer *c = kt_consumer(test, NULL);
+	struct kt_accept acc;
+
+	KUNIT_ASSERT_EQ(test, tls_client_hello_anon(&c->args, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, kt_accept(agent, &acc), 0);
+	kt_track_fd(test, acc.fd);
+	KUNIT_EXPECT_EQ(test, kt_done(agent, acc.fd, 0, NULL, 0), 0);
+	KUNIT_EXPECT_EQ(test, kt_done(agent, acc.fd, EACCES, NULL, 0), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c->calls), 1);
+	KUNIT_EXPECT_EQ(test, c->status, 0);
+}
+
+static void genl_cancel_after_accept_makes_done_noop(struct kunit *test)
+{
+	struct kt_agent *agent = kt_agent(test, NULL, true, true);
+	struct kt_consumer *c = kt_consumer(test, NULL);
+	struct kt_accept acc;
+
+	KUNIT_ASSERT_EQ(test, tls_client_hello_anon(&c->args, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, kt_accept(agent, &acc), 0);
+	kt_track_fd(test, acc.fd);
+	KUNIT_EXPECT_TRUE(test, tls_handshake_cancel(c->sock->sk));
+	/* The agent's fd still holds the file: the request's pin is gone. */
+	KUNIT_EXPECT_EQ(test, kt_file_count(c), 2);
+	KUNIT_EXPECT_EQ(test, kt_done(agent, acc.fd, 0, NULL, 0), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c->calls), 0);
+	/* Asked again: still cancelled, still no callback. */
+	KUNIT_EXPECT_TRUE(test, tls_handshake_cancel(c->sock->sk));
+}
+
+static void genl_accept_links_consumer_keyring(struct kunit *test)
+{
+	struct kt_agent *agent = kt_agent(test, NULL, true, true);
+	struct kt_consumer *c = kt_consumer(test, NULL);
+	key_ref_t process, found;
+	struct kt_accept acc;
+	struct key *ring;
+
+	ring = keyring_alloc("tlsup-kunit-ring", GLOBAL_ROOT_UID, GLOBAL_ROOT_GID,
+			     current_cred(), KEY_POS_ALL | KEY_USR_ALL,
+			     KEY_ALLOC_NOT_IN_QUOTA, NULL, NULL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, ring);
+	c->args.ta_keyring = key_serial(ring);
+	KUNIT_ASSERT_EQ(test, tls_client_hello_x509(&c->args, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, kt_accept(agent, &acc), 0);
+	kt_track_fd(test, acc.fd);
+	KUNIT_EXPECT_TRUE(test, acc.has_keyring);
+	KUNIT_EXPECT_EQ(test, (key_serial_t)acc.keyring, key_serial(ring));
+	KUNIT_EXPECT_EQ(test, acc.order[acc.num_attrs - 1],
+			(u16)HANDSHAKE_A_ACCEPT_KEYRING);
+
+	/* It is now reachable from the accepting process's keyring. */
+	process = lookup_user_key(KEY_SPEC_PROCESS_KEYRING, 0, KEY_NEED_SEARCH);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(process));
+	found = keyring_search(process, &key_type_keyring, "tlsup-kunit-ring",
+			       false);
+	KUNIT_EXPECT_FALSE(test, IS_ERR(found));
+	if (!IS_ERR(found)) {
+		KUNIT_EXPECT_PTR_EQ(test, key_ref_to_ptr(found), ring);
+		key_ref_put(found);
+	}
+	key_unlink(key_ref_to_ptr(process), ring);
+	key_ref_put(process);
+	key_put(ring);
+}
+
+static void genl_accept_failure_after_dequeue_is_eio(struct kunit *test)
+{
+	struct kt_agent *agent = kt_agent(test, NULL, true, true);
+	struct kt_consumer *c = kt_consumer(test, NULL);
+	struct kt_accept acc;
+	struct tlsup_stats st;
+	int ret;
+
+	/* A keyring serial that names nothing: the link fails after dequeue. */
+	c->args.ta_keyring = 0x7ffffff0;
+	KUNIT_ASSERT_EQ(test, tls_client_hello_x509(&c->args, GFP_KERNEL), 0);
+	ret = kt_accept(agent, &acc);
+	KUNIT_EXPECT_LT(test, ret, 0);
+	KUNIT_EXPECT_EQ(test, acc.fd, -1);
+	KUNIT_ASSERT_TRUE(test, kt_wait_done(c, KT_WAIT_MS));
+	KUNIT_EXPECT_EQ(test, c->status, -EIO);
+	KUNIT_EXPECT_EQ(test, kt_sk_refs(c), 1);
+	KUNIT_EXPECT_EQ(test, kt_file_count(c), 1);
+	kt_stats(&init_net, &st);
+	KUNIT_EXPECT_EQ(test, st.inflight, 0U);
+}
+
+static void genl_ready_is_multicast_per_request(struct kunit *test)
+{
+	struct kt_agent *a1 = kt_agent(test, NULL, true, true);
+	struct kt_agent *a2 = kt_agent(test, NULL, true, true);
+	struct kt_consumer *c1 = kt_consumer(test, NULL);
+	struct kt_consumer *c2 = kt_consumer(test, NULL);
+
+	KUNIT_ASSERT_EQ(test, tls_client_hello_anon(&c1->args, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, tls_client_hello_anon(&c2->args, GFP_KERNEL), 0);
+	KUNIT_EXPECT_EQ(test, kt_drain_ready(a1), 2);
+	KUNIT_EXPECT_EQ(test, kt_drain_ready(a2), 2);
+}
+
+static void genl_tracepoints_follow_the_lifecycle(struct kunit *test)
+{
+	struct kt_agent *agent = kt_agent(test, NULL, true, true);
+	struct kt_probes *p = kt_probes_start(test);
+	struct kt_consumer *c = kt_consumer(test, NULL);
+	struct kt_consumer *d = kt_consumer(test, NULL);
+	struct kt_accept acc;
+
+	KUNIT_ASSERT_EQ(test, tls_client_hello_anon(&c->args, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, tls_client_hello_anon(&d->args, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, kt_accept(agent, &acc), 0);
+	kt_track_fd(test, acc.fd);
+	KUNIT_ASSERT_EQ(test, kt_done(agent, acc.fd, 0, NULL, 0), 0);
+	KUNIT_EXPECT_TRUE(test, tls_handshake_cancel(d->sock->sk));
+	KUNIT_EXPECT_EQ(test, atomic_read(&p->submit), 2);
+	KUNIT_EXPECT_EQ(test, atomic_read(&p->accept), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&p->done), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&p->complete), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&p->cancel), 1);
+}
+
+static struct kunit_case genl_cases[] = {
+	KUNIT_CASE(genl_accept_reply_x509),
+	KUNIT_CASE(genl_accept_reply_psk_and_anon),
+	KUNIT_CASE(genl_accept_empty_is_eagain),
+	KUNIT_CASE(genl_accept_without_class_is_einval),
+	KUNIT_CASE(genl_unknown_command_is_refused),
+	KUNIT_CASE(genl_accept_needs_cap_net_admin),
+	KUNIT_CASE(genl_done_needs_cap_net_admin),
+	KUNIT_CASE(genl_done_delivers_status_and_first_peer),
+	KUNIT_CASE(genl_done_status_is_negated),
+	KUNIT_CASE(genl_done_without_status_is_eio),
+	KUNIT_CASE(genl_done_oversize_status_is_refused),
+	KUNIT_CASE(genl_done_without_sockfd_is_einval),
+	KUNIT_CASE(genl_done_bad_descriptors),
+	KUNIT_CASE(genl_done_for_pending_request_is_refused),
+	KUNIT_CASE(genl_second_done_is_noop),
+	KUNIT_CASE(genl_cancel_after_accept_makes_done_noop),
+	KUNIT_CASE(genl_accept_links_consumer_keyring),
+	KUNIT_CASE(genl_accept_failure_after_dequeue_is_eio),
+	KUNIT_CASE(genl_ready_is_multicast_per_request),
+	KUNIT_CASE(genl_tracepoints_follow_the_lifecycle),
+	{}
+};
+
+struct kunit_suite tlsup_genl_suite = {
+	.name = "tlsup_genl",
+	.init = kt_init,
+	.exit = kt_exit,
+	.test_cases = genl_cases,
+};

@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tlsup_kunit: KUnit suites for tlsup.ko. They run when the module is
+ * loaded; results are in /sys/kernel/debug/kunit/<suite>/results.
+ */
+
+#include <kunit/test.h>
+#include <linux/module.h>
+
+extern struct kunit_suite tlsup_api_suite;
+extern struct kunit_suite tlsup_genl_suite;
+extern struct kunit_suite tlsup_lifecycle_suite;
+extern struct kunit_suite tlsup_race_suite;
+
+kunit_test_suites(&tlsup_api_suite, &tlsup_genl_suite, &tlsup_lifecycle_suite,
+		  &tlsup_race_suite);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("KUnit suites for tlsup");
+MODULE_IMPORT_NS(TLSUP_KUNIT);
