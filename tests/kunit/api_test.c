@@ -11,6 +11,7 @@
 #include <uapi/linux/tls.h>
 
 #include "harness.h"
+#include "suites.h"
 
 typedef int (*kt_hello_fn)(const struct tls_handshake_args *args, gfp_t gfp);
 

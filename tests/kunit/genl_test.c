@@ -13,6 +13,7 @@
 #include <uapi/linux/keyctl.h>
 
 #include "harness.h"
+#include "suites.h"
 
 static bool kt_fd_cloexec(int fd)
 {

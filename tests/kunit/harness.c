@@ -20,8 +20,6 @@
 
 #include "harness.h"
 
-extern struct genl_family tlsup_genl_family;
-
 #define KT_BUF 8192
 
 struct kt_ctx *kt_ctx(struct kunit *test)

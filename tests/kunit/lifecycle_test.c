@@ -12,6 +12,7 @@
 #include <net/net_namespace.h>
 
 #include "harness.h"
+#include "suites.h"
 
 /*
  * The guest script starts a process alone in a fresh network namespace and
@@ -96,8 +97,6 @@ static void deadline_versus_done_runs_callback_once(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_read(&c->calls), 1);
 	KUNIT_EXPECT_TRUE(test, c->status == 0 || c->status == -ETIMEDOUT);
 }
-
-int tlsup_kunit_netns_on_exit(struct net *net, void (*fn)(void *), void *data);
 
 struct kt_netns_release {
 	struct kt_consumer *consumers[2];

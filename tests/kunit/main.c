@@ -7,10 +7,7 @@
 #include <kunit/test.h>
 #include <linux/module.h>
 
-extern struct kunit_suite tlsup_api_suite;
-extern struct kunit_suite tlsup_genl_suite;
-extern struct kunit_suite tlsup_lifecycle_suite;
-extern struct kunit_suite tlsup_race_suite;
+#include "suites.h"
 
 kunit_test_suites(&tlsup_api_suite, &tlsup_genl_suite, &tlsup_lifecycle_suite,
 		  &tlsup_race_suite);

@@ -11,6 +11,7 @@
 #include <linux/kthread.h>
 
 #include "harness.h"
+#include "suites.h"
 
 #define KT_ROUNDS 150
 
@@ -208,7 +209,7 @@ static void race_agent_completes_while_submitting(struct kunit *test)
 		kt_drain_ready(listener);
 	}
 	for (i = 0; i < 500 && loop.completed < submitted; i++)
-		msleep(10);
+		usleep_range(10000, 20000);
 	atomic_set(&stop, 1);
 	wait_for_completion(&loop.finished);
 	KUNIT_EXPECT_EQ(test, loop.completed, submitted);

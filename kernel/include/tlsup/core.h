@@ -206,7 +206,7 @@ void tlsup_shim_trace(enum tlsup_trace_event ev, struct tlsup_ksock *sk,
 		      unsigned long long req_id, int arg);
 
 void tlsup_shim_seq_printf(struct tlsup_seq *seq, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+	__attribute__((__format__(__printf__, 2, 3)));
 
 /* ---- Attribute writer for the ACCEPT reply (genl shim) ---- */
 
