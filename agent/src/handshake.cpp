@@ -76,6 +76,22 @@ bool is_rejection(int ret) {
 	}
 }
 
+// The binder hash follows the key length (RFC 8446 ties a PSK to one hash;
+// ktls-utils and the NVMe TLS spec use 48-byte keys for SHA-384). GnuTLS
+// before 3.8.1 computes every external PSK binder with SHA-256, so it
+// cannot use a 48-byte key correctly: refuse it with a clear reason rather
+// than fail the handshake in a way that names nothing.
+Result<void> psk_usable(size_t key_length) {
+#ifndef TLSUP_HAVE_PSK_CREDENTIALS2
+	if (key_length == 48)
+		return make_error(ENOKEY, "a 48-byte PSK needs SHA-384 binders, which this "
+		                          "GnuTLS (< 3.8.1) cannot compute");
+#else
+	(void)key_length;
+#endif
+	return {};
+}
+
 } // namespace
 
 Result<std::unique_ptr<Priorities>> Priorities::create() {
@@ -295,6 +311,12 @@ Result<void> TlsSession::init_psk_client() {
 			         last->reason.c_str());
 			continue;
 		}
+		if (auto usable = psk_usable(key->size()); !usable) {
+			last = make_error(ENOKEY, "PSK %d: %s", id, usable.error().reason.c_str());
+			LOG_INFO(log_, "fd %d: skipping PSK %d: %s", setup_.fd, id,
+			         usable.error().reason.c_str());
+			continue;
+		}
 		gnutls_psk_client_credentials_t cred = nullptr;
 		int ret;
 #ifdef TLSUP_HAVE_PSK_CREDENTIALS2
@@ -334,7 +356,13 @@ Result<void> TlsSession::init_psk_client() {
 
 Result<void> TlsSession::init_psk_server() {
 	gnutls_psk_server_credentials_t cred = nullptr;
-	if (gnutls_psk_allocate_server_credentials(&cred) < 0)
+#ifdef TLSUP_HAVE_PSK_CREDENTIALS2
+	// The binder hash then follows the negotiated suite, as in ktls-utils.
+	int aret = gnutls_psk_allocate_server_credentials2(&cred, GNUTLS_MAC_UNKNOWN);
+#else
+	int aret = gnutls_psk_allocate_server_credentials(&cred);
+#endif
+	if (aret < 0)
 		return make_error(ENOMEM, "cannot allocate PSK credentials");
 	psk_server_cred_.reset(cred);
 	gnutls_psk_set_server_credentials_function2(cred, psk_callback);
@@ -473,6 +501,12 @@ int TlsSession::lookup_psk(const gnutls_datum_t *username, gnutls_datum_t *key) 
 		                             identity.c_str(), bytes.error().reason.c_str());
 		return -1;
 	}
+	if (auto usable = psk_usable(bytes->size()); !usable) {
+		callback_error_ =
+		        make_error(ENOKEY, "PSK identity '%s' (key %d): %s", identity.c_str(),
+		                   found, usable.error().reason.c_str());
+		return -1;
+	}
 	key->data = static_cast<unsigned char *>(gnutls_malloc(bytes->size()));
 	if (!key->data) {
 		callback_error_ = make_error(ENOMEM, "out of memory for a PSK");
@@ -521,6 +555,12 @@ Error TlsSession::failure(int ret) {
 		// Tell the peer why, best effort: the socket is non-blocking.
 		gnutls_alert_send_appropriate(s, ret);
 		return *callback_error_;
+	}
+	if (setup_.role == Role::Server && setup_.auth_mode == HANDSHAKE_AUTH_PSK && psk_serial_ &&
+	    (ret == GNUTLS_E_RECEIVED_ILLEGAL_PARAMETER || ret == GNUTLS_E_DECRYPTION_FAILED)) {
+		gnutls_alert_send_appropriate(s, ret);
+		return make_error(EACCES, "PSK binder for key %d did not verify (wrong key?)",
+		                  psk_serial_);
 	}
 	if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED) {
 		auto alert = gnutls_alert_get(s);

@@ -1,0 +1,807 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// The handshake engine against GnuTLS peers over socketpairs and loopback
+// TCP: every auth mode, and every way a handshake can fail.
+#include <gtest/gtest.h>
+#include <keyutils.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <uapi/linux/handshake.h>
+
+#include "keyring.hpp"
+#include "test_support.hpp"
+
+namespace tlsup::test {
+namespace {
+
+using Progress = TlsSession::Progress;
+
+struct EngineRun {
+	Result<Progress> result = make_error(EIO, "not run");
+	std::unique_ptr<TlsSession> session;
+	PeerOutcome peer;
+	UniqueFd agent_fd;
+
+	int status() const { return result ? 0 : result.error().code; }
+	std::string reason() const { return result ? std::string() : result.error().reason; }
+};
+
+class HandshakeTest : public ::testing::Test {
+protected:
+	void SetUp() override {
+		prio_ = Priorities::create().value();
+		creds_ = make_credentials(full_spec());
+	}
+
+	static ConfigSpec full_spec() {
+		ConfigSpec s;
+		s.crl = "crl.pem";
+		s.client_cert = s.client_key = "client";
+		s.server_cert = s.server_key = "server";
+		return s;
+	}
+
+	SessionSetup setup(Role role, uint32_t auth) {
+		SessionSetup s;
+		s.role = role;
+		s.auth_mode = auth;
+		s.credentials = creds_;
+		s.priorities = prio_.get();
+		return s;
+	}
+
+	// Runs the engine on AGENT_FD against a peer on PEER_FD. KEEP_PEER:
+	// leave the peer running (it reads what the test sends later).
+	EngineRun run(SessionSetup s, std::pair<UniqueFd, UniqueFd> fds, PeerOptions peer,
+	              std::unique_ptr<Peer> *keep_peer = nullptr) {
+		EngineRun r;
+		r.agent_fd = std::move(fds.first);
+		s.fd = r.agent_fd.get();
+		auto p = std::make_unique<Peer>(std::move(fds.second), std::move(peer));
+		auto session = TlsSession::create(std::move(s), log_.log());
+		if (!session) {
+			r.result = session.error();
+		} else {
+			r.session = std::move(session).value();
+			r.result = drive(*r.session, r.agent_fd.get());
+		}
+		if (!r.result)
+			::shutdown(r.agent_fd.get(), SHUT_RDWR); // unblock the peer
+		if (keep_peer)
+			*keep_peer = std::move(p);
+		else
+			r.peer = p->wait();
+		return r;
+	}
+
+	PeerOptions server_peer(const std::string &cert) {
+		PeerOptions p;
+		p.server = true;
+		p.cert = p.key = cert;
+		return p;
+	}
+
+	std::unique_ptr<Priorities> prio_;
+	std::shared_ptr<const Credentials> creds_;
+	CaptureLog log_;
+};
+
+std::vector<uint8_t> read_payload(key_serial_t id) {
+	auto k = read_key(id);
+	EXPECT_TRUE(k.ok()) << (k ? "" : k.error().reason);
+	if (!k)
+		return {};
+	return {k->data(), k->data() + k->size()};
+}
+
+// ---- client, anonymous: the server is still verified ----
+
+TEST_F(HandshakeTest, ClientAnonVerifiesServerAgainstPeername) {
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	s.peername = "server.test";
+	auto r = run(std::move(s), unix_pair(), server_peer("server"));
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	EXPECT_EQ(r.result.value(), Progress::Done);
+	EXPECT_EQ(r.peer.ret, 0) << r.peer.error;
+	EXPECT_EQ(gnutls_protocol_get_version(r.session->gnutls()), GNUTLS_TLS1_3);
+	// The verified server certificate comes back as a key holding it.
+	auto ids = r.session->remote_identities();
+	ASSERT_TRUE(ids.ok()) << ids.error().reason;
+	ASSERT_EQ(ids->size(), 1u);
+	EXPECT_NE(ids->front(), 0u);
+	EXPECT_EQ(read_payload(static_cast<key_serial_t>(ids->front())),
+	          Pki::get().cert_der("server"));
+	auto desc = key_description(static_cast<key_serial_t>(ids->front()));
+	ASSERT_TRUE(desc.ok());
+	EXPECT_EQ(desc->rfind("tlsupd:x509:sha256:", 0), 0u) << *desc;
+}
+
+TEST_F(HandshakeTest, ClientAnonRejectsUntrustedCa) {
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	s.peername = "server.test";
+	auto r = run(std::move(s), unix_pair(), server_peer("rogue-server"));
+	EXPECT_EQ(r.status(), EACCES) << r.reason();
+	EXPECT_NE(r.reason().find("rejected"), std::string::npos) << r.reason();
+	EXPECT_NE(r.peer.ret, 0);
+}
+
+TEST_F(HandshakeTest, ClientAnonRejectsExpiredCertificate) {
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	s.peername = "server.test";
+	auto r = run(std::move(s), unix_pair(), server_peer("expired"));
+	EXPECT_EQ(r.status(), EACCES) << r.reason();
+	EXPECT_NE(r.reason().find("expired"), std::string::npos) << r.reason();
+}
+
+TEST_F(HandshakeTest, ClientAnonRejectsWrongHost) {
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	s.peername = "server.test";
+	auto r = run(std::move(s), unix_pair(), server_peer("wronghost"));
+	EXPECT_EQ(r.status(), EACCES) << r.reason();
+	EXPECT_NE(r.reason().find("does not match 'server.test'"), std::string::npos) << r.reason();
+}
+
+TEST_F(HandshakeTest, ClientAnonRejectsRevokedCertificate) {
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	s.peername = "server.test";
+	auto r = run(std::move(s), unix_pair(), server_peer("revoked"));
+	EXPECT_EQ(r.status(), EACCES) << r.reason();
+	EXPECT_NE(r.reason().find("revoked"), std::string::npos) << r.reason();
+}
+
+TEST_F(HandshakeTest, ClientAnonAcceptsRevokedCertificateWithoutCrl) {
+	// The control for the test above: the CRL is what rejects it.
+	ConfigSpec spec = full_spec();
+	spec.crl.clear();
+	creds_ = make_credentials(spec);
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	s.peername = "server.test";
+	auto r = run(std::move(s), unix_pair(), server_peer("revoked"));
+	EXPECT_TRUE(r.result.ok()) << r.reason();
+}
+
+TEST_F(HandshakeTest, ClientAnonPeernameIpLiteralMatchesIpSan) {
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	s.peername = "127.0.0.1";
+	auto r = run(std::move(s), unix_pair(), server_peer("server"));
+	EXPECT_TRUE(r.result.ok()) << r.reason();
+
+	auto s2 = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	s2.peername = "127.0.0.1";
+	auto r2 = run(std::move(s2), unix_pair(), server_peer("server-noip"));
+	EXPECT_EQ(r2.status(), EACCES) << r2.reason();
+}
+
+TEST_F(HandshakeTest, ClientWithoutPeernameMatchesPeerAddressInIpSan) {
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto r = run(std::move(s), tcp_pair(), server_peer("server"));
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	EXPECT_EQ(r.result.value(), Progress::Done);
+}
+
+TEST_F(HandshakeTest, ClientWithoutPeernameMatchesIpv6PeerAddress) {
+	UniqueFd probe(socket(AF_INET6, SOCK_STREAM, 0));
+	sockaddr_in6 a{};
+	a.sin6_family = AF_INET6;
+	a.sin6_addr = in6addr_loopback;
+	if (!probe.valid() || bind(probe.get(), reinterpret_cast<sockaddr *>(&a), sizeof(a)) < 0)
+		GTEST_SKIP() << "no IPv6 loopback here";
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto r = run(std::move(s), tcp_pair(true), server_peer("server"));
+	EXPECT_TRUE(r.result.ok()) << r.reason();
+}
+
+TEST_F(HandshakeTest, ClientWithoutPeernameAsksForReverseDnsThenAccepts) {
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto r = run(std::move(s), tcp_pair(), server_peer("server-noip"));
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	ASSERT_EQ(r.result.value(), Progress::NeedReverseDns);
+	// Nothing may be handed to the kernel before the name is checked.
+	EXPECT_FALSE(r.session->traffic_secrets().ok());
+	EXPECT_EQ(address_text(r.session->peer_address()).value_or(""), "127.0.0.1");
+	auto ok = r.session->complete_reverse_dns(std::vector<std::string>{"server.test"});
+	EXPECT_TRUE(ok.ok()) << ok.error().reason;
+	EXPECT_TRUE(r.session->traffic_secrets().ok());
+}
+
+TEST_F(HandshakeTest, ClientWithoutPeernameRejectsReverseDnsMismatch) {
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto r = run(std::move(s), tcp_pair(), server_peer("server-noip"));
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	ASSERT_EQ(r.result.value(), Progress::NeedReverseDns);
+	auto bad = r.session->complete_reverse_dns(std::vector<std::string>{"evil.test"});
+	ASSERT_FALSE(bad.ok());
+	EXPECT_EQ(bad.error().code, EACCES);
+	EXPECT_NE(bad.error().reason.find("evil.test"), std::string::npos);
+}
+
+TEST_F(HandshakeTest, ClientWithoutPeernameRejectsReverseDnsFailure) {
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto r = run(std::move(s), tcp_pair(), server_peer("server-noip"));
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	auto bad = r.session->complete_reverse_dns(make_error(EACCES, "NXDOMAIN"));
+	ASSERT_FALSE(bad.ok());
+	EXPECT_EQ(bad.error().code, EACCES);
+	EXPECT_NE(bad.error().reason.find("NXDOMAIN"), std::string::npos);
+}
+
+TEST_F(HandshakeTest, ClientWithoutPeernameAndReverseDnsDisabledRejects) {
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	s.reverse_dns = false;
+	auto r = run(std::move(s), tcp_pair(), server_peer("server-noip"));
+	EXPECT_EQ(r.status(), EACCES);
+	EXPECT_NE(r.reason().find("reverse DNS is disabled"), std::string::npos) << r.reason();
+}
+
+TEST_F(HandshakeTest, ClientWithoutPeernameOnNonIpSocketRejects) {
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto r = run(std::move(s), unix_pair(), server_peer("server"));
+	EXPECT_EQ(r.status(), EACCES);
+	EXPECT_NE(r.reason().find("no IP address"), std::string::npos) << r.reason();
+}
+
+// ---- client, x509 ----
+
+PeerOptions verifying_server() {
+	PeerOptions p;
+	p.server = true;
+	p.cert = p.key = "server";
+	p.ca = "ca.pem";
+	p.require_client_cert = true;
+	return p;
+}
+
+TEST_F(HandshakeTest, ClientX509UsesKernelKeySerialsDer) {
+	ConfigSpec spec = full_spec();
+	spec.client_cert.clear(); // only the keyring can supply it
+	creds_ = make_credentials(spec);
+	auto cert = add_user_key("client cert", Pki::get().cert_der("client"));
+	auto key = add_user_key("client key", Pki::get().key_der("client"));
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_X509);
+	s.peername = "server.test";
+	s.certificates = {{0, 0}, {cert, key}}; // repeated nests: the first usable one
+	auto r = run(std::move(s), unix_pair(), verifying_server());
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	EXPECT_EQ(r.peer.ret, 0) << r.peer.error; // the server required and verified it
+}
+
+TEST_F(HandshakeTest, ClientX509FallsBackToConfiguredPem) {
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_X509);
+	s.peername = "server.test";
+	auto r = run(std::move(s), unix_pair(), verifying_server());
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	EXPECT_EQ(r.peer.ret, 0) << r.peer.error;
+}
+
+TEST_F(HandshakeTest, ClientX509WithoutAnyCertificateIsEnokey) {
+	ConfigSpec spec = full_spec();
+	spec.client_cert.clear();
+	creds_ = make_credentials(spec);
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_X509);
+	s.peername = "server.test";
+	auto r = run(std::move(s), unix_pair(), verifying_server());
+	EXPECT_EQ(r.status(), ENOKEY) << r.reason();
+}
+
+TEST_F(HandshakeTest, ClientX509WithRevokedKeySerialIsEnokey) {
+	auto cert = add_user_key("client cert", Pki::get().cert_der("client"));
+	auto key = add_user_key("client key", Pki::get().key_der("client"));
+	ASSERT_EQ(keyctl_revoke(key), 0);
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_X509);
+	s.peername = "server.test";
+	s.certificates = {{cert, key}};
+	auto r = run(std::move(s), unix_pair(), verifying_server());
+	EXPECT_EQ(r.status(), ENOKEY) << r.reason();
+}
+
+TEST_F(HandshakeTest, ClientX509WithMismatchedKeyIsEnokey) {
+	auto cert = add_user_key("client cert", Pki::get().cert_der("client"));
+	auto key = add_user_key("server key", Pki::get().key_der("server"));
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_X509);
+	s.peername = "server.test";
+	s.certificates = {{cert, key}};
+	auto r = run(std::move(s), unix_pair(), verifying_server());
+	EXPECT_EQ(r.status(), ENOKEY) << r.reason();
+	EXPECT_NE(r.reason().find("does not belong"), std::string::npos) << r.reason();
+}
+
+TEST_F(HandshakeTest, ClientX509WithCertificateButNoKeyIsEinval) {
+	auto cert = add_user_key("client cert", Pki::get().cert_der("client"));
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_X509);
+	s.peername = "server.test";
+	s.certificates = {{cert, 0}};
+	auto r = run(std::move(s), unix_pair(), verifying_server());
+	EXPECT_EQ(r.status(), EINVAL) << r.reason();
+}
+
+TEST_F(HandshakeTest, ClientX509ServerRejectionArrivesAfterTheHandshake) {
+	// TLS 1.3: the client is done once its Finished is out; a server that
+	// then rejects the client certificate says so in an alert record,
+	// which kTLS hands to the consumer (record type 21).
+	PeerOptions p = verifying_server();
+	p.ca = "rogue-ca.pem";
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_X509);
+	s.peername = "server.test";
+	std::unique_ptr<Peer> peer;
+	auto r = run(std::move(s), unix_pair(), p, &peer);
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	auto out = peer->wait();
+	EXPECT_NE(out.ret, 0);
+	auto secrets = r.session->traffic_secrets();
+	ASSERT_TRUE(secrets.ok());
+	auto info = pack_crypto_info(secrets->cipher, secrets->rx);
+	ASSERT_TRUE(info.ok());
+	auto codec = RecordCodec::from_crypto_info(info->span());
+	ASSERT_TRUE(codec.ok()) << codec.error().reason;
+	auto rec = read_record(r.agent_fd.get());
+	ASSERT_TRUE(rec.ok()) << rec.error().reason;
+	auto opened = codec->open(*rec);
+	ASSERT_TRUE(opened.ok()) << opened.error().reason;
+	EXPECT_EQ(opened->first, 21); // alert
+}
+
+// ---- client, PSK ----
+
+PeerOptions psk_server(const std::string &identity, const std::vector<uint8_t> &key) {
+	PeerOptions p;
+	p.server = true;
+	p.priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+ECDHE-PSK:+DHE-PSK:+PSK";
+	p.psk_keys[identity] = key;
+	return p;
+}
+
+PeerOptions psk_client(const std::string &identity, const std::vector<uint8_t> &key) {
+	PeerOptions p;
+	p.server = false;
+	p.priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+ECDHE-PSK:+DHE-PSK:+PSK";
+	p.psk_identity = identity;
+	p.psk_key = key;
+	return p;
+}
+
+TEST_F(HandshakeTest, ClientPskSha256KeyNegotiatesSha256Suite) {
+	auto key = random_bytes(32);
+	auto id = add_user_key("nfs-client-1", key);
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_PSK);
+	s.peer_identities = {id};
+	auto r = run(std::move(s), unix_pair(), psk_server("nfs-client-1", key));
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	EXPECT_EQ(r.peer.ret, 0) << r.peer.error;
+	EXPECT_NE(gnutls_cipher_get(r.session->gnutls()), GNUTLS_CIPHER_AES_256_GCM);
+	auto ids = r.session->remote_identities();
+	ASSERT_TRUE(ids.ok());
+	EXPECT_EQ(*ids, std::vector<uint32_t>{static_cast<uint32_t>(id)});
+}
+
+#ifdef TLSUP_HAVE_PSK_CREDENTIALS2
+TEST_F(HandshakeTest, ClientPskSha384KeyNegotiatesSha384Suite) {
+	auto key = random_bytes(48);
+	auto id = add_user_key("NVMe0R02 host subsys", key);
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_PSK);
+	s.peer_identities = {id};
+	auto r = run(std::move(s), unix_pair(), psk_server("NVMe0R02 host subsys", key));
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	EXPECT_EQ(r.peer.ret, 0) << r.peer.error;
+	EXPECT_EQ(gnutls_cipher_get(r.session->gnutls()), GNUTLS_CIPHER_AES_256_GCM);
+}
+#else
+TEST_F(HandshakeTest, ClientPskSha384KeyIsRefusedWithoutSha384Binders) {
+	// GnuTLS < 3.8.1 computes every external PSK binder with SHA-256; a
+	// 48-byte key would need SHA-384, so it is not offered at all.
+	auto id = add_user_key("NVMe0R02 host subsys", random_bytes(48));
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_PSK);
+	s.peer_identities = {id};
+	auto r = run(std::move(s), unix_pair(), psk_server("NVMe0R02 host subsys", {}));
+	EXPECT_EQ(r.status(), ENOKEY) << r.reason();
+	EXPECT_NE(r.reason().find("SHA-384"), std::string::npos) << r.reason();
+}
+
+TEST_F(HandshakeTest, ClientPskSkipsSha384KeyForTheNextIdentity) {
+	auto key = random_bytes(32);
+	auto big = add_user_key("NVMe0R02 host subsys", random_bytes(48));
+	auto good = add_user_key("NVMe0R01 host subsys", key);
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_PSK);
+	s.peer_identities = {big, good};
+	auto r = run(std::move(s), unix_pair(), psk_server("NVMe0R01 host subsys", key));
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	EXPECT_EQ(r.session->remote_identities().value(),
+	          std::vector<uint32_t>{static_cast<uint32_t>(good)});
+}
+
+TEST_F(HandshakeTest, ServerPskSha384KeyIsRefusedWithoutSha384Binders) {
+	add_user_key("client-48", random_bytes(48));
+	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto r = run(std::move(s), unix_pair(), psk_client("client-48", random_bytes(48)));
+	EXPECT_EQ(r.status(), ENOKEY) << r.reason();
+}
+#endif
+
+TEST_F(HandshakeTest, ClientPskSkipsUnusableIdentities) {
+	auto key = random_bytes(32);
+	auto gone = add_user_key("gone", random_bytes(32));
+	ASSERT_EQ(keyctl_revoke(gone), 0);
+	key_serial_t missing = 0x7ffffff0; // no such key
+	auto good = add_user_key("good", key);
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_PSK);
+	s.peer_identities = {gone, missing, good};
+	auto r = run(std::move(s), unix_pair(), psk_server("good", key));
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	EXPECT_EQ(r.session->remote_identities().value(),
+	          std::vector<uint32_t>{static_cast<uint32_t>(good)});
+	EXPECT_TRUE(log_.contains("skipping PSK " + std::to_string(gone)));
+}
+
+TEST_F(HandshakeTest, ClientPskWithoutUsableIdentityIsEnokey) {
+	auto gone = add_user_key("gone", random_bytes(32));
+	ASSERT_EQ(keyctl_revoke(gone), 0);
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_PSK);
+	s.peer_identities = {gone};
+	auto r = run(std::move(s), unix_pair(), psk_server("gone", random_bytes(32)));
+	EXPECT_EQ(r.status(), ENOKEY) << r.reason();
+}
+
+TEST_F(HandshakeTest, ClientPskWrongKeyIsRejected) {
+	auto id = add_user_key("nfs-client-1", random_bytes(32));
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_PSK);
+	s.peer_identities = {id};
+	auto r = run(std::move(s), unix_pair(), psk_server("nfs-client-1", random_bytes(32)));
+	EXPECT_EQ(r.status(), EACCES) << r.reason();
+	EXPECT_NE(r.peer.ret, 0);
+}
+
+TEST_F(HandshakeTest, ClientPskUnknownToServerIsRejected) {
+	auto key = random_bytes(32);
+	auto id = add_user_key("stranger", key);
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_PSK);
+	s.peer_identities = {id};
+	auto r = run(std::move(s), unix_pair(), psk_server("someone-else", key));
+	EXPECT_EQ(r.status(), EACCES) << r.reason();
+}
+
+// ---- server, x509 ----
+
+PeerOptions client_peer(const std::string &cert) {
+	PeerOptions p;
+	p.server = false;
+	if (!cert.empty())
+		p.cert = p.key = cert;
+	p.ca = "ca.pem";
+	p.verify_name = "server.test";
+	return p;
+}
+
+TEST_F(HandshakeTest, ServerX509ReturnsVerifiedClientCertAsKey) {
+	key_serial_t ring = add_keyring("consumer ring", KEY_SPEC_SESSION_KEYRING);
+	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	s.keyring = ring;
+	auto r = run(std::move(s), unix_pair(), client_peer("client"));
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	EXPECT_EQ(r.peer.ret, 0) << r.peer.error;
+	auto ids = r.session->remote_identities();
+	ASSERT_TRUE(ids.ok()) << ids.error().reason;
+	ASSERT_EQ(ids->size(), 1u);
+	EXPECT_NE(ids->front(), 0u);
+	EXPECT_EQ(read_payload(static_cast<key_serial_t>(ids->front())),
+	          Pki::get().cert_der("client"));
+	// Linked into the request's keyring.
+	long found = keyctl_search(ring, "user", key_description(ids->front()).value().c_str(), 0);
+	EXPECT_EQ(found, static_cast<long>(ids->front()));
+	// The same certificate again: the same key.
+	auto s2 = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	s2.keyring = ring;
+	auto r2 = run(std::move(s2), unix_pair(), client_peer("client"));
+	ASSERT_TRUE(r2.result.ok()) << r2.reason();
+	EXPECT_EQ(r2.session->remote_identities().value(), ids.value());
+}
+
+TEST_F(HandshakeTest, ServerX509AcceptsClientWithoutCertificate) {
+	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto r = run(std::move(s), unix_pair(), client_peer(""));
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	EXPECT_TRUE(r.session->remote_identities().value().empty());
+}
+
+TEST_F(HandshakeTest, ServerX509RejectsUntrustedClient) {
+	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto r = run(std::move(s), unix_pair(), client_peer("rogue-client"));
+	EXPECT_EQ(r.status(), EACCES) << r.reason();
+}
+
+TEST_F(HandshakeTest, ServerX509RejectsExpiredClient) {
+	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto r = run(std::move(s), unix_pair(), client_peer("client-expired"));
+	EXPECT_EQ(r.status(), EACCES) << r.reason();
+	EXPECT_NE(r.reason().find("expired"), std::string::npos) << r.reason();
+}
+
+TEST_F(HandshakeTest, ServerX509RejectsRevokedClient) {
+	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto r = run(std::move(s), unix_pair(), client_peer("client-revoked"));
+	EXPECT_EQ(r.status(), EACCES) << r.reason();
+	EXPECT_NE(r.reason().find("revoked"), std::string::npos) << r.reason();
+}
+
+TEST_F(HandshakeTest, ServerX509UsesKernelKeySerials) {
+	ConfigSpec spec = full_spec();
+	spec.server_cert.clear();
+	creds_ = make_credentials(spec);
+	auto cert = add_user_key("srv cert", Pki::get().cert_der("server"));
+	auto key = add_user_key("srv key", Pki::get().key_der("server"));
+	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	s.certificates = {{cert, key}};
+	auto r = run(std::move(s), unix_pair(), client_peer("client"));
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	EXPECT_EQ(r.peer.agent_cert_der, Pki::get().cert_der("server"));
+}
+
+TEST_F(HandshakeTest, ServerX509WithoutCertificateIsEnokey) {
+	ConfigSpec spec = full_spec();
+	spec.server_cert.clear();
+	creds_ = make_credentials(spec);
+	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto r = run(std::move(s), unix_pair(), client_peer("client"));
+	EXPECT_EQ(r.status(), ENOKEY) << r.reason();
+}
+
+// ---- server, PSK ----
+
+TEST_F(HandshakeTest, ServerPskFindsIdentityInSessionKeyring) {
+	auto key = random_bytes(32);
+	auto id = add_user_key("client-7", key);
+	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto r = run(std::move(s), unix_pair(), psk_client("client-7", key));
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	EXPECT_EQ(r.peer.ret, 0) << r.peer.error;
+	EXPECT_EQ(r.session->remote_identities().value(),
+	          std::vector<uint32_t>{static_cast<uint32_t>(id)});
+}
+
+TEST_F(HandshakeTest, ServerPskFindsIdentityInProcessKeyring) {
+	// Where the kernel links ta_keyring and where start-up links .nvme
+	// and friends: a session-keyring-only lookup misses it.
+	ASSERT_TRUE(ensure_process_keyring().ok());
+	key_serial_t ring = add_keyring("linked by the kernel", KEY_SPEC_PROCESS_KEYRING);
+	auto key = random_bytes(32);
+	auto id = add_user_key("client-8", key, ring);
+	ASSERT_LT(keyctl_search(KEY_SPEC_SESSION_KEYRING, "user", "client-8", 0), 0);
+	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto r = run(std::move(s), unix_pair(), psk_client("client-8", key));
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	EXPECT_EQ(r.session->remote_identities().value(),
+	          std::vector<uint32_t>{static_cast<uint32_t>(id)});
+}
+
+TEST_F(HandshakeTest, ServerPskFindsIdentityInRequestKeyring) {
+	// A keyring reachable only through the request's KEYRING serial.
+	key_serial_t holder = add_keyring("holder", KEY_SPEC_SESSION_KEYRING);
+	key_serial_t ring = add_keyring("request ring", holder);
+	auto key = random_bytes(32);
+	auto id = add_user_key("client-9", key, ring);
+	// Searchable by its owner without possession, as a consumer's keyring
+	// may be; then out of every keyring the agent searches by itself.
+	ASSERT_EQ(keyctl_setperm(ring, KEY_POS_ALL | KEY_USR_ALL), 0);
+	ASSERT_EQ(keyctl_setperm(id, KEY_POS_ALL | KEY_USR_ALL), 0);
+	ASSERT_EQ(keyctl_unlink(holder, KEY_SPEC_SESSION_KEYRING), 0);
+
+	auto without = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto r0 = run(std::move(without), unix_pair(), psk_client("client-9", key));
+	EXPECT_EQ(r0.status(), EKEYREJECTED) << r0.reason();
+
+	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	s.keyring = ring;
+	auto r = run(std::move(s), unix_pair(), psk_client("client-9", key));
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	EXPECT_EQ(r.session->remote_identities().value(),
+	          std::vector<uint32_t>{static_cast<uint32_t>(id)});
+	keyctl_invalidate(ring);
+	keyctl_invalidate(holder);
+}
+
+TEST_F(HandshakeTest, ServerPskPrefersIdentitiesTheKernelNamed) {
+	auto key = random_bytes(32);
+	auto other = add_user_key("client-10", random_bytes(32));
+	key_serial_t holder = add_keyring("holder", KEY_SPEC_SESSION_KEYRING);
+	auto named = add_user_key("client-10", key, holder);
+	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	s.peer_identities = {named};
+	auto r = run(std::move(s), unix_pair(), psk_client("client-10", key));
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	EXPECT_EQ(r.session->remote_identities().value(),
+	          std::vector<uint32_t>{static_cast<uint32_t>(named)});
+	(void)other;
+}
+
+TEST_F(HandshakeTest, ServerPskUnknownIdentityIsEkeyrejected) {
+	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto r = run(std::move(s), unix_pair(), psk_client("nobody", random_bytes(32)));
+	EXPECT_EQ(r.status(), EKEYREJECTED) << r.reason();
+	EXPECT_NE(r.reason().find("nobody"), std::string::npos) << r.reason();
+	EXPECT_NE(r.peer.ret, 0);
+}
+
+TEST_F(HandshakeTest, ServerPskWrongKeyIsEacces) {
+	add_user_key("client-11", random_bytes(32));
+	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto r = run(std::move(s), unix_pair(), psk_client("client-11", random_bytes(32)));
+	EXPECT_EQ(r.status(), EACCES) << r.reason();
+}
+
+// ---- failures common to every mode ----
+
+TEST_F(HandshakeTest, ServerClosingMidHandshakeIsEtimedout) {
+	PeerOptions p = server_peer("server");
+	p.misbehave = PeerOptions::Misbehave::CloseAfterFirstMessage;
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	s.peername = "server.test";
+	auto r = run(std::move(s), unix_pair(), p);
+	EXPECT_EQ(r.status(), ETIMEDOUT) << r.reason();
+	EXPECT_NE(r.reason().find("closed"), std::string::npos) << r.reason();
+}
+
+TEST_F(HandshakeTest, ClientClosingMidHandshakeIsEtimedout) {
+	PeerOptions p = client_peer("client");
+	p.misbehave = PeerOptions::Misbehave::CloseAfterFirstMessage;
+	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto r = run(std::move(s), unix_pair(), p);
+	EXPECT_EQ(r.status(), ETIMEDOUT) << r.reason();
+}
+
+TEST_F(HandshakeTest, PeerClosingBeforeAnythingIsEtimedout) {
+	auto fds = unix_pair();
+	fds.second.reset();
+	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	s.fd = fds.first.get();
+	auto session = TlsSession::create(std::move(s), log_.log());
+	ASSERT_TRUE(session.ok());
+	auto r = drive(**session, fds.first.get());
+	ASSERT_FALSE(r.ok());
+	EXPECT_EQ(r.error().code, ETIMEDOUT) << r.error().reason;
+}
+
+TEST_F(HandshakeTest, Tls12OnlyPeerIsRejected) {
+	PeerOptions p = server_peer("server");
+	p.priority = "NORMAL:-VERS-ALL:+VERS-TLS1.2";
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	s.peername = "server.test";
+	auto r = run(std::move(s), unix_pair(), p);
+	EXPECT_EQ(r.status(), EACCES) << r.reason();
+}
+
+TEST_F(HandshakeTest, PeerWithoutKtlsCipherIsRejected) {
+	PeerOptions p = client_peer("client");
+	// TLS 1.3's fifth suite, which kTLS does not implement.
+	p.priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-CCM-8";
+	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto r = run(std::move(s), unix_pair(), p);
+	EXPECT_EQ(r.peer.error.find("bad priority"), std::string::npos) << r.peer.error;
+	EXPECT_EQ(r.status(), EACCES) << r.reason();
+	EXPECT_NE(r.reason().find("negotiation failed"), std::string::npos) << r.reason();
+}
+
+TEST_F(HandshakeTest, NotASocketIsEinval) {
+	int p[2];
+	ASSERT_EQ(pipe(p), 0);
+	UniqueFd a(p[0]), b(p[1]);
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	s.fd = a.get();
+	auto session = TlsSession::create(std::move(s), log_.log());
+	ASSERT_FALSE(session.ok());
+	EXPECT_EQ(session.error().code, EINVAL);
+}
+
+TEST_F(HandshakeTest, AnonymousServerIsEinval) {
+	auto fds = unix_pair();
+	auto s = setup(Role::Server, HANDSHAKE_AUTH_UNAUTH);
+	s.fd = fds.first.get();
+	auto session = TlsSession::create(std::move(s), log_.log());
+	ASSERT_FALSE(session.ok());
+	EXPECT_EQ(session.error().code, EINVAL);
+}
+
+// ---- the no-over-read guarantee ----
+
+// Reads the record the peer sent behind its Finished, as kTLS would, and
+// answers through the engine's TX state; the peer must read the answer.
+void exchange_after_handshake(EngineRun &r, Peer &peer, const std::string &expect) {
+	auto secrets = r.session->traffic_secrets();
+	ASSERT_TRUE(secrets.ok()) << secrets.error().reason;
+	auto rx_info = pack_crypto_info(secrets->cipher, secrets->rx);
+	auto tx_info = pack_crypto_info(secrets->cipher, secrets->tx);
+	ASSERT_TRUE(rx_info.ok() && tx_info.ok());
+	auto rx = RecordCodec::from_crypto_info(rx_info->span());
+	auto tx = RecordCodec::from_crypto_info(tx_info->span());
+	ASSERT_TRUE(rx.ok() && tx.ok());
+	auto rec = read_record(r.agent_fd.get());
+	ASSERT_TRUE(rec.ok()) << rec.error().reason;
+	auto opened = rx->open(*rec);
+	ASSERT_TRUE(opened.ok()) << opened.error().reason;
+	EXPECT_EQ(opened->first, 23);
+	EXPECT_EQ(opened->second, expect);
+	auto reply = tx->seal(23, "pong");
+	ASSERT_EQ(::send(r.agent_fd.get(), reply.data(), reply.size(), 0),
+	          static_cast<ssize_t>(reply.size()));
+	auto out = peer.wait();
+	EXPECT_EQ(out.received, "pong") << out.error << " " << out.receive_ret;
+}
+
+TEST_F(HandshakeTest, ServerNeverReadsClientDataSentWithFinished) {
+	PeerOptions p = client_peer("client");
+	p.data_after = "hello in the same flight";
+	p.receive_after = 4;
+	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	std::unique_ptr<Peer> peer;
+	auto r = run(std::move(s), unix_pair(), p, &peer);
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	exchange_after_handshake(r, *peer, "hello in the same flight");
+}
+
+TEST_F(HandshakeTest, ClientNeverReadsServerDataSentWithFinished) {
+	PeerOptions p = server_peer("server");
+	p.data_after = "half-RTT data";
+	p.receive_after = 4;
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	s.peername = "server.test";
+	std::unique_ptr<Peer> peer;
+	auto r = run(std::move(s), unix_pair(), p, &peer);
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	exchange_after_handshake(r, *peer, "half-RTT data");
+}
+
+TEST_F(HandshakeTest, NewSessionTicketIsLeftForTheConsumer) {
+	PeerOptions p = server_peer("server");
+	p.tickets = true;
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	s.peername = "server.test";
+	std::unique_ptr<Peer> peer;
+	auto r = run(std::move(s), unix_pair(), p, &peer);
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	auto secrets = r.session->traffic_secrets();
+	ASSERT_TRUE(secrets.ok());
+	auto info = pack_crypto_info(secrets->cipher, secrets->rx);
+	auto rx = RecordCodec::from_crypto_info(info->span());
+	ASSERT_TRUE(rx.ok());
+	auto rec = read_record(r.agent_fd.get());
+	ASSERT_TRUE(rec.ok()) << rec.error().reason;
+	auto opened = rx->open(*rec);
+	ASSERT_TRUE(opened.ok()) << opened.error().reason;
+	EXPECT_EQ(opened->first, 22); // handshake: NewSessionTicket
+	EXPECT_EQ(static_cast<uint8_t>(opened->second.at(0)), 4);
+}
+
+// ---- Nagle ----
+
+int nodelay(int fd) {
+	int v = -1;
+	socklen_t len = sizeof(v);
+	getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &len);
+	return v;
+}
+
+TEST_F(HandshakeTest, NagleIsOffDuringTheHandshakeAndRestored) {
+	for (int original : {0, 1}) {
+		auto fds = tcp_pair();
+		ASSERT_EQ(setsockopt(fds.first.get(), IPPROTO_TCP, TCP_NODELAY, &original,
+		                     sizeof(original)),
+		          0);
+		int fd = fds.first.get();
+		auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+		s.peername = "server.test";
+		s.fd = fd;
+		Peer peer(std::move(fds.second), server_peer("server"));
+		auto session = TlsSession::create(std::move(s), log_.log());
+		ASSERT_TRUE(session.ok()) << session.error().reason;
+		EXPECT_EQ(nodelay(fd), 1);
+		auto r = drive(**session, fd);
+		ASSERT_TRUE(r.ok()) << r.error().reason;
+		EXPECT_EQ(nodelay(fd), 1);
+		session.value()->restore_nagle();
+		EXPECT_EQ(nodelay(fd) != 0, original != 0);
+		peer.wait();
+		::close(fds.first.release());
+	}
+}
+
+} // namespace
+} // namespace tlsup::test
