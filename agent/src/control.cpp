@@ -42,6 +42,7 @@ Result<std::unique_ptr<ControlServer>> ControlServer::open(const std::string &pa
 	::umask(old);
 	if (ret < 0)
 		return make_error(err, "control socket %s: bind: %s", path.c_str(), strerror(err));
+	::chmod(path.c_str(), 0600);
 	if (listen(srv->listen_.get(), 16) < 0)
 		return make_error(errno, "control socket %s: listen: %s", path.c_str(),
 		                  strerror(errno));

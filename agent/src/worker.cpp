@@ -296,9 +296,9 @@ void Worker::complete(uint64_t id, int status, const std::string &reason,
 		LOG_ERR(shared_.log, "%s: handshake failed: %s: %s", job->label.c_str(),
 		        status_name(status), reason.c_str());
 
+	shared_.stats.record_done(status, elapsed);
 	send_done(job->fd.get(), status, remote);
 	job->fd.reset(); // our copy of the socket goes only after DONE
-	shared_.stats.record_done(status, elapsed);
 	shared_.admission.release();
 }
 

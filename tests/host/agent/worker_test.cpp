@@ -1,2 +1,402 @@
 // SPDX-License-Identifier: GPL-2.0
+//
+// Workers against a fake kernel channel: ACCEPT at start-up and until
+// -EAGAIN, READY storms and lost notifications, the in-flight bound,
+// deadlines, reverse DNS on the helper thread, and the DONE each request
+// gets (status, remote peer ids, the agent's fd closed only afterwards).
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <thread>
+
+#include <uapi/linux/handshake.h>
+
+#include "fake_channel.hpp"
+#include "test_support.hpp"
+#include "worker.hpp"
+
+namespace tlsup::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+class WorkerHarness {
+public:
+	explicit WorkerHarness(unsigned limit = 64,
+	                       ReverseResolver::Lookup lookup = ReverseResolver::system_lookup)
+	    : admission(limit), resolver(std::make_unique<ReverseResolver>(1, std::move(lookup))),
+	      shared{log.log(), creds, admission, stats, *resolver, settings} {
+		ConfigSpec spec;
+		spec.server_cert = spec.server_key = "server";
+		creds.replace(make_credentials(spec));
+		shared.install = [this](int, const TrafficSecrets &t) -> Result<void> {
+			installs++;
+			EXPECT_TRUE(ktls_supports(t.cipher));
+			return {};
+		};
+	}
+	~WorkerHarness() {
+		for (auto &w : workers)
+			w->stop();
+		resolver.reset();
+		workers.clear();
+	}
+
+	std::vector<FakeChannel *> start(unsigned n) {
+		std::vector<FakeChannel *> chans;
+		for (unsigned i = 0; i < n; i++) {
+			auto ch = std::make_unique<FakeChannel>(kernel);
+			chans.push_back(ch.get());
+			auto w = Worker::create(i, shared, std::move(ch));
+			EXPECT_TRUE(w.ok());
+			workers.push_back(std::move(w).value());
+		}
+		for (auto &w : workers)
+			w->start();
+		return chans;
+	}
+
+	CaptureLog log;
+	CredentialStore creds;
+	Admission admission;
+	Stats stats;
+	std::unique_ptr<ReverseResolver> resolver;
+	WorkerSettings settings;
+	WorkerShared shared;
+	FakeKernel kernel;
+	std::atomic<int> installs{0};
+	std::vector<std::unique_ptr<Worker>> workers;
+};
+
+// A client-anon request for the agent end of a fresh socket pair, with a
+// GnuTLS server on the other end.
+struct Conn {
+	std::unique_ptr<Peer> peer;
+	int agent_fd;
+};
+
+Conn client_request(FakeKernel &k, PeerOptions p = {}, uint32_t timeout_ms = 0) {
+	auto fds = unix_pair();
+	if (p.cert.empty() && p.misbehave == PeerOptions::Misbehave::None)
+		p.cert = p.key = "server";
+	HandshakeRequest r;
+	r.sockfd = fds.first.release();
+	r.message_type = HANDSHAKE_MSG_TYPE_CLIENTHELLO;
+	r.auth_mode = HANDSHAKE_AUTH_UNAUTH;
+	r.peername = "server.test";
+	r.timeout_ms = timeout_ms;
+	int fd = r.sockfd;
+	k.submit(std::move(r));
+	return {std::make_unique<Peer>(std::move(fds.second), p), fd};
+}
+
+PeerOptions stalling() {
+	PeerOptions p;
+	p.misbehave = PeerOptions::Misbehave::Stall;
+	return p;
+}
+
+TEST(Worker, AcceptsAtStartupWhatWasQueuedBefore) {
+	WorkerHarness h;
+	std::vector<Conn> conns;
+	for (int i = 0; i < 3; i++)
+		conns.push_back(client_request(h.kernel));
+	h.start(1);
+	ASSERT_TRUE(h.kernel.wait_dones(3));
+	for (const auto &d : h.kernel.done_copy()) {
+		EXPECT_EQ(d.status, 0u);
+		EXPECT_EQ(d.remote_auth.size(), 1u); // the server's certificate key
+	}
+	EXPECT_EQ(h.installs.load(), 3);
+	for (auto &c : conns)
+		EXPECT_EQ(c.peer->wait().ret, 0);
+	std::lock_guard lock(h.kernel.mu);
+	EXPECT_EQ(h.kernel.accepts, 3u);
+	EXPECT_GE(h.kernel.eagains, 1u); // it stopped at -EAGAIN
+	for (bool open : h.kernel.fd_open_at_done)
+		EXPECT_TRUE(open);
+}
+
+TEST(Worker, ReadyRunsAcceptUntilEagain) {
+	WorkerHarness h;
+	auto chans = h.start(1);
+	std::this_thread::sleep_for(50ms); // the start-up ACCEPT found nothing
+	std::vector<Conn> conns;
+	for (int i = 0; i < 4; i++)
+		conns.push_back(client_request(h.kernel));
+	chans[0]->notify_ready(); // one READY for four requests
+	ASSERT_TRUE(h.kernel.wait_dones(4));
+	EXPECT_EQ(h.stats.snapshot().done[0], 4u);
+	std::lock_guard lock(h.kernel.mu);
+	EXPECT_EQ(h.kernel.accepts, 4u);
+	EXPECT_GE(h.kernel.eagains, 2u);
+}
+
+TEST(Worker, LostNotificationsStillAccept) {
+	WorkerHarness h;
+	auto chans = h.start(1);
+	std::this_thread::sleep_for(50ms);
+	Conn c = client_request(h.kernel);
+	chans[0]->notify_overrun(); // ENOBUFS: the READY itself was lost
+	ASSERT_TRUE(h.kernel.wait_dones(1));
+	EXPECT_EQ(h.kernel.done_copy()[0].status, 0u);
+	EXPECT_EQ(h.stats.snapshot().overruns, 1u);
+}
+
+TEST(Worker, ReadyStormStrandsNothing) {
+	WorkerHarness h;
+	auto chans = h.start(2);
+	std::this_thread::sleep_for(50ms);
+	// 300 requests the agent must refuse (bad parameters) and 20 real
+	// handshakes, announced by 1000+ READYs and overruns on both workers.
+	std::vector<UniqueFd> peers;
+	for (int i = 0; i < 300; i++) {
+		auto fds = unix_pair();
+		HandshakeRequest r;
+		r.sockfd = fds.first.release();
+		r.message_type = 7;
+		h.kernel.submit(std::move(r));
+		peers.push_back(std::move(fds.second));
+	}
+	std::vector<Conn> conns;
+	for (int i = 0; i < 20; i++)
+		conns.push_back(client_request(h.kernel));
+	for (int i = 0; i < 600; i++) {
+		chans[i % 2]->notify_ready();
+		if (i % 100 == 0)
+			chans[(i / 100) % 2]->notify_overrun();
+	}
+	ASSERT_TRUE(h.kernel.wait_dones(320, 30s));
+	unsigned einval = 0, ok = 0;
+	for (const auto &d : h.kernel.done_copy()) {
+		einval += d.status == EINVAL;
+		ok += d.status == 0;
+	}
+	EXPECT_EQ(einval, 300u);
+	EXPECT_EQ(ok, 20u);
+	std::lock_guard lock(h.kernel.mu);
+	EXPECT_TRUE(h.kernel.queue.empty());
+}
+
+TEST(Worker, InFlightBoundPausesAcceptAndResumes) {
+	WorkerHarness h(2);
+	std::vector<Conn> conns;
+	for (int i = 0; i < 6; i++)
+		conns.push_back(client_request(h.kernel, stalling(), 200));
+	auto t0 = Clock::now();
+	auto chans = h.start(2);
+	ASSERT_TRUE(h.kernel.wait_dones(6));
+	auto elapsed = Clock::now() - t0;
+	for (const auto &d : h.kernel.done_copy())
+		EXPECT_EQ(d.status, static_cast<uint32_t>(ETIMEDOUT));
+	{
+		std::lock_guard lock(h.kernel.mu);
+		EXPECT_EQ(h.kernel.max_outstanding, 2u); // never more than the bound
+		EXPECT_EQ(h.kernel.accepts, 6u);
+	}
+	EXPECT_GT(h.stats.snapshot().starved, 0u);
+	EXPECT_GE(elapsed, 600ms); // three rounds of two
+	// The slot is released just after DONE is sent.
+	for (int i = 0; i < 100 && h.admission.inflight() != 0; i++)
+		std::this_thread::sleep_for(10ms);
+	EXPECT_EQ(h.admission.inflight(), 0u);
+	for (auto &c : conns)
+		c.peer->release_stall();
+}
+
+TEST(Worker, DeadlineComesFromTimeoutOrTheDefault) {
+	WorkerHarness h;
+	h.settings.default_timeout_ms = 300;
+	Conn fast = client_request(h.kernel, stalling(), 100); // TIMEOUT attribute
+	Conn slow = client_request(h.kernel, stalling());      // default
+	auto t0 = Clock::now();
+	h.start(1);
+	ASSERT_TRUE(h.kernel.wait_dones(1));
+	auto first = Clock::now() - t0;
+	ASSERT_TRUE(h.kernel.wait_dones(2));
+	auto second = Clock::now() - t0;
+	auto dones = h.kernel.done_copy();
+	EXPECT_EQ(dones[0].sockfd, fast.agent_fd);
+	EXPECT_EQ(dones[1].sockfd, slow.agent_fd);
+	EXPECT_EQ(dones[0].status, static_cast<uint32_t>(ETIMEDOUT));
+	EXPECT_EQ(dones[1].status, static_cast<uint32_t>(ETIMEDOUT));
+	EXPECT_GE(first, 100ms);
+	EXPECT_LT(first, 290ms);
+	EXPECT_GE(second, 300ms);
+	EXPECT_TRUE(h.log.contains("deadline of 100 ms passed"));
+	EXPECT_TRUE(h.log.contains("deadline of 300 ms passed"));
+	fast.peer->release_stall();
+	slow.peer->release_stall();
+}
+
+TEST(Worker, MalformedAcceptIsCompletedWithEinvalThenClosed) {
+	WorkerHarness h;
+	auto fds = unix_pair();
+	AcceptDecode d;
+	d.request.sockfd = fds.first.release();
+	d.error = make_error(EINVAL, "attribute type 5 has bad length 99");
+	h.kernel.submit(std::move(d));
+	h.start(1);
+	ASSERT_TRUE(h.kernel.wait_dones(1));
+	EXPECT_EQ(h.kernel.done_copy()[0].status, static_cast<uint32_t>(EINVAL));
+	EXPECT_TRUE(h.kernel.fd_open_at_done[0]);
+	// Our copy goes after DONE: the far end sees the socket close.
+	pollfd p{fds.second.get(), POLLIN, 0};
+	ASSERT_EQ(::poll(&p, 1, 2000), 1);
+	char c;
+	EXPECT_EQ(::recv(fds.second.get(), &c, 1, 0), 0);
+	EXPECT_TRUE(h.log.contains("<3>"));
+	EXPECT_TRUE(h.log.contains("malformed ACCEPT: attribute type 5 has bad length 99"));
+}
+
+TEST(Worker, ReplyWithoutSocketIsLoggedAndReleased) {
+	WorkerHarness h(1);
+	AcceptDecode d;
+	d.error = make_error(EINVAL, "ACCEPT reply without SOCKFD");
+	h.kernel.submit(std::move(d));
+	Conn c = client_request(h.kernel); // needs the single slot afterwards
+	h.start(1);
+	ASSERT_TRUE(h.kernel.wait_dones(1));
+	EXPECT_EQ(h.kernel.done_copy().size(), 1u);
+	EXPECT_EQ(h.kernel.done_copy()[0].status, 0u);
+	EXPECT_TRUE(h.log.contains("ACCEPT reply without a socket"));
+}
+
+TEST(Worker, BadParametersAreEinval) {
+	WorkerHarness h;
+	auto fds = unix_pair();
+	HandshakeRequest r;
+	r.sockfd = fds.first.release();
+	r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
+	r.auth_mode = HANDSHAKE_AUTH_UNAUTH;
+	h.kernel.submit(std::move(r));
+	h.start(1);
+	ASSERT_TRUE(h.kernel.wait_dones(1));
+	EXPECT_EQ(h.kernel.done_copy()[0].status, static_cast<uint32_t>(EINVAL));
+	EXPECT_TRUE(h.log.contains("handshake failed: EINVAL: server handshake with unsupported"));
+}
+
+TEST(Worker, KtlsFailureIsEio) {
+	WorkerHarness h;
+	h.shared.install = install_ktls; // a unix socket has no kTLS
+	Conn c = client_request(h.kernel);
+	h.start(1);
+	ASSERT_TRUE(h.kernel.wait_dones(1));
+	EXPECT_EQ(h.kernel.done_copy()[0].status, static_cast<uint32_t>(EIO));
+	EXPECT_TRUE(h.log.contains("handshake failed: EIO: kTLS: setsockopt(TCP_ULP"));
+}
+
+TEST(Worker, DoneCarriesThePskPeerId) {
+	WorkerHarness h;
+	auto key = random_bytes(32);
+	auto id = add_user_key("worker-client", key);
+	auto fds = unix_pair();
+	HandshakeRequest r;
+	r.sockfd = fds.first.release();
+	r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
+	r.auth_mode = HANDSHAKE_AUTH_PSK;
+	r.peer_identities = {id};
+	h.kernel.submit(std::move(r));
+	PeerOptions p;
+	p.server = false;
+	p.priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+ECDHE-PSK:+PSK";
+	p.psk_identity = "worker-client";
+	p.psk_key = key;
+	Peer peer(std::move(fds.second), p);
+	h.start(1);
+	ASSERT_TRUE(h.kernel.wait_dones(1));
+	auto d = h.kernel.done_copy()[0];
+	EXPECT_EQ(d.status, 0u);
+	EXPECT_EQ(d.remote_auth, std::vector<uint32_t>{static_cast<uint32_t>(id)});
+	EXPECT_EQ(peer.wait().ret, 0);
+}
+
+ReverseResolver::Names answer_server_test(const sockaddr_storage &addr) {
+	if (address_text(addr).value_or("") != "127.0.0.1")
+		return make_error(EACCES, "unexpected address");
+	return std::vector<std::string>{"server.test"};
+}
+
+Conn tcp_client_request(FakeKernel &k, const char *cert) {
+	auto fds = tcp_pair();
+	PeerOptions p;
+	p.cert = p.key = cert;
+	HandshakeRequest r;
+	r.sockfd = fds.first.release();
+	r.message_type = HANDSHAKE_MSG_TYPE_CLIENTHELLO;
+	r.auth_mode = HANDSHAKE_AUTH_UNAUTH; // no PEERNAME
+	int fd = r.sockfd;
+	k.submit(std::move(r));
+	return {std::make_unique<Peer>(std::move(fds.second), p), fd};
+}
+
+TEST(Worker, ReverseDnsRunsOnTheHelperThread) {
+	std::thread::id helper;
+	WorkerHarness h(64, [&helper](const sockaddr_storage &a) {
+		helper = std::this_thread::get_id();
+		return answer_server_test(a);
+	});
+	Conn c = tcp_client_request(h.kernel, "server-noip");
+	h.start(1);
+	ASSERT_TRUE(h.kernel.wait_dones(1));
+	EXPECT_EQ(h.kernel.done_copy()[0].status, 0u);
+	EXPECT_NE(helper, std::thread::id());
+	EXPECT_NE(helper, std::this_thread::get_id());
+}
+
+TEST(Worker, SlowReverseDnsIsBoundedAndDoesNotBlockTheLoop) {
+	WorkerHarness h(64, [](const sockaddr_storage &a) {
+		std::this_thread::sleep_for(1500ms);
+		return answer_server_test(a);
+	});
+	h.settings.reverse_dns_timeout_ms = 100;
+	Conn slow = tcp_client_request(h.kernel, "server-noip");
+	auto chans = h.start(1);
+	std::this_thread::sleep_for(30ms);
+	// While the resolver is stuck, another handshake completes.
+	Conn other = client_request(h.kernel);
+	chans[0]->notify_ready();
+	ASSERT_TRUE(h.kernel.wait_dones(2, 5s));
+	auto dones = h.kernel.done_copy();
+	auto find = [&](int fd) {
+		for (const auto &d : dones)
+			if (d.sockfd == fd)
+				return static_cast<int>(d.status);
+		return -1;
+	};
+	EXPECT_EQ(find(slow.agent_fd), EACCES);
+	EXPECT_EQ(find(other.agent_fd), 0);
+	EXPECT_TRUE(h.log.contains("reverse DNS did not answer within 100 ms"));
+}
+
+TEST(Worker, StopCompletesWhatIsInFlight) {
+	WorkerHarness h;
+	Conn c = client_request(h.kernel, stalling(), 60000);
+	h.start(1);
+	for (int i = 0; i < 100 && h.workers[0]->jobs() == 0; i++)
+		std::this_thread::sleep_for(10ms);
+	ASSERT_EQ(h.workers[0]->jobs(), 1u);
+	h.workers[0]->stop();
+	ASSERT_TRUE(h.kernel.wait_dones(1, 1s));
+	EXPECT_EQ(h.kernel.done_copy()[0].status, static_cast<uint32_t>(ETIMEDOUT));
+	EXPECT_TRUE(h.log.contains("agent shutting down"));
+	c.peer->release_stall();
+}
+
+TEST(Worker, StatsCountByStatusAndLatency) {
+	WorkerHarness h;
+	Conn ok = client_request(h.kernel);
+	PeerOptions rogue;
+	rogue.cert = rogue.key = "rogue-server";
+	Conn bad = client_request(h.kernel, rogue);
+	h.start(1);
+	ASSERT_TRUE(h.kernel.wait_dones(2));
+	auto s = h.stats.snapshot();
+	EXPECT_EQ(s.done[0], 1u); // ok
+	EXPECT_EQ(s.done[1], 1u); // EACCES
+	EXPECT_EQ(s.accepted, 2u);
+	EXPECT_GT(LatencyHistogram::quantile(s.latency, 0.99), 0u);
+	EXPECT_TRUE(h.log.contains("handshake failed: EACCES: peer certificate rejected"));
+}
+
+} // namespace
+} // namespace tlsup::test

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// A stand-in for the kernel's side of the "handshake" family: a queue of
+// ACCEPT replies, a record of DONEs, and notifications on an eventfd.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <fcntl.h>
+#include <mutex>
+#include <sys/eventfd.h>
+
+#include "handshake_channel.hpp"
+#include "unique_fd.hpp"
+
+namespace tlsup::test {
+
+struct FakeKernel {
+	std::mutex mu;
+	std::condition_variable cv;
+	std::deque<AcceptDecode> queue;
+	std::vector<DoneMessage> dones;
+	std::vector<bool> fd_open_at_done;
+	unsigned accepts = 0;
+	unsigned eagains = 0;
+	unsigned outstanding = 0; // accepted, not yet done
+	unsigned max_outstanding = 0;
+
+	void submit(HandshakeRequest req) {
+		AcceptDecode d;
+		d.request = std::move(req);
+		submit(std::move(d));
+	}
+	void submit(AcceptDecode d) {
+		std::lock_guard lock(mu);
+		queue.push_back(std::move(d));
+	}
+	bool wait_dones(size_t n, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+		std::unique_lock lock(mu);
+		return cv.wait_for(lock, limit, [&] { return dones.size() >= n; });
+	}
+	std::vector<DoneMessage> done_copy() {
+		std::lock_guard lock(mu);
+		return dones;
+	}
+};
+
+class FakeChannel final : public HandshakeChannel {
+public:
+	explicit FakeChannel(FakeKernel &k)
+	    : k_(k), event_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+
+	void notify_ready(unsigned n = 1) { signal(ready_, n); }
+	void notify_overrun() { signal(overruns_, 1); }
+
+	int notify_fd() const override { return event_.get(); }
+
+	Result<Notifications> drain_notifications() override {
+		uint64_t v;
+		while (::read(event_.get(), &v, sizeof(v)) > 0) {
+		}
+		Notifications n;
+		n.ready = ready_.exchange(0);
+		n.overruns = overruns_.exchange(0);
+		return n;
+	}
+
+	Result<std::optional<AcceptDecode>> accept() override {
+		std::lock_guard lock(k_.mu);
+		if (k_.queue.empty()) {
+			k_.eagains++;
+			return std::optional<AcceptDecode>();
+		}
+		AcceptDecode d = std::move(k_.queue.front());
+		k_.queue.pop_front();
+		k_.accepts++;
+		k_.outstanding++;
+		k_.max_outstanding = std::max(k_.max_outstanding, k_.outstanding);
+		return std::optional<AcceptDecode>(std::move(d));
+	}
+
+	Result<void> done(const DoneMessage &msg) override {
+		std::lock_guard lock(k_.mu);
+		k_.dones.push_back(msg);
+		k_.fd_open_at_done.push_back(fcntl(msg.sockfd, F_GETFD) != -1);
+		k_.outstanding--;
+		k_.cv.notify_all();
+		return {};
+	}
+
+private:
+	void signal(std::atomic<unsigned> &counter, unsigned n) {
+		counter.fetch_add(n);
+		uint64_t one = 1;
+		(void)!::write(event_.get(), &one, sizeof(one));
+	}
+
+	FakeKernel &k_;
+	UniqueFd event_;
+	std::atomic<unsigned> ready_{0}, overruns_{0};
+};
+
+} // namespace tlsup::test
