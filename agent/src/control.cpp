@@ -99,7 +99,9 @@ void ControlServer::on_client(int fd) {
 			drop(fd);
 		return;
 	}
-	std::string reply = handler_(c.in.substr(0, nl));
+	std::string command = c.in.substr(0, nl);
+	LOG_DEBUG(log_, "control: '%s'", command.c_str());
+	std::string reply = handler_(command);
 	// Replies are a few hundred bytes: they fit the socket buffer.
 	(void)!::send(fd, reply.data(), reply.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
 	drop(fd);

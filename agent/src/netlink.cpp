@@ -31,6 +31,20 @@ Result<NlSock> connect_genl() {
 	return sock;
 }
 
+// Calls FN for each complete message in BUF[0, LEN).
+template <class Fn>
+void for_each_message(uint8_t *buf, size_t len, Fn fn) {
+	size_t off = 0;
+	while (off + sizeof(nlmsghdr) <= len) {
+		auto *h = reinterpret_cast<nlmsghdr *>(buf + off);
+		if (h->nlmsg_len < sizeof(nlmsghdr) || h->nlmsg_len > len - off)
+			return;
+		if (!fn(h))
+			return;
+		off += NLMSG_ALIGN(h->nlmsg_len);
+	}
+}
+
 } // namespace
 
 Result<std::unique_ptr<GenlChannel>> GenlChannel::open(int rcvbuf_bytes) {
@@ -92,20 +106,19 @@ Result<HandshakeChannel::Notifications> GenlChannel::drain_notifications() {
 		}
 		if (from.nl_pid != 0)
 			continue; // only the kernel announces requests
-		int left = static_cast<int>(n);
-		for (auto *h = reinterpret_cast<nlmsghdr *>(buf); NLMSG_OK(h, left);
-		     h = NLMSG_NEXT(h, left)) {
+		for_each_message(buf, static_cast<size_t>(n), [&](nlmsghdr *h) {
 			if (h->nlmsg_type != family_ || h->nlmsg_len < NLMSG_LENGTH(GENL_HDRLEN))
-				continue;
+				return true;
 			auto *g = static_cast<genlmsghdr *>(NLMSG_DATA(h));
 			if (g->cmd != HANDSHAKE_CMD_READY)
-				continue;
+				return true;
 			auto *attrs = reinterpret_cast<const uint8_t *>(g) + GENL_HDRLEN;
 			size_t len = h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
 			auto cls = decode_ready_class({attrs, len});
 			if (!cls || *cls == HANDSHAKE_HANDLER_CLASS_TLSHD)
 				out.ready++;
-		}
+			return true;
+		});
 	}
 }
 
@@ -139,28 +152,34 @@ Result<std::optional<std::vector<uint8_t>>> GenlChannel::transact(nl_msg *msg, u
 			return make_error(EIO, "netlink answer truncated");
 		if (from.nl_pid != 0)
 			continue;
-		int left = static_cast<int>(n);
-		for (auto *h = reinterpret_cast<nlmsghdr *>(buf); NLMSG_OK(h, left);
-		     h = NLMSG_NEXT(h, left)) {
+		std::optional<Result<std::optional<std::vector<uint8_t>>>> answer;
+		for_each_message(buf, static_cast<size_t>(n), [&](nlmsghdr *h) {
 			if (h->nlmsg_seq != seq)
-				continue; // stale answer to an earlier request
+				return true; // stale answer to an earlier request
 			if (h->nlmsg_type == NLMSG_ERROR) {
-				if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr)))
-					return make_error(EIO, "short netlink error message");
+				if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) {
+					answer = make_error(EIO, "short netlink error message");
+					return false;
+				}
 				auto *e = static_cast<nlmsgerr *>(NLMSG_DATA(h));
 				if (e->error == 0)
-					return reply;
-				return make_error(-e->error, "%s", strerror(-e->error));
+					answer = reply;
+				else
+					answer = make_error(-e->error, "%s", strerror(-e->error));
+				return false;
 			}
 			if (h->nlmsg_type != family_ || h->nlmsg_len < NLMSG_LENGTH(GENL_HDRLEN))
-				continue;
+				return true;
 			auto *g = static_cast<genlmsghdr *>(NLMSG_DATA(h));
 			if (g->cmd != reply_cmd)
-				continue;
+				return true;
 			auto *attrs = reinterpret_cast<const uint8_t *>(g) + GENL_HDRLEN;
 			size_t len = h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
 			reply.emplace(attrs, attrs + len);
-		}
+			return true;
+		});
+		if (answer)
+			return std::move(*answer);
 	}
 }
 

@@ -23,8 +23,9 @@ TEST(LatencyHistogram, BucketsBoundTheirValues) {
 	                   123456ull, 10000000ull}) {
 		size_t b = LatencyHistogram::bucket_of(v);
 		EXPECT_GE(LatencyHistogram::bucket_upper(b), v) << v;
-		if (b > 0)
+		if (b > 0) {
 			EXPECT_LT(LatencyHistogram::bucket_upper(b - 1), v) << v;
+		}
 		// Four buckets per power of two: at most 25% above the value.
 		EXPECT_LE(LatencyHistogram::bucket_upper(b), v + v / 4 + 1) << v;
 	}
@@ -91,7 +92,7 @@ TEST(Control, ServesStatusOverAPrivateUnixSocket) {
 	struct stat st;
 	ASSERT_EQ(stat(path.c_str(), &st), 0);
 	EXPECT_EQ(st.st_mode & 0777, 0600u);
-	std::thread t([&] { loop->run(); });
+	std::thread t([&] { EXPECT_TRUE(loop->run().ok()); });
 	auto reply = control_request(path, "status");
 	ASSERT_TRUE(reply.ok()) << reply.error().reason;
 	EXPECT_EQ(*reply, "workers 2\ndone.ok 7\n");
@@ -118,7 +119,7 @@ TEST(Control, SilentClientIsDropped) {
 	auto srv = ControlServer::open(
 	        path, *loop, [](const std::string &) { return std::string("x\n"); }, log.log());
 	ASSERT_TRUE(srv.ok());
-	std::thread t([&] { loop->run(); });
+	std::thread t([&] { EXPECT_TRUE(loop->run().ok()); });
 	// Connect and say nothing: the agent hangs up after its 2 s limit.
 	UniqueFd c(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
 	sockaddr_un addr{};
