@@ -46,6 +46,7 @@ bool is_closed_error(int ret, int sys_errno) {
 	switch (ret) {
 	case GNUTLS_E_PREMATURE_TERMINATION:
 	case GNUTLS_E_UNEXPECTED_PACKET_LENGTH:
+	case GNUTLS_E_SESSION_EOF:
 		return true;
 	case GNUTLS_E_PULL_ERROR:
 	case GNUTLS_E_PUSH_ERROR:
@@ -118,7 +119,9 @@ SessionSetup setup_for(const HandshakeRequest &req) {
 	s.role = req.message_type == HANDSHAKE_MSG_TYPE_SERVERHELLO ? Role::Server : Role::Client;
 	s.auth_mode = req.auth_mode;
 	s.peername = req.peername;
-	s.peer_identities.assign(req.peer_identities.begin(), req.peer_identities.end());
+	for (int32_t id : req.peer_identities)
+		if (id > 0) // 0 is TLS_NO_PEERID
+			s.peer_identities.push_back(id);
 	s.certificates = req.certificates;
 	s.keyring = req.keyring;
 	return s;

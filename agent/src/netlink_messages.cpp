@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "netlink_messages.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <linux/netlink.h>
 
@@ -198,7 +199,9 @@ Result<void> validate_request(const HandshakeRequest &req) {
 		    req.auth_mode != HANDSHAKE_AUTH_X509)
 			return make_error(EINVAL, "client handshake with unknown auth mode %u",
 			                  req.auth_mode);
-		if (req.auth_mode == HANDSHAKE_AUTH_PSK && req.peer_identities.empty())
+		if (req.auth_mode == HANDSHAKE_AUTH_PSK &&
+		    std::none_of(req.peer_identities.begin(), req.peer_identities.end(),
+		                 [](int32_t id) { return id > 0; }))
 			return make_error(EINVAL, "client PSK handshake without a PEER_IDENTITY");
 		break;
 	case HANDSHAKE_MSG_TYPE_SERVERHELLO:
@@ -209,8 +212,10 @@ Result<void> validate_request(const HandshakeRequest &req) {
 	default:
 		return make_error(EINVAL, "unknown message type %u", req.message_type);
 	}
+	// Zero is TLS_NO_PEERID: upstream's server PSK request sends its
+	// ta_my_peerids[0], which consumers leave at zero.
 	for (int32_t id : req.peer_identities)
-		if (id <= 0)
+		if (id < 0)
 			return make_error(EINVAL, "PEER_IDENTITY %d is not a key serial", id);
 	for (const auto &c : req.certificates)
 		if (c.cert < 0 || c.privkey < 0)

@@ -613,6 +613,26 @@ TEST_F(HandshakeTest, ServerPskPrefersIdentitiesTheKernelNamed) {
 	(void)other;
 }
 
+TEST_F(HandshakeTest, ServerPskRequestAsUpstreamSendsIt) {
+	// The kernel sends PEER_IDENTITY 0 (TLS_NO_PEERID) for a server PSK.
+	auto key = random_bytes(32);
+	auto id = add_user_key("client-12", key);
+	HandshakeRequest req;
+	req.sockfd = 0;
+	req.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
+	req.auth_mode = HANDSHAKE_AUTH_PSK;
+	req.peer_identities = {0};
+	ASSERT_TRUE(validate_request(req).ok());
+	SessionSetup s = setup_for(req);
+	EXPECT_TRUE(s.peer_identities.empty());
+	s.credentials = creds_;
+	s.priorities = prio_.get();
+	auto r = run(std::move(s), unix_pair(), psk_client("client-12", key));
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	EXPECT_EQ(r.session->remote_identities().value(),
+	          std::vector<uint32_t>{static_cast<uint32_t>(id)});
+}
+
 TEST_F(HandshakeTest, ServerPskUnknownIdentityIsEkeyrejected) {
 	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
 	auto r = run(std::move(s), unix_pair(), psk_client("nobody", random_bytes(32)));

@@ -188,6 +188,18 @@ HandshakeRequest request(uint32_t type, uint32_t auth) {
 	return r;
 }
 
+TEST(ValidateRequest, ZeroPeerIdentityMeansNone) {
+	// Upstream's server PSK request carries ta_my_peerids[0], usually 0.
+	HandshakeRequest server = request(2, HANDSHAKE_AUTH_PSK);
+	server.peer_identities = {0};
+	EXPECT_TRUE(validate_request(server).ok());
+	HandshakeRequest client = request(1, HANDSHAKE_AUTH_PSK);
+	client.peer_identities = {0};
+	EXPECT_FALSE(validate_request(client).ok());
+	client.peer_identities = {0, 12};
+	EXPECT_TRUE(validate_request(client).ok());
+}
+
 TEST(ValidateRequest, ParameterRules) {
 	using R = HandshakeRequest;
 	EXPECT_TRUE(validate_request(request(1, HANDSHAKE_AUTH_UNAUTH)).ok());
