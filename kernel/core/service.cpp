@@ -30,18 +30,17 @@ void unwind_submit(Request &req) {
 	req.put();
 }
 
-// READY to the class's group. A listener whose receive queue is full misses
-// the message (netlink reports -ESRCH, or -ENOBUFS with
-// NETLINK_BROADCAST_ERROR) but sees an overrun and drains with ACCEPT until
-// -EAGAIN: the request stays queued. Only no listener at all fails it.
+// READY to the class's group. netlink_has_listeners() is global across
+// namespaces, so only the multicast itself can tell: -ESRCH means nobody in
+// this namespace received it (no agent: the submit fails, as upstream). An
+// agent that set NETLINK_BROADCAST_ERROR and whose queue overflowed makes it
+// -ENOBUFS instead: that agent exists, sees the overrun and drains with
+// ACCEPT until -EAGAIN, so the request stays queued.
 int notify_ready(NetState &net, kstd::u32 cls, unsigned int gfp) {
 	if (!tlsup_shim_has_listeners(net.knet(), cls))
 		return -err::esrch;
 	const int ret = tlsup_shim_notify_ready(net.knet(), cls, gfp);
-	if ((ret == -err::esrch || ret == -err::enobufs) &&
-	    tlsup_shim_has_listeners(net.knet(), cls))
-		return 0;
-	return ret;
+	return ret == -err::enobufs ? 0 : ret;
 }
 
 Expected<void> submit(const tlsup_submit &args, unsigned int gfp) {

@@ -224,6 +224,29 @@ struct kt_agent *kt_agent(struct kunit *test, struct net *net,
 	return a;
 }
 
+int kt_agent_broadcast_error(struct kt_agent *a)
+{
+	int one = 1;
+
+	return a->sock->ops->setsockopt(a->sock, SOL_NETLINK,
+					NETLINK_BROADCAST_ERROR,
+					KERNEL_SOCKPTR(&one), sizeof(one));
+}
+
+void kt_agent_queue_limit(struct kt_agent *a, bool full)
+{
+	/*
+	 * A message is queued while sk_rmem_alloc <= sk_rcvbuf: with 0, the
+	 * first one still fits and every later one overruns.
+	 */
+	if (full) {
+		a->saved_rcvbuf = READ_ONCE(a->sock->sk->sk_rcvbuf);
+		WRITE_ONCE(a->sock->sk->sk_rcvbuf, 0);
+	} else {
+		WRITE_ONCE(a->sock->sk->sk_rcvbuf, a->saved_rcvbuf);
+	}
+}
+
 int kt_put_u32(u8 *buf, int off, u16 type, u32 v)
 {
 	struct nlattr *nla = (struct nlattr *)(buf + off);
@@ -310,6 +333,11 @@ static int kt_recv(struct kt_agent *a, u32 seq, struct kt_accept *reply)
 		iov.iov_len = KT_BUF;
 		len = kernel_recvmsg(a->sock, &msg, &iov, 1, KT_BUF,
 				     MSG_DONTWAIT);
+		/* An overrun is reported once, ahead of what is queued. */
+		if (len == -ENOBUFS) {
+			a->overruns++;
+			continue;
+		}
 		if (len <= 0)
 			break;
 		rem = len;

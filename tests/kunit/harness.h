@@ -48,9 +48,11 @@ struct kt_agent {
 	struct file *file;
 	u32 seq;
 	int ready_seen;		/* READY notifications received */
+	int overruns;		/* ENOBUFS reads: notifications were lost */
 	/* Unprivileged: the credentials its commands are sent with. */
 	const struct cred *cred;
 	struct kunit *test;
+	int saved_rcvbuf;
 };
 
 /* A decoded ACCEPT reply. */
@@ -104,6 +106,10 @@ int kt_sk_refs(struct kt_consumer *c);
  */
 struct kt_agent *kt_agent(struct kunit *test, struct net *net,
 			  bool privileged, bool join);
+/* Netlink options of an agent socket. */
+int kt_agent_broadcast_error(struct kt_agent *a);
+/* @full: the agent's queue takes one more message, then overruns. */
+void kt_agent_queue_limit(struct kt_agent *a, bool full);
 /* Sends a command with raw attributes; returns the ack's error. */
 int kt_send(struct kt_agent *a, u8 cmd, const void *attrs, int len,
 	    struct kt_accept *reply);

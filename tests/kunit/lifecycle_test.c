@@ -98,6 +98,80 @@ static void deadline_versus_done_runs_callback_once(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, c->status == 0 || c->status == -ETIMEDOUT);
 }
 
+static struct net *kt_test_netns(struct kunit *test)
+{
+	int pid = kt_read_int(KT_NETNS_PID_FILE);
+	struct net *net;
+
+	KUNIT_ASSERT_GT_MSG(test, pid, 0, "no pid in %s", KT_NETNS_PID_FILE);
+	net = get_net_ns_by_pid(pid);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, net);
+	KUNIT_ASSERT_PTR_NE(test, net, &init_net);
+	return net;
+}
+
+static void notify_listener_in_other_netns_is_esrch(struct kunit *test)
+{
+	/*
+	 * netlink_has_listeners() is global: an agent in another namespace
+	 * passes it. The multicast reaches nobody here, so: no agent.
+	 */
+	struct net *net = kt_test_netns(test);
+	struct kt_agent *elsewhere = kt_agent(test, net, true, true);
+	struct kt_consumer *c = kt_consumer(test, NULL);
+
+	KUNIT_EXPECT_EQ(test, tls_client_hello_anon(&c->args, GFP_KERNEL), -ESRCH);
+	KUNIT_EXPECT_TRUE(test, kt_destructor_is_ours(c));
+	KUNIT_EXPECT_EQ(test, kt_sk_refs(c), 1);
+	KUNIT_EXPECT_EQ(test, kt_drain_ready(elsewhere), 0);
+	/* Released before the namespace reference goes. */
+	kt_forget_agent(elsewhere);
+	put_net(net);
+}
+
+static void notify_overrun_agent_keeps_request(struct kunit *test)
+{
+	/*
+	 * An agent with NETLINK_BROADCAST_ERROR whose queue is full: the
+	 * multicast fails with -ENOBUFS, the request stays queued, and the
+	 * agent (which sees the overrun) accepts it.
+	 */
+	struct kt_agent *agent = kt_agent(test, NULL, true, true);
+	struct kt_consumer *first = kt_consumer(test, NULL);
+	struct kt_consumer *c = kt_consumer(test, NULL);
+	struct kt_accept acc;
+	struct tlsup_stats st;
+
+	KUNIT_ASSERT_EQ(test, kt_agent_broadcast_error(agent), 0);
+	kt_agent_queue_limit(agent, true);
+	KUNIT_ASSERT_EQ(test, tls_client_hello_anon(&first->args, GFP_KERNEL), 0);
+	/* Its READY is in the queue; this one's overruns it. */
+	KUNIT_ASSERT_EQ(test, tls_client_hello_anon(&c->args, GFP_KERNEL), 0);
+	kt_agent_queue_limit(agent, false);
+	KUNIT_EXPECT_EQ(test, kt_drain_ready(agent), 1);
+	KUNIT_EXPECT_EQ(test, agent->overruns, 1);
+	kt_stats(&init_net, &st);
+	KUNIT_EXPECT_EQ(test, st.pending, 2U);
+	KUNIT_ASSERT_EQ(test, kt_accept(agent, &acc), 0);
+	KUNIT_ASSERT_EQ(test, kt_accept(agent, &acc), 0);
+	KUNIT_EXPECT_EQ(test, kt_done(agent, acc.fd, 0, NULL, 0), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c->calls), 1);
+}
+
+static void notify_overrun_without_broadcast_error_is_esrch(struct kunit *test)
+{
+	/* Upstream's agent does not ask for delivery errors: as upstream, ESRCH. */
+	struct kt_agent *agent = kt_agent(test, NULL, true, true);
+	struct kt_consumer *first = kt_consumer(test, NULL);
+	struct kt_consumer *c = kt_consumer(test, NULL);
+
+	kt_agent_queue_limit(agent, true);
+	KUNIT_ASSERT_EQ(test, tls_client_hello_anon(&first->args, GFP_KERNEL), 0);
+	KUNIT_EXPECT_EQ(test, tls_client_hello_anon(&c->args, GFP_KERNEL), -ESRCH);
+	KUNIT_EXPECT_TRUE(test, kt_destructor_is_ours(c));
+	kt_agent_queue_limit(agent, false);
+}
+
 struct kt_netns_release {
 	struct kt_consumer *consumers[2];
 	struct kt_agent *agent;
@@ -136,10 +210,7 @@ static void netns_exit_completes_requests(struct kunit *test)
 
 	int netns_pid = kt_read_int(KT_NETNS_PID_FILE);
 
-	KUNIT_ASSERT_GT_MSG(test, netns_pid, 0, "no pid in %s", KT_NETNS_PID_FILE);
-	net = get_net_ns_by_pid(netns_pid);
-	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, net);
-	KUNIT_ASSERT_PTR_NE(test, net, &init_net);
+	net = kt_test_netns(test);
 
 	/* Kernel sockets do not hold the namespace: only @net and the task do. */
 	agent = kt_agent(test, net, true, true);
@@ -185,6 +256,9 @@ static struct kunit_case lifecycle_cases[] = {
 	KUNIT_CASE(deadline_expires_accepted_request),
 	KUNIT_CASE(deadline_not_armed_without_timeout),
 	KUNIT_CASE(deadline_versus_done_runs_callback_once),
+	KUNIT_CASE(notify_listener_in_other_netns_is_esrch),
+	KUNIT_CASE(notify_overrun_agent_keeps_request),
+	KUNIT_CASE(notify_overrun_without_broadcast_error_is_esrch),
 	KUNIT_CASE(netns_exit_completes_requests),
 	{}
 };

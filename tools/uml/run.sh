@@ -45,6 +45,10 @@ run=$(mktemp -d "$build/run.XXXXXX")
 	printf 'export TLSUP_ROOT=%q TLSUP_KDIR=%q TLSUP_FLAVOUR=%q TLSUP_VERSION=%q\n' \
 		"$root" "$kdir" "$flavour" "$version"
 	printf 'export TLSUP_RUN=%q\n' "$run"
+	# Test selection and tuning variables reach the guest too.
+	while IFS='=' read -r k v; do
+		case $k in E2E_* | KUNIT_* | BENCH_*) printf 'export %s=%q\n' "$k" "$v" ;; esac
+	done < <(env)
 } >"$run/env"
 printf 'exec %q' "$script" >"$run/cmd"
 for a in "$@"; do printf ' %q' "$a" >>"$run/cmd"; done

@@ -17,7 +17,10 @@
 #define _TLSUP_CORE_H
 
 #ifdef __cplusplus
+#include "attributes.hpp"
 extern "C" {
+#else
+#define TLSUP_PRINTF(fmt, args) __printf(fmt, args)
 #endif
 
 /* Kernel objects, opaque to the core. */
@@ -205,8 +208,8 @@ void tlsup_shim_sockfd_put(struct tlsup_ksocket *sock);
 void tlsup_shim_trace(enum tlsup_trace_event ev, struct tlsup_ksock *sk,
 		      unsigned long long req_id, int arg);
 
-void tlsup_shim_seq_printf(struct tlsup_seq *seq, const char *fmt, ...)
-	__attribute__((__format__(__printf__, 2, 3)));
+TLSUP_PRINTF(2, 3)
+void tlsup_shim_seq_printf(struct tlsup_seq *seq, const char *fmt, ...);
 
 /* ---- Attribute writer for the ACCEPT reply (genl shim) ---- */
 

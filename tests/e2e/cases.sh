@@ -1,0 +1,453 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# End-to-end cases (sourced by guest.sh). Each function is one case; the
+# CASES list at the end names and orders them.
+
+# ---- authentication modes x roles, data over kTLS ----
+
+case_client_anon_1mib() {
+	next_port
+	peer_server --cert pki/server.pem --key pki/server.key --mode echo
+	consumer role=client port=$port auth=anon peername=localhost timeout=10000 \
+		send=$MiB recv=$MiB
+	peer_stop
+	expect status "$(field status)" 0
+	expect calls "$(field calls)" 1
+	expect "bytes sent over kTLS" "$(field sent)" $MiB
+	expect "bytes echoed back, checked byte for byte" "$(field received)" $MiB
+	expect "session error" "$(field error)" -
+}
+
+case_client_x509_key_serials_mtls() {
+	next_port
+	peer_server --cert pki/server.pem --key pki/server.key --ca pki/ca.pem \
+		--require-client-cert --mode echo
+	consumer role=client port=$port auth=x509 peername=localhost timeout=10000 \
+		keyring="$RING" cert="$CERT" privkey="$PRIVKEY" send=65536 recv=65536
+	peer_stop
+	expect status "$(field status)" 0
+	expect received "$(field received)" 65536
+	# The server saw the certificate from the kernel's key serial.
+	echo "$peer_out" | grep -q 'peer_dn=CN=kernel-client' || {
+		log "peer did not see CN=kernel-client: $peer_out"
+		case_failed=1
+	}
+	expect_ne "peer id of the verified server" "$(field peerid)" 0
+}
+
+case_client_x509_configured_files() {
+	next_port
+	peer_server --cert pki/server.pem --key pki/server.key --ca pki/ca.pem \
+		--require-client-cert --mode echo
+	consumer role=client port=$port auth=x509 peername=localhost timeout=10000 \
+		send=4096 recv=4096
+	peer_stop
+	expect status "$(field status)" 0
+	echo "$peer_out" | grep -q 'peer_dn=CN=kernel-client' || case_failed=1
+}
+
+case_client_psk() {
+	next_port
+	peer_server --psk "e2e-identity-1:$PSK_HEX" --mode echo
+	consumer role=client port=$port auth=psk peerids="$PSK1" keyring="$RING" \
+		timeout=10000 send=65536 recv=65536
+	peer_stop
+	expect status "$(field status)" 0
+	expect received "$(field received)" 65536
+	echo "$peer_out" | grep -q 'psk_identity=e2e-identity-1' || {
+		log "peer: $peer_out"
+		case_failed=1
+	}
+}
+
+case_client_psk_second_identity() {
+	# Every offered identity: the server knows only the second one.
+	next_port
+	peer_server --psk "e2e-identity-2:$PSK2_HEX" --mode echo
+	consumer role=client port=$port auth=psk peerids="$PSK1,$PSK2" keyring="$RING" \
+		timeout=10000 send=1024 recv=1024
+	peer_stop
+	expect status "$(field status)" 0
+	echo "$peer_out" | grep -q 'psk_identity=e2e-identity-2' || case_failed=1
+}
+
+case_server_x509_mtls_peerid() {
+	next_port
+	consumer_start role=server port=$port auth=x509 keyring="$RING" cert="$SCERT" \
+		privkey="$SPRIVKEY" timeout=10000 echo=1 recv=$MiB
+	peer_client --cert pki/peerclient.pem --key pki/peerclient.key --ca pki/ca.pem \
+		--servername localhost --send $MiB --recv $MiB
+	peer_wait
+	consumer_wait
+	expect "peer result" "$(echo "$peer_out" | grep -o 'status=[a-z:A-Z-]*')" status=ok
+	expect status "$(field status)" 0
+	expect "echoed bytes" "$(field sent)" $MiB
+	# A verified client certificate comes back as a key serial, never 0.
+	expect_ne "peer id of the verified client" "$(field peerid)" 0
+	if [ "$(field peerid)" != 0 ]; then
+		keyctl print "$(field peerid)" >/dev/null 2>&1 || keyctl describe "$(field peerid)" >/dev/null 2>&1 ||
+			{ log "peer id $(field peerid) is not a readable key"; case_failed=1; }
+	fi
+}
+
+case_server_x509_no_client_cert() {
+	next_port
+	consumer_start role=server port=$port auth=x509 timeout=10000 echo=1 recv=4096
+	peer_client --ca pki/ca.pem --servername localhost --send 4096 --recv 4096
+	peer_wait
+	consumer_wait
+	expect status "$(field status)" 0
+	expect "peer id without a client certificate" "$(field peerid)" 0
+}
+
+case_server_psk() {
+	next_port
+	consumer_start role=server port=$port auth=psk keyring="$RING" timeout=10000 \
+		echo=1 recv=65536
+	peer_client --psk "e2e-identity-1:$PSK_HEX" --send 65536 --recv 65536
+	peer_wait
+	consumer_wait
+	expect status "$(field status)" 0
+	expect "peer id is the PSK's key" "$(field peerid)" "$PSK1"
+	expect "peer result" "$(echo "$peer_out" | grep -o 'status=[a-z:A-Z-]*')" status=ok
+}
+
+# ---- ciphers, IPv6, data right behind Finished ----
+
+cipher_case() {
+	local cipher=$1
+	next_port
+	peer_server --cert pki/server.pem --key pki/server.key --mode echo \
+		--priority "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+$cipher"
+	consumer role=client port=$port auth=anon peername=localhost timeout=10000 \
+		send=262144 recv=262144
+	peer_stop
+	expect status "$(field status)" 0
+	expect received "$(field received)" 262144
+	echo "$peer_out" | grep -q "cipher=$cipher" || {
+		log "negotiated: $peer_out"
+		case_failed=1
+	}
+}
+case_cipher_aes128gcm() { cipher_case AES-128-GCM; }
+case_cipher_aes256gcm() { cipher_case AES-256-GCM; }
+case_cipher_chacha20() { cipher_case CHACHA20-POLY1305; }
+case_cipher_aes128ccm() { cipher_case AES-128-CCM; }
+
+case_client_ipv6() {
+	next_port
+	peer_server --addr ::1 --cert pki/server.pem --key pki/server.key --mode echo
+	consumer role=client addr=::1 port=$port auth=anon peername=localhost timeout=10000 \
+		send=65536 recv=65536
+	peer_stop
+	expect status "$(field status)" 0
+	expect received "$(field received)" 65536
+}
+
+case_server_ipv6() {
+	next_port
+	consumer_start role=server addr=::1 port=$port auth=x509 timeout=10000 echo=1 recv=4096
+	peer_client --addr ::1 --ca pki/ca.pem --servername localhost --send 4096 --recv 4096
+	peer_wait
+	consumer_wait
+	expect status "$(field status)" 0
+}
+
+case_data_behind_server_finished() {
+	# The server sends right behind its Finished (before the client's):
+	# the agent must leave those records to kTLS.
+	next_port
+	peer_server --cert pki/server.pem --key pki/server.key --early --mode send --send 8192
+	consumer role=client port=$port auth=anon peername=localhost timeout=10000 recv=8192
+	peer_stop
+	expect status "$(field status)" 0
+	expect "bytes that followed Finished, via kTLS" "$(field received)" 8192
+	expect error "$(field error)" -
+}
+
+case_data_behind_client_finished() {
+	next_port
+	consumer_start role=server port=$port auth=x509 timeout=10000 recv=8192
+	peer_client --ca pki/ca.pem --servername localhost --send 8192
+	peer_wait
+	consumer_wait
+	expect status "$(field status)" 0
+	expect "bytes that followed the client's Finished" "$(field received)" 8192
+}
+
+case_mtls_peer_ids_many() {
+	# Several servers and clients at once, each consumer gets its peer id.
+	next_port
+	consumer_start role=server port=$port auth=x509 count=8 timeout=10000 echo=1 recv=1024
+	peer_client --count 8 --cert pki/peerclient.pem --key pki/peerclient.key \
+		--ca pki/ca.pem --servername localhost --send 1024 --recv 1024
+	peer_wait
+	consumer_wait
+	expect_all 0
+	local zero
+	zero=$(echo "$out" | grep -c ' peerid=0 ')
+	expect "sessions without a peer id" "$zero" 0
+}
+
+# ---- every DONE status ----
+
+failure_case() {
+	local want=$1 cert=$2
+	shift 2
+	next_port
+	peer_server --cert "pki/$cert.pem" --key "pki/$cert.key" --mode echo
+	consumer role=client port=$port auth=x509 timeout=10000 "$@"
+	peer_stop
+	expect status "$(field status)" "$want"
+	expect calls "$(field calls)" 1
+}
+case_status_expired_cert() { failure_case -13 expired peername=localhost; }
+case_status_wrong_host() { failure_case -13 wronghost peername=localhost; }
+case_status_untrusted_ca() { failure_case -13 untrusted peername=localhost; }
+case_status_revoked() { failure_case -13 revoked peername=localhost; }
+case_status_peername_mismatch() { failure_case -13 server peername=nfs.example.org; }
+case_status_no_peername_ip_san() {
+	# Without a peername the server's IP SAN must match 127.0.0.1.
+	failure_case 0 server
+}
+
+case_status_missing_key() {
+	next_port
+	peer_server --cert pki/server.pem --key pki/server.key --mode echo
+	consumer role=client port=$port auth=x509 peername=localhost timeout=10000 \
+		cert=2147483000 privkey=2147483001
+	peer_stop
+	expect status "$(field status)" -126
+}
+
+case_status_missing_psk_key() {
+	next_port
+	peer_server --psk "e2e-identity-1:$PSK_HEX" --mode echo
+	consumer role=client port=$port auth=psk peerids=2147483002 timeout=10000
+	peer_stop
+	expect status "$(field status)" -126
+}
+
+case_status_unknown_psk_identity() {
+	# The kernel server does not know the identity the client offers.
+	next_port
+	consumer_start role=server port=$port auth=psk keyring="$RING" timeout=10000
+	peer_client --psk "nobody-knows-me:$PSK_HEX" --send 16
+	peer_wait
+	consumer_wait
+	expect status "$(field status)" -129
+}
+
+case_status_wrong_psk_key() {
+	next_port
+	peer_server --psk "e2e-identity-1:$PSK2_HEX" --mode echo
+	consumer role=client port=$port auth=psk peerids="$PSK1" timeout=10000
+	peer_stop
+	expect status "$(field status)" -13
+}
+
+case_status_silent_peer() {
+	next_port
+	peer_server --mode silent --timeout 8
+	consumer role=client port=$port auth=anon peername=localhost timeout=1500
+	peer_stop
+	expect status "$(field status)" -110
+}
+
+case_status_peer_hangs_up() {
+	next_port
+	peer_server --mode hangup
+	consumer role=client port=$port auth=anon peername=localhost timeout=5000
+	peer_stop
+	expect status "$(field status)" -110
+}
+
+# ---- cancel, close, agent failures ----
+
+case_cancel_before_accept() {
+	next_port
+	peer_server --cert pki/server.pem --key pki/server.key --mode echo --timeout 5
+	kill -STOP "$agent_pid"
+	consumer role=client port=$port auth=anon peername=localhost timeout=10000 cancel_ms=200
+	kill -CONT "$agent_pid"
+	peer_stop
+	expect "cancel result" "$(field cancel)" 1
+	expect calls "$(field calls)" 0
+	sleep 0.5
+	expect pending "$(proc_field pending)" 0
+}
+
+case_cancel_during_handshake() {
+	next_port
+	peer_server --mode silent --timeout 6
+	consumer role=client port=$port auth=anon peername=localhost timeout=3000 cancel_ms=800
+	sleep 3
+	peer_stop
+	expect "cancel result" "$(field cancel)" 1
+	expect calls "$(field calls)" 0
+}
+
+case_cancel_after_done() {
+	next_port
+	peer_server --cert pki/server.pem --key pki/server.key --mode echo
+	consumer role=client port=$port auth=anon peername=localhost timeout=10000 \
+		send=16 recv=16 cancel_after_done=1
+	peer_stop
+	expect status "$(field status)" 0
+	expect "cancel after done" "$(field cancel)" 0
+	expect calls "$(field calls)" 1
+}
+
+case_close_mid_handshake() {
+	next_port
+	peer_server --mode silent --timeout 8
+	consumer role=client port=$port auth=anon peername=localhost timeout=1500 close_ms=300
+	peer_stop
+	expect closed "$(field closed)" 1
+	expect calls "$(field calls)" 1
+	expect status "$(field status)" -110
+}
+
+case_agent_killed_mid_handshake() {
+	next_port
+	peer_server --mode silent --timeout 10
+	consumer_start role=client port=$port auth=anon peername=localhost timeout=1000
+	sleep 0.4
+	kill -9 "$agent_pid"
+	wait "$agent_pid" 2>/dev/null
+	agent_pid=
+	consumer_wait
+	peer_stop
+	# Nobody sends DONE: the kernel deadline (timeout + 2 s) calls back.
+	expect status "$(field status)" -110
+	expect calls "$(field calls)" 1
+	expect "expired by the kernel deadline" "$(proc_field expired)" "$((expired_before + 1))"
+	agent_start
+	next_port
+	peer_server --cert pki/server.pem --key pki/server.key --mode echo
+	consumer role=client port=$port auth=anon peername=localhost timeout=10000 send=16 recv=16
+	peer_stop
+	expect "status after restart" "$(field status)" 0
+}
+expired_before=0
+case_agent_killed_setup() { expired_before=$(proc_field expired); case_agent_killed_mid_handshake; }
+
+case_no_agent() {
+	agent_stop
+	# A peer listens: only the agent is missing.
+	next_port
+	peer_server --cert pki/server.pem --key pki/server.key --mode echo --timeout 3
+	consumer role=client port=$port auth=anon peername=localhost timeout=1000
+	peer_stop
+	expect status "$(field status)" -3
+	expect calls "$(field calls)" 0
+	agent_start
+}
+
+case_unprivileged_refused() {
+	local res
+	res=$(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+		python3 "$TLSUP_ROOT/tests/e2e/nlprobe.py" accept done 2>&1)
+	expect "unprivileged ACCEPT" "$(echo "$res" | grep -o 'accept=[A-Z0-9]*')" accept=EPERM
+	expect "unprivileged DONE" "$(echo "$res" | grep -o 'done=[A-Z0-9]*')" done=EPERM
+	res=$(python3 "$TLSUP_ROOT/tests/e2e/nlprobe.py" accept 2>&1)
+	expect "privileged ACCEPT of an empty queue" "$(echo "$res" | grep -o 'accept=[A-Z0-9]*')" accept=EAGAIN
+}
+
+case_netns_agent_serves_own_namespace() {
+	ip netns add e2e-ns1
+	ip -n e2e-ns1 link set lo up
+	# nsenter, not "ip netns exec": that remounts /sys and hides debugfs.
+	local ns="nsenter --net=/run/netns/e2e-ns1"
+	$ns "$TLSUPD" -c "$WORK/tlsupd.conf" -d -w 1 >"$WORK/agent-ns1.log" 2>&1 &
+	local ns_agent=$!
+	sleep 1
+	next_port
+	$ns "$TLSPEER" server --port $port --cert pki/server.pem \
+		--key pki/server.key --mode echo >"$WORK/peer-ns1.out" 2>&1 &
+	local ns_peer=$!
+	sleep 0.5
+	group=$((group + 1))
+	$ns sh -c "echo 'start id=$group role=client port=$port auth=anon peername=localhost timeout=10000 send=4096 recv=4096' >$CTL"
+	ctl wait "id=$group" timeout=30000
+	out=$(grep "^group=$group " "$RESULTS")
+	expect "status in the namespace" "$(field status)" 0
+	expect received "$(field received)" 4096
+	grep -q 'handshake done' "$WORK/agent-ns1.log" || { log "ns1 agent did not do it"; case_failed=1; }
+	local ns_done
+	ns_done=$(grep -c 'handshake done' "$WORK/agent-ns1.log")
+	# A request in the initial namespace is not the ns1 agent's.
+	agent_stop
+	next_port
+	peer_server --cert pki/server.pem --key pki/server.key --mode echo --timeout 3
+	consumer role=client port=$port auth=anon peername=localhost timeout=2000
+	peer_stop
+	expect "status without an agent in this namespace" "$(field status)" -3
+	expect "handshakes by the ns1 agent" "$(grep -c 'handshake done' "$WORK/agent-ns1.log")" "$ns_done"
+	kill "$ns_agent" "$ns_peer" 2>/dev/null
+	wait "$ns_agent" "$ns_peer" 2>/dev/null
+	ip netns del e2e-ns1
+	agent_start
+}
+
+case_concurrent_100() {
+	echo 128 >/sys/module/tlsup/parameters/max_pending
+	next_port
+	peer_server --cert pki/server.pem --key pki/server.key --mode echo --count 100
+	consumer role=client port=$port auth=anon peername=localhost timeout=20000 count=100 \
+		send=4096 recv=4096 wait_ms=60000
+	peer_wait
+	echo 0 >/sys/module/tlsup/parameters/max_pending
+	expect_all 0
+	expect "peer connections ok" "$(echo "$peer_out" | grep -c 'status=ok')" 100
+}
+
+case_tlsupctl_status() {
+	local st
+	st=$("$TLSUPCTL" -s "$WORK/tlsupd.sock" status 2>&1)
+	echo "$st" | grep -qi 'p99' || { log "tlsupctl status: $st"; case_failed=1; }
+	echo "$st" | grep -q 'submitted' || { log "no kernel counters: $st"; case_failed=1; }
+}
+
+CASES=(
+	"client anon, 1 MiB both ways|case_client_anon_1mib"
+	"client x509 by key serials, mTLS|case_client_x509_key_serials_mtls"
+	"client x509 from the configured files|case_client_x509_configured_files"
+	"client PSK|case_client_psk"
+	"client PSK, second of two identities|case_client_psk_second_identity"
+	"server x509, mTLS, 1 MiB, peer id|case_server_x509_mtls_peerid"
+	"server x509, no client certificate|case_server_x509_no_client_cert"
+	"server PSK|case_server_psk"
+	"cipher AES-128-GCM|case_cipher_aes128gcm"
+	"cipher AES-256-GCM|case_cipher_aes256gcm"
+	"cipher CHACHA20-POLY1305|case_cipher_chacha20"
+	"cipher AES-128-CCM|case_cipher_aes128ccm"
+	"client over IPv6|case_client_ipv6"
+	"server over IPv6|case_server_ipv6"
+	"data right behind the server's Finished|case_data_behind_server_finished"
+	"data right behind the client's Finished|case_data_behind_client_finished"
+	"8 mTLS servers at once, peer ids|case_mtls_peer_ids_many"
+	"EACCES: expired certificate|case_status_expired_cert"
+	"EACCES: wrong host|case_status_wrong_host"
+	"EACCES: untrusted CA|case_status_untrusted_ca"
+	"EACCES: revoked certificate|case_status_revoked"
+	"EACCES: peername mismatch|case_status_peername_mismatch"
+	"no peername: IP SAN matches|case_status_no_peername_ip_san"
+	"ENOKEY: missing certificate key|case_status_missing_key"
+	"ENOKEY: missing PSK key|case_status_missing_psk_key"
+	"EKEYREJECTED: unknown PSK identity|case_status_unknown_psk_identity"
+	"EACCES: wrong PSK key|case_status_wrong_psk_key"
+	"ETIMEDOUT: silent peer|case_status_silent_peer"
+	"ETIMEDOUT: peer hangs up mid-handshake|case_status_peer_hangs_up"
+	"cancel before accept|case_cancel_before_accept"
+	"cancel during the handshake|case_cancel_during_handshake"
+	"cancel after done|case_cancel_after_done"
+	"consumer closes its socket mid-handshake|case_close_mid_handshake"
+	"agent SIGKILLed mid-handshake, restarted|case_agent_killed_setup"
+	"no agent: ESRCH|case_no_agent"
+	"unprivileged ACCEPT/DONE refused|case_unprivileged_refused"
+	"agent in its own network namespace|case_netns_agent_serves_own_namespace"
+	"100 concurrent handshakes|case_concurrent_100"
+	"tlsupctl status|case_tlsupctl_status"
+)

@@ -1,0 +1,186 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# Helpers for the end-to-end cases (sourced by guest.sh inside UML).
+
+CTL=/sys/kernel/debug/tlsup_testmod/ctl
+RESULTS=/sys/kernel/debug/tlsup_testmod/results
+TLSPEER=$TLSUP_ROOT/build/release/tests/e2e/tlspeer
+TLSUPD=$TLSUP_ROOT/build/release/agent/tlsupd
+TLSUPCTL=$TLSUP_ROOT/build/release/agent/tlsupctl
+WORK=$TLSUP_RUN
+group=0
+port=5000
+case_no=0
+case_failed=0
+cases_passed=0
+cases_failed=0
+
+log() { echo "# $*"; }
+
+next_port() { port=$((port + 1)); }
+
+# ctl CMD: one command to the test consumer; the errno is in $ctl_err.
+ctl() {
+	ctl_err=0
+	echo "$*" >"$CTL" 2>"$WORK/ctl.err" || ctl_err=$(cat "$WORK/ctl.err")
+}
+
+# consumer SPEC...: start a group, wait for it, leave its lines in $out.
+consumer() {
+	group=$((group + 1))
+	ctl start "id=$group" "$@"
+	if [ "$ctl_err" != 0 ]; then
+		out="start-refused: $ctl_err"
+		return 1
+	fi
+	ctl wait "id=$group" timeout=60000
+	[ "$ctl_err" = 0 ] || log "wait for group $group: $ctl_err"
+	out=$(grep "^group=$group " "$RESULTS")
+}
+
+# consumer_start SPEC...: start a group and return (servers, races).
+consumer_start() {
+	group=$((group + 1))
+	ctl start "id=$group" "$@"
+}
+
+consumer_wait() {
+	ctl wait "id=$group" timeout="${1:-60000}"
+	out=$(grep "^group=$group " "$RESULTS")
+}
+
+# field NAME [LINE]: a key=value of the consumer's (first) result line.
+field() {
+	local line=${2:-$(echo "$out" | head -n 1)}
+	echo "$line" | tr ' ' '\n' | grep "^$1=" | head -n 1 | cut -d= -f2-
+}
+
+# expect DESCRIPTION ACTUAL WANTED
+expect() {
+	if [ "$2" != "$3" ]; then
+		log "expected $1 = '$3', got '$2'"
+		case_failed=1
+	fi
+}
+
+expect_ne() {
+	if [ "$2" = "$3" ]; then
+		log "expected $1 != '$3'"
+		case_failed=1
+	fi
+}
+
+# Every consumer line of the last group says status=WANT, calls=1, and
+# finished without an error.
+expect_all() {
+	local want=$1 n=0 bad=0 line
+	while read -r line; do
+		[ -z "$line" ] && continue
+		n=$((n + 1))
+		[ "$(field status "$line")" = "$want" ] && [ "$(field calls "$line")" = 1 ] &&
+			[ "$(field phase "$line")" = done ] && [ "$(field error "$line")" = - ] || {
+			bad=$((bad + 1))
+			[ $bad -le 3 ] && log "bad session: $line"
+		}
+	done <<<"$out"
+	expect "sessions with status $want" "$((n - bad))/$n" "$n/$n"
+}
+
+peer_server() {
+	"$TLSPEER" server --port "$port" "$@" >"$WORK/peer.out" 2>&1 &
+	peer_pid=$!
+	for _ in $(seq 50); do
+		grep -q '^listening' "$WORK/peer.out" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	log "peer did not start: $(cat "$WORK/peer.out")"
+	return 1
+}
+
+peer_client() {
+	"$TLSPEER" client --port "$port" "$@" >"$WORK/peer.out" 2>&1 &
+	peer_pid=$!
+}
+
+peer_wait() {
+	local st=0
+	wait "$peer_pid" || st=$?
+	peer_out=$(cat "$WORK/peer.out")
+	return $st
+}
+
+peer_stop() {
+	kill "$peer_pid" 2>/dev/null
+	wait "$peer_pid" 2>/dev/null
+	peer_out=$(cat "$WORK/peer.out")
+}
+
+agent_start() {
+	"$TLSUPD" -c "$WORK/tlsupd.conf" -d "$@" >>"$WORK/agent.log" 2>&1 &
+	agent_pid=$!
+	# Ready when it has joined the group: submit no longer says ESRCH.
+	for _ in $(seq 100); do
+		grep -q 'tlsupd running' "$WORK/agent.log" && return 0
+		sleep 0.05
+	done
+	log "agent did not start"
+	tail -n 20 "$WORK/agent.log"
+	return 1
+}
+
+agent_stop() {
+	[ -n "${agent_pid:-}" ] || return 0
+	kill "$agent_pid" 2>/dev/null
+	wait "$agent_pid" 2>/dev/null
+	agent_pid=
+}
+
+proc_field() {
+	grep "^$1: " /proc/net/tlsup | cut -d' ' -f2
+}
+
+# run_case NAME FUNCTION: TAP line, timing, and the checks every case ends
+# with: nothing left in flight and no new kernel warning.
+run_case() {
+	local name=$1 fn=$2 start dmesg_before
+	case_no=$((case_no + 1))
+	case_failed=0
+	start=$(date +%s.%N)
+	dmesg_before=$(dmesg | wc -l)
+	log "---- $name"
+	out= peer_out=
+	"$fn"
+	ctl reset
+	local inflight live
+	for _ in $(seq 50); do
+		inflight=$(proc_field inflight)
+		live=$(proc_field live)
+		[ "$inflight" = 0 ] && [ "$live" = 0 ] && break
+		sleep 0.1
+	done
+	expect "requests in flight after the case" "$inflight" 0
+	expect "requests alive after the case" "$live" 0
+	local warn
+	warn=$(dmesg | tail -n +$((dmesg_before + 1)) | grep -E 'WARNING|BUG|KASAN|Oops|refcount_t|lockdep|circular locking' || true)
+	if [ -n "$warn" ]; then
+		log "kernel warnings during the case:"
+		echo "$warn" | head -n 10 | sed 's/^/#   /'
+		case_failed=1
+	fi
+	local secs
+	secs=$(echo "$(date +%s.%N) - $start" | bc)
+	if [ "$case_failed" != 0 ]; then
+		log "last consumer result: $(echo "${out:-}" | head -n 2 | tr '\n' ' ')"
+		log "last peer output: $(echo "${peer_out:-}" | tail -n 3 | tr '\n' ' ')"
+		log "agent log tail:"
+		tail -n 6 "$WORK/agent.log" | sed 's/^/#   /'
+	fi
+	if [ "$case_failed" = 0 ]; then
+		echo "ok $case_no - $name # time=${secs}s"
+		cases_passed=$((cases_passed + 1))
+	else
+		echo "not ok $case_no - $name # time=${secs}s"
+		cases_failed=$((cases_failed + 1))
+	fi
+}
