@@ -552,7 +552,7 @@ Result<TlsSession::Progress> TlsSession::step() {
 }
 
 Error TlsSession::failure(int ret) {
-	int sys_errno = errno;
+	int sys_errno = last_io_errno_;
 	gnutls_session_t s = session_.get();
 	if (callback_error_) {
 		// Tell the peer why, best effort: the socket is non-blocking.
@@ -571,8 +571,10 @@ Error TlsSession::failure(int ret) {
 		                  gnutls_alert_get_name(alert));
 	}
 	if (is_closed_error(ret, sys_errno))
-		return make_error(ETIMEDOUT, "peer closed the connection during the handshake (%s)",
-		                  gnutls_strerror(ret));
+		return make_error(ETIMEDOUT,
+		                  "peer closed the connection during the handshake (%s%s%s)",
+		                  gnutls_strerror(ret), sys_errno ? ": " : "",
+		                  sys_errno ? strerror(sys_errno) : "");
 	gnutls_alert_send_appropriate(s, ret);
 	if (ret == GNUTLS_E_MEMORY_ERROR)
 		return make_error(ENOMEM, "GnuTLS ran out of memory");
@@ -638,6 +640,8 @@ ssize_t TlsSession::pull(gnutls_transport_ptr_t ptr, void *buf, size_t len) {
 		n = ::recv(self->setup_.fd, buf, want, MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
+		if (errno != EAGAIN)
+			self->last_io_errno_ = errno;
 		gnutls_transport_set_errno(self->session_.get(), errno);
 		return -1;
 	}
@@ -667,8 +671,11 @@ ssize_t TlsSession::vec_push(gnutls_transport_ptr_t ptr, const giovec_t *iov, in
 	do
 		n = ::sendmsg(self->setup_.fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
-	if (n < 0)
+	if (n < 0) {
+		if (errno != EAGAIN)
+			self->last_io_errno_ = errno;
 		gnutls_transport_set_errno(self->session_.get(), errno);
+	}
 	return n;
 }
 

@@ -126,6 +126,7 @@ private:
 	uint8_t header_[5] = {};
 	size_t header_have_ = 0;
 	size_t body_left_ = 0;
+	int last_io_errno_ = 0; // the socket error behind a pull/push failure
 
 	std::optional<Error> callback_error_; // set by the verify/PSK callbacks
 	bool handshake_done_ = false;

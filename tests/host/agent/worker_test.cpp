@@ -11,6 +11,7 @@
 #include <uapi/linux/handshake.h>
 
 #include "fake_channel.hpp"
+#include "keyring.hpp"
 #include "test_support.hpp"
 #include "worker.hpp"
 
@@ -25,6 +26,9 @@ public:
 	                       ReverseResolver::Lookup lookup = ReverseResolver::system_lookup)
 	    : admission(limit), resolver(std::make_unique<ReverseResolver>(1, std::move(lookup))),
 	      shared{log.log(), creds, admission, stats, *resolver, settings} {
+		// As the agent does before its threads start: one process keyring
+		// shared by every worker (see ensure_process_keyring()).
+		EXPECT_TRUE(ensure_process_keyring().ok());
 		ConfigSpec spec;
 		spec.server_cert = spec.server_key = "server";
 		creds.replace(make_credentials(spec));
@@ -308,6 +312,44 @@ TEST(Worker, DoneCarriesThePskPeerId) {
 	EXPECT_EQ(d.status, 0u);
 	EXPECT_EQ(d.remote_auth, std::vector<uint32_t>{static_cast<uint32_t>(id)});
 	EXPECT_EQ(peer.wait().ret, 0);
+}
+
+TEST(Worker, ConcurrentMtlsServersEachGetTheirPeerId) {
+	WorkerHarness h;
+	ConfigSpec spec;
+	spec.server_cert = spec.server_key = "server";
+	h.creds.replace(make_credentials(spec));
+	std::vector<std::unique_ptr<Peer>> peers;
+	std::vector<int> fds;
+	for (int i = 0; i < 8; i++) {
+		auto pair = tcp_pair();
+		HandshakeRequest r;
+		r.sockfd = pair.second.release(); // the accepted side: a server
+		r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
+		r.auth_mode = HANDSHAKE_AUTH_X509;
+		r.timeout_ms = 10000;
+		fds.push_back(r.sockfd);
+		h.kernel.submit(std::move(r));
+		PeerOptions p;
+		p.server = false;
+		p.cert = p.key = "client";
+		p.ca = "ca.pem";
+		p.verify_name = "server.test";
+		peers.push_back(std::make_unique<Peer>(std::move(pair.first), p));
+	}
+	h.start(2);
+	ASSERT_TRUE(h.kernel.wait_dones(8));
+	key_serial_t first = 0;
+	for (const auto &d : h.kernel.done_copy()) {
+		EXPECT_EQ(d.status, 0u);
+		ASSERT_EQ(d.remote_auth.size(), 1u);
+		EXPECT_NE(d.remote_auth[0], 0u);
+		if (!first)
+			first = static_cast<key_serial_t>(d.remote_auth[0]);
+		EXPECT_EQ(static_cast<key_serial_t>(d.remote_auth[0]), first); // same client cert
+	}
+	for (auto &p : peers)
+		EXPECT_EQ(p->wait().ret, 0);
 }
 
 ReverseResolver::Names answer_server_test(const sockaddr_storage &addr) {
