@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <getopt.h>
 #include <gnutls/gnutls.h>
+#include <sys/resource.h>
 
 #include "agent.hpp"
 #include "credentials.hpp"
@@ -64,6 +65,13 @@ int main(int argc, char **argv) {
 	}
 
 	tlsup::Log log;
+	// One fd per handshake in flight: take the whole hard limit (systemd
+	// leaves the soft limit at 1024).
+	rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 	if (check_only) {
 		auto cfg = tlsup::load_config(opts.config_path);
 		if (!cfg) {

@@ -33,6 +33,12 @@ const CipherCase kCiphers[] = {
          sizeof(tls12_crypto_info_aes_ccm_128)},
 };
 
+// Test names carry the cipher, not the bytes of the parameter.
+void PrintTo(const CipherCase &c, std::ostream *os)
+{
+	*os << c.name;
+}
+
 class KtlsCipherTest : public ::testing::TestWithParam<CipherCase> {};
 
 // Compares packed bytes with the record state field by field, reading the
