@@ -146,6 +146,8 @@ std::string handshake(gnutls_session_t s, int timeout_s) {
 		ret = gnutls_handshake(s);
 	} while (ret < 0 && !gnutls_error_is_fatal(ret));
 	if (ret < 0) {
+		// As real servers do: GnuTLS leaves the alert to the application.
+		gnutls_alert_send_appropriate(s, ret);
 		std::string r = std::string("handshake:") + gnutls_strerror(ret);
 		if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED)
 			r += std::string(":") + gnutls_alert_get_name(gnutls_alert_get(s));
