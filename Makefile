@@ -13,6 +13,8 @@
 #                 "N passed, N failed"
 #   make demo     all set-up, then a kernel consumer's handshakes in UML
 #   make bench    the benchmarks (tools/bench)
+#   make dkms-install  the module's sources to /usr/src, added to DKMS
+#   make install  tlsupd, tlsupctl, man pages and the systemd unit
 #   make clean
 
 SHELL := /bin/bash
@@ -30,8 +32,10 @@ DEPS := build-essential flex bison bc libelf-dev libssl-dev ccache xz-utils cpio
 	kmod pahole dwarves linux-source-$(UML_VERSION) linux-headers-amd64 \
 	python3 iproute2 keyutils gnutls-bin procps psmisc \
 	libgnutls28-dev libnl-3-dev libnl-genl-3-dev libkeyutils-dev libinih-dev \
-	cmake pkg-config googletest libgtest-dev clang clang-format libclang-rt-14-dev jq
+	cmake pkg-config googletest libgtest-dev clang clang-format libclang-rt-14-dev jq \
+	dkms util-linux
 
+.PHONY: dkms-install dkms-uninstall dkms-check install
 .PHONY: all deps uml uml-base uml-debug module module-uml module-uml-debug module-distro \
 	agent host-tests style check check-run demo bench clean
 
@@ -96,6 +100,45 @@ demo: deps uml-base module-uml agent
 
 bench: deps uml-base module-uml agent
 	@tools/bench/run.sh
+
+# The module's sources as DKMS wants them: /usr/src/tlsup-VERSION.
+DKMS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
+DKMS_SRC := $(DESTDIR)/usr/src/tlsup-$(DKMS_VERSION)
+MODULE_SOURCES := Kbuild dkms.conf LICENSE kernel include scripts/check-cxx-object
+
+dkms-install:
+	rm -rf $(DKMS_SRC) && mkdir -p $(DKMS_SRC)
+	cp -r --parents $(MODULE_SOURCES) $(DKMS_SRC)/
+	dkms add -m tlsup -v $(DKMS_VERSION)
+	dkms autoinstall
+
+dkms-uninstall:
+	-dkms remove -m tlsup -v $(DKMS_VERSION) --all
+	rm -rf $(DKMS_SRC)
+
+# DKMS builds the module for Debian's x86_64 kernel from the installed
+# sources, then everything is removed again.
+dkms-check:
+	@test -n "$(DISTRO_KDIR)" || { echo "dkms-check: no linux-headers-*-amd64"; exit 1; }
+	$(MAKE) dkms-uninstall >/dev/null 2>&1 || true
+	rm -rf $(DKMS_SRC) && mkdir -p $(DKMS_SRC)
+	cp -r --parents $(MODULE_SOURCES) $(DKMS_SRC)/
+	dkms add -m tlsup -v $(DKMS_VERSION)
+	dkms build -m tlsup -v $(DKMS_VERSION) -k $(patsubst linux-headers-%,%,$(notdir $(DISTRO_KDIR))) \
+		|| { cat /var/lib/dkms/tlsup/$(DKMS_VERSION)/build/make.log; $(MAKE) dkms-uninstall; exit 1; }
+	ls /var/lib/dkms/tlsup/$(DKMS_VERSION)/*/x86_64/module/tlsup.ko*
+	$(MAKE) dkms-uninstall
+
+PREFIX ?= /usr/local
+install: agent
+	install -D -m 0755 $(BUILD)/release/agent/tlsupd $(DESTDIR)$(PREFIX)/sbin/tlsupd
+	install -D -m 0755 $(BUILD)/release/agent/tlsupctl $(DESTDIR)$(PREFIX)/sbin/tlsupctl
+	install -D -m 0644 packaging/systemd/tlsupd.service \
+		$(DESTDIR)/etc/systemd/system/tlsupd.service
+	for m in Documentation/man/*.[0-9]; do \
+		install -D -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/$$(basename $$m); done
+	test -e $(DESTDIR)/etc/tlsupd/tlsupd.conf || \
+		install -D -m 0644 agent/tlsupd.conf.example $(DESTDIR)/etc/tlsupd/tlsupd.conf
 
 clean:
 	rm -rf $(BUILD)
