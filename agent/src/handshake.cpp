@@ -568,20 +568,20 @@ Error TlsSession::failure(int ret) {
 	bool peer_done = ret == GNUTLS_E_FATAL_ALERT_RECEIVED || is_closed_error(ret, sys_errno);
 	if (!peer_done)
 		gnutls_alert_send_appropriate(s, ret);
-	return classify_handshake_error(ret, sys_errno,
-					ret == GNUTLS_E_FATAL_ALERT_RECEIVED ? gnutls_alert_get(s)
-									     : GNUTLS_A_CLOSE_NOTIFY);
+	return classify_handshake_error(
+	        ret, sys_errno,
+	        ret == GNUTLS_E_FATAL_ALERT_RECEIVED ? gnutls_alert_get(s) : GNUTLS_A_CLOSE_NOTIFY);
 }
 
-Error classify_handshake_error(int ret, int io_errno, gnutls_alert_description_t alert)
-{
+Error classify_handshake_error(int ret, int io_errno, gnutls_alert_description_t alert) {
 	if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED)
-		return make_error(EACCES, "peer sent fatal alert '%s'", gnutls_alert_get_name(alert));
+		return make_error(EACCES, "peer sent fatal alert '%s'",
+		                  gnutls_alert_get_name(alert));
 	if (is_closed_error(ret, io_errno))
 		return make_error(ETIMEDOUT,
-				  "peer closed the connection during the handshake (%s%s%s)",
-				  gnutls_strerror(ret), io_errno ? ": " : "",
-				  io_errno ? strerror(io_errno) : "");
+		                  "peer closed the connection during the handshake (%s%s%s)",
+		                  gnutls_strerror(ret), io_errno ? ": " : "",
+		                  io_errno ? strerror(io_errno) : "");
 	if (ret == GNUTLS_E_MEMORY_ERROR)
 		return make_error(ENOMEM, "GnuTLS ran out of memory");
 	if (is_rejection(ret))

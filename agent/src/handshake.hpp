@@ -60,7 +60,7 @@ struct SessionSetup {
 // GnuTLS out of memory is ENOMEM, anything else EIO. IO_ERRNO is the
 // socket error behind a pull/push failure (0 for end of file).
 Error classify_handshake_error(int gnutls_error, int io_errno,
-			       gnutls_alert_description_t alert = GNUTLS_A_CLOSE_NOTIFY);
+                               gnutls_alert_description_t alert = GNUTLS_A_CLOSE_NOTIFY);
 
 // The setup for an accepted request (validate_request() already passed).
 SessionSetup setup_for(const HandshakeRequest &req);

@@ -720,36 +720,36 @@ TEST_F(HandshakeTest, AnonymousServerIsEinval) {
 	EXPECT_EQ(session.error().code, EINVAL);
 }
 
-TEST(HandshakeErrors, EveryGnutlsFailureHasADoneStatus)
-{
+TEST(HandshakeErrors, EveryGnutlsFailureHasADoneStatus) {
 	struct Case {
 		int gnutls_error, io_errno, status;
 	} cases[] = {
-		{GNUTLS_E_FATAL_ALERT_RECEIVED, 0, EACCES},
-		{GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR, 0, EACCES},
-		{GNUTLS_E_NO_CIPHER_SUITES, 0, EACCES},
-		{GNUTLS_E_UNSUPPORTED_VERSION_PACKET, 0, EACCES},
-		{GNUTLS_E_INSUFFICIENT_CREDENTIALS, 0, EACCES},
-		{GNUTLS_E_PREMATURE_TERMINATION, 0, ETIMEDOUT},
-		{GNUTLS_E_SESSION_EOF, 0, ETIMEDOUT},
-		{GNUTLS_E_UNEXPECTED_PACKET_LENGTH, 0, ETIMEDOUT},
-		{GNUTLS_E_PULL_ERROR, ECONNRESET, ETIMEDOUT},
-		{GNUTLS_E_PUSH_ERROR, EPIPE, ETIMEDOUT},
-		{GNUTLS_E_PUSH_ERROR, ENOBUFS, EIO}, // not the peer's doing
-		{GNUTLS_E_MEMORY_ERROR, 0, ENOMEM},
-		{GNUTLS_E_INTERNAL_ERROR, 0, EIO},
-		{GNUTLS_E_UNEXPECTED_PACKET, 0, EIO},
+	        {GNUTLS_E_FATAL_ALERT_RECEIVED, 0, EACCES},
+	        {GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR, 0, EACCES},
+	        {GNUTLS_E_NO_CIPHER_SUITES, 0, EACCES},
+	        {GNUTLS_E_UNSUPPORTED_VERSION_PACKET, 0, EACCES},
+	        {GNUTLS_E_INSUFFICIENT_CREDENTIALS, 0, EACCES},
+	        {GNUTLS_E_PREMATURE_TERMINATION, 0, ETIMEDOUT},
+	        {GNUTLS_E_SESSION_EOF, 0, ETIMEDOUT},
+	        {GNUTLS_E_UNEXPECTED_PACKET_LENGTH, 0, ETIMEDOUT},
+	        {GNUTLS_E_PULL_ERROR, ECONNRESET, ETIMEDOUT},
+	        {GNUTLS_E_PUSH_ERROR, EPIPE, ETIMEDOUT},
+	        {GNUTLS_E_PUSH_ERROR, ENOBUFS, EIO}, // not the peer's doing
+	        {GNUTLS_E_MEMORY_ERROR, 0, ENOMEM},
+	        {GNUTLS_E_INTERNAL_ERROR, 0, EIO},
+	        {GNUTLS_E_UNEXPECTED_PACKET, 0, EIO},
 	};
 	for (const auto &c : cases) {
-		Error e = classify_handshake_error(c.gnutls_error, c.io_errno, GNUTLS_A_BAD_RECORD_MAC);
+		Error e = classify_handshake_error(c.gnutls_error, c.io_errno,
+		                                   GNUTLS_A_BAD_RECORD_MAC);
 		EXPECT_EQ(e.code, c.status) << gnutls_strerror_name(c.gnutls_error);
 		EXPECT_FALSE(e.reason.empty());
 	}
 	EXPECT_NE(classify_handshake_error(GNUTLS_E_FATAL_ALERT_RECEIVED, 0, GNUTLS_A_DECRYPT_ERROR)
-			  .reason.find("Decrypt error"),
-		  std::string::npos);
+	                  .reason.find("Decrypt error"),
+	          std::string::npos);
 	EXPECT_NE(classify_handshake_error(GNUTLS_E_PULL_ERROR, ECONNRESET).reason.find("reset"),
-		  std::string::npos);
+	          std::string::npos);
 }
 
 // ---- the no-over-read guarantee ----

@@ -34,8 +34,7 @@ const CipherCase kCiphers[] = {
 };
 
 // Test names carry the cipher, not the bytes of the parameter.
-void PrintTo(const CipherCase &c, std::ostream *os)
-{
+void PrintTo(const CipherCase &c, std::ostream *os) {
 	*os << c.name;
 }
 

@@ -417,8 +417,9 @@ void Peer::run() {
 		while (out_.received.size() < opts_.receive_after) {
 			char buf[4096];
 			ssize_t n = gnutls_record_recv(s, buf, sizeof(buf));
-			if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+			if (n == GNUTLS_E_INTERRUPTED)
 				continue;
+			// GNUTLS_E_AGAIN here is SO_RCVTIMEO expiring: give up.
 			if (n <= 0) {
 				out_.receive_ret = static_cast<int>(n);
 				break;
