@@ -7,8 +7,7 @@
 
 #include "netlink_messages.hpp"
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 	std::span<const uint8_t> in(data, size);
 	auto d = tlsup::decode_accept(in);
 	const auto &r = d.request;

@@ -7,8 +7,7 @@
 
 #include "config.hpp"
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 	std::string text(reinterpret_cast<const char *>(data), size);
 	auto c = tlsup::parse_config(text, "fuzz.conf");
 	if (!c) {
