@@ -555,10 +555,20 @@ Error TlsSession::failure(int ret) {
 	int sys_errno = last_io_errno_;
 	gnutls_session_t s = session_.get();
 	if (callback_error_) {
-		// Tell the peer why, best effort: the socket is non-blocking.
-		gnutls_alert_send_appropriate(s, ret);
+		// Tell the peer why, best effort: the socket is non-blocking. An
+		// unknown identity gets its own alert, which ktls-utils' and our
+		// clients report as EKEYREJECTED.
+		if (callback_error_->code == EKEYREJECTED)
+			gnutls_alert_send(s, GNUTLS_AL_FATAL, GNUTLS_A_UNKNOWN_PSK_IDENTITY);
+		else
+			gnutls_alert_send_appropriate(s, ret);
 		return *callback_error_;
 	}
+	if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED && setup_.role == Role::Client &&
+	    setup_.auth_mode == HANDSHAKE_AUTH_PSK &&
+	    gnutls_alert_get(s) == GNUTLS_A_UNKNOWN_PSK_IDENTITY)
+		return make_error(EKEYREJECTED, "the server does not know PSK identity %d",
+		                  psk_serial_);
 	if (setup_.role == Role::Server && setup_.auth_mode == HANDSHAKE_AUTH_PSK && psk_serial_ &&
 	    (ret == GNUTLS_E_RECEIVED_ILLEGAL_PARAMETER || ret == GNUTLS_E_DECRYPTION_FAILED)) {
 		gnutls_alert_send_appropriate(s, ret);
