@@ -46,7 +46,6 @@ bool is_closed_error(int ret, int sys_errno) {
 	switch (ret) {
 	case GNUTLS_E_PREMATURE_TERMINATION:
 	case GNUTLS_E_UNEXPECTED_PACKET_LENGTH:
-	case GNUTLS_E_SESSION_EOF:
 		return true;
 	case GNUTLS_E_PULL_ERROR:
 	case GNUTLS_E_PUSH_ERROR:
@@ -587,6 +586,11 @@ Error classify_handshake_error(int ret, int io_errno, gnutls_alert_description_t
 	if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED)
 		return make_error(EACCES, "peer sent fatal alert '%s'",
 		                  gnutls_alert_get_name(alert));
+	// close_notify in the middle of a handshake: the peer chose to stop
+	// (GnuTLS peers that refuse a PSK do this), which is not a dropped
+	// connection.
+	if (ret == GNUTLS_E_SESSION_EOF)
+		return make_error(EACCES, "peer ended the handshake (close_notify)");
 	if (is_closed_error(ret, io_errno))
 		return make_error(ETIMEDOUT,
 		                  "peer closed the connection during the handshake (%s%s%s)",

@@ -55,8 +55,9 @@ struct SessionSetup {
 	const Priorities *priorities = nullptr;
 };
 
-// The DONE status for a fatal gnutls_handshake() result: a peer's alert or a
-// failed negotiation is EACCES, a connection the peer closed is ETIMEDOUT,
+// The DONE status for a fatal gnutls_handshake() result: a peer's alert
+// (close_notify included) or a failed negotiation is EACCES, a connection
+// the peer closed without a word is ETIMEDOUT,
 // GnuTLS out of memory is ENOMEM, anything else EIO. IO_ERRNO is the
 // socket error behind a pull/push failure (0 for end of file).
 Error classify_handshake_error(int gnutls_error, int io_errno,

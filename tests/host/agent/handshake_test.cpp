@@ -754,6 +754,24 @@ TEST_F(HandshakeTest, ClientClosingMidHandshakeIsEtimedout) {
 	EXPECT_EQ(r.status(), ETIMEDOUT) << r.reason();
 }
 
+TEST_F(HandshakeTest, CloseNotifyInsteadOfServerHelloIsEacces) {
+	// A peer that refuses by ending the session (close_notify, as GnuTLS
+	// servers do with gnutls_bye) rejected us; it did not just vanish.
+	auto fds = unix_pair();
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	s.peername = "server.test";
+	s.fd = fds.first.get();
+	auto session = TlsSession::create(std::move(s), log_.log());
+	ASSERT_TRUE(session.ok());
+	ASSERT_EQ(session.value()->step().value(), Progress::WantRead); // ClientHello out
+	const uint8_t close_notify[] = {21, 3, 3, 0, 2, 1, 0};
+	ASSERT_EQ(::send(fds.second.get(), close_notify, sizeof(close_notify), 0), 7);
+	auto r = drive(**session, fds.first.get());
+	ASSERT_FALSE(r.ok());
+	EXPECT_EQ(r.error().code, EACCES) << r.error().reason;
+	EXPECT_NE(r.error().reason.find("close_notify"), std::string::npos) << r.error().reason;
+}
+
 TEST_F(HandshakeTest, PeerClosingBeforeAnythingIsEtimedout) {
 	auto fds = unix_pair();
 	fds.second.reset();
@@ -816,7 +834,7 @@ TEST(HandshakeErrors, EveryGnutlsFailureHasADoneStatus) {
 	        {GNUTLS_E_UNSUPPORTED_VERSION_PACKET, 0, EACCES},
 	        {GNUTLS_E_INSUFFICIENT_CREDENTIALS, 0, EACCES},
 	        {GNUTLS_E_PREMATURE_TERMINATION, 0, ETIMEDOUT},
-	        {GNUTLS_E_SESSION_EOF, 0, ETIMEDOUT},
+	        {GNUTLS_E_SESSION_EOF, 0, EACCES}, // close_notify mid-handshake
 	        {GNUTLS_E_UNEXPECTED_PACKET_LENGTH, 0, ETIMEDOUT},
 	        {GNUTLS_E_PULL_ERROR, ECONNRESET, ETIMEDOUT},
 	        {GNUTLS_E_PUSH_ERROR, EPIPE, ETIMEDOUT},
