@@ -133,8 +133,9 @@ PREFIX ?= /usr/local
 install: agent
 	install -D -m 0755 $(BUILD)/release/agent/tlsupd $(DESTDIR)$(PREFIX)/sbin/tlsupd
 	install -D -m 0755 $(BUILD)/release/agent/tlsupctl $(DESTDIR)$(PREFIX)/sbin/tlsupctl
-	install -D -m 0644 packaging/systemd/tlsupd.service \
-		$(DESTDIR)/etc/systemd/system/tlsupd.service
+	install -d $(DESTDIR)/etc/systemd/system
+	sed 's|/usr/sbin/|$(PREFIX)/sbin/|g' packaging/systemd/tlsupd.service \
+		>$(DESTDIR)/etc/systemd/system/tlsupd.service
 	for m in Documentation/man/*.[0-9]; do \
 		install -D -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/$$(basename $$m); done
 	test -e $(DESTDIR)/etc/tlsupd/tlsupd.conf || \

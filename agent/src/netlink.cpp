@@ -73,6 +73,13 @@ Result<std::unique_ptr<GenlChannel>> GenlChannel::open(int rcvbuf_bytes) {
 	int fd = nl_socket_get_fd(ch->mcast_.get());
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf_bytes, sizeof(rcvbuf_bytes)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf_bytes, sizeof(rcvbuf_bytes));
+	// And the kernel learns of the loss too: a READY that overflows this
+	// queue fails its multicast with ENOBUFS instead of ESRCH, which tells
+	// tlsup.ko an agent exists here and will drain (a listener elsewhere
+	// or none would be ESRCH). Upstream kernels ignore the difference.
+	int one = 1;
+	if (setsockopt(fd, SOL_NETLINK, NETLINK_BROADCAST_ERROR, &one, sizeof(one)) < 0)
+		return make_error(errno, "NETLINK_BROADCAST_ERROR: %s", strerror(errno));
 	return ch;
 }
 

@@ -274,9 +274,8 @@ void NetState::show(tlsup_seq *seq) {
 	tlsup_shim_seq_printf(seq, "live: %u\n", st_.live);
 	tlsup_shim_seq_printf(seq, "requests:\n");
 	for_each_inflight_locked([&](Request &req) {
-		const char *state = req.place == Place::Pending    ? "pending"
-		                    : req.place == Place::Accepted ? "accepted"
-		                                                   : "ending";
+		// Batched requests (being expired or drained) are off these lists.
+		const char *state = req.place == Place::Pending ? "pending" : "accepted";
 		const char *peer = req.peername();
 		tlsup_shim_seq_printf(seq,
 		                      "  id=%llu state=%s type=%s auth=%s age_ms=%llu "

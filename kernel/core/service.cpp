@@ -22,7 +22,7 @@ constinit SockIndex *g_index = nullptr;
 
 // Undoes a submit that failed after the request was pinned and hooked: the
 // destructor goes back before the pins are dropped, then the index's
-// reference goes.
+// reference goes (remove() is a no-op if the request was never indexed).
 void unwind_submit(Request &req) {
 	tlsup_shim_sk_restore_destruct(req.sk(), req.orig_destruct());
 	g_index->remove(req);
@@ -55,17 +55,20 @@ Expected<void> submit(const tlsup_submit &args, unsigned int gfp) {
 		return r.error();
 	}
 
+	// Pinned and hooked before anyone can find the request: a cancel (by
+	// index) or an agent (by queue) may complete it, dropping the pins, the
+	// moment it is visible. A second request on the socket hooks over the
+	// first one's hook and restores it.
+	req->pin();
+	req->set_orig_destruct(tlsup_shim_sk_hook_destruct(req->sk()));
+
 	if (auto r = g_index->insert(*req); !r) {
 		tlsup_shim_trace(TLSUP_TRACE_SUBMIT_ERR, req->sk(), req->id(),
 		                 r.error().to_kernel());
 		net->count_submit_failed();
-		req->put();
+		unwind_submit(*req);
 		return r.error();
 	}
-	// Pinned before anyone can see the request: an agent may accept and
-	// complete it (dropping the pins) the moment it is queued.
-	req->pin();
-	req->set_orig_destruct(tlsup_shim_sk_hook_destruct(req->sk()));
 
 	if (auto r = net->enqueue(*req); !r) {
 		tlsup_shim_trace(TLSUP_TRACE_SUBMIT_ERR, req->sk(), req->id(),
@@ -94,7 +97,8 @@ Expected<void> submit(const tlsup_submit &args, unsigned int gfp) {
 int accept(NetState &net, kstd::Bytes attrs, tlsup_nl_reply *reply) {
 	auto decoded = decode_accept_request(attrs);
 	if (!decoded) {
-		tlsup_shim_trace(TLSUP_TRACE_CMD_ACCEPT_ERR, nullptr, 0, -err::einval);
+		tlsup_shim_trace(TLSUP_TRACE_CMD_ACCEPT_ERR, nullptr, 0,
+		                 decoded.error().to_kernel());
 		return decoded.error().to_kernel();
 	}
 	Request *req = net.dequeue(decoded->handler_class);

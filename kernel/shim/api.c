@@ -48,7 +48,8 @@ static int tlsup_hello(const struct tls_handshake_args *args, gfp_t flags,
  *
  * The agent verifies the server but presents no identity.
  *
- * Context: process, or any context @flags allow; takes BH-safe spinlocks.
+ * Context: process or softirq, with @flags allowed there; takes BH-safe
+ * spinlocks.
  * Return: 0 when queued: @args->ta_done then runs exactly once unless
  * tls_handshake_cancel() returns true. Otherwise a negative errno and the
  * callback never runs: %-EINVAL (bad @args), %-EBUSY (a request is already

@@ -18,7 +18,7 @@
 static unsigned int max_pending;
 module_param(max_pending, uint, 0644);
 MODULE_PARM_DESC(max_pending,
-		 "Requests a network namespace may queue un-accepted; 0 (default) = clamp(RAM pages / 102400, 3, 50), as upstream");
+		 "Requests a network namespace may queue un-accepted; 0 (default) = clamp(RAM / 25 / page size, 3, 50), as upstream");
 
 const unsigned int tlsup_gfp_kernel = (__force unsigned int)GFP_KERNEL;
 
@@ -28,7 +28,8 @@ unsigned int tlsup_shim_max_pending(void)
 
 	if (v)
 		return v;
-	return clamp_t(unsigned long, totalram_pages() / 102400, 3, 50);
+	/* Upstream's si.totalram / (25 * si.mem_unit): pages / (25 * PAGE_SIZE). */
+	return clamp_t(unsigned long, totalram_pages() / (25 * PAGE_SIZE), 3, 50);
 }
 
 void *tlsup_shim_alloc(unsigned long size, unsigned int gfp)

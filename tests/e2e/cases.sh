@@ -372,7 +372,7 @@ case_netns_agent_serves_own_namespace() {
 	group=$((group + 1))
 	$ns sh -c "echo 'start id=$group role=client port=$port auth=anon peername=localhost timeout=10000 send=4096 recv=4096' >$CTL"
 	ctl wait "id=$group" timeout=30000
-	out=$(grep "^group=$group " "$RESULTS")
+	out=$(grep "^group=$group idx=" "$RESULTS")
 	expect "status in the namespace" "$(field status)" 0
 	expect received "$(field received)" 4096
 	grep -q 'handshake done' "$WORK/agent-ns1.log" || { log "ns1 agent did not do it"; case_failed=1; }

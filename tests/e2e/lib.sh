@@ -38,7 +38,7 @@ consumer() {
 	fi
 	ctl wait "id=$group" timeout=60000
 	[ "$ctl_err" = 0 ] || log "wait for group $group: $ctl_err"
-	out=$(grep "^group=$group " "$RESULTS")
+	out=$(grep "^group=$group idx=" "$RESULTS")
 	log "consumer group $group finished at $(since)s"
 }
 
@@ -50,7 +50,7 @@ consumer_start() {
 
 consumer_wait() {
 	ctl wait "id=$group" timeout="${1:-60000}"
-	out=$(grep "^group=$group " "$RESULTS")
+	out=$(grep "^group=$group idx=" "$RESULTS")
 }
 
 # field NAME [LINE]: a key=value of the consumer's (first) result line.

@@ -38,7 +38,7 @@ struct Options {
 	bool require_client_cert = false;
 	std::vector<std::pair<std::string, std::string>> psks; // identity, hex key
 	std::string servername;
-	std::string mode = "echo"; // server: echo|send|silent|hangup; client: echo|send
+	std::string mode = "echo"; // server only: echo|send|silent|hangup
 	size_t send = 0, recv = 0;
 	bool early = false; // send data right behind Finished
 	int count = 1;

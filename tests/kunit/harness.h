@@ -102,7 +102,7 @@ int kt_sk_refs(struct kt_consumer *c);
 /*
  * An agent socket in @net: @privileged false drops CAP_NET_ADMIN from the
  * credentials the socket's file carries, as for an unprivileged process.
- * @join subscribes it to the "tlsdh" group.
+ * @join subscribes it to the "tlshd" group.
  */
 struct kt_agent *kt_agent(struct kunit *test, struct net *net,
 			  bool privileged, bool join);

@@ -76,7 +76,7 @@ cmd="start id=1 role=client port=4433 auth=x509 peername=localhost keyring=$RING
 run sh -c "echo '$cmd' >$CTL"
 run sh -c "echo 'wait id=1' >$CTL"
 wait "$peer" || true
-r=$(grep '^group=1 ' $RESULTS)
+r=$(grep '^group=1 idx=' $RESULTS)
 say "tlsup.ko handed the socket to tlsupd, which did the TLS 1.3 handshake,"
 say "installed the session keys with setsockopt(SOL_TLS) and answered DONE:"
 grep 'handshake done' agent.log | tail -n 1 | sed 's/^/     agent: /'
@@ -93,7 +93,7 @@ say "A GnuTLS client with its own certificate connects and sends 64 KiB:"
 run "$B/tests/e2e/tlspeer" client --port 4434 --cert peer.pem --key peer.key --ca ca.pem \
 	--servername localhost --send 65536 --recv 65536
 run sh -c "echo 'wait id=2' >$CTL"
-r=$(grep '^group=2 ' $RESULTS)
+r=$(grep '^group=2 idx=' $RESULTS)
 peerid=$(field "$r" peerid)
 grep 'handshake done' agent.log | tail -n 1 | sed 's/^/     agent: /'
 say "The kernel server echoed everything over kTLS:"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * tlsup_testmod's control files in /sys/kernel/debug/tlsup_testmod/:
- *   ctl      write one command per write(2) (see README.rst)
+ *   ctl      write one command per write(2) (Documentation/tools.rst)
  *   results  one line per session of every group
  */
 
@@ -126,6 +126,8 @@ static int tm_parse_start(char *args, struct tm_spec *spec)
 			ret = kstrtoint(v, 0, &spec->close_ms);
 		else if (!strcmp(tok, "count"))
 			ret = kstrtouint(v, 0, &spec->count);
+		else if (!strcmp(tok, "concurrency"))
+			ret = kstrtouint(v, 0, &spec->concurrency);
 		else if (!strcmp(tok, "wait_ms"))
 			ret = kstrtouint(v, 0, &spec->wait_ms);
 		else
@@ -133,7 +135,10 @@ static int tm_parse_start(char *args, struct tm_spec *spec)
 	}
 	if (ret)
 		return ret;
-	if (spec->id < 0 || !port || !spec->count || spec->count > 20000)
+	if (spec->id < 0 || !port || !spec->count || spec->count > 100000)
+		return -EINVAL;
+	/* The API has no anonymous server hello. */
+	if (spec->server && spec->auth == TM_ANON)
 		return -EINVAL;
 	return tm_parse_addr(spec, addr, port);
 }
@@ -249,6 +254,8 @@ static int tm_results_show(struct seq_file *m, void *v)
 
 	mutex_lock(&tm_groups_lock);
 	list_for_each_entry(g, &tm_groups, node) {
+		tm_group_format(g, line, sizeof(line));
+		seq_puts(m, line);
 		for (i = 0; i < g->spec.count; i++) {
 			tm_session_format(g->sessions[i], line, sizeof(line));
 			seq_puts(m, line);

@@ -35,13 +35,22 @@ static void tm_error(struct tm_session *s, const char *fmt, int err)
 		snprintf(s->error, sizeof(s->error), fmt, err);
 }
 
+static void tm_client_start_next(struct tm_group *g);
+
 static void tm_finish(struct tm_session *s)
 {
+	struct tm_group *g = s->group;
+
 	if (atomic_xchg(&s->finished, 1))
 		return;
 	s->phase = TM_DONE;
-	if (atomic_dec_and_test(&s->group->remaining))
-		complete_all(&s->group->all_done);
+	if (atomic_dec_and_test(&g->remaining)) {
+		g->t_done = ktime_get();
+		complete_all(&g->all_done);
+	} else if (!g->spec.server) {
+		/* A slot freed: keep spec.concurrency sessions going. */
+		tm_client_start_next(g);
+	}
 }
 
 static void tm_release_socket(struct tm_session *s)
@@ -396,6 +405,25 @@ static void tm_client_work(struct work_struct *work)
 	kfree(w);
 }
 
+/* Starts the group's next session, if any is left. */
+static void tm_client_start_next(struct tm_group *g)
+{
+	int i = atomic_inc_return(&g->next_start) - 1;
+	struct tm_start_work *w;
+
+	if (i >= g->spec.count)
+		return;
+	w = kzalloc(sizeof(*w), GFP_ATOMIC);
+	if (!w) {
+		tm_error(g->sessions[i], "start: %d", -ENOMEM);
+		tm_finish(g->sessions[i]);
+		return;
+	}
+	w->s = g->sessions[i];
+	INIT_WORK(&w->work, tm_client_work);
+	queue_work(tm_wq, &w->work);
+}
+
 /* Accepts spec->count connections and starts a server session on each. */
 static void tm_accept_work(struct work_struct *work)
 {
@@ -462,6 +490,7 @@ struct tm_group *tm_group_start(const struct tm_spec *spec, int *err)
 			goto fail;
 		}
 	}
+	g->t_start = ktime_get();
 	if (spec->server) {
 		*err = tm_listen(g);
 		if (*err)
@@ -470,18 +499,10 @@ struct tm_group *tm_group_start(const struct tm_spec *spec, int *err)
 		queue_work(tm_wq, &g->accept_work);
 		return g;
 	}
-	for (i = 0; i < spec->count; i++) {
-		struct tm_start_work *w = kzalloc(sizeof(*w), GFP_KERNEL);
-
-		if (!w) {
-			tm_error(g->sessions[i], "start: %d", -ENOMEM);
-			tm_finish(g->sessions[i]);
-			continue;
-		}
-		w->s = g->sessions[i];
-		INIT_WORK(&w->work, tm_client_work);
-		queue_work(tm_wq, &w->work);
-	}
+	g->t_start = ktime_get();
+	atomic_set(&g->next_start, 0);
+	for (i = 0; i < (spec->concurrency ?: spec->count) && i < spec->count; i++)
+		tm_client_start_next(g);
 	return g;
 
 fail:
@@ -552,6 +573,14 @@ static const char *const tm_phase_names[] = {
 	[TM_NEW] = "new", [TM_CONNECTING] = "connecting",
 	[TM_HANDSHAKE] = "handshake", [TM_DATA] = "data", [TM_DONE] = "done",
 };
+
+void tm_group_format(struct tm_group *g, char *buf, size_t len)
+{
+	s64 us = g->t_done ? ktime_us_delta(g->t_done, g->t_start) : -1;
+
+	snprintf(buf, len, "group=%d summary sessions=%u remaining=%d elapsed_us=%lld\n",
+		 g->spec.id, g->spec.count, atomic_read(&g->remaining), us);
+}
 
 void tm_session_format(struct tm_session *s, char *buf, size_t len)
 {

@@ -2,7 +2,7 @@
 /*
  * tlsup_testmod: a kernel TLS consumer driven from userspace through
  * debugfs, for the end-to-end suite, the demo and the benchmarks.
- * See tools/testmod/README.rst for the command language.
+ * The command language is in Documentation/tools.rst.
  */
 #ifndef _TLSUP_TESTMOD_H
 #define _TLSUP_TESTMOD_H
@@ -41,6 +41,7 @@ struct tm_spec {
 	bool cancel_after_done;
 	int close_ms;			/* -1: never; else release the socket mid-handshake */
 	unsigned int count;		/* sessions (client) or connections (server) */
+	unsigned int concurrency;	/* client: at most this many at once (0: all) */
 	unsigned int wait_ms;		/* how long a session waits for its callback */
 };
 
@@ -88,7 +89,8 @@ struct tm_group {
 	struct work_struct accept_work;
 	atomic_t remaining;
 	struct completion all_done;
-	unsigned int started;
+	atomic_t next_start;		/* client: index of the next session to start */
+	ktime_t t_start, t_done;
 	struct tm_session *sessions[];
 };
 
@@ -103,5 +105,6 @@ int tm_group_wait(struct tm_group *g, unsigned int timeout_ms);
 void tm_group_cancel(struct tm_group *g);
 void tm_group_free(struct tm_group *g);
 void tm_session_format(struct tm_session *s, char *buf, size_t len);
+void tm_group_format(struct tm_group *g, char *buf, size_t len);
 
 #endif /* _TLSUP_TESTMOD_H */

@@ -3,7 +3,7 @@
 #
 # Build (or reuse) a User-Mode Linux kernel for tlsup's tests.
 #
-#   tools/uml/kernel.sh [--print-dir] FLAVOUR [VERSION]
+#   tools/uml/kernel.sh FLAVOUR [VERSION]
 #     FLAVOUR  base | debug
 #     VERSION  6.1 (default) | 6.12
 #

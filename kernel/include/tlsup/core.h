@@ -26,7 +26,7 @@ extern "C" {
 /* Kernel objects, opaque to the core. */
 struct tlsup_ksock;		/* struct sock */
 struct tlsup_kfile;		/* struct file */
-struct tlsup_knet;		/* struct net */
+struct tlsup_knet;		/* the shim's per-namespace state */
 struct tlsup_ksocket;		/* struct socket, from a DONE's fd lookup */
 struct tlsup_lock;		/* spinlock_t, allocated by the shim */
 struct tlsup_nl_reply;		/* an ACCEPT reply being built */

@@ -170,6 +170,21 @@ TEST_F(Lifecycle, AcceptBetweenPublishAndFailedNotifyKeepsTheRequest) {
 	EXPECT_EQ(c.cb.status.load(), 0);
 }
 
+TEST_F(Lifecycle, CancelWhileSubmitIsStillRunning) {
+	// The consumer's own cancel races its hello: the request is pinned
+	// before it can be found, so the cancel drops references that exist.
+	Consumer &c = consumer();
+	bool cancelled = false;
+	net->on_notify = [&] { cancelled = tlsup_core_cancel(c.ksk()); };
+	EXPECT_EQ(submit(c), 0);
+	net->on_notify = nullptr;
+	EXPECT_TRUE(cancelled);
+	EXPECT_EQ(c.cb.calls.load(), 0);
+	EXPECT_EQ(c.sk->refs.load(), 1);
+	EXPECT_EQ(c.file->refs.load(), 1);
+	EXPECT_EQ(accept().ret, -EAGAIN);
+}
+
 TEST_F(Lifecycle, AllocationFailureIsEnomem) {
 	Consumer &c = consumer();
 	k.fail_alloc_after = 0;

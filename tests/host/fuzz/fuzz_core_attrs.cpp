@@ -18,8 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 	size_t seen = 0;
 	while (rd.next(a)) {
 		// The payload lies inside the input.
-		if (a.payload.size() && (a.payload.data() < data ||
-					 a.payload.data() + a.payload.size() > data + size))
+		if (a.payload.size() &&
+		    (a.payload.data() < data || a.payload.data() + a.payload.size() > data + size))
 			abort();
 		seen += 4 + a.payload.size();
 	}
