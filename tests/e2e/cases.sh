@@ -248,6 +248,30 @@ case_status_wrong_psk_key() {
 	expect status "$(field status)" -13
 }
 
+case_status_einval_cert_without_key() {
+	# A consumer that names a certificate but no private key asked for
+	# something impossible: bad request parameters.
+	next_port
+	peer_server --cert pki/server.pem --key pki/server.key --mode echo --timeout 3
+	consumer role=client port=$port auth=x509 peername=localhost timeout=5000 \
+		keyring="$RING" cert="$CERT"
+	peer_stop
+	expect status "$(field status)" -22
+	expect calls "$(field calls)" 1
+}
+
+case_status_eio_ktls_setup() {
+	# The handshake succeeds, but the socket already has the TLS ULP: the
+	# agent cannot install kTLS, which is EIO.
+	next_port
+	peer_server --cert pki/server.pem --key pki/server.key --mode echo --timeout 5
+	consumer role=client port=$port auth=anon peername=localhost timeout=5000 preset_ulp=1
+	peer_stop
+	expect status "$(field status)" -5
+	expect calls "$(field calls)" 1
+	grep -q 'EIO' "$WORK/agent.log" || { log "agent log has no EIO reason"; case_failed=1; }
+}
+
 case_status_silent_peer() {
 	next_port
 	peer_server --mode silent --timeout 8
@@ -439,6 +463,8 @@ CASES=(
 	"ENOKEY: missing PSK key|case_status_missing_psk_key"
 	"EKEYREJECTED: unknown PSK identity|case_status_unknown_psk_identity"
 	"EACCES: wrong PSK key|case_status_wrong_psk_key"
+	"EINVAL: certificate without a private key|case_status_einval_cert_without_key"
+	"EIO: kTLS set-up fails|case_status_eio_ktls_setup"
 	"ETIMEDOUT: silent peer|case_status_silent_peer"
 	"ETIMEDOUT: peer hangs up mid-handshake|case_status_peer_hangs_up"
 	"cancel before accept|case_cancel_before_accept"

@@ -122,6 +122,8 @@ static int tm_parse_start(char *args, struct tm_spec *spec)
 			ret = kstrtoint(v, 0, &spec->cancel_ms);
 		else if (!strcmp(tok, "cancel_after_done"))
 			spec->cancel_after_done = !strcmp(v, "1");
+		else if (!strcmp(tok, "preset_ulp"))
+			spec->preset_ulp = !strcmp(v, "1");
 		else if (!strcmp(tok, "close_ms"))
 			ret = kstrtoint(v, 0, &spec->close_ms);
 		else if (!strcmp(tok, "count"))

@@ -15,6 +15,7 @@
 #include <linux/socket.h>
 #include <linux/uio.h>
 #include <net/sock.h>
+#include <net/tcp.h>
 #include <uapi/linux/tls.h>
 
 #include "testmod.h"
@@ -383,6 +384,10 @@ static void tm_client_start(struct tm_session *s)
 	}
 	ret = kernel_connect(sock, (struct sockaddr *)&spec->addr,
 			     spec->addrlen, 0);
+	if (!ret && spec->preset_ulp)
+		/* The agent's own TCP_ULP then fails: its kTLS set-up, not the handshake. */
+		ret = sock->ops->setsockopt(sock, SOL_TCP, TCP_ULP,
+					    KERNEL_SOCKPTR("tls"), sizeof("tls"));
 	if (ret) {
 		tm_error(s, "connect: %d", ret);
 		sock_release(sock);

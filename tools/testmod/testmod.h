@@ -40,6 +40,7 @@ struct tm_spec {
 	int cancel_ms;			/* -1: never; else cancel this long after submit */
 	bool cancel_after_done;
 	int close_ms;			/* -1: never; else release the socket mid-handshake */
+	bool preset_ulp;		/* attach the "tls" ULP before the request */
 	unsigned int count;		/* sessions (client) or connections (server) */
 	unsigned int concurrency;	/* client: at most this many at once (0: all) */
 	unsigned int wait_ms;		/* how long a session waits for its callback */
