@@ -272,6 +272,7 @@ void NetState::show(tlsup_seq *seq) {
 	tlsup_shim_seq_printf(seq, "inflight: %u\n", st_.inflight);
 	tlsup_shim_seq_printf(seq, "max_pending: %u\n", tlsup_shim_max_pending());
 	tlsup_shim_seq_printf(seq, "live: %u\n", st_.live);
+	tlsup_shim_seq_printf(seq, "request_bytes: %u\n", static_cast<unsigned>(sizeof(Request)));
 	tlsup_shim_seq_printf(seq, "requests:\n");
 	for_each_inflight_locked([&](Request &req) {
 		// Batched requests (being expired or drained) are off these lists.

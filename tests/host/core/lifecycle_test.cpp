@@ -387,6 +387,7 @@ TEST_F(Lifecycle, ProcShowListsCountersAndRequests) {
 	EXPECT_NE(out.find("submitted: 1\n"), std::string::npos) << out;
 	EXPECT_NE(out.find("pending: 1\n"), std::string::npos) << out;
 	EXPECT_NE(out.find("max_pending: 3\n"), std::string::npos) << out;
+	EXPECT_NE(out.find("request_bytes: "), std::string::npos) << out;
 	EXPECT_NE(out.find("state=pending type=client auth=psk age_ms=42 timeout_ms=5000 "
 	                   "peername=server.example"),
 	          std::string::npos)

@@ -1,0 +1,157 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The benchmarks, inside UML (tools/bench/run.sh boots it). Writes one JSON
+# object per line to $TLSUP_RUN/bench.jsonl.
+#
+# BENCH_PROFILE=full   concurrency 1, 16, 64, 256, 1024 for x509 and PSK,
+#                      the in-process baseline at each point, and the
+#                      10,000-in-flight scale run
+# BENCH_PROFILE=smoke  a few small points, no scale run (make check)
+set -u
+M=$TLSUP_ROOT/build/module/uml-$TLSUP_VERSION-base
+B=$TLSUP_ROOT/build/release
+CTL=/sys/kernel/debug/tlsup_testmod/ctl
+RESULTS=/sys/kernel/debug/tlsup_testmod/results
+OUT=$TLSUP_RUN/bench.jsonl
+profile=${BENCH_PROFILE:-full}
+cd "$TLSUP_RUN" || exit 1
+: >"$OUT"
+log() { echo "bench: $*"; }
+emit() { echo "$*" >>"$OUT"; }
+
+ulimit -n 1048576
+sysctl -qw net.core.somaxconn=65535 net.ipv4.tcp_max_syn_backlog=65535 \
+	net.ipv4.ip_local_port_range="10000 65000" net.ipv4.tcp_tw_reuse=1
+
+# ---- PKI: ECDSA P-256 server certificate, a 32-byte PSK ----
+gen() { certtool "$@" >/dev/null 2>&1; }
+gen --generate-privkey --key-type=ecdsa --curve=secp256r1 --outfile ca.key
+printf 'cn = bench CA\nca\ncert_signing_key\nexpiration_days = 2\n' >ca.tmpl
+gen --generate-self-signed --load-privkey ca.key --template ca.tmpl --outfile ca.pem
+gen --generate-privkey --key-type=ecdsa --curve=secp256r1 --outfile server.key
+printf 'cn = localhost\ndns_name = localhost\ntls_www_server\nexpiration_days = 2\n' >server.tmpl
+gen --generate-certificate --load-privkey server.key --load-ca-certificate ca.pem \
+	--load-ca-privkey ca.key --template server.tmpl --outfile server.pem
+PSK_HEX=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+printf "$(echo "$PSK_HEX" | sed 's/../\\x&/g')" >psk.bin
+RING=$(keyctl newring bench @u)
+PSK_KEY=$(keyctl padd user bench-identity "$RING" <psk.bin)
+
+insmod "$M/tlsup.ko" max_pending=20000 || exit 10
+insmod "$M/tools/testmod/tlsup_testmod.ko" || exit 11
+cat >tlsupd.conf <<EOF
+[authenticate.client]
+x509.truststore = $TLSUP_RUN/ca.pem
+[agent]
+workers = 1
+control_socket = $TLSUP_RUN/tlsupd.sock
+EOF
+"$B/agent/tlsupd" -c tlsupd.conf >agent.log 2>&1 &
+agent=$!
+for _ in $(seq 100); do grep -q 'tlsupd running' agent.log && break; sleep 0.05; done
+
+# USER_HZ ticks of a process's user+system time.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+
+port=7000
+group=0
+# full_path AUTH COUNT CONCURRENCY: N handshakes through the whole upcall.
+full_path() {
+	local auth=$1 count=$2 conc=$3 srv args c0 c1 srvargs
+	port=$((port + 1))
+	group=$((group + 1))
+	if [ "$auth" = psk ]; then
+		srvargs=(--psk "bench-identity:$PSK_HEX")
+		args="auth=psk peerids=$PSK_KEY keyring=$RING"
+	else
+		# Server-authenticated x509 (ECDSA P-256): tls_client_hello_anon,
+		# the agent verifies the chain and the name; no client certificate.
+		srvargs=(--cert server.pem --key server.key)
+		args="auth=anon peername=localhost"
+	fi
+	"$B/tools/bench/bench_server" --port $port --max "$count" "${srvargs[@]}" >server.out 2>&1 &
+	srv=$!
+	for _ in $(seq 100); do grep -q '^listening' server.out && break; sleep 0.02; done
+	c0=$(cpu_ticks "$agent")
+	echo "start id=$group role=client port=$port $args timeout=60000 count=$count concurrency=$conc wait_ms=300000" >"$CTL" ||
+		{ log "start refused"; return 1; }
+	echo "wait id=$group timeout=600000" >"$CTL" || log "group $group did not finish"
+	c1=$(cpu_ticks "$agent")
+	wait "$srv"
+	python3 "$TLSUP_ROOT/tools/bench/group_stats.py" "$RESULTS" "$group" "$auth" "$conc" \
+		"$(printf '%d.%02d' $(( (c1 - c0) / 100 )) $(( (c1 - c0) % 100 )))" "$(tail -n 1 server.out)" >>"$OUT"
+	echo "reset" >"$CTL"
+	tail -n 1 "$OUT"
+}
+
+# inproc TRANSPORT AUTH COUNT CONCURRENCY: the in-process limit, same CPU.
+inproc() {
+	local tr=$1 auth=$2 count=$3 conc=$4 creds
+	if [ "$auth" = psk ]; then
+		creds=(--psk "bench-identity:$PSK_HEX")
+	else
+		creds=(--ca ca.pem --cert server.pem --key server.key)
+	fi
+	"$B/tools/bench/inproc" --transport "$tr" --count "$count" --concurrency "$conc" \
+		"${creds[@]}" >>"$OUT" || log "inproc $tr $auth failed"
+	tail -n 1 "$OUT"
+}
+
+if [ "$profile" = smoke ]; then
+	points=("x509 20 1" "x509 40 16" "psk 20 4")
+else
+	points=("x509 100 1" "x509 400 16" "x509 800 64" "x509 1024 256" "x509 2048 1024"
+		"psk 100 1" "psk 400 16" "psk 800 64" "psk 1024 256" "psk 2048 1024")
+fi
+for p in "${points[@]}"; do
+	read -r auth count conc <<<"$p"
+	log "point: $auth, $count handshakes, concurrency $conc"
+	full_path "$auth" "$count" "$conc"
+	inproc mem "$auth" "$count" "$conc"
+	inproc tcp "$auth" "$count" "$conc"
+done
+
+# ---- scale: 10,000 requests in flight at once ----
+if [ "$profile" = full ]; then
+	n=${BENCH_SCALE:-10000}
+	log "scale: $n requests in flight"
+	port=$((port + 1))
+	group=$((group + 1))
+	"$B/tools/bench/bench_server" --port $port --max "$n" --cert server.pem --key server.key \
+		>server.out 2>&1 &
+	srv=$!
+	sleep 0.3
+	slab0=$(awk '/^Slab:/ {print $2}' /proc/meminfo)
+	echo "start id=$group role=client port=$port auth=anon peername=localhost count=$n wait_ms=900000" >"$CTL"
+	peak_inflight=0 peak_slab=$slab0
+	# Sample the in-flight count and the kernel's slab while they ramp.
+	while :; do
+		inflight=$(awk '/^inflight:/ {print $2}' /proc/net/tlsup)
+		slab=$(awk '/^Slab:/ {print $2}' /proc/meminfo)
+		if [ "$inflight" -gt "$peak_inflight" ]; then
+			peak_inflight=$inflight
+			peak_slab=$slab
+		fi
+		done_n=$(grep -c "^group=$group idx=.* phase=done" "$RESULTS")
+		[ "$done_n" -ge "$n" ] && break
+		sleep 1
+	done
+	echo "wait id=$group timeout=900000" >"$CTL"
+	wait "$srv"
+	ok=$(grep "^group=$group idx=" "$RESULTS" | grep -c ' status=0 peerid=[-0-9]* calls=1 ')
+	elapsed=$(awk -v g="group=$group" '$1 == g && $2 == "summary" {split($5, e, "="); print e[2] / 1e6}' "$RESULTS")
+	reqbytes=$(awk '/^request_bytes:/ {print $2}' /proc/net/tlsup)
+	emit "{\"scale\":{\"requests\":$n,\"ok\":$ok,\"lost\":$((n - ok)),\"elapsed_s\":$elapsed,\"peak_inflight\":$peak_inflight,\"agent_peak_rss_kib\":$(hwm_kib "$agent"),\"slab_growth_kib\":$((peak_slab - slab0)),\"slab_per_inflight_bytes\":$(( (peak_slab - slab0) * 1024 / (peak_inflight > 0 ? peak_inflight : 1) )),\"request_bytes\":$reqbytes,\"server\":$(tail -n 1 server.out)}}"
+	tail -n 1 "$OUT"
+	echo "reset" >"$CTL"
+fi
+
+t=$(cpu_ticks "$agent")
+emit "{\"agent\":{\"peak_rss_kib\":$(hwm_kib "$agent"),\"cpu_s\":$(printf '%d.%02d' $((t / 100)) $((t % 100)))}}"
+kill "$agent"
+wait "$agent"
+echo "reset" >"$CTL"
+rmmod tlsup_testmod && rmmod tlsup || exit 12
+exit 0

@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""report: turns bench.jsonl into results.json and a table; exits 1 if any
+handshake failed, a request was lost, or a point is missing its baseline."""
+import json
+import sys
+
+
+def main():
+    src, dst, when, cpus, secs = sys.argv[1:6]
+    points, scale, agent, inproc = [], None, None, {}
+    problems = []
+    for line in open(src):
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        obj = json.loads(line)
+        if "full" in obj:
+            points.append({"full": obj["full"]})
+        elif "inproc" in obj:
+            p = obj["inproc"]
+            points[-1]["inproc_" + p["transport"]] = p
+        elif "scale" in obj:
+            scale = obj["scale"]
+        elif "agent" in obj:
+            agent = obj["agent"]
+    for p in points:
+        f = p["full"]
+        if f["failed"] or f["ok"] == 0:
+            problems.append("%s c=%d: %d of %d failed %s" % (f["auth"], f["concurrency"], f["failed"],
+                                                             f["count"], f.get("errors")))
+        for tr in ("mem", "tcp"):
+            b = p.get("inproc_" + tr)
+            if not b or b["failed"] or not b["hs_per_s"]:
+                problems.append("%s c=%d: no in-process %s baseline" % (f["auth"], f["concurrency"], tr))
+                continue
+            p["ratio_" + tr] = round(f["hs_per_s"] / b["hs_per_s"], 3)
+    if scale and scale["lost"]:
+        problems.append("scale: %d of %d requests lost" % (scale["lost"], scale["requests"]))
+    doc = {"when": when, "host_cpus": int(cpus), "guest": "UML, 1 vCPU", "wall_s": int(secs),
+           "points": points, "scale": scale, "agent": agent, "problems": problems}
+    json.dump(doc, open(dst, "w"), indent=2)
+
+    print("%-5s %5s %6s | %9s %8s %8s %8s %8s | %9s %9s | %6s %6s" % (
+        "auth", "conc", "count", "full hs/s", "p50 ms", "p90 ms", "p99 ms", "agent s",
+        "mem hs/s", "tcp hs/s", "/mem", "/tcp"))
+    for p in points:
+        f = p["full"]
+        m, t = p.get("inproc_mem", {}), p.get("inproc_tcp", {})
+        print("%-5s %5d %6d | %9.1f %8.1f %8.1f %8.1f %8.2f | %9.1f %9.1f | %6.2f %6.2f" % (
+            f["auth"], f["concurrency"], f["count"], f["hs_per_s"], f["p50_ms"], f["p90_ms"],
+            f["p99_ms"], f["agent_cpu_s"], m.get("hs_per_s", 0), t.get("hs_per_s", 0),
+            p.get("ratio_mem", 0), p.get("ratio_tcp", 0)))
+    if scale:
+        print("scale: %d requests, %d ok, %d lost in %.1f s; peak %d in flight; agent peak RSS %.1f MiB;"
+              " kernel slab +%.1f MiB (%d bytes per in-flight connection, whole path); tlsup request %d bytes"
+              % (scale["requests"], scale["ok"], scale["lost"], scale["elapsed_s"], scale["peak_inflight"],
+                 scale["agent_peak_rss_kib"] / 1024.0, scale["slab_growth_kib"] / 1024.0,
+                 scale["slab_per_inflight_bytes"], scale["request_bytes"]))
+    if agent:
+        print("agent: peak RSS %.1f MiB, CPU %.1f s" % (agent["peak_rss_kib"] / 1024.0, agent["cpu_s"]))
+    print("results: %s" % dst)
+    for pr in problems:
+        print("PROBLEM: " + pr)
+    sys.exit(1 if problems else 0)
+
+
+if __name__ == "__main__":
+    main()
