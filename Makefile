@@ -33,7 +33,7 @@ DEPS := build-essential flex bison bc libelf-dev libssl-dev ccache xz-utils cpio
 	python3 iproute2 keyutils gnutls-bin procps psmisc \
 	libgnutls28-dev libnl-3-dev libnl-genl-3-dev libkeyutils-dev libinih-dev \
 	cmake pkg-config googletest libgtest-dev clang clang-format libclang-rt-14-dev jq \
-	dkms util-linux
+	dkms util-linux python3-docutils
 
 .PHONY: dkms-install dkms-uninstall dkms-check install
 .PHONY: all deps uml uml-base uml-debug module module-uml module-uml-debug module-distro \
