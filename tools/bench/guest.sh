@@ -47,9 +47,18 @@ x509.truststore = $TLSUP_RUN/ca.pem
 workers = 1
 control_socket = $TLSUP_RUN/tlsupd.sock
 EOF
-"$B/agent/tlsupd" -c tlsupd.conf >agent.log 2>&1 &
+if [ "$profile" = callgrind ]; then
+	# Instruction counts of the agent alone (tools/bench/profile.sh).
+	valgrind --tool=callgrind --callgrind-out-file="$TLSUP_RUN/callgrind.out.%p" \
+		"$B/agent/tlsupd" -c tlsupd.conf >agent.log 2>&1 &
+elif [ "$profile" = strace ]; then
+	# System calls of the agent, counted (tools/bench/profile.sh strace).
+	strace -c -f -o "$TLSUP_RUN/strace.out" "$B/agent/tlsupd" -c tlsupd.conf >agent.log 2>&1 &
+else
+	"$B/agent/tlsupd" -c tlsupd.conf >agent.log 2>&1 &
+fi
 agent=$!
-for _ in $(seq 100); do grep -q 'tlsupd running' agent.log && break; sleep 0.05; done
+for _ in $(seq 600); do grep -q 'tlsupd running' agent.log && break; sleep 0.05; done
 
 # USER_HZ ticks of a process's user+system time.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -99,18 +108,38 @@ inproc() {
 	tail -n 1 "$OUT"
 }
 
-if [ "$profile" = smoke ]; then
+if [ "$profile" = callgrind ] || [ "$profile" = strace ]; then
+	full_path "${BENCH_AUTH:-x509}" "${BENCH_COUNT:-300}" 16
+	# The agent itself, not the tool that runs it (strace would detach).
+	pkill -TERM -x tlsupd
+	wait "$agent"
+	rmmod tlsup_testmod && rmmod tlsup
+	exit 0
+elif [ "$profile" = smoke ]; then
 	points=("x509 20 1" "x509 40 16" "psk 20 4")
 else
 	points=("x509 100 1" "x509 400 16" "x509 800 64" "x509 1024 256" "x509 2048 1024"
 		"psk 100 1" "psk 400 16" "psk 800 64" "psk 1024 256" "psk 2048 1024")
 fi
+# Warm-up, not reported: the first handshakes pay one-off costs (the
+# agent's first trust-list walk, page faults) that would be a c=1 p99.
+for auth in x509 psk; do
+	full_path "$auth" 10 2 >/dev/null
+	sed -i '$d' "$OUT"
+done
+
+# Each point BENCH_REPEAT times, the full path and both baselines back to
+# back: the machine's speed drifts between runs, the ratios much less.
+repeat=${BENCH_REPEAT:-3}
+[ "$profile" = smoke ] && repeat=1
 for p in "${points[@]}"; do
 	read -r auth count conc <<<"$p"
-	log "point: $auth, $count handshakes, concurrency $conc"
-	full_path "$auth" "$count" "$conc"
-	inproc mem "$auth" "$count" "$conc"
-	inproc tcp "$auth" "$count" "$conc"
+	for r in $(seq "$repeat"); do
+		log "point: $auth, $count handshakes, concurrency $conc (run $r of $repeat)"
+		full_path "$auth" "$count" "$conc"
+		inproc mem "$auth" "$count" "$conc"
+		inproc tcp "$auth" "$count" "$conc"
+	done
 done
 
 # ---- scale: 10,000 requests in flight at once ----

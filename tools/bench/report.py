@@ -1,9 +1,19 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 """report: turns bench.jsonl into results.json and a table; exits 1 if any
-handshake failed, a request was lost, or a point is missing its baseline."""
+handshake failed, a request was lost, or a point is missing its baseline.
+A point measured several times is reported by its medians."""
 import json
+import statistics
 import sys
+
+
+def median_run(runs):
+    """The run with the median rate (its latencies go with it)."""
+    runs = sorted(runs, key=lambda r: r["hs_per_s"])
+    return dict(runs[(len(runs) - 1) // 2], runs=len(runs),
+                hs_per_s_all=[r["hs_per_s"] for r in runs],
+                hs_per_s=round(statistics.median(r["hs_per_s"] for r in runs), 1))
 
 
 def main():
@@ -24,6 +34,28 @@ def main():
             scale = obj["scale"]
         elif "agent" in obj:
             agent = obj["agent"]
+    # Repetitions of a point: fold into one, by medians.
+    folded, order = {}, []
+    for p in points:
+        f = p["full"]
+        key = (f["auth"], f["concurrency"], f["count"])
+        if key not in folded:
+            folded[key] = {"full": [], "inproc_mem": [], "inproc_tcp": []}
+            order.append(key)
+        for k in ("full", "inproc_mem", "inproc_tcp"):
+            if k in p:
+                folded[key][k].append(p[k])
+    points = []
+    for key in order:
+        runs = folded[key]
+        failed = sum(r["failed"] for r in runs["full"])
+        point = {k: median_run(v) for k, v in runs.items() if v}
+        point["full"]["failed"] = failed
+        point["full"]["errors"] = {e: n for r in runs["full"] for e, n in r.get("errors", {}).items()}
+        for k in ("inproc_mem", "inproc_tcp"):
+            if k in point:
+                point[k]["failed"] = sum(r["failed"] for r in runs[k])
+        points.append(point)
     for p in points:
         f = p["full"]
         if f["failed"] or f["ok"] == 0:
