@@ -110,8 +110,13 @@ inproc() {
 
 if [ "$profile" = callgrind ] || [ "$profile" = strace ]; then
 	full_path "${BENCH_AUTH:-x509}" "${BENCH_COUNT:-300}" 16
-	# The agent itself, not the tool that runs it (strace would detach).
-	pkill -TERM -x tlsupd
+	# strace would only detach: signal the agent itself. valgrind passes
+	# the signal on and writes its profile.
+	if [ "$profile" = strace ]; then
+		pkill -TERM -x tlsupd
+	else
+		kill "$agent"
+	fi
 	wait "$agent"
 	rmmod tlsup_testmod && rmmod tlsup
 	exit 0
