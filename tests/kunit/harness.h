@@ -79,7 +79,7 @@ struct kt_ctx {
 	int num_consumers;
 	struct kt_agent *agents[KT_MAX_AGENTS];
 	int num_agents;
-	int fds[32];
+	int fds[KT_MAX_CONSUMERS * 2];
 	int num_fds;
 	struct kt_probes *probes;
 };

@@ -222,10 +222,118 @@ static void race_agent_completes_while_submitting(struct kunit *test)
 	}
 }
 
+struct kt_sweep {
+	struct completion *go;
+	struct kt_agent *agent;
+	struct kt_consumer **c;
+	int *fd;
+	int n;
+	bool reverse;
+	int cancels;
+	struct completion finished;
+};
+
+/* DONE for every accepted request, in order. */
+static int kt_sweep_done(void *data)
+{
+	struct kt_sweep *w = data;
+	int i;
+
+	wait_for_completion(w->go);
+	for (i = 0; i < w->n; i++)
+		kt_done(w->agent, w->fd[i], 0, NULL, 0);
+	complete(&w->finished);
+	return 0;
+}
+
+/* Cancel every request, from the other end. */
+static int kt_sweep_cancel(void *data)
+{
+	struct kt_sweep *w = data;
+	int i;
+
+	wait_for_completion(w->go);
+	for (i = w->n - 1; i >= 0; i--)
+		w->cancels += tls_handshake_cancel(w->c[i]->sock->sk);
+	complete(&w->finished);
+	return 0;
+}
+
+static void race_deadline_versus_done_versus_cancel(struct kunit *test)
+{
+	/*
+	 * 60 accepted requests whose kernel deadlines expire together, while
+	 * one thread sends DONE for each and another cancels each: every
+	 * request ends exactly once.
+	 */
+	enum { N = KT_MAX_CONSUMERS - 4 };
+	struct kt_agent *agent = kt_agent(test, NULL, true, true);
+	struct kt_sweep done = {}, cancel = {};
+	DECLARE_COMPLETION_ONSTACK(go);
+	struct kt_consumer **c;
+	struct tlsup_stats before, after;
+	struct task_struct *t;
+	unsigned long first = 0;
+	int *fd, i, callbacks = 0;
+
+	c = kunit_kcalloc(test, N, sizeof(*c), GFP_KERNEL);
+	fd = kunit_kcalloc(test, N, sizeof(*fd), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	KUNIT_ASSERT_NOT_NULL(test, fd);
+	kt_stats(&init_net, &before);
+	for (i = 0; i < N; i++) {
+		struct kt_accept acc;
+
+		c[i] = kt_consumer(test, NULL);
+		kt_consumer_args(c[i], 1);
+		if (!i)
+			first = jiffies;
+		/* Accepted as they come: max_pending stays out of the way. */
+		KUNIT_ASSERT_EQ(test, tls_client_hello_anon(&c[i]->args, GFP_KERNEL), 0);
+		KUNIT_ASSERT_EQ(test, kt_accept(agent, &acc), 0);
+		fd[i] = acc.fd;
+	}
+	kt_drain_ready(agent);
+	done = (struct kt_sweep){ .go = &go, .agent = agent, .c = c, .fd = fd, .n = N };
+	cancel = (struct kt_sweep){ .go = &go, .c = c, .n = N };
+	init_completion(&done.finished);
+	init_completion(&cancel.finished);
+	t = kthread_run(kt_sweep_done, &done, "tlsup-done");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	t = kthread_run(kt_sweep_cancel, &cancel, "tlsup-cancel");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	/*
+	 * Deadlines are 1 ms + 2 s after each submit: start the sweeps just
+	 * before the first one, so the reaper expires requests while they run.
+	 */
+	if (time_before(jiffies, first + msecs_to_jiffies(1990)))
+		schedule_timeout_uninterruptible(first + msecs_to_jiffies(1990) - jiffies);
+	complete_all(&go);
+	wait_for_completion(&done.finished);
+	wait_for_completion(&cancel.finished);
+	msleep(500);	/* let a reaper run that started late finish */
+
+	for (i = 0; i < N; i++) {
+		int calls = atomic_read(&c[i]->calls);
+
+		KUNIT_ASSERT_LE(test, calls, 1);
+		callbacks += calls;
+		KUNIT_ASSERT_EQ(test, kt_sk_refs(c[i]), 1);
+	}
+	KUNIT_EXPECT_EQ(test, callbacks + cancel.cancels, (int)N);
+	kt_stats(&init_net, &after);
+	KUNIT_EXPECT_EQ(test, after.inflight, 0U);
+	KUNIT_EXPECT_EQ(test, (after.completed - before.completed) +
+			(after.cancelled - before.cancelled), (unsigned long long)N);
+	kunit_info(test, "%d requests: %d by DONE or deadline (%llu expired), %d cancelled",
+		   N, callbacks, after.expired - before.expired, cancel.cancels);
+}
+
 static struct kunit_case race_cases[] = {
 	KUNIT_CASE(race_cancel_versus_done),
 	KUNIT_CASE(race_cancel_versus_accept),
 	KUNIT_CASE(race_agent_completes_while_submitting),
+	KUNIT_CASE(race_deadline_versus_done_versus_cancel),
 	{}
 };
 
