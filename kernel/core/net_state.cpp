@@ -172,6 +172,15 @@ void NetState::for_each_inflight_locked(Fn &&fn) {
 	accepted_.for_each_safe(fn);
 }
 
+void NetState::take_locked(Request &req, RequestList &batch) {
+	if (req.place == Place::Pending)
+		st_.pending--;
+	req.queue_link.unlink();
+	req.place = Place::Batch;
+	req.get();
+	batch.push_back(req);
+}
+
 void NetState::complete_batch(RequestList &batch, int status, Ending how) {
 	for (;;) {
 		Request *req;
@@ -199,16 +208,10 @@ void NetState::reap() {
 			const u64 dl = req.deadline_ms();
 			if (!dl || req.completed())
 				return;
-			if (dl <= now) {
-				if (req.place == Place::Pending)
-					st_.pending--;
-				req.queue_link.unlink();
-				req.place = Place::Batch;
-				req.get();
-				batch.push_back(req);
-			} else if (!next || dl < next) {
+			if (dl <= now)
+				take_locked(req, batch);
+			else if (!next || dl < next)
 				next = dl;
-			}
 		});
 		reaper_at_ms_ = 0;
 		if (next)
@@ -222,14 +225,7 @@ void NetState::drain() {
 	{
 		LockGuard g(lock_);
 		draining_ = true;
-		for_each_inflight_locked([&](Request &req) {
-			if (req.place == Place::Pending)
-				st_.pending--;
-			req.queue_link.unlink();
-			req.place = Place::Batch;
-			req.get();
-			batch.push_back(req);
-		});
+		for_each_inflight_locked([&](Request &req) { take_locked(req, batch); });
 	}
 	// No new deadline can be armed now; wait out a running reaper.
 	tlsup_shim_reaper_cancel_sync(knet_);

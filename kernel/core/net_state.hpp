@@ -64,6 +64,9 @@ private:
 	void arm_reaper_locked(kstd::u64 deadline_ms, kstd::u64 now_ms);
 	template <typename Fn>
 	void for_each_inflight_locked(Fn &&fn);
+	// Moves an in-flight request into a private batch, with a reference
+	// the batch's owner drops (complete_batch).
+	void take_locked(Request &req, RequestList &batch);
 	// Completes and releases each request of a batch (the lock not held).
 	void complete_batch(RequestList &batch, int status, Ending how);
 

@@ -301,26 +301,29 @@ void serve_one(int conn, int fd, const Options &o, const Creds &c) {
 	report(conn, why.empty() ? "ok" : "fail:" + why, extra);
 }
 
-int listen_on(const Options &o) {
-	bool v6 = o.addr.find(':') != std::string::npos;
-	int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
-	int one = 1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	sockaddr_storage ss{};
-	socklen_t len;
-	if (v6) {
+// The peer's address (--addr, --port): IPv6 if it has a colon.
+socklen_t peer_address(const Options &o, sockaddr_storage &ss) {
+	ss = {};
+	if (o.addr.find(':') != std::string::npos) {
 		auto *a = reinterpret_cast<sockaddr_in6 *>(&ss);
 		a->sin6_family = AF_INET6;
 		a->sin6_port = htons(static_cast<uint16_t>(o.port));
 		inet_pton(AF_INET6, o.addr.c_str(), &a->sin6_addr);
-		len = sizeof(*a);
-	} else {
-		auto *a = reinterpret_cast<sockaddr_in *>(&ss);
-		a->sin_family = AF_INET;
-		a->sin_port = htons(static_cast<uint16_t>(o.port));
-		inet_pton(AF_INET, o.addr.c_str(), &a->sin_addr);
-		len = sizeof(*a);
+		return sizeof(*a);
 	}
+	auto *a = reinterpret_cast<sockaddr_in *>(&ss);
+	a->sin_family = AF_INET;
+	a->sin_port = htons(static_cast<uint16_t>(o.port));
+	inet_pton(AF_INET, o.addr.c_str(), &a->sin_addr);
+	return sizeof(*a);
+}
+
+int listen_on(const Options &o) {
+	sockaddr_storage ss;
+	socklen_t len = peer_address(o, ss);
+	int fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, reinterpret_cast<sockaddr *>(&ss), len) < 0 || listen(fd, 4096) < 0) {
 		std::perror("tlspeer: bind/listen");
 		std::exit(2);
@@ -329,23 +332,9 @@ int listen_on(const Options &o) {
 }
 
 int connect_to(const Options &o) {
-	bool v6 = o.addr.find(':') != std::string::npos;
-	int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
-	sockaddr_storage ss{};
-	socklen_t len;
-	if (v6) {
-		auto *a = reinterpret_cast<sockaddr_in6 *>(&ss);
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons(static_cast<uint16_t>(o.port));
-		inet_pton(AF_INET6, o.addr.c_str(), &a->sin6_addr);
-		len = sizeof(*a);
-	} else {
-		auto *a = reinterpret_cast<sockaddr_in *>(&ss);
-		a->sin_family = AF_INET;
-		a->sin_port = htons(static_cast<uint16_t>(o.port));
-		inet_pton(AF_INET, o.addr.c_str(), &a->sin_addr);
-		len = sizeof(*a);
-	}
+	sockaddr_storage ss;
+	socklen_t len = peer_address(o, ss);
+	int fd = socket(ss.ss_family, SOCK_STREAM, 0);
 	for (int tries = 0; tries < 50; tries++) {
 		if (connect(fd, reinterpret_cast<sockaddr *>(&ss), len) == 0)
 			return fd;
