@@ -24,18 +24,23 @@ export TLSUP_CACHE ?= $(HOME)/.cache/tlsup
 JOBS ?= $(shell nproc)
 
 UML_VERSION ?= 6.1
+# A kernel with the in-tree net/handshake, to test tlsupd and the consumer
+# module against upstream's service.
+UPSTREAM_VERSION ?= 6.12
 UML := tools/uml/kernel.sh
 DISTRO_KDIR ?= $(shell ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1)
 
 # Debian packages: build tools, kernel sources, userspace libraries, test peers.
 DEPS := build-essential flex bison bc libelf-dev libssl-dev ccache xz-utils cpio \
-	kmod pahole dwarves linux-source-$(UML_VERSION) linux-headers-amd64 \
+	kmod pahole dwarves linux-source-$(UML_VERSION) linux-source-$(UPSTREAM_VERSION) \
+	linux-headers-amd64 \
 	python3 iproute2 keyutils gnutls-bin procps psmisc \
 	libgnutls28-dev libnl-3-dev libnl-genl-3-dev libkeyutils-dev libinih-dev \
 	cmake pkg-config googletest libgtest-dev clang clang-format libclang-rt-14-dev jq \
 	dkms util-linux python3-docutils
 
 .PHONY: dkms-install dkms-uninstall dkms-check install
+.PHONY: uml-upstream module-uml-upstream
 .PHONY: all deps uml uml-base uml-debug module module-uml module-uml-debug module-distro \
 	agent host-tests style check check-run demo bench clean
 
@@ -56,6 +61,8 @@ uml-base:
 	@$(UML) base $(UML_VERSION) >/dev/null
 uml-debug:
 	@$(UML) debug $(UML_VERSION) >/dev/null
+uml-upstream:
+	@$(UML) upstream $(UPSTREAM_VERSION) >/dev/null
 
 # Kbuild of 6.1 builds in the source directory: each target kernel gets its
 # own symlink farm under build/module/ so the builds do not overwrite each
@@ -79,6 +86,14 @@ module-uml: uml-base
 
 module-uml-debug: uml-debug
 	$(call module_uml,debug)
+
+# Only the test consumer: the tree has its own service, and tlsup.ko's
+# Kbuild refuses it.
+module-uml-upstream: uml-upstream
+	$(call module_farm,$(BUILD)/module/uml-$(UPSTREAM_VERSION)-upstream)
+	$(MAKE) -C $$($(UML) upstream $(UPSTREAM_VERSION)) \
+		M=$(BUILD)/module/uml-$(UPSTREAM_VERSION)-upstream/tools/testmod \
+		ARCH=um SUBARCH=x86_64 modules
 
 module-distro:
 	@test -n "$(DISTRO_KDIR)" || { echo "module: no /usr/src/linux-headers-*-amd64 (make deps)"; exit 1; }

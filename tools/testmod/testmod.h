@@ -15,6 +15,15 @@
 #include <linux/workqueue.h>
 #include <net/net_namespace.h>
 
+/*
+ * The TLS record and alert constants: in <net/tls_prot.h> where the kernel
+ * has it (6.5+; first, so that tlsup's header skips its own copy), else in
+ * tlsup's <net/handshake.h>. Against a kernel with net/handshake,
+ * <net/handshake.h> is the kernel's own: this module builds unchanged.
+ */
+#if __has_include(<net/tls_prot.h>)
+#include <net/tls_prot.h>
+#endif
 #include <net/handshake.h>
 
 #define TM_MAX_PEERIDS 5

@@ -4,14 +4,15 @@
 # Build (or reuse) a User-Mode Linux kernel for tlsup's tests.
 #
 #   tools/uml/kernel.sh FLAVOUR [VERSION]
-#     FLAVOUR  base | debug
+#     FLAVOUR  base | debug | upstream (the in-tree net/handshake; 6.12)
 #     VERSION  6.1 (default) | 6.12
 #
 # The kernel is built from Debian's linux-source-VERSION into
 # $TLSUP_CACHE (default ~/.cache/tlsup), never into the repository, with
-# ccache. It is rebuilt only when the config fragments, this script or the
-# source package version change. Prints the build directory on stdout (the
-# UML binary is DIR/linux; it is also the tree modules build against).
+# ccache. It is rebuilt only when the config fragments, the build recipe
+# ($recipe below) or the source package version change. Prints the build
+# directory on stdout (the UML binary is DIR/linux; it is also the tree
+# modules build against).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,7 +21,7 @@ flavour=${1:?usage: kernel.sh base|debug [6.1|6.12]}
 version=${2:-6.1}
 jobs=${TLSUP_JOBS:-$(nproc)}
 
-case $flavour in base|debug) ;; *) echo "kernel.sh: unknown flavour '$flavour'" >&2; exit 2 ;; esac
+case $flavour in base|debug|upstream) ;; *) echo "kernel.sh: unknown flavour '$flavour'" >&2; exit 2 ;; esac
 case $version in 6.1|6.12) ;; *) echo "kernel.sh: unsupported version '$version'" >&2; exit 2 ;; esac
 
 log() { echo "kernel.sh: $*" >&2; }
@@ -43,8 +44,12 @@ fi
 
 fragments=("$here/config/base.config")
 [ "$flavour" = debug ] && fragments+=("$here/config/debug.config")
+[ "$flavour" = upstream ] && fragments+=("$here/config/upstream.config")
 
-stamp_want=$( (echo "$pkgver"; cat "${fragments[@]}" "$0") | sha256sum | cut -c1-16)
+# Bump when the build recipe below changes in a way that needs a rebuild;
+# comments and messages do not.
+recipe=2
+stamp_want=$( (echo "$pkgver $recipe"; cat "${fragments[@]}") | sha256sum | cut -c1-16)
 out=$cache/build/$version-$flavour
 stamp=$out/.tlsup-stamp
 
@@ -94,7 +99,7 @@ for f in "${fragments[@]}"; do
 		fi
 	done <"$f"
 done
-if grep -q '^CONFIG_NET_HANDSHAKE=y' "$out/.config"; then
+if [ "$flavour" != upstream ] && grep -q '^CONFIG_NET_HANDSHAKE=y' "$out/.config"; then
 	log "config: NET_HANDSHAKE is on; tlsup cannot load on this tree"
 	exit 1
 fi
