@@ -34,7 +34,15 @@ Result<std::unique_ptr<ControlServer>> ControlServer::open(const std::string &pa
 	srv->listen_.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
 	if (!srv->listen_.valid())
 		return make_error(errno, "control socket: %s", strerror(errno));
-	::unlink(path.c_str()); // a stale socket from an earlier run
+	// A stale socket from an earlier run goes; anything else at the path is
+	// a configuration error, never something to delete.
+	struct stat st;
+	if (::lstat(path.c_str(), &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return make_error(EEXIST, "control socket %s: exists and is not a socket",
+			                  path.c_str());
+		::unlink(path.c_str());
+	}
 	// Only root may talk to the agent: the umask covers the bind window.
 	mode_t old = ::umask(0077);
 	int ret = bind(srv->listen_.get(), reinterpret_cast<sockaddr *>(&addr), sizeof(addr));

@@ -110,6 +110,52 @@ TEST(Control, ServesStatusOverAPrivateUnixSocket) {
 	rmdir(dir);
 }
 
+TEST(Control, RefusesAPathThatIsNotASocketAndLeavesItAlone) {
+	char dir[] = "/tmp/tlsupd-ctl.XXXXXX";
+	ASSERT_TRUE(mkdtemp(dir));
+	std::string path = std::string(dir) + "/not-a-socket";
+	{
+		FILE *f = fopen(path.c_str(), "w");
+		ASSERT_NE(f, nullptr);
+		fputs("precious\n", f);
+		fclose(f);
+	}
+	auto loop = EventLoop::create().value();
+	CaptureLog log;
+	auto srv = ControlServer::open(
+	        path, *loop, [](const std::string &) { return std::string(); }, log.log());
+	ASSERT_FALSE(srv.ok());
+	EXPECT_EQ(srv.error().code, EEXIST);
+	EXPECT_NE(srv.error().reason.find("not a socket"), std::string::npos);
+	struct stat st;
+	ASSERT_EQ(stat(path.c_str(), &st), 0);
+	EXPECT_TRUE(S_ISREG(st.st_mode));
+	EXPECT_EQ(st.st_size, 9);
+	unlink(path.c_str());
+	rmdir(dir);
+}
+
+TEST(Control, ReplacesAStaleSocket) {
+	char dir[] = "/tmp/tlsupd-ctl.XXXXXX";
+	ASSERT_TRUE(mkdtemp(dir));
+	std::string path = std::string(dir) + "/control";
+	{
+		// A socket left behind by an agent that did not exit cleanly.
+		UniqueFd s(socket(AF_UNIX, SOCK_STREAM, 0));
+		sockaddr_un addr{};
+		addr.sun_family = AF_UNIX;
+		std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+		ASSERT_EQ(bind(s.get(), reinterpret_cast<sockaddr *>(&addr), sizeof(addr)), 0);
+	}
+	auto loop = EventLoop::create().value();
+	CaptureLog log;
+	auto srv = ControlServer::open(
+	        path, *loop, [](const std::string &) { return std::string("ok\n"); }, log.log());
+	ASSERT_TRUE(srv.ok()) << srv.error().reason;
+	srv.value().reset();
+	rmdir(dir);
+}
+
 TEST(Control, SilentClientIsDropped) {
 	char dir[] = "/tmp/tlsupd-ctl.XXXXXX";
 	ASSERT_TRUE(mkdtemp(dir));
