@@ -289,6 +289,11 @@ void serve_one(int conn, int fd, const Options &o, const Creds &c) {
 			why = send_pattern(s, o.send, sent);
 			if (why.empty() && o.recv)
 				why = recv_pattern(s, o.recv, received);
+			// Then wait for the client to finish and close, as a real
+			// server does: hanging up first would break the client's
+			// Finished under early start.
+			else if (why.empty())
+				why = echo(s, received, sent);
 		} else {
 			why = echo(s, received, sent);
 		}
