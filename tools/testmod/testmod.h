@@ -21,7 +21,7 @@
  * tlsup's <net/handshake.h>. Against a kernel with net/handshake,
  * <net/handshake.h> is the kernel's own: this module builds unchanged.
  */
-#if __has_include(<net/tls_prot.h>)
+#if __has_include("net/tls_prot.h")
 #include <net/tls_prot.h>
 #endif
 #include <net/handshake.h>
