@@ -6,6 +6,7 @@
 CTL=/sys/kernel/debug/tlsup_testmod/ctl
 RESULTS=/sys/kernel/debug/tlsup_testmod/results
 TLSPEER=$TLSUP_ROOT/build/release/tests/e2e/tlspeer
+MAX_PENDING=/sys/module/tlsup/parameters/max_pending
 TLSUPD=$TLSUP_ROOT/build/release/agent/tlsupd
 TLSUPCTL=$TLSUP_ROOT/build/release/agent/tlsupctl
 WORK=$TLSUP_RUN
@@ -113,6 +114,19 @@ peer_client() {
 	peer_pid=$!
 }
 
+# pending_bound N: let N requests wait for the agent at once. tlsup's bound
+# is a parameter (run_case puts the default back); upstream's is fixed (3 on
+# this guest), so there the caller must keep N under it. Prints the number
+# of requests the caller may have waiting at once.
+pending_bound() {
+	if [ -e "$MAX_PENDING" ]; then
+		echo "$1" >"$MAX_PENDING"
+		echo "$1"
+	else
+		echo 3
+	fi
+}
+
 peer_wait() {
 	local st=0
 	wait "$peer_pid" || st=$?
@@ -137,6 +151,25 @@ agent_start() {
 	done
 	log "agent did not start"
 	tail -n 20 "$WORK/agent.log"
+	return 1
+}
+
+# agent_pause: SIGSTOP the agent and wait until every thread has stopped.
+# kill(2) only wakes one thread; another one woken by a multicast could
+# still ACCEPT before the group stop reaches it.
+agent_pause() {
+	local st t running
+	kill -STOP "$agent_pid"
+	for _ in $(seq 100); do
+		running=0
+		for t in /proc/"$agent_pid"/task/*/stat; do
+			st=$(sed 's/.*) //; s/ .*//' "$t" 2>/dev/null) || continue
+			[ "$st" = T ] || running=1
+		done
+		[ "$running" = 0 ] && return 0
+		sleep 0.02
+	done
+	log "agent $agent_pid did not stop"
 	return 1
 }
 
@@ -166,6 +199,7 @@ run_case() {
 	out= peer_out=
 	"$fn"
 	ctl reset
+	[ -e "$MAX_PENDING" ] && echo 0 >"$MAX_PENDING"
 	log "consumer sockets released at $(since)s"
 	local inflight live
 	if [ -e /proc/net/tlsup ]; then

@@ -20,6 +20,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -42,6 +43,7 @@ struct Options {
 	size_t send = 0, recv = 0;
 	bool early = false; // send data right behind Finished
 	int count = 1;
+	int concurrency = 0; // client only: connections at once, 0 = all
 	std::string priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3";
 	int timeout_s = 30;
 };
@@ -396,7 +398,8 @@ Options parse(int argc, char **argv) {
 		             "usage: tlspeer server|client [--addr A] [--port P] [--cert C "
 		             "--key K] [--ca CA] [--require-client-cert] [--psk ID:HEX] "
 		             "[--servername N] [--mode echo|send|silent|hangup] [--send N] "
-		             "[--recv N] [--early] [--count N] [--priority P] [--timeout S]\n");
+		             "[--recv N] [--early] [--count N] [--concurrency N] [--priority P] "
+		             "[--timeout S]\n");
 		std::exit(2);
 	}
 	o.server = !std::strcmp(argv[1], "server");
@@ -437,6 +440,8 @@ Options parse(int argc, char **argv) {
 			o.early = true;
 		else if (a == "--count")
 			o.count = std::stoi(next());
+		else if (a == "--concurrency")
+			o.concurrency = std::stoi(next());
 		else if (a == "--priority")
 			o.priority = next();
 		else if (a == "--timeout")
@@ -454,6 +459,8 @@ Options parse(int argc, char **argv) {
 int main(int argc, char **argv) {
 	Options o = parse(argc, argv);
 	g_opts = &o;
+	// A peer that resets one connection must fail that connection only.
+	signal(SIGPIPE, SIG_IGN);
 	gnutls_global_init();
 	Creds c = make_creds(o);
 	std::vector<std::thread> threads;
@@ -476,8 +483,14 @@ int main(int argc, char **argv) {
 		}
 		close(l);
 	} else {
-		for (int i = 0; i < o.count; i++)
-			threads.emplace_back([&, i] { client_one(i, o, c); });
+		// Each thread takes the next connection number until none is left.
+		std::atomic<int> next_conn{0};
+		int n = o.concurrency > 0 && o.concurrency < o.count ? o.concurrency : o.count;
+		for (int t = 0; t < n; t++)
+			threads.emplace_back([&] {
+				for (int i; (i = next_conn++) < o.count;)
+					client_one(i, o, c);
+			});
 	}
 	for (auto &t : threads)
 		t.join();
