@@ -39,25 +39,19 @@ struct Conn {
 } // namespace
 
 int main(int argc, char **argv) {
-	std::string addr = "127.0.0.1", cert, key;
+	std::string addr = "127.0.0.1";
 	int port = 4433;
 	long max = 0;
-	bench::Psk psk;
-	bool use_psk = false;
+	bench::TlsOptions tls;
 	for (int i = 1; i + 1 < argc; i += 2) {
 		std::string a = argv[i], v = argv[i + 1];
+		if (tls.take(a, v))
+			continue;
 		if (a == "--port")
 			port = std::stoi(v);
 		else if (a == "--addr")
 			addr = v;
-		else if (a == "--cert")
-			cert = v;
-		else if (a == "--key")
-			key = v;
-		else if (a == "--psk") {
-			psk = bench::parse_psk(v);
-			use_psk = true;
-		} else if (a == "--max")
+		else if (a == "--max")
 			max = std::stol(v);
 		else {
 			std::fprintf(stderr, "bench_server: unknown option %s\n", a.c_str());
@@ -65,7 +59,7 @@ int main(int argc, char **argv) {
 		}
 	}
 	gnutls_global_init();
-	bench::ServerCreds creds = bench::server_creds(cert, key, use_psk ? &psk : nullptr);
+	bench::ServerCreds creds = bench::server_creds(tls.cert, tls.key, tls.psk_or_null());
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	signal(SIGPIPE, SIG_IGN);

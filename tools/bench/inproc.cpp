@@ -142,10 +142,9 @@ double cpu_seconds() {
 } // namespace
 
 int main(int argc, char **argv) {
-	std::string transport = "mem", ca, cert, key;
+	std::string transport = "mem", ca;
 	long count = 100, concurrency = 1;
-	bench::Psk psk;
-	bool use_psk = false;
+	bench::TlsOptions tls;
 	for (int i = 1; i + 1 < argc; i += 2) {
 		std::string a = argv[i], v = argv[i + 1];
 		if (a == "--transport")
@@ -156,21 +155,14 @@ int main(int argc, char **argv) {
 			concurrency = std::stol(v);
 		else if (a == "--ca")
 			ca = v;
-		else if (a == "--cert")
-			cert = v;
-		else if (a == "--key")
-			key = v;
-		else if (a == "--psk") {
-			psk = bench::parse_psk(v);
-			use_psk = true;
-		} else {
+		else if (!tls.take(a, v)) {
 			std::fprintf(stderr, "inproc: unknown option %s\n", a.c_str());
 			return 2;
 		}
 	}
 	gnutls_global_init();
-	bench::ServerCreds sc = bench::server_creds(cert, key, use_psk ? &psk : nullptr);
-	ClientCreds cc = client_creds(ca, use_psk ? &psk : nullptr);
+	bench::ServerCreds sc = bench::server_creds(tls.cert, tls.key, tls.psk_or_null());
+	ClientCreds cc = client_creds(ca, tls.psk_or_null());
 	const bool tcp = transport == "tcp";
 
 	int lfd = -1, ep = -1;
@@ -302,8 +294,8 @@ int main(int argc, char **argv) {
 	            "\"concurrency\":%ld,\"ok\":%zu,\"failed\":%ld,\"elapsed_s\":%.3f,"
 	            "\"hs_per_s\":%.1f,\"p50_ms\":%.2f,\"p90_ms\":%.2f,\"p99_ms\":%.2f,\"cpu_s\":%."
 	            "3f}}\n",
-	            transport.c_str(), use_psk ? "psk" : "x509", count, concurrency, lat_ms.size(),
-	            failed, secs, static_cast<double>(lat_ms.size()) / secs, pct(0.50), pct(0.90),
-	            pct(0.99), cpu_seconds() - cpu0);
+	            transport.c_str(), tls.use_psk ? "psk" : "x509", count, concurrency,
+	            lat_ms.size(), failed, secs, static_cast<double>(lat_ms.size()) / secs,
+	            pct(0.50), pct(0.90), pct(0.99), cpu_seconds() - cpu0);
 	return failed ? 1 : 0;
 }

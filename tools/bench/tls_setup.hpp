@@ -45,6 +45,28 @@ inline Psk parse_psk(const std::string &s) {
 	return {s.substr(0, c), unhex(s.substr(c + 1))};
 }
 
+// The options both programs take: --cert, --key, --psk.
+struct TlsOptions {
+	std::string cert, key;
+	Psk psk;
+	bool use_psk = false;
+
+	// Takes option a with value v if it is one of ours.
+	bool take(const std::string &a, const std::string &v) {
+		if (a == "--cert")
+			cert = v;
+		else if (a == "--key")
+			key = v;
+		else if (a == "--psk") {
+			psk = parse_psk(v);
+			use_psk = true;
+		} else
+			return false;
+		return true;
+	}
+	const Psk *psk_or_null() const { return use_psk ? &psk : nullptr; }
+};
+
 struct ServerCreds {
 	gnutls_certificate_credentials_t x509 = nullptr;
 	gnutls_psk_server_credentials_t psk = nullptr;
