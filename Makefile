@@ -37,7 +37,10 @@ DEPS := build-essential flex bison bc libelf-dev libssl-dev ccache xz-utils cpio
 	python3 iproute2 keyutils gnutls-bin procps psmisc \
 	libgnutls28-dev libnl-3-dev libnl-genl-3-dev libkeyutils-dev libinih-dev \
 	cmake pkg-config googletest libgtest-dev clang clang-format libclang-rt-14-dev jq \
-	dkms util-linux python3-docutils
+	dkms util-linux python3-docutils \
+	libglib2.0-dev libsystemd-dev softhsm2 \
+	debhelper dh-dkms lintian fakeroot debootstrap \
+	nvme-cli nfs-common nfs-kernel-server
 
 .PHONY: dkms-install dkms-uninstall dkms-check install
 .PHONY: uml-upstream module-uml-upstream
