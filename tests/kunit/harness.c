@@ -187,6 +187,8 @@ struct kt_agent *kt_agent(struct kunit *test, struct net *net,
 	KUNIT_ASSERT_LT(test, ctx->num_agents, KT_MAX_AGENTS);
 	a = kunit_kzalloc(test, sizeof(*a), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, a);
+	a->rxbuf = kunit_kzalloc(test, KT_BUF, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, a->rxbuf);
 	err = sock_create_kern(net ?: ctx->net, AF_NETLINK, SOCK_RAW,
 			       NETLINK_GENERIC, &a->sock);
 	KUNIT_ASSERT_EQ(test, err, 0);
@@ -327,13 +329,11 @@ static void kt_decode_accept(struct genlmsghdr *gh, int len,
 static int kt_recv(struct kt_agent *a, u32 seq, struct kt_accept *reply)
 {
 	struct msghdr msg = { .msg_flags = MSG_DONTWAIT };
+	/* Allocated with the agent: a receive never fails for memory. */
+	u8 *buf = a->rxbuf;
 	struct kvec iov;
 	int ret = 1;
-	u8 *buf;
 
-	buf = kmalloc(KT_BUF, GFP_KERNEL);
-	if (!buf)
-		return -ENOMEM;
 	for (;;) {
 		struct nlmsghdr *nlh;
 		int len, rem;
@@ -373,7 +373,6 @@ static int kt_recv(struct kt_agent *a, u32 seq, struct kt_accept *reply)
 		if (ret != 1)
 			break;
 	}
-	kfree(buf);
 	return ret;
 }
 

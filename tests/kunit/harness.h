@@ -62,6 +62,7 @@ struct kt_agent {
 	const struct cred *cred;
 	struct kunit *test;
 	int saved_rcvbuf;
+	u8 *rxbuf;		/* KT_BUF bytes, for every receive */
 };
 
 /* A decoded ACCEPT reply. */

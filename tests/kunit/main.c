@@ -10,8 +10,13 @@
 #include "suites.h"
 #include "../../kernel/shim/compat.h"
 
+#if IS_ENABLED(CONFIG_FAULT_INJECTION)
+kunit_test_suites(&tlsup_api_suite, &tlsup_genl_suite, &tlsup_lifecycle_suite,
+		  &tlsup_serial_suite, &tlsup_failnth_suite);
+#else
 kunit_test_suites(&tlsup_api_suite, &tlsup_genl_suite, &tlsup_lifecycle_suite,
 		  &tlsup_serial_suite);
+#endif
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("KUnit suites for tlsup");
