@@ -4,6 +4,7 @@
  * family, for the UML stress suite (tests/stress/genl-fuzz).
  *
  *   genl_fuzz [--messages N] [--seed S] [--unprivileged]
+ *   genl_fuzz --hammer SECONDS
  *
  * Random commands, flags, versions, reserved bytes, attribute types,
  * lengths, nests and truncations, with descriptors of every kind (sockets
@@ -15,11 +16,16 @@
  * be refused with EPERM, and joining the "tlshd" group with EPERM too.
  *
  * Prints "genl_fuzz: N messages (... /s), ..." and exits 1 on a violation.
+ *
+ * --hammer is an agent for the load/unload stress: ACCEPT and DONE in a
+ * loop for SECONDS, following the family as tlsup.ko comes and goes (it
+ * re-resolves the family id whenever the kernel says it is gone).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <grp.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
@@ -380,7 +386,7 @@ static void send_one(void)
 		flush();
 }
 
-static void resolve_family(void)
+static int resolve_family_once(void)
 {
 	uint8_t buf[BUF];
 	struct nlmsghdr *nlh = (void *)buf;
@@ -400,10 +406,10 @@ static void resolve_family(void)
 	if (sendto(nl, buf, len, 0, (struct sockaddr *)&dst, sizeof(dst)) < 0)
 		die("sendto getfamily");
 	len = recv(nl, buf, sizeof(buf), 0);
-	if (len < 0 || nlh->nlmsg_type != GENL_ID_CTRL) {
-		fprintf(stderr, "genl_fuzz: no \"handshake\" family\n");
-		exit(2);
-	}
+	if (len < 0 || nlh->nlmsg_type != GENL_ID_CTRL)
+		return -1;
+	family = 0;
+	tlshd_group = -1;
 	{
 		const struct nlattr *a = (const void *)(buf + NLMSG_HDRLEN + GENL_HDRLEN);
 		int rem = len - NLMSG_HDRLEN - GENL_HDRLEN;
@@ -442,10 +448,120 @@ static void resolve_family(void)
 			a = (const void *)((const uint8_t *)a + NLA_ALIGN(a->nla_len));
 		}
 	}
-	if (!family || tlshd_group < 0) {
-		fprintf(stderr, "genl_fuzz: family or group id missing\n");
+	return family && tlshd_group >= 0 ? 0 : -1;
+}
+
+static void resolve_family(void)
+{
+	if (resolve_family_once() < 0) {
+		fprintf(stderr, "genl_fuzz: no \"handshake\" family (or its group)\n");
 		exit(2);
 	}
+}
+
+/* One command and its answer; 0, or the kernel's negative errno. */
+static int command(uint8_t cmd, const uint8_t *attrs, int alen, int *fd_out)
+{
+	uint8_t buf[BUF];
+	struct nlmsghdr *nlh = (void *)buf;
+	struct genlmsghdr *gh = NLMSG_DATA(nlh);
+	struct sockaddr_nl dst = { .nl_family = AF_NETLINK };
+	unsigned int want = ++seq;
+
+	memset(buf, 0, NLMSG_HDRLEN + GENL_HDRLEN);
+	nlh->nlmsg_type = family;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = want;
+	gh->cmd = cmd;
+	gh->version = HANDSHAKE_FAMILY_VERSION;
+	memcpy(buf + NLMSG_HDRLEN + GENL_HDRLEN, attrs, alen);
+	nlh->nlmsg_len = NLMSG_HDRLEN + GENL_HDRLEN + alen;
+	if (sendto(nl, buf, nlh->nlmsg_len, 0, (struct sockaddr *)&dst, sizeof(dst)) < 0)
+		return -errno;
+	for (;;) {
+		int len = recv(nl, buf, sizeof(buf), 0);
+
+		if (len < 0) {
+			if (errno == ENOBUFS)
+				continue;
+			return -errno;
+		}
+		for (nlh = (void *)buf; NLMSG_OK(nlh, (unsigned int)len);
+		     nlh = NLMSG_NEXT(nlh, len)) {
+			if (nlh->nlmsg_seq != want)
+				continue;
+			if (nlh->nlmsg_type == NLMSG_ERROR)
+				return ((const struct nlmsgerr *)NLMSG_DATA(nlh))->error;
+			if (fd_out && nlh->nlmsg_type == family) {
+				const struct nlattr *a = (const void *)((uint8_t *)NLMSG_DATA(nlh) + GENL_HDRLEN);
+
+				if ((a->nla_type & NLA_TYPE_MASK) == HANDSHAKE_A_ACCEPT_SOCKFD)
+					memcpy(fd_out, (const uint8_t *)a + NLA_HDRLEN, 4);
+			}
+		}
+	}
+}
+
+static volatile sig_atomic_t stop;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static int hammer(double seconds)
+{
+	unsigned long accepts = 0, dones = 0, gone = 0, other = 0, cycles = 0;
+	struct timespec t0, t;
+	uint8_t attrs[64];
+
+	signal(SIGTERM, on_term);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!stop) {
+		uint32_t cls = HANDSHAKE_HANDLER_CLASS_TLSHD;
+		int fd = -1, ret, len;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec + (t.tv_nsec - t0.tv_nsec) / 1e9 > seconds)
+			break;
+		if (!family) {
+			if (resolve_family_once() < 0) {
+				usleep(200);
+				continue;
+			}
+			cycles++;
+			setsockopt(nl, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &tlshd_group,
+				   sizeof(tlshd_group));
+		}
+		len = put_attr(attrs, 0, sizeof(attrs), HANDSHAKE_A_ACCEPT_HANDLER_CLASS, &cls, 4);
+		ret = command(HANDSHAKE_CMD_ACCEPT, attrs, len, &fd);
+		if (ret == 0 && fd >= 0) {
+			uint32_t status = 0;
+
+			accepts++;
+			len = put_attr(attrs, 0, sizeof(attrs), HANDSHAKE_A_DONE_SOCKFD, &fd, 4);
+			len = put_attr(attrs, len, sizeof(attrs), HANDSHAKE_A_DONE_STATUS, &status, 4);
+			if (command(HANDSHAKE_CMD_DONE, attrs, len, NULL) == 0)
+				dones++;
+			close(fd);
+		} else if (ret == -ENOENT || ret == -EOPNOTSUPP) {
+			gone++; /* the family went (or a new one took its id) */
+			family = 0;
+		} else if (ret != -EAGAIN) {
+			other++;
+		}
+		/* A DONE for a descriptor that is no request, now and then. */
+		if (family && (accepts + gone + other) % 7 == 0) {
+			fd = 0;
+			len = put_attr(attrs, 0, sizeof(attrs), HANDSHAKE_A_DONE_SOCKFD, &fd, 4);
+			if (command(HANDSHAKE_CMD_DONE, attrs, len, NULL) == -ENOENT)
+				family = 0;
+		}
+	}
+	printf("genl_fuzz: hammer: %lu family appearances, %lu ACCEPTed, %lu DONE, %lu times gone, %lu other errors\n",
+	       cycles, accepts, dones, gone, other);
+	return 0;
 }
 
 static void drop_privileges(void)
@@ -489,9 +605,11 @@ int main(int argc, char **argv)
 		{ "messages", required_argument, NULL, 'n' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "unprivileged", no_argument, NULL, 'u' },
+		{ "hammer", required_argument, NULL, 'h' },
 		{}
 	};
 	unsigned long messages = 100000;
+	double hammer_seconds = 0;
 	struct timespec t0, t1;
 	double secs;
 	int c, i;
@@ -508,6 +626,9 @@ int main(int argc, char **argv)
 		case 'u':
 			drop_privileges();
 			break;
+		case 'h':
+			hammer_seconds = strtod(optarg, NULL);
+			break;
 		default:
 			return 2;
 		}
@@ -520,6 +641,8 @@ int main(int argc, char **argv)
 
 		setsockopt(nl, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	}
+	if (hammer_seconds > 0)
+		return hammer(hammer_seconds);
 	resolve_family();
 	if (setsockopt(nl, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &tlshd_group,
 		       sizeof(tlshd_group)) < 0) {
