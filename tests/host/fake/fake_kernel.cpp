@@ -265,8 +265,12 @@ struct FakeLock {
 	std::atomic<const void *> holder{nullptr};
 };
 
+// Who holds a lock: the explorer's coroutine, else the thread.
 static const void *self_token() {
 	static thread_local char token;
+	static char coroutine[64];
+	if (fake::sched::Run *r = fake::sched::current())
+		return &coroutine[r->self() & 63];
 	return &token;
 }
 
