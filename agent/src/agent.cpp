@@ -26,7 +26,7 @@ void make_parent_dir(const std::string &path) {
 
 Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 	auto agent = std::unique_ptr<Agent>(new Agent(std::move(opts), log));
-	Config cfg = TRY(load_config(agent->opts_.config_path));
+	Config cfg = TRY(load_config(agent->opts_.config_path, agent->opts_.config_search));
 	if (agent->opts_.workers_override >= 0)
 		cfg.workers = static_cast<unsigned>(agent->opts_.workers_override);
 	if (agent->opts_.debug)
@@ -113,7 +113,21 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 	for (const auto &k : cfg.ignored)
 		LOG_NOTICE(log_, "%s: ktls-utils key [%s] is accepted and ignored",
 		           cfg.source.c_str(), k.c_str());
-	auto linked = link_keyrings(cfg.keyrings, log_);
+	for (const auto &n : cfg.notices)
+		LOG_NOTICE(log_, "%s", n.c_str());
+	// A configured keyring that does not exist is skipped with a warning:
+	// tlshd logs it and goes on, and a keyring created later is linked at
+	// the next reload.
+	std::vector<std::string> present;
+	for (const auto &name : cfg.keyrings) {
+		if (auto id = resolve_keyring(name); !id)
+			LOG_WARN(log_, "%s: keyring '%s' not linked: %s",
+			         cfg.where("authenticate", "keyrings").c_str(), name.c_str(),
+			         id.error().reason.c_str());
+		else
+			present.push_back(name);
+	}
+	auto linked = link_keyrings(present, log_);
 	if (!linked)
 		return Error{linked.error().code,
 		             cfg.where("authenticate", "keyrings") + ": " + linked.error().reason};
@@ -145,8 +159,13 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 }
 
 Result<void> Agent::reload() {
-	LOG_NOTICE(log_, "reloading configuration");
-	Config cfg = TRY(load_config(opts_.config_path));
+	// The file chosen at start-up, as tlshd reloads the path it loaded;
+	// without one, search again (a file may have been created since).
+	Config cfg = config_.source.empty()
+	                     ? TRY(load_config(opts_.config_path, opts_.config_search))
+	                     : TRY(load_config_file(config_.source));
+	LOG_NOTICE(log_, "reloading configuration from %s",
+	           cfg.source.empty() ? "built-in defaults" : cfg.source.c_str());
 	if (opts_.debug)
 		cfg.log_level = kLogDebug;
 	TRY(apply(cfg, false));

@@ -25,7 +25,8 @@
 namespace tlsup {
 
 struct AgentOptions {
-	std::string config_path; // -c; empty: search kConfigSearchPath
+	std::string config_path; // -c; empty: search config_search
+	ConfigSearch config_search;
 	int workers_override = -1;
 	bool debug = false;
 	// Opens one worker's kernel channel; GenlChannel::open by default.

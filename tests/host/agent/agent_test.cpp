@@ -103,7 +103,7 @@ TEST_F(AgentTest, ServesStatusReloadsAndRunsHandshakes) {
 	write_conf("max_inflight = lots");
 	auto bad = control_request(sock_, "reload");
 	ASSERT_TRUE(bad.ok());
-	EXPECT_EQ(bad->rfind("error " + conf_ + ":4: [agent] max_inflight", 0), 0u) << *bad;
+	EXPECT_EQ(bad->rfind("error " + conf_ + ": [agent] max_inflight", 0), 0u) << *bad;
 	EXPECT_EQ(status()["max_inflight"], "16");
 
 	// SIGHUP does the same.
@@ -119,25 +119,57 @@ TEST_F(AgentTest, ServesStatusReloadsAndRunsHandshakes) {
 	t.join();
 }
 
+TEST_F(AgentTest, ReloadRereadsTheFileChosenAtStartUp) {
+	// Started from tlshd's file, a reload reads it again even once a file
+	// earlier in the search order exists (tlshd reloads the path it
+	// loaded). workers and control_socket change only at a restart.
+	AgentOptions o = options();
+	o.config_path.clear();
+	o.config_search.own = dir_ + "/own.conf";
+	o.config_search.tlshd_legacy = dir_ + "/legacy.conf";
+	o.config_search.tlshd = conf_;
+	write_conf("max_inflight = 8");
+	auto agent = Agent::create(std::move(o), log_.log());
+	ASSERT_TRUE(agent.ok()) << agent.error().reason;
+	std::thread t([&] { EXPECT_TRUE(agent.value()->run().ok()); });
+	EXPECT_EQ(status()["config"], conf_);
+
+	std::ofstream(dir_ + "/own.conf") << "[agent]\nmax_inflight = 99\n";
+	std::string old_sock = sock_;
+	write_conf("max_inflight = 12\nworkers = 3");
+	std::ofstream(conf_, std::ios::app) << "[agent]\ncontrol_socket = " << dir_ << "/other\n";
+	auto ok = control_request(old_sock, "reload");
+	ASSERT_TRUE(ok.ok());
+	EXPECT_EQ(*ok, "ok\n");
+	auto s = status();
+	EXPECT_EQ(s["config"], conf_);
+	EXPECT_EQ(s["max_inflight"], "12");
+	EXPECT_EQ(s["workers"], "2");
+	EXPECT_TRUE(log_.contains("workers changes at the next restart"));
+	EXPECT_TRUE(log_.contains("control_socket changes at the next restart"));
+
+	agent.value()->stop();
+	t.join();
+}
+
 TEST_F(AgentTest, BadConfigurationStopsStartUp) {
 	write_conf("max_inflight = -1");
 	auto agent = Agent::create(options(), log_.log());
 	ASSERT_FALSE(agent.ok());
-	EXPECT_EQ(agent.error().reason.rfind(
-	                  conf_ + ":4: [agent] max_inflight: '-1' is not a number", 0),
+	EXPECT_EQ(agent.error().reason.rfind(conf_ + ": [agent] max_inflight: '-1' is not a number",
+	                                     0),
 	          0u)
 	        << agent.error().reason;
 }
 
-TEST_F(AgentTest, MissingConfiguredKeyringStopsStartUp) {
+TEST_F(AgentTest, MissingConfiguredKeyringIsAWarningNotAFailedStart) {
+	// tlshd logs a keyring it cannot link and goes on; so does tlsupd (it
+	// used to refuse to start).
 	write_conf("[authenticate]\nkeyrings = tlsupd-no-such-ring");
 	auto agent = Agent::create(options(), log_.log());
-	ASSERT_FALSE(agent.ok());
-	EXPECT_NE(
-	        agent.error().reason.find("[authenticate] keyrings: keyring 'tlsupd-no-such-ring' "
-	                                  "not found"),
-	        std::string::npos)
-	        << agent.error().reason;
+	ASSERT_TRUE(agent.ok()) << agent.error().reason;
+	EXPECT_TRUE(log_.contains("[authenticate] keyrings: keyring 'tlsupd-no-such-ring' not "
+	                          "linked"));
 }
 
 TEST_F(AgentTest, UnreadableCertificateStopsStartUp) {
@@ -147,7 +179,7 @@ TEST_F(AgentTest, UnreadableCertificateStopsStartUp) {
 	f.close();
 	auto agent = Agent::create(options(), log_.log());
 	ASSERT_FALSE(agent.ok());
-	EXPECT_NE(agent.error().reason.find(":2: [authenticate.client] x509.certificate: cannot "
+	EXPECT_NE(agent.error().reason.find(": [authenticate.client] x509.certificate: cannot "
 	                                    "open /nonexistent.pem"),
 	          std::string::npos)
 	        << agent.error().reason;
