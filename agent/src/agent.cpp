@@ -10,6 +10,7 @@
 
 #include "keyring.hpp"
 #include "netlink.hpp"
+#include "version.hpp"
 
 namespace tlsup {
 
@@ -44,6 +45,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1); // tlshd's reload signal
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, nullptr);
@@ -84,7 +86,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 	TRY(agent->loop_->watch(agent->signals_.get(), EPOLLIN, [self](uint32_t) {
 		signalfd_siginfo si;
 		while (::read(self->signals_.get(), &si, sizeof(si)) == sizeof(si)) {
-			if (si.ssi_signo == SIGHUP) {
+			if (si.ssi_signo == SIGHUP || si.ssi_signo == SIGUSR1) {
 				if (auto r = self->reload(); !r)
 					LOG_ERR(self->log_,
 					        "reload failed, keeping the old "
@@ -184,7 +186,7 @@ StatsSnapshot Agent::snapshot() const {
 
 std::string Agent::handle_command(const std::string &cmd) {
 	if (cmd == "status") {
-		std::string out = snapshot().render();
+		std::string out = std::string("version ") + kVersion + "\n" + snapshot().render();
 		out += "config " + (config_.source.empty() ? std::string("-") : config_.source) +
 		       "\n";
 		out += "reloads " + std::to_string(reloads_) + "\n";
@@ -194,7 +196,16 @@ std::string Agent::handle_command(const std::string &cmd) {
 		auto r = reload();
 		return r ? "ok\n" : "error " + r.error().reason + "\n";
 	}
+	if (cmd.rfind("test ", 0) == 0) {
+		if (!config_.test_hooks)
+			return "error test commands are disabled ([agent] test_hooks = false)\n";
+		return handle_test_command(cmd.substr(5));
+	}
 	return "error unknown command '" + cmd + "' (status, reload)\n";
+}
+
+std::string Agent::handle_test_command(const std::string &cmd) {
+	return "error unknown test command '" + cmd + "'\n";
 }
 
 Result<void> Agent::run() {

@@ -53,6 +53,7 @@ private:
 	Agent(AgentOptions opts, Log &log) : opts_(std::move(opts)), log_(log) {}
 	Result<void> apply(const Config &cfg, bool initial);
 	std::string handle_command(const std::string &cmd);
+	std::string handle_test_command(const std::string &cmd);
 
 	AgentOptions opts_;
 	Log &log_;

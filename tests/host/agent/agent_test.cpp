@@ -4,9 +4,11 @@
 // control socket, reload by command and by SIGHUP, and a handshake end to
 // end through a worker.
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <thread>
 
 #include <uapi/linux/handshake.h>
@@ -14,6 +16,7 @@
 #include "agent.hpp"
 #include "fake_channel.hpp"
 #include "test_support.hpp"
+#include "version.hpp"
 
 namespace tlsup::test {
 namespace {
@@ -114,6 +117,75 @@ TEST_F(AgentTest, ServesStatusReloadsAndRunsHandshakes) {
 		std::this_thread::sleep_for(20ms);
 	EXPECT_EQ(seen, "32");
 	EXPECT_TRUE(log_.contains("configuration reloaded"));
+
+	// SIGUSR1 too, as in tlshd.
+	write_conf("max_inflight = 48");
+	ASSERT_EQ(kill(getpid(), SIGUSR1), 0);
+	for (int i = 0; i < 100 && (seen = status()["max_inflight"]) != "48"; i++)
+		std::this_thread::sleep_for(20ms);
+	EXPECT_EQ(seen, "48");
+
+	agent.value()->stop();
+	t.join();
+}
+
+// Runs tlsupctl with ARGS; returns its exit status and stdout+stderr.
+std::pair<int, std::string> tlsupctl(const std::string &args) {
+	std::string cmd = std::string(TLSUP_TLSUPCTL) + " " + args + " 2>&1";
+	FILE *p = popen(cmd.c_str(), "r");
+	if (!p)
+		return {-1, "popen failed"};
+	std::string out;
+	char buf[4096];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
+		out.append(buf, n);
+	int st = pclose(p);
+	return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+TEST_F(AgentTest, TlsupctlAgainstARunningAgent) {
+	write_conf("max_inflight = 8");
+	auto agent = Agent::create(options(), log_.log());
+	ASSERT_TRUE(agent.ok()) << agent.error().reason;
+	std::thread t([&] { EXPECT_TRUE(agent.value()->run().ok()); });
+
+	// The socket from the same configuration file the agent reads.
+	auto [st, out] = tlsupctl("-c " + conf_ + " status");
+	EXPECT_EQ(st, 0) << out;
+	EXPECT_NE(out.find("tlsupd " + std::string(kVersion) +
+	                   ": 2 worker(s), 0 handshake(s) "
+	                   "in flight (max 8)"),
+	          std::string::npos)
+	        << out;
+	auto [js, json] = tlsupctl("-s " + sock_ + " status --json");
+	EXPECT_EQ(js, 0) << json;
+	EXPECT_EQ(json.rfind("{\"agent\":{\"running\":true,\"socket\":\"" + sock_ + "\",", 0), 0u)
+	        << json;
+	for (const char *member :
+	     {"\"workers\":2", "\"max_inflight\":8", "\"done\":{", "\"EACCES\":0",
+	      "\"latency_us\":{", "\"p99\":", "\"version\":\""})
+		EXPECT_NE(json.find(member), std::string::npos) << member << " in " << json;
+
+	// reload: 0 and "ok"; a bad file: 1, the reason, and the old
+	// configuration keeps serving.
+	write_conf("max_inflight = 16");
+	auto [ok, ok_out] = tlsupctl("-s " + sock_ + " reload");
+	EXPECT_EQ(ok, 0) << ok_out;
+	EXPECT_EQ(ok_out, "ok\n");
+	write_conf("max_inflight = lots");
+	auto [bad, bad_out] = tlsupctl("-s " + sock_ + " reload");
+	EXPECT_EQ(bad, 1) << bad_out;
+	EXPECT_NE(bad_out.find("tlsupctl: reload failed: " + conf_ +
+	                       ": [agent] max_inflight: 'lots' is not a number"),
+	          std::string::npos)
+	        << bad_out;
+	EXPECT_NE(bad_out.find("tlsupd keeps its running configuration"), std::string::npos);
+	EXPECT_EQ(status()["max_inflight"], "16");
+	// Without test_hooks the test hook is refused.
+	auto [hook, hook_out] = tlsupctl("-s " + sock_ + " test-stall-worker 0 10");
+	EXPECT_EQ(hook, 1) << hook_out;
+	EXPECT_NE(hook_out.find("test_hooks"), std::string::npos) << hook_out;
 
 	agent.value()->stop();
 	t.join();
