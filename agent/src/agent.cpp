@@ -121,6 +121,13 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 		           cfg.source.c_str(), k.c_str());
 	for (const auto &n : cfg.notices)
 		LOG_NOTICE(log_, "%s", n.c_str());
+	// tlshd reads tag definitions here and sends matching tags in DONE; no
+	// kernel tlsupd runs on passes them to a consumer.
+	for (const auto &f : session_tag_files(opts_.tags_dir))
+		LOG_WARN(log_,
+		         "%s: session tags are not applied: tlsupd sends no DONE TAG attribute "
+		         "(Linux 6.12 refuses it, tlsup.ko ignores it); see tlsupd.conf(5)",
+		         f.c_str());
 	// A configured keyring that does not exist is skipped with a warning:
 	// tlshd logs it and goes on, and a keyring created later is linked at
 	// the next reload.

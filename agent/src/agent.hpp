@@ -21,6 +21,7 @@
 #include "handshake_channel.hpp"
 #include "log.hpp"
 #include "reverse_dns.hpp"
+#include "session_tags.hpp"
 #include "stats.hpp"
 #include "unique_fd.hpp"
 #include "worker.hpp"
@@ -30,6 +31,7 @@ namespace tlsup {
 struct AgentOptions {
 	std::string config_path; // -c; empty: search config_search
 	ConfigSearch config_search;
+	std::string tags_dir = kTlshdTagsDir; // ktls-utils' session tags
 	int workers_override = -1;
 	bool debug = false;
 	// Opens one worker's kernel channel; GenlChannel::open by default.

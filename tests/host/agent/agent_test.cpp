@@ -437,6 +437,28 @@ TEST_F(AgentTest, ReloadRereadsTheFileChosenAtStartUp) {
 	t.join();
 }
 
+TEST_F(AgentTest, SessionTagFilesAreFoundAndReportedNotApplied) {
+	// The files tlshd would read: *.yml and *.yaml; tags.example (what
+	// ktls-utils installs there) and other names are not.
+	std::string tags = dir_ + "/tags.d";
+	std::filesystem::create_directory(tags);
+	for (const char *f : {"b.yaml", "a.yml", "tags.example", "c.yml.bak", "yml"})
+		std::ofstream(tags + "/" + f) << "---\ntags: {}\n";
+	EXPECT_EQ(session_tag_files(tags),
+	          (std::vector<std::string>{tags + "/a.yml", tags + "/b.yaml"}));
+	EXPECT_TRUE(session_tag_files(dir_ + "/none").empty());
+
+	write_conf("");
+	AgentOptions o = options();
+	o.tags_dir = tags;
+	auto agent = Agent::create(std::move(o), log_.log());
+	ASSERT_TRUE(agent.ok()) << agent.error().reason;
+	EXPECT_TRUE(log_.contains(
+	        "<4>" + tags + "/a.yml: session tags are not applied: tlsupd sends no DONE TAG"));
+	EXPECT_TRUE(log_.contains(tags + "/b.yaml: session tags are not applied"));
+	EXPECT_FALSE(log_.contains("tags.example"));
+}
+
 TEST_F(AgentTest, BadConfigurationStopsStartUp) {
 	write_conf("max_inflight = -1");
 	auto agent = Agent::create(options(), log_.log());
