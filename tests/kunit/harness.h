@@ -27,6 +27,7 @@
 #include "../../include/net/handshake.h"
 #endif
 #include "../../include/uapi/linux/handshake.h"
+#include "netns_guard.h"
 #include <tlsup/core.h>
 
 #define KT_MAX_CONSUMERS 64
@@ -36,8 +37,6 @@
 /* tlsup.ko's test-only exports (namespace TLSUP_KUNIT). */
 extern struct genl_family tlsup_genl_family;
 void tlsup_kunit_net_stats(struct net *net, struct tlsup_stats *out);
-/* tlsup_kunit_netns.ko: a pernet exit hook that runs after tlsup's. */
-int tlsup_kunit_netns_on_exit(struct net *net, void (*fn)(void *), void *data);
 
 struct kt_consumer {
 	struct socket *sock;

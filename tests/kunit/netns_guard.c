@@ -12,6 +12,7 @@
 #include <net/net_namespace.h>
 
 #include "../../kernel/shim/compat.h"
+#include "netns_guard.h"
 
 static DEFINE_SPINLOCK(guard_lock);
 static struct net *guard_net;
@@ -27,8 +28,6 @@ static void *guard_data;
  * Context: process. One hook at a time.
  * Return: 0, or -EBUSY if a hook is already set.
  */
-int tlsup_kunit_netns_on_exit(struct net *net, void (*fn)(void *), void *data);
-
 int tlsup_kunit_netns_on_exit(struct net *net, void (*fn)(void *), void *data)
 {
 	int ret = 0;
