@@ -47,6 +47,9 @@ EOS
 	: >"$WORK/snippets-run"
 	: >"$WORK/agent.log"
 	echo 1 >"$TRACE/events/handshake/enable"
+	echo 1 >"$TRACE/events/sunrpc/rpc_tls_not_started/enable"
+	# Timestamps in nanoseconds (the default clock ticks in jiffies here).
+	echo mono >"$TRACE/trace_clock"
 	echo 8192 >"$TRACE/buffer_size_kb"
 }
 

@@ -187,11 +187,12 @@ case_nvme_wrong_psk_refused() {
 	expect_ge "failed handshakes" "$(handshakes_failed)" 1
 	# The target's agent says why: the binder made with the host's key did
 	# not verify with the target's.
-	agent_log | grep -i -E 'binder|wrong key|decrypt' >"$WORK/why" ||
+	# (the admin guide quotes these lines)
+	agent_log | grep -E 'PSK binder for key [0-9]+ did not verify \(wrong key\?\)' >"$WORK/why" ||
 		fail "no logged reason for the refused PSK"
-	log "agent: $(head -n 2 "$WORK/why" | tr '\n' ' ')"
-	dmesg | tail -n 20 | grep -q -E 'nvme.*TLS handshake.*error|nvme.*queue 0' ||
-		fail "the host's kernel log does not report the failed handshake"
+	log "agent: $(head -n 1 "$WORK/why")"
+	dmesg | tail -n 20 | grep -q -E 'nvme nvme[0-9]+: queue 0: TLS handshake complete, error -13$' ||
+		fail "the host's kernel log does not report the failed handshake (EACCES)"
 	keyctl unlink "$ring" @u >/dev/null
 }
 
@@ -208,7 +209,7 @@ case_nvme_unknown_identity_refused() {
 	before=$(controllers)
 	nvme_connect "transport=tcp,traddr=$TARGET_ADDR,trsvcid=4420,nqn=$SUBNQN,hostnqn=$other,hostid=$(cat /proc/sys/kernel/random/uuid),tls,keyring=$ring"
 	expect_refused "identity unknown to the target"
-	agent_log | grep -F "NVMe0R01 $other" >"$WORK/why" ||
+	agent_log | grep -F "no key for PSK identity 'NVMe0R01 $other $SUBNQN'" >"$WORK/why" ||
 		fail "the agent did not log the unknown identity"
 	log "agent: $(head -n 1 "$WORK/why")"
 	rm "$NVMET/subsystems/$SUBNQN/allowed_hosts/$other"
@@ -234,8 +235,10 @@ case_nvme_sha384_psk_refused() {
 		nvme disconnect -d "$ctrl" >/dev/null
 	else
 		expect_refused "48-byte PSK"
-		agent_log | grep -E 'SHA-384|48-byte' >"$WORK/why" ||
+		agent_log | grep -F 'a 48-byte PSK needs SHA-384 binders' >"$WORK/why" ||
 			fail "no logged reason for the 48-byte PSK"
+		dmesg | tail -n 20 | grep -q -E 'nvme nvme[0-9]+: queue 0: TLS handshake complete, error -126$' ||
+			fail "the host's kernel log does not report ENOKEY"
 		log "agent: $(head -n 1 "$WORK/why")"
 		expect "the agent's status for it (ENOKEY)" \
 			"$(grep -c 'handshake_complete: .*status=-126$' "$TRACE/trace")" 1
@@ -243,6 +246,17 @@ case_nvme_sha384_psk_refused() {
 	keyctl unlink "$(psk_serial "NVMe0R02 $HOSTNQN $SUBNQN")" %:.nvme >/dev/null ||
 		fail "cannot remove the 48-byte key from .nvme"
 	keyctl unlink "$ring" @u >/dev/null
+}
+
+case_nvme_no_psk_refused() {
+	# A subsystem NQN .nvme has no key for: the host finds none.
+	trace_mark
+	before=$(controllers)
+	nvme_connect "transport=tcp,traddr=$TARGET_ADDR,trsvcid=4420,nqn=$SUBNQN-nokey,hostnqn=$HOSTNQN,hostid=$HOSTID,tls"
+	expect_refused "no PSK for the NQNs"
+	expect "the write's error" "$connect_err" "Required key not available"
+	dmesg | tail -n 5 | grep -q 'no valid PSK found' || fail "no 'no valid PSK found' in the kernel log"
+	expect "handshakes requested" "$(grep -c 'handshake_submit:' "$TRACE/trace")" 0
 }
 
 # A second port without TLS for the same subsystem.
@@ -302,6 +316,7 @@ NVME_CASES=(
 	"nvme: wrong PSK on the host, refused with a reason|case_nvme_wrong_psk_refused"
 	"nvme: identity unknown to the target, refused|case_nvme_unknown_identity_refused"
 	"nvme: SHA-384 (48-byte) PSK|case_nvme_sha384_psk_refused"
+	"nvme: no PSK in .nvme for the NQNs, refused before any handshake|case_nvme_no_psk_refused"
 	"nvme: TLS host, target port without TLS, refused|case_nvme_target_without_tls_refused"
 	"nvme: host without TLS, port requiring TLS, refused|case_nvme_host_without_tls_refused"
 	"nvme: Debian 12's nvme connect has no --tls|case_nvme_cli_has_no_tls"
