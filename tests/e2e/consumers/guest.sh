@@ -15,35 +15,12 @@ set -u
 . "$TLSUP_ROOT/tests/e2e/consumers/lib.sh"
 cd "$WORK" || exit 1
 
-# ---- a private system: the guest's root is the host's, read-write ----
-# /etc is copied into the guest's memory and bound over itself, so the
-# guide's /etc/tlsupd, /etc/nvme, /etc/exports and /etc/fstab are the
-# guest's own; NFS state and the exported trees live in tmpfs too.
+# ---- the guest's own /etc, NFS state and trees; tlsupd and tlsupctl in PATH ----
+. "$TLSUP_ROOT/tools/uml/private-root.sh"
 private_system() {
-	cp -a /etc /run/etc && mount --bind /run/etc /etc || return 1
-	local d
-	for d in /var/lib/nfs /srv /mnt; do
-		mount -t tmpfs tmpfs "$d" || return 1
-	done
-	mkdir -p /var/lib/nfs/rpc_pipefs /var/lib/nfs/v4recovery /var/lib/nfs/nfsdcltrack
-	mount -t configfs configfs /sys/kernel/config || return 1
-	# udev's links, which bash's <(...) needs (/dev is the guest's devtmpfs).
-	ln -sfn /proc/self/fd /dev/fd
-	mount -t nfsd nfsd /proc/fs/nfsd || return 1
-	# The consumers are built in: modprobe of a built-in module succeeds
-	# without /lib/modules for this kernel.
-	mkdir -p /run/bin
-	cat >/run/bin/modprobe <<'EOS'
-#!/bin/sh
-m=$(echo "$1" | tr - _)
-[ -d "/sys/module/$m" ] && exit 0
-echo "modprobe: $1 is not built into this kernel" >&2
-exit 1
-EOS
-	chmod +x /run/bin/modprobe
+	private_root || return 1
 	ln -s "$TLSUPD" /run/bin/tlsupd
 	ln -s "$TLSUPCTL" /run/bin/tlsupctl
-	export PATH=/run/bin:$PATH
 	: >"$WORK/snippets-run"
 	: >"$WORK/agent.log"
 	echo 1 >"$TRACE/events/handshake/enable"
@@ -56,11 +33,13 @@ EOS
 # tlsupd as the systemd unit would run it, in the background; its log
 # (stderr, journald's priority prefixes) goes to $WORK/agent.log.
 agent_start() {
+	local from _
+	from=$(wc -l <"$WORK/agent.log")
 	tlsupd "$@" >>"$WORK/agent.log" 2>&1 &
 	agent_pid=$!
-	local _
+	# This agent's "running" line, not an earlier agent's.
 	for _ in $(seq 100); do
-		grep -q 'tlsupd running' "$WORK/agent.log" && return 0
+		tail -n +$((from + 1)) "$WORK/agent.log" | grep -q 'tlsupd running' && return 0
 		sleep 0.05
 	done
 	log "agent did not start"
@@ -77,6 +56,7 @@ agent_stop() {
 
 . "$TLSUP_ROOT/tests/e2e/consumers/nvme.sh"
 . "$TLSUP_ROOT/tests/e2e/consumers/nfs.sh"
+. "$TLSUP_ROOT/tests/e2e/consumers/storm.sh"
 
 echo "TAP version 13"
 genl ctrl get name handshake >/dev/null 2>&1 ||
@@ -84,7 +64,7 @@ genl ctrl get name handshake >/dev/null 2>&1 ||
 log "kernel $(uname -r), in-tree net/handshake"
 private_system || { echo "Bail out! private /etc, tmpfs and kernel file systems"; exit 1; }
 
-for c in "${NVME_CASES[@]}" "${NFS_CASES[@]}"; do
+for c in "${NVME_CASES[@]}" "${NFS_CASES[@]}" "${STORM_CASES[@]}"; do
 	name=${c%%|*}
 	fn=${c#*|}
 	if [ -n "${E2E_ONLY:-}" ] && ! [[ $name =~ $E2E_ONLY ]]; then
