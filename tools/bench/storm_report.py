@@ -36,6 +36,7 @@ def main():
             "accept_wait_p50_ms": t["accept_wait_p50_ms"],
             "accept_wait_p99_ms": t["accept_wait_p99_ms"],
             "agent_cpu_s": med["agent_cpu_s"],
+            "handshakes_span_s": t["first_submit_to_last_complete_s"],
             "failed_handshakes": t["handshakes_failed"],
             "failed_by_status": t["failed_by_status"],
             "rejected_submits": t["submit_rejected"],

@@ -114,11 +114,14 @@ case_nfs_mount_tls() {
 
 case_nfs_mount_mtls() {
 	trace_mark
+	local tx0
+	tx0=$(tls_stat TlsTxSw)
 	snippet nfs-mount-mtls || return
 	expect "mount's xprtsec" "$(mount_opt /mnt/nfs xprtsec)" mtls
 	nfs_write_read /mnt/nfs mtls
 	expect "successful handshakes (client + server)" "$(nfs_handshakes_ok)" 2
 	expect "failed handshakes" "$(nfs_handshakes_failed)" 0
+	expect_ge "kTLS TX sockets set up (client + server)" "$(( $(tls_stat TlsTxSw) - tx0 ))" 2
 }
 
 case_nfs_export_policy_mtls_only() {
@@ -131,6 +134,8 @@ case_nfs_export_policy_mtls_only() {
 		exportfs -u "$NFS_CLIENTS:/srv/nfs/mtls-only"
 	fi
 	log "exportfs: $(head -n 1 "$WORK/exportfs.out")"
+	grep -q 'unknown keyword "xprtsec=mtls"' "$WORK/exportfs.out" ||
+		fail "exportfs did not refuse xprtsec= as an unknown keyword"
 	# ...the kernel can: an export entry with "xprtsec 1 4" (mtls only)
 	# and the file handle entry for its fsid, written into the export
 	# caches with a far expiry so mountd is never asked about them.
@@ -164,11 +169,13 @@ case_nfs_export_policy_mtls_only() {
 		umount /mnt/tls-only
 	fi
 	log "tls mount: $(tail -n 1 "$WORK/mount.err")"
+	grep -q 'Operation not permitted' "$WORK/mount.err" || fail "tls mount: not 'Operation not permitted'"
 	if timeout 60 mount -t nfs -o vers=4 "$NFS_SERVER:/mtls-only" /mnt/plain 2>"$WORK/mount.err"; then
 		fail "a plain mount of the mtls-only export succeeded"
 		umount /mnt/plain
 	fi
 	log "plain mount: $(tail -n 1 "$WORK/mount.err")"
+	grep -q 'Operation not permitted' "$WORK/mount.err" || fail "plain mount: not 'Operation not permitted'"
 	timeout 60 mount -t nfs -o xprtsec=mtls "$NFS_SERVER:/mtls-only" /mnt/mtls-only ||
 		fail "mtls mount of the mtls-only export failed"
 	timeout 60 "${AS_USER[@]}" sh -c 'echo mtls > /mnt/mtls-only/data/f' || fail "write over mtls"

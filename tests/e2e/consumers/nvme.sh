@@ -82,6 +82,11 @@ case_nvme_guide_setup() {
 	snippet nvme-target || return
 	expect "port's security type" "$(cat $NVMET/ports/1/addr_tsas)" tls1.3
 	expect "port's TLS requirement" "$(cat $NVMET/ports/1/addr_treq)" required
+	# The guide's note: addr_tsas is fixed once the port serves a subsystem.
+	if echo none >"$NVMET/ports/1/addr_tsas" 2>/dev/null; then
+		fail "addr_tsas changed on an enabled port"
+	fi
+	expect "port's security type, still" "$(cat $NVMET/ports/1/addr_tsas)" tls1.3
 	agent_start || fail "tlsupd did not start"
 	trace_mark
 	snippet nvme-connect || return
