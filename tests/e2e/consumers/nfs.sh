@@ -55,7 +55,7 @@ nfs_server_stop() {
 nfs_handshakes_ok() { grep -c 'handshake_complete: .*status=0$' "$TRACE/trace"; }
 nfs_handshakes_failed() { grep 'handshake_complete: ' "$TRACE/trace" | grep -vc 'status=0$'; }
 
-AS_USER=(setpriv --reuid=$NFS_UID --regid=$NFS_UID --clear-groups)
+AS_USER=(setpriv "--reuid=$NFS_UID" "--regid=$NFS_UID" --clear-groups)
 
 # nfs_write_read DIR NAME: writes 1 MiB as the test user over the mount,
 # checks the server's copy, drops the client's caches and reads it back.

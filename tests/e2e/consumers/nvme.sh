@@ -16,7 +16,7 @@ MiB=1048576
 # refusal (the write's error), $connect_secs how long it took.
 nvme_connect() {
 	local t0 reply
-	ctrl= connect_err=
+	ctrl='' connect_err=''
 	t0=$(date +%s.%N)
 	exec 3<>/dev/nvme-fabrics
 	if echo "$1" >&3 2>"$WORK/connect.err"; then
