@@ -11,6 +11,8 @@
 #include <linux/spinlock.h>
 #include <net/net_namespace.h>
 
+#include "../../kernel/shim/compat.h"
+
 static DEFINE_SPINLOCK(guard_lock);
 static struct net *guard_net;
 static void (*guard_fn)(void *data);
@@ -25,6 +27,8 @@ static void *guard_data;
  * Context: process. One hook at a time.
  * Return: 0, or -EBUSY if a hook is already set.
  */
+int tlsup_kunit_netns_on_exit(struct net *net, void (*fn)(void *), void *data);
+
 int tlsup_kunit_netns_on_exit(struct net *net, void (*fn)(void *), void *data)
 {
 	int ret = 0;
@@ -40,7 +44,7 @@ int tlsup_kunit_netns_on_exit(struct net *net, void (*fn)(void *), void *data)
 	spin_unlock(&guard_lock);
 	return ret;
 }
-EXPORT_SYMBOL_NS_GPL(tlsup_kunit_netns_on_exit, TLSUP_KUNIT);
+TLSUP_EXPORT_SYMBOL_NS_GPL(tlsup_kunit_netns_on_exit, TLSUP_KUNIT);
 
 static void __net_exit guard_net_exit(struct net *net)
 {
