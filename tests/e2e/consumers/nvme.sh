@@ -264,6 +264,34 @@ case_nvme_no_psk_refused() {
 	expect "handshakes requested" "$(grep -c 'handshake_submit:' "$TRACE/trace")" 0
 }
 
+case_nvme_hostid_needed() {
+	# The guide passes hostid= with hostnqn=: without it the kernel pairs
+	# the NQN with its default host's identifier, which belongs to another
+	# NQN, and refuses.
+	before=$(controllers)
+	nvme_connect "transport=tcp,traddr=$TARGET_ADDR,trsvcid=4420,nqn=$SUBNQN,hostnqn=$HOSTNQN,tls"
+	expect_refused "host NQN without its host id"
+	dmesg | tail -n 5 | grep -q 'found same hostid .* but different hostnqn' ||
+		fail "no 'found same hostid ... but different hostnqn' in the kernel log"
+}
+
+case_nvme_host_not_allowed() {
+	# The subsystem admits only the hosts linked in allowed_hosts: a host
+	# with a valid key but not allowed is refused after its handshake.
+	local other ring
+	other=nqn.2014-08.org.nvmexpress:uuid:$(cat /proc/sys/kernel/random/uuid)
+	head -c 32 /dev/urandom >"$WORK/other.psk"
+	keyctl padd psk "NVMe0R01 $other $SUBNQN" %:.nvme <"$WORK/other.psk" >/dev/null
+	trace_mark
+	before=$(controllers)
+	nvme_connect "transport=tcp,traddr=$TARGET_ADDR,trsvcid=4420,nqn=$SUBNQN,hostnqn=$other,hostid=$(cat /proc/sys/kernel/random/uuid),tls"
+	expect_refused "host not in allowed_hosts"
+	expect_ge "successful handshakes (admin queue, both ends)" "$(handshakes_ok)" 2
+	dmesg | tail -n 10 | grep -q "nvmet: .*$other.*not allowed\|connect by host $other.*not allowed" ||
+		fail "the target did not log the host as not allowed: $(dmesg | tail -n 3 | tr '\n' ' ')"
+	keyctl unlink "$(psk_serial "NVMe0R01 $other $SUBNQN")" %:.nvme >/dev/null
+}
+
 # A second port without TLS for the same subsystem.
 plain_port() {
 	[ -d "$NVMET/ports/2" ] && return 0
@@ -322,6 +350,8 @@ NVME_CASES=(
 	"nvme: identity unknown to the target, refused|case_nvme_unknown_identity_refused"
 	"nvme: SHA-384 (48-byte) PSK|case_nvme_sha384_psk_refused"
 	"nvme: no PSK in .nvme for the NQNs, refused before any handshake|case_nvme_no_psk_refused"
+	"nvme: host NQN without its host id, refused|case_nvme_hostid_needed"
+	"nvme: a host the subsystem does not allow, refused after its handshake|case_nvme_host_not_allowed"
 	"nvme: TLS host, target port without TLS, refused|case_nvme_target_without_tls_refused"
 	"nvme: host without TLS, port requiring TLS, refused|case_nvme_host_without_tls_refused"
 	"nvme: Debian 12's nvme connect has no --tls|case_nvme_cli_has_no_tls"
