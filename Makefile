@@ -12,7 +12,8 @@
 #   make check    all of the above, then every test suite; ends with
 #                 "N passed, N failed"
 #   make demo     all set-up, then a kernel consumer's handshakes in UML
-#   make bench    the benchmarks (tools/bench)
+#   make bench    the benchmarks (tools/bench), reconnect storms included
+#   make bench-storm  the reconnect storms alone
 #   make stress   the long fuzzing and load/unload runs
 #   make dkms-install  the module's sources to /usr/src, added to DKMS
 #   make install  tlsupd, tlsupctl, man pages and the systemd unit
@@ -48,7 +49,7 @@ DEPS := build-essential flex bison bc libelf-dev libssl-dev ccache xz-utils cpio
 .PHONY: dkms-install dkms-uninstall dkms-check install
 .PHONY: uml-upstream module-uml-upstream uml-nohs module-uml-nohs stress
 .PHONY: all deps uml uml-base uml-debug module module-uml module-uml-debug module-distro \
-	agent host-tests style check check-run demo bench clean
+	agent host-tests style check check-run demo bench bench-storm clean
 
 all: module agent
 
@@ -127,8 +128,13 @@ check: deps
 demo: deps uml-base module-uml agent
 	@tools/demo/demo.sh
 
-bench: deps uml-base module-uml agent
-	@tools/bench/run.sh
+# The upcall benchmark on 6.1 (tlsup.ko), then the reconnect storms of the
+# kernel's own consumers on 6.12 (tools/bench/storm.sh).
+bench: deps uml-base module-uml agent uml-upstream
+	@tools/bench/run.sh; a=$$?; tools/bench/storm.sh full; b=$$?; [ $$a = 0 ] && [ $$b = 0 ]
+
+bench-storm: deps uml-upstream agent
+	@tools/bench/storm.sh full
 
 # The long runs: a million netlink messages, 200 load/unload cycles, the
 # explorer with 3 preemptions, and the core fuzzer for 10 minutes.

@@ -144,7 +144,7 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 	if (!linked)
 		return Error{linked.error().code,
 		             cfg.where("authenticate", "keyrings") + ": " + linked.error().reason};
-	auto creds = TRY(load_credentials(cfg));
+	auto creds = TRY(load_credentials(cfg, std::move(linked).value()));
 	LOG_INFO(log_, "credentials: client %u CA(s) %u CRL(s)%s, server %u CA(s) %u CRL(s)%s",
 	         creds->client.ca_count, creds->client.crl_count,
 	         creds->client.identity ? " + certificate" : "", creds->server.ca_count,

@@ -6,6 +6,7 @@
 // handshakes in flight finish with the old.
 #pragma once
 
+#include <keyutils.h>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -34,10 +35,15 @@ struct RoleMaterial {
 struct Credentials {
 	RoleMaterial client; // used for ClientHello requests
 	RoleMaterial server; // used for ServerHello requests
+	// The keyrings linked at (re)load: the configured ones, then .nvme,
+	// .nfs, .nfsd where they exist. With the request's own keyring, the
+	// only places a server PSK is looked up.
+	std::vector<key_serial_t> keyrings;
 };
 
 // Loads both roles. Errors name the configuration line of the offending key.
-Result<std::shared_ptr<const Credentials>> load_credentials(const Config &cfg);
+Result<std::shared_ptr<const Credentials>>
+load_credentials(const Config &cfg, std::vector<key_serial_t> keyrings = {});
 
 // Parses a certificate chain given as DER (one certificate, or several
 // concatenated, as a key payload may hold).

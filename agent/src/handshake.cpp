@@ -483,9 +483,11 @@ int TlsSession::lookup_psk(const gnutls_datum_t *username, gnutls_datum_t *key) 
 		return -1;
 	}
 	key_serial_t found = 0;
-	// Identities the kernel named, then the keyrings: the request's, the
-	// process keyring (where the kernel links it, and where start-up links
-	// the configured and consumer keyrings), the session keyring.
+	// Identities the kernel named, then the request's keyring and the
+	// keyrings linked at (re)load (configured, .nvme, .nfs, .nfsd). Not the
+	// process keyring as a whole: the kernel links every request's keyring
+	// into it, so another consumer's keys (an NVMe host's keyring=, say)
+	// would answer this server's peer. Not the session keyring either.
 	for (key_serial_t id : setup_.peer_identities) {
 		auto desc = key_description(id);
 		if (desc && *desc == identity) {
@@ -497,8 +499,8 @@ int TlsSession::lookup_psk(const gnutls_datum_t *username, gnutls_datum_t *key) 
 		std::vector<key_serial_t> rings;
 		if (setup_.keyring > 0)
 			rings.push_back(setup_.keyring);
-		rings.push_back(KEY_SPEC_PROCESS_KEYRING);
-		rings.push_back(KEY_SPEC_SESSION_KEYRING);
+		rings.insert(rings.end(), setup_.credentials->keyrings.begin(),
+		             setup_.credentials->keyrings.end());
 		auto r = search_psk(rings, identity);
 		if (!r) {
 			callback_error_ = r.error();

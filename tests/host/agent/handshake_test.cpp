@@ -43,6 +43,16 @@ protected:
 		return s;
 	}
 
+	// A keyring linked at start-up ([authenticate] keyrings, .nvme): where
+	// a server looks up the PSK its peer names.
+	key_serial_t linked_keyring() {
+		if (!linked_) {
+			linked_ = add_keyring("linked at start-up", KEY_SPEC_SESSION_KEYRING);
+			creds_ = make_credentials(full_spec(), {linked_});
+		}
+		return linked_;
+	}
+
 	SessionSetup setup(Role role, uint32_t auth) {
 		SessionSetup s;
 		s.role = role;
@@ -85,6 +95,7 @@ protected:
 
 	std::unique_ptr<Priorities> prio_;
 	std::shared_ptr<const Credentials> creds_;
+	key_serial_t linked_ = 0;
 	CaptureLog log_;
 };
 
@@ -411,7 +422,7 @@ TEST_F(HandshakeTest, ClientPskSkipsSha384KeyForTheNextIdentity) {
 }
 
 TEST_F(HandshakeTest, ServerPskSha384KeyIsRefusedWithoutSha384Binders) {
-	add_user_key("client-48", random_bytes(48));
+	add_user_key("client-48", random_bytes(48), linked_keyring());
 	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
 	auto r = run(std::move(s), unix_pair(), psk_client("client-48", random_bytes(48)));
 	EXPECT_EQ(r.status(), ENOKEY) << r.reason();
@@ -500,7 +511,7 @@ TEST_F(HandshakeTest, UnknownPskIdentityIsEkeyrejectedOnBothSides) {
 
 TEST_F(HandshakeTest, AgentToAgentPskAndX509) {
 	auto key = random_bytes(32);
-	auto id = add_user_key("agent-to-agent", key);
+	auto id = add_user_key("agent-to-agent", key, linked_keyring());
 	{
 		auto fds = unix_pair();
 		auto c = setup(Role::Client, HANDSHAKE_AUTH_PSK);
@@ -631,9 +642,9 @@ TEST_F(HandshakeTest, ServerX509WithoutCertificateIsEnokey) {
 
 // ---- server, PSK ----
 
-TEST_F(HandshakeTest, ServerPskFindsIdentityInSessionKeyring) {
+TEST_F(HandshakeTest, ServerPskFindsIdentityInLinkedKeyring) {
 	auto key = random_bytes(32);
-	auto id = add_user_key("client-7", key);
+	auto id = add_user_key("client-7", key, linked_keyring());
 	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
 	auto r = run(std::move(s), unix_pair(), psk_client("client-7", key));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
@@ -642,19 +653,29 @@ TEST_F(HandshakeTest, ServerPskFindsIdentityInSessionKeyring) {
 	          std::vector<uint32_t>{static_cast<uint32_t>(id)});
 }
 
-TEST_F(HandshakeTest, ServerPskFindsIdentityInProcessKeyring) {
-	// Where the kernel links ta_keyring and where start-up links .nvme
-	// and friends: a session-keyring-only lookup misses it.
-	ASSERT_TRUE(ensure_process_keyring().ok());
-	key_serial_t ring = add_keyring("linked by the kernel", KEY_SPEC_PROCESS_KEYRING);
+TEST_F(HandshakeTest, ServerPskIgnoresTheSessionKeyring) {
+	// Whatever the agent's session keyring reaches (root's user keyring,
+	// outside systemd) is no server PSK.
 	auto key = random_bytes(32);
-	auto id = add_user_key("client-8", key, ring);
-	ASSERT_LT(keyctl_search(KEY_SPEC_SESSION_KEYRING, "user", "client-8", 0), 0);
+	add_user_key("client-7s", key);
+	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto r = run(std::move(s), unix_pair(), psk_client("client-7s", key));
+	EXPECT_EQ(r.status(), EKEYREJECTED) << r.reason();
+}
+
+TEST_F(HandshakeTest, ServerPskIgnoresAnotherRequestsKeyringInTheProcessKeyring) {
+	// The kernel links each request's keyring into the agent's process
+	// keyring. An NVMe host's keyring= (the key it offers, with a host NQN
+	// of its choosing) lands there, and must not answer a target's peer:
+	// the peer would authenticate with a key the target never had.
+	ASSERT_TRUE(ensure_process_keyring().ok());
+	key_serial_t ring = add_keyring("another request's", KEY_SPEC_PROCESS_KEYRING);
+	auto key = random_bytes(32);
+	add_user_key("client-8", key, ring);
 	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
 	auto r = run(std::move(s), unix_pair(), psk_client("client-8", key));
-	ASSERT_TRUE(r.result.ok()) << r.reason();
-	EXPECT_EQ(r.session->remote_identities().value(),
-	          std::vector<uint32_t>{static_cast<uint32_t>(id)});
+	EXPECT_EQ(r.status(), EKEYREJECTED) << r.reason();
+	keyctl_invalidate(ring);
 }
 
 TEST_F(HandshakeTest, ServerPskFindsIdentityInRequestKeyring) {
@@ -700,7 +721,7 @@ TEST_F(HandshakeTest, ServerPskPrefersIdentitiesTheKernelNamed) {
 TEST_F(HandshakeTest, ServerPskRequestAsUpstreamSendsIt) {
 	// The kernel sends PEER_IDENTITY 0 (TLS_NO_PEERID) for a server PSK.
 	auto key = random_bytes(32);
-	auto id = add_user_key("client-12", key);
+	auto id = add_user_key("client-12", key, linked_keyring());
 	HandshakeRequest req;
 	req.sockfd = 0;
 	req.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
@@ -728,7 +749,7 @@ TEST_F(HandshakeTest, ServerPskUnknownIdentityIsEkeyrejected) {
 }
 
 TEST_F(HandshakeTest, ServerPskWrongKeyIsEacces) {
-	add_user_key("client-11", random_bytes(32));
+	add_user_key("client-11", random_bytes(32), linked_keyring());
 	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
 	auto r = run(std::move(s), unix_pair(), psk_client("client-11", random_bytes(32)));
 	EXPECT_EQ(r.status(), EACCES) << r.reason();

@@ -186,8 +186,9 @@ Config make_config(const ConfigSpec &spec) {
 	return cfg;
 }
 
-std::shared_ptr<const Credentials> make_credentials(const ConfigSpec &spec) {
-	auto creds = load_credentials(make_config(spec));
+std::shared_ptr<const Credentials> make_credentials(const ConfigSpec &spec,
+                                                    std::vector<key_serial_t> keyrings) {
+	auto creds = load_credentials(make_config(spec), std::move(keyrings));
 	if (!creds) {
 		std::fprintf(stderr, "load_credentials: %s\n", creds.error().reason.c_str());
 		std::abort();

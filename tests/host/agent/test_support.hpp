@@ -63,7 +63,9 @@ struct ConfigSpec {
 	std::string server_cert, server_key;
 };
 Config make_config(const ConfigSpec &spec);
-std::shared_ptr<const Credentials> make_credentials(const ConfigSpec &spec);
+// KEYRINGS: as if linked at start-up (where server PSKs are looked up).
+std::shared_ptr<const Credentials> make_credentials(const ConfigSpec &spec,
+                                                    std::vector<key_serial_t> keyrings = {});
 
 // Captures log lines (all levels).
 class CaptureLog {
