@@ -101,12 +101,14 @@ public:
 			return;
 		// Anything that fails once the request left the queue completes
 		// it with -EIO.
+		// Traced while the extra file reference still keeps the socket:
+		// a cancel may have dropped the pins meanwhile.
+		tlsup_shim_trace(TLSUP_TRACE_CMD_ACCEPT_ERR, req_->sk(), req_->id(), error_);
 		if (linked_)
-			tlsup_shim_keyring_unlink(req_->keyring());
+			tlsup_shim_keyring_release(req_->keyring(), false);
 		if (fd_ >= 0)
 			tlsup_shim_fd_unreserve(fd_);
 		tlsup_shim_file_put(req_->file());
-		tlsup_shim_trace(TLSUP_TRACE_CMD_ACCEPT_ERR, req_->sk(), req_->id(), error_);
 		req_->complete(-err::eio, {}, Ending::AcceptFailed);
 	}
 
@@ -138,8 +140,12 @@ public:
 	// Live only now that the agent has the reply; consumes the extra file
 	// reference dequeue() took.
 	void commit() {
-		tlsup_shim_fd_install(fd_, req_->file());
+		if (linked_)
+			tlsup_shim_keyring_release(req_->keyring(), true);
+		// Before the descriptor is live: once it is, the agent may end the
+		// request and the consumer free the socket.
 		tlsup_shim_trace(TLSUP_TRACE_CMD_ACCEPT, req_->sk(), req_->id(), fd_);
+		tlsup_shim_fd_install(fd_, req_->file());
 		req_.reset();
 	}
 

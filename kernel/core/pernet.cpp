@@ -175,8 +175,6 @@ void Pernet::complete_batch(RequestList &batch, int status, Ending how) {
 				return;
 			req->place = Place::None;
 		}
-		if (how == Ending::Expire)
-			tlsup_shim_trace(TLSUP_TRACE_EXPIRE, req->sk(), req->id(), -err::etimedout);
 		req->complete(status, {}, how);
 		req->put();
 	}

@@ -146,6 +146,9 @@ bool Request::complete(int status, kstd::Span<const kstd::s32> remote, Ending ho
 		return false;
 
 	pernet_->retire(*this, status, how);
+	// Only the winner traces: it holds the pins that keep sk_ alive.
+	if (how == Ending::Expire)
+		tlsup_shim_trace(TLSUP_TRACE_EXPIRE, sk_, id_, status);
 	tlsup_shim_trace(how == Ending::Cancel ? TLSUP_TRACE_CANCEL : TLSUP_TRACE_COMPLETE, sk_,
 	                 id_, status);
 	if (how != Ending::Cancel)

@@ -8,6 +8,7 @@
 #include <linux/net.h>
 #include <linux/string.h>
 #include <net/sock.h>
+#include <net/tcp_states.h>
 
 #include "shim.h"
 #if TLSUP_KERNEL_HAS_HANDSHAKE_H
@@ -33,6 +34,12 @@ static int tlsup_hello(const struct tls_handshake_args *args, gfp_t flags,
 
 	/* The namespace comes from the sock: without one, nothing to check. */
 	if (!args || !sock || !sock->sk)
+		return -EINVAL;
+	/*
+	 * A listening socket has no peer to shake hands with, and its
+	 * children would inherit the sk_destruct hook without a request.
+	 */
+	if (READ_ONCE(sock->sk->sk_state) == TCP_LISTEN)
 		return -EINVAL;
 	s.done = args->ta_done;
 	s.data = args->ta_data;
@@ -63,7 +70,7 @@ static int tlsup_hello(const struct tls_handshake_args *args, gfp_t flags,
  * spinlocks.
  * Return: 0 when queued: @args->ta_done then runs exactly once unless
  * tls_handshake_cancel() returns true. Otherwise a negative errno and the
- * callback never runs: %-EINVAL (bad @args), %-EBUSY (a request is already
+ * callback never runs: %-EINVAL (bad @args, or a listening socket), %-EBUSY (a request is already
  * pending on the socket), %-EAGAIN (too many un-accepted requests in the
  * namespace), %-ESRCH (no agent listening), %-ENOMEM, %-EOPNOTSUPP (the
  * service is not initialised or the namespace is going away).

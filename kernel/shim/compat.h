@@ -56,10 +56,11 @@
  * a listener that can never ACCEPT; the kernel deadline still bounds it.
  */
 #ifdef GENL_MCAST_CAP_NET_ADMIN
-#define TLSUP_MCAST_ADMIN GENL_MCAST_CAP_NET_ADMIN
+#define TLSUP_MCGRP_FLAGS .flags = GENL_MCAST_CAP_NET_ADMIN,
 #define TLSUP_HAVE_MCAST_ADMIN 1
 #else
-#define TLSUP_MCAST_ADMIN 0
+/* struct genl_multicast_group got its flags in the same change. */
+#define TLSUP_MCGRP_FLAGS
 #define TLSUP_HAVE_MCAST_ADMIN 0
 #endif
 
@@ -86,12 +87,28 @@
  * without CONFIG_NET_HANDSHAKE: tlsup then implements the kernel's
  * declarations (and kernel/shim/abi.c checks that its own struct
  * tls_handshake_args, which 6.1 consumers compile against, has the same
- * layout). <net/tls_prot.h> (6.5) has the record and alert constants.
+ * layout). 6.4's header predates ta_peername and the record-type helpers,
+ * and <net/tls_prot.h> (their constants) arrived in 6.5: 6.4 itself is
+ * not supported.
  */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0) && \
+	LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
+#error "tlsup: Linux 6.4's <net/handshake.h> lacks ta_peername and tls_get_record_type(); use 6.5 or later"
+#endif
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
 #define TLSUP_KERNEL_HAS_HANDSHAKE_H 1
 #else
 #define TLSUP_KERNEL_HAS_HANDSHAKE_H 0
+#endif
+
+/*
+ * A socket's original destructor, for the hook's fallback: IPv6 sockets
+ * have inet6_sock_destruct() from 6.3 on (and in later 6.1.y stable).
+ */
+#if IS_ENABLED(CONFIG_IPV6) && LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#define TLSUP_HAVE_INET6_SOCK_DESTRUCT 1
+#else
+#define TLSUP_HAVE_INET6_SOCK_DESTRUCT 0
 #endif
 
 #endif /* _TLSUP_COMPAT_H */

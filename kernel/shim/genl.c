@@ -100,16 +100,19 @@ static const struct genl_ops tlsup_genl_ops[] = {
 /*
  * Group index == handler class. Joining needs CAP_NET_ADMIN (where the
  * kernel can say so): an unprivileged listener cannot ACCEPT, so counting
- * it as an agent would let submits succeed with nobody to serve them.
+ * it as an agent would let submits succeed with nobody to serve them. The
+ * join checks the namespace's user namespace, ACCEPT the initial one: root
+ * of a container's user namespace can still join without being able to
+ * ACCEPT (Documentation/netlink.rst).
  */
 static const struct genl_multicast_group tlsup_genl_mcgrps[] = {
 	[HANDSHAKE_HANDLER_CLASS_NONE] = {
 		.name = HANDSHAKE_MCGRP_NONE,
-		.flags = TLSUP_MCAST_ADMIN,
+		TLSUP_MCGRP_FLAGS
 	},
 	[HANDSHAKE_HANDLER_CLASS_TLSHD] = {
 		.name = HANDSHAKE_MCGRP_TLSHD,
-		.flags = TLSUP_MCAST_ADMIN,
+		TLSUP_MCGRP_FLAGS
 	},
 };
 

@@ -10,6 +10,7 @@
 #include <linux/net.h>
 #include <linux/rcupdate.h>
 #include <net/inet_common.h>
+#include <net/ipv6.h>
 #include <net/sock.h>
 
 #include "shim.h"
@@ -47,12 +48,21 @@ void tlsup_shim_module_put(void)
 
 /*
  * The destructor a socket of @sk's family had before anyone hooked it, for
- * a hooked socket whose request is gone (a bug the core warns about): the
- * socket must still be torn down. inet_create() installs inet_sock_destruct
- * for both IP families; sock_init_data()'s default does nothing.
+ * a hooked socket whose request is gone (a bug the core warns about; the
+ * hook and the index entry come and go together, and listening sockets,
+ * whose children would inherit the hook, are refused): the socket must
+ * still be torn down. inet_create() installs inet_sock_destruct(),
+ * inet6_create() inet6_sock_destruct() where it exists; sock_init_data()'s
+ * default does nothing.
  */
 static void tlsup_sk_default_destruct(struct sock *sk)
 {
+#if TLSUP_HAVE_INET6_SOCK_DESTRUCT
+	if (sk->sk_family == AF_INET6) {
+		inet6_sock_destruct(sk);
+		return;
+	}
+#endif
 	if (sk->sk_family == AF_INET || sk->sk_family == AF_INET6)
 		inet_sock_destruct(sk);
 }

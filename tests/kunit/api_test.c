@@ -128,6 +128,27 @@ static void api_rejects_null_args(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, tls_client_hello_anon(NULL, GFP_KERNEL), -EINVAL);
 }
 
+/*
+ * Review finding: a request on a listening socket hooked sk_destruct, and
+ * every accepted child inherited the hook without a request.
+ */
+static void api_rejects_listening_socket(struct kunit *test)
+{
+	struct sockaddr_in addr = {
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	struct kt_agent *agent = kt_agent(test, NULL, true, true);
+	struct kt_consumer *c = kt_consumer(test, NULL);
+
+	KUNIT_ASSERT_EQ(test, kernel_bind(c->sock, (struct sockaddr *)&addr,
+					  sizeof(addr)), 0);
+	KUNIT_ASSERT_EQ(test, kernel_listen(c->sock, 1), 0);
+	KUNIT_EXPECT_EQ(test, tls_server_hello_x509(&c->args, GFP_KERNEL), -EINVAL);
+	KUNIT_EXPECT_TRUE(test, kt_destructor_is_ours(c));
+	KUNIT_EXPECT_EQ(test, kt_drain_ready(agent), 0);
+}
+
 static void api_submit_pins_hooks_and_notifies(struct kunit *test)
 {
 	struct kt_agent *agent = kt_agent(test, NULL, true, true);
@@ -460,6 +481,7 @@ static struct kunit_case api_cases[] = {
 	KUNIT_CASE(api_record_type_from_cmsg),
 	KUNIT_CASE(api_alert_recv_decodes_two_bytes),
 	KUNIT_CASE(api_alert_recv_after_a_real_receive),
+	KUNIT_CASE(api_rejects_listening_socket),
 	{}
 };
 

@@ -263,9 +263,14 @@ void tlsup_shim_sk_restore_destruct(struct tlsup_ksock *sk, void *orig);
 int tlsup_shim_fd_reserve(void);			/* O_CLOEXEC */
 void tlsup_shim_fd_unreserve(int fd);
 void tlsup_shim_fd_install(int fd, struct tlsup_kfile *file); /* eats a ref */
-/* Links @keyring into the caller's process keyring, and takes it back. */
+/*
+ * Links @keyring into the caller's process keyring for one ACCEPT; release()
+ * ends that ACCEPT's claim: @keep (the agent got the reply) leaves the link,
+ * else it is taken back if this ACCEPT made it and no other ACCEPT of the
+ * same keyring is in progress or went through.
+ */
 int tlsup_shim_keyring_link(int keyring);
-void tlsup_shim_keyring_unlink(int keyring);
+void tlsup_shim_keyring_release(int keyring, bool keep);
 /* Encodes and sends the reply to the ACCEPT being answered. */
 int tlsup_shim_accept_reply(struct tlsup_nl_reply *reply,
 			    const struct tlsup_accept_reply *r);

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <set>
 #include <sstream>
 
 #include "fake/sched.hpp"
@@ -56,8 +57,10 @@ struct World {
 	fake::Net *net = nullptr;
 	fake::Net *net2 = nullptr;
 	std::vector<std::unique_ptr<Peer>> peers;
-	std::vector<int> fds;  // accepted descriptors the agent holds
-	int keyring_links = 0; // successful ACCEPTs of a request with a keyring
+	std::vector<int> fds; // accepted descriptors the agent holds
+	// The agent's process keyring as it must end: linked before the run,
+	// plus the keyring of every ACCEPT that went through.
+	std::set<int> keyrings;
 	int accepts = 0;
 	bool exited[2] = {false, false};
 
@@ -94,7 +97,7 @@ struct World {
 			fds.push_back(r.r.sockfd);
 			accepts++;
 			if (r.r.keyring)
-				keyring_links++;
+				keyrings.insert(r.r.keyring);
 		}
 	}
 	void done(int fd, int status, int n = 0) {
@@ -156,7 +159,8 @@ std::string finish(World &w) {
 		for (int fd : w.fds)
 			k.close_fd(fd);
 		for (auto &p : w.peers) {
-			if (tlsup_core_cancel(p->c.ksk()))
+			// A consumer cancels only a socket it still has.
+			if (!p->c.sk->destroyed && tlsup_core_cancel(p->c.ksk()))
 				p->cancel_true = true;
 			if (!p->closed) {
 				p->closed = true;
@@ -209,9 +213,10 @@ std::string finish(World &w) {
 	if (k.open_fds() || k.reserved_fds())
 		bad << "descriptors left: " << k.open_fds() << " open, " << k.reserved_fds()
 		    << " reserved\n";
-	if (static_cast<int>(k.linked_keyrings.size()) != w.keyring_links)
-		bad << "keyring links: " << k.linked_keyrings.size() << ", want " << w.keyring_links
-		    << " (one per successful ACCEPT)\n";
+	if (k.process_keyring != w.keyrings || !k.links_in_progress.empty())
+		bad << "process keyring: " << k.process_keyring.size() << " links, want "
+		    << w.keyrings.size() << " (pre-linked + successful ACCEPTs), "
+		    << k.links_in_progress.size() << " still in progress\n";
 	for (auto &warning : k.warnings())
 		bad << "warning: " << warning << "\n";
 	return bad.str();
@@ -385,6 +390,22 @@ std::vector<Scenario> scenarios() {
 	         [](World &w) {
 		         w.add_peer(w.net);
 		         w.submit(0, with_keyring(w.peer(0).c, 77));
+	         },
+	         {[](World &w) { w.accept(0, -ENOBUFS); }, [](World &w) { w.cancel(0); }}},
+	        {"accept (reply fails) vs accept, one keyring",
+	         [](World &w) {
+		         w.add_peer(w.net);
+		         w.add_peer(w.net);
+		         w.submit(0, with_keyring(w.peer(0).c, 77));
+		         w.submit(1, with_keyring(w.peer(1).c, 77));
+	         },
+	         {[](World &w) { w.accept(0, -ENOBUFS); }, [](World &w) { w.accept(); }}},
+	        {"accept (reply fails) vs cancel, keyring linked before",
+	         [](World &w) {
+		         w.add_peer(w.net);
+		         w.submit(0, with_keyring(w.peer(0).c, 77));
+		         w.k.process_keyring.insert(77);
+		         w.keyrings.insert(77);
 	         },
 	         {[](World &w) { w.accept(0, -ENOBUFS); }, [](World &w) { w.cancel(0); }}},
 	        {"accept vs accept",

@@ -31,7 +31,8 @@ TEST_F(Netlink, AcceptReplyX509CarriesEverything) {
 	EXPECT_EQ(acc.r().privkey, 102);
 	EXPECT_EQ(acc.r().keyring, 55);
 	EXPECT_EQ(acc.r().num_peerids, 0u);
-	EXPECT_EQ(k.linked_keyrings, std::vector<int>{55}) << "ta_keyring linked into the agent";
+	EXPECT_EQ(k.process_keyring, std::set<int>{55}) << "ta_keyring linked into the agent";
+	EXPECT_TRUE(k.links_in_progress.empty());
 	// The fd is live in the caller and refers to the consumer's file.
 	EXPECT_EQ(k.fd_file(acc.fd), c.file);
 	EXPECT_EQ(c.file->refs.load(), 3) << "consumer + request pin + agent's fd";
@@ -49,7 +50,7 @@ TEST_F(Netlink, AcceptReplyOmitsOptionalAttributes) {
 	EXPECT_EQ(acc.r().timeout_ms, 0u);
 	EXPECT_EQ(acc.r().keyring, 0);
 	EXPECT_EQ(acc.r().auth_mode, HANDSHAKE_AUTH_UNAUTH);
-	EXPECT_TRUE(k.linked_keyrings.empty());
+	EXPECT_TRUE(k.process_keyring.empty());
 }
 
 TEST_F(Netlink, AcceptX509WithoutCertOrKeyHasNone) {
@@ -172,7 +173,8 @@ TEST_F(Netlink, AcceptReplyFailureLeavesNoFdAndNoKeyringLink) {
 		EXPECT_FALSE(acc.reply.sent);
 		EXPECT_EQ(k.open_fds(), 0u) << "the fd goes live only after the reply";
 		EXPECT_EQ(k.reserved_fds(), 0u);
-		EXPECT_TRUE(k.linked_keyrings.empty()) << "keyring unlinked again";
+		EXPECT_TRUE(k.process_keyring.empty()) << "keyring unlinked again";
+		EXPECT_TRUE(k.links_in_progress.empty());
 		EXPECT_EQ(c.cb.calls.load(), 1);
 		EXPECT_EQ(c.cb.status.load(), -EIO);
 	}
@@ -263,6 +265,30 @@ TEST_F(Netlink, DoneForPendingRequestIsRefused) {
 	ASSERT_EQ(acc.ret, 0);
 	EXPECT_EQ(done(acc.fd, 0), 0);
 	EXPECT_EQ(c.cb.calls.load(), 1);
+}
+
+TEST_F(Netlink, FailedAcceptKeepsALinkItDidNotMake) {
+	// Review finding: a link is one per keyring; a failed ACCEPT took back
+	// the link another ACCEPT (or the administrator) relied on.
+	k.max_pending = 8;
+	Consumer &a = consumer();
+	Consumer &b = consumer();
+	tlsup_submit sa = a.args(), sb = b.args();
+	sa.keyring = sb.keyring = 77;
+	ASSERT_EQ(submit(a, sa), 0);
+	ASSERT_EQ(submit(b, sb), 0);
+	ASSERT_EQ(accept().ret, 0);
+	EXPECT_EQ(accept(HANDSHAKE_HANDLER_CLASS_TLSHD, nullptr, -ENOBUFS).ret, -ENOBUFS);
+	EXPECT_EQ(k.process_keyring, std::set<int>{77}) << "the first ACCEPT's link stays";
+	// Linked by someone else before: a failing ACCEPT leaves it too.
+	k.process_keyring.insert(88);
+	Consumer &c = consumer();
+	tlsup_submit sc = c.args();
+	sc.keyring = 88;
+	ASSERT_EQ(submit(c, sc), 0);
+	EXPECT_EQ(accept(HANDSHAKE_HANDLER_CLASS_TLSHD, nullptr, -ENOMEM).ret, -ENOMEM);
+	EXPECT_EQ(k.process_keyring, (std::set<int>{77, 88}));
+	EXPECT_TRUE(k.links_in_progress.empty());
 }
 
 TEST_F(Netlink, DoneBadDescriptorsAreRefusedAndChangeNothing) {

@@ -83,7 +83,8 @@ void Kernel::reset() {
 	warnings_.clear();
 	fds_.clear();
 	reserved_.clear();
-	linked_keyrings.clear();
+	process_keyring.clear();
+	links_in_progress.clear();
 	next_fd_ = 3;
 	max_pending = 3;
 	fail_alloc_after = -1;
@@ -181,11 +182,13 @@ void Kernel::fput(File *f) {
 void Kernel::sock_put(Sock *s) {
 	if (s->refs.fetch_sub(1) != 1)
 		return;
-	if (s->destroyed.exchange(true)) {
+	if (s->destroyed.load()) {
 		std::fprintf(stderr, "fake: socket destroyed twice\n");
 		std::abort();
 	}
+	// The socket is valid while its destructor runs, gone after.
 	run_destruct(s);
+	s->destroyed = true;
 	// Freed at reset(), so that a test can still read its counters; the
 	// destroyed flag stands for the free.
 }
@@ -461,20 +464,29 @@ int tlsup_shim_keyring_link(int keyring) {
 	if (k.keyring_link_result < 0)
 		return k.keyring_link_result;
 	std::lock_guard g(k.mu);
-	k.linked_keyrings.push_back(keyring);
+	auto [it, is_new] = k.links_in_progress.try_emplace(keyring);
+	if (is_new)
+		it->second.created = !k.process_keyring.count(keyring);
+	k.process_keyring.insert(keyring);
+	it->second.in_progress++;
 	return 0;
 }
 
-void tlsup_shim_keyring_unlink(int keyring) {
+void tlsup_shim_keyring_release(int keyring, bool keep) {
 	shim_entry(__func__);
 	auto &k = Kernel::get();
 	std::lock_guard g(k.mu);
-	for (auto it = k.linked_keyrings.begin(); it != k.linked_keyrings.end(); ++it)
-		if (*it == keyring) {
-			k.linked_keyrings.erase(it);
-			return;
-		}
-	k.warnings_.push_back("keyring unlinked that was not linked");
+	auto it = k.links_in_progress.find(keyring);
+	if (it == k.links_in_progress.end()) {
+		k.warnings_.push_back("keyring released that no ACCEPT linked");
+		return;
+	}
+	it->second.kept |= keep;
+	if (--it->second.in_progress)
+		return;
+	if (it->second.created && !it->second.kept)
+		k.process_keyring.erase(keyring);
+	k.links_in_progress.erase(it);
 }
 
 int tlsup_shim_accept_reply(tlsup_nl_reply *reply, const tlsup_accept_reply *r) {
@@ -514,6 +526,9 @@ void tlsup_shim_sockfd_put(tlsup_ksocket *sock) {
 void tlsup_shim_trace(tlsup_trace_event ev, tlsup_ksock *sk, unsigned long long req_id, int arg) {
 	shim_entry(__func__);
 	auto &k = Kernel::get();
+	// The tracepoints read sock_net(sk): the socket must still exist.
+	if (sk && S(sk)->destroyed.load())
+		tlsup_shim_warn("tracepoint on a destroyed socket");
 	std::lock_guard g(k.mu);
 	k.events_.push_back({ev, sk, req_id, arg});
 }

@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -131,7 +132,16 @@ public:
 	std::atomic<bool> module_gone{false};
 	std::atomic<int> fd_reserve_result{0}; // <0: fail with it
 	std::atomic<int> keyring_link_result{0};
-	std::vector<int> linked_keyrings;    // links minus unlinks, in order
+	// The agent's process keyring: a set, as the kernel's (a link made
+	// twice is one link); and the ACCEPTs between link and outcome, per
+	// keyring, as kernel/shim/keys.c tracks them.
+	std::set<int> process_keyring;
+	struct LinkInProgress {
+		unsigned in_progress = 0;
+		bool created = false;
+		bool kept = false;
+	};
+	std::map<int, LinkInProgress> links_in_progress;
 	std::function<void()> on_fd_reserve; // race hook inside ACCEPT
 	std::atomic<unsigned long> shim_calls{0};
 

@@ -116,8 +116,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 			}
 			break;
 		}
-		case 1:
-			if (tlsup_core_cancel(reinterpret_cast<tlsup_ksock *>(p.sk)))
+		case 1: // a consumer cancels only a socket it still has
+			if (!p.sk->destroyed &&
+			    tlsup_core_cancel(reinterpret_cast<tlsup_ksock *>(p.sk)))
 				p.cancel_true = true;
 			break;
 		case 2: { // ACCEPT
@@ -178,7 +179,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 			break;
 		}
 		default: // tls_handshake_close()'s question
-			tlsup_core_take_session(reinterpret_cast<tlsup_ksock *>(p.sk));
+			if (!p.sk->destroyed)
+				tlsup_core_take_session(reinterpret_cast<tlsup_ksock *>(p.sk));
 			break;
 		}
 		for (auto &q : peers)
@@ -190,7 +192,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 	for (int fd : fds)
 		k.close_fd(fd);
 	for (auto &q : peers) {
-		if (tlsup_core_cancel(reinterpret_cast<tlsup_ksock *>(q.sk)))
+		if (!q.sk->destroyed && tlsup_core_cancel(reinterpret_cast<tlsup_ksock *>(q.sk)))
 			q.cancel_true = true;
 		if (!q.closed)
 			k.fput(q.file);
