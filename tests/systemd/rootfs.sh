@@ -42,7 +42,10 @@ rm -rf "$dir.tmp"
 start=$(date +%s)
 log "debootstrap $suite (minbase + ${#packages[@]} packages) from $mirror into $dir"
 joined=$(IFS=,; echo "${packages[*]}")
-if ! debootstrap --variant=minbase --include="$joined" "$suite" "$dir.tmp" "$mirror" >"$dir.log" 2>&1; then
+# Downloaded packages stay in the cache: a new recipe only unpacks again.
+mkdir -p "$cache/rootfs/archives"
+if ! debootstrap --variant=minbase --include="$joined" --cache-dir="$cache/rootfs/archives" \
+	"$suite" "$dir.tmp" "$mirror" >"$dir.log" 2>&1; then
 	log "debootstrap failed; tail of $dir.log:"
 	tail -n 20 "$dir.log" >&2
 	exit 1
