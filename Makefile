@@ -149,7 +149,8 @@ dkms-check:
 
 # Debian packages tlsup-dkms and tlsupd into build/deb/, built from a copy
 # of the checkout's files (tracked and untracked, minus .gitignore's) so
-# the checkout itself stays clean.
+# the checkout itself stays clean; compiled through ccache (the kernels'
+# cache in TLSUP_CACHE) when it is installed.
 DEB_DIR := $(BUILD)/deb
 DEB_SRC := $(DEB_DIR)/tlsup-$(DKMS_VERSION)
 deb:
@@ -159,6 +160,7 @@ deb:
 			tar -C $(ROOT) --null -T - --ignore-failed-read -cf - 2>/dev/null; \
 	else tar -C $(ROOT) --exclude=./build --exclude=./.git -cf - .; fi | tar -C $(DEB_SRC) -xf -
 	cd $(DEB_SRC) && DEB_BUILD_OPTIONS="parallel=$(JOBS) $(DEB_BUILD_OPTIONS)" \
+		TLSUP_CCACHE_DIR=$$(command -v ccache >/dev/null && echo $(TLSUP_CACHE)/ccache) \
 		dpkg-buildpackage -us -uc -b >$(DEB_DIR)/build.log 2>&1 || \
 		{ tail -n 40 $(DEB_DIR)/build.log; echo "deb: full log in $(DEB_DIR)/build.log"; exit 1; }
 	rm -rf $(DEB_SRC)
