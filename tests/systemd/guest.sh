@@ -95,6 +95,7 @@ inactive() { [ "$(prop "${1:-tlsupd.service}" ActiveState)" = inactive ]; }
 # over kTLS. Leaves the consumer's status in $hs_status.
 handshake() {
 	local what=$1 cert=${2:-server}
+	case_start=$(date +%s)
 	next_port
 	peer_server --cert "pki/$cert.pem" --key "pki/$cert.key" --mode echo || {
 		not_ok "$what: peer did not start"
@@ -256,7 +257,7 @@ phase_install() {
 		sed -n 's/.*Overall exposure level for tlsupd.service: \([0-9.]*\).*/\1/p')
 	check "systemd-analyze security tlsupd.service: exposure ${exposure:-?} <= 2.5" \
 		awk -v e="${exposure:-99}" 'BEGIN { exit !(e <= 2.5) }'
-	check "tlsupctl status (running): exit 0" tlsupctl status
+	check "tlsupctl status (running): exit 0" bash -c 'tlsupctl status >"$0" 2>&1' "$WORK/status.out"
 
 	# ---- a stalled worker loop: the watchdog restarts the agent ----
 	local restarts stalled=0 since_mono
@@ -264,7 +265,7 @@ phase_install() {
 	restarts=$(prop tlsupd.service NRestarts)
 	since_mono=$(date '+%Y-%m-%d %H:%M:%S')
 	start=$(date +%s)
-	tlsupctl test-stall-worker 0 120000 && stalled=1
+	tlsupctl test-stall-worker 0 120000 >"$WORK/stall.out" 2>&1 && stalled=1
 	is "tlsupctl test-stall-worker 0 120000 (agent $pid)" "$stalled" 1
 	if [ "$stalled" = 1 ] &&
 		wait_for 60 bash -c '[ "$(systemctl show -p NRestarts --value tlsupd.service)" -gt '"$restarts"' ]' &&
