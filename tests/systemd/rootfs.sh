@@ -21,7 +21,7 @@ suite=bookworm
 # that the package installs offline; dkms and g++ so that tlsup-dkms does.
 packages=(
 	systemd dbus kmod keyutils iproute2 procps gnutls-bin
-	libgnutls30 libnl-3-200 libnl-genl-3-200 libkeyutils1 libglib2.0-0 libsystemd0 libinih1
+	libgnutls30 libnl-3-200 libnl-genl-3-200 libkeyutils1 libglib2.0-0 libsystemd0
 	dkms g++
 )
 
@@ -66,5 +66,5 @@ printf '127.0.0.1 localhost tlsup-guest\n::1 localhost ip6-localhost\n' >"$r/etc
 rm -f "$r"/var/cache/apt/archives/*.deb
 touch "$r/.tlsup-rootfs-done"
 mv "$r" "$dir"
-log "done in $(( $(date +%s) - start ))s ($(du -sh "$dir" | cut -f1))"
+log "done in $(( $(date +%s) - start ))s"
 echo "$dir"
