@@ -13,6 +13,7 @@
 #                 "N passed, N failed"
 #   make demo     all set-up, then a kernel consumer's handshakes in UML
 #   make bench    the benchmarks (tools/bench)
+#   make stress   the long fuzzing and load/unload runs
 #   make deb      Debian packages tlsup-dkms and tlsupd in build/deb/
 #   make dkms-install  the module's sources to /usr/src, added to DKMS
 #   make install  tlsupd, tlsupctl, man pages and the systemd unit
@@ -28,6 +29,8 @@ UML_VERSION ?= 6.1
 # A kernel with the in-tree net/handshake, to test tlsupd and the consumer
 # module against upstream's service.
 UPSTREAM_VERSION ?= 6.12
+# A kernel newer than 6.1 built without net/handshake: tlsup.ko there too.
+NOHS_VERSION ?= 6.12
 UML := tools/uml/kernel.sh
 DISTRO_KDIR ?= $(shell ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1)
 
@@ -43,8 +46,8 @@ DEPS := build-essential flex bison bc libelf-dev libssl-dev ccache xz-utils cpio
 	debhelper dh-dkms lintian fakeroot debootstrap devscripts \
 	nvme-cli nfs-common nfs-kernel-server
 
-.PHONY: dkms-sources dkms-install dkms-uninstall dkms-check install deb deb-check systemd-check
-.PHONY: uml-upstream module-uml-upstream
+.PHONY: dkms-sources dkms-install dkms-uninstall dkms-check install deb
+.PHONY: uml-upstream module-uml-upstream uml-nohs module-uml-nohs stress
 .PHONY: all deps uml uml-base uml-debug module module-uml module-uml-debug module-distro \
 	agent host-tests style check check-run demo bench clean
 
@@ -60,7 +63,9 @@ deps:
 			--no-install-recommends $$missing >/dev/null; \
 	else echo "deps: all installed"; fi
 
-uml: uml-base uml-debug
+uml: uml-base uml-debug uml-upstream uml-nohs
+uml-nohs:
+	@$(UML) base $(NOHS_VERSION) >/dev/null
 uml-base:
 	@$(UML) base $(UML_VERSION) >/dev/null
 uml-debug:
@@ -91,6 +96,12 @@ module-uml: uml-base
 module-uml-debug: uml-debug
 	$(call module_uml,debug)
 
+# tlsup.ko, KUnit and the test consumer on 6.12 without net/handshake.
+module-uml-nohs: uml-nohs
+	$(call module_farm,$(BUILD)/module/uml-$(NOHS_VERSION)-base)
+	$(MAKE) -C $$($(UML) base $(NOHS_VERSION)) M=$(BUILD)/module/uml-$(NOHS_VERSION)-base \
+		ARCH=um SUBARCH=x86_64 TLSUP_TESTS=1 modules
+
 # Only the test consumer: the tree has its own service, and tlsup.ko's
 # Kbuild refuses it.
 module-uml-upstream: uml-upstream
@@ -119,6 +130,11 @@ demo: deps uml-base module-uml agent
 
 bench: deps uml-base module-uml agent
 	@tools/bench/run.sh
+
+# The long runs: a million netlink messages, 200 load/unload cycles, the
+# explorer with 3 preemptions, and the core fuzzer for 10 minutes.
+stress: deps uml-base uml-debug module-uml module-uml-debug agent
+	@scripts/stress
 
 # The module's sources as DKMS wants them: /usr/src/tlsup-VERSION. The same
 # list goes into the tlsup-dkms package (debian/rules calls dkms-sources).

@@ -1,8 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KUnit: exactly-once under races, from several kernel threads, many
- * rounds (DESIGN §2.1, §2.5). Run on the KASAN/lockdep kernel these also
- * catch reference-count and locking bugs.
+ * KUnit: exactly-once when cancel, DONE, ACCEPT, the deadline and submit
+ * meet, from several kernel threads, many rounds (DESIGN §2.1, §2.5).
+ *
+ * Serial orders only: UML is uniprocessor and non-preemptible, so each
+ * thread runs to completion and these cases cover the orders the scheduler
+ * happens to pick, never an interleaving inside an operation. Interleavings
+ * are proven on the host, where the interleaving explorer schedules the
+ * competing operations at every shim call (tests/host/core/
+ * interleave_test.cpp). What these add: the real kernel objects, on the
+ * KASAN/lockdep/kmemleak kernel.
  */
 
 #include <linux/completion.h>
@@ -24,7 +31,7 @@ struct kt_racer {
 	struct completion finished;
 };
 
-static int kt_race_cancel(void *data)
+static int kt_serial_cancel(void *data)
 {
 	struct kt_racer *r = data;
 
@@ -34,7 +41,7 @@ static int kt_race_cancel(void *data)
 	return 0;
 }
 
-static int kt_race_done(void *data)
+static int kt_serial_done(void *data)
 {
 	struct kt_racer *r = data;
 
@@ -44,7 +51,7 @@ static int kt_race_done(void *data)
 	return 0;
 }
 
-static int kt_race_accept(void *data)
+static int kt_serial_accept(void *data)
 {
 	struct kt_racer *r = data;
 	struct kt_accept acc;
@@ -65,7 +72,7 @@ static void kt_start(struct kunit *test, int (*fn)(void *), struct kt_racer *r)
 	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
 }
 
-static void race_cancel_versus_done(struct kunit *test)
+static void serial_cancel_versus_done(struct kunit *test)
 {
 	struct kt_agent *agent = kt_agent(test, NULL, true, true);
 	struct kt_agent *agent2 = kt_agent(test, NULL, true, false);
@@ -84,8 +91,8 @@ static void race_cancel_versus_done(struct kunit *test)
 		rc.c = c;
 		rd.agent = agent2;
 		rd.fd = acc.fd;
-		kt_start(test, kt_race_cancel, &rc);
-		kt_start(test, kt_race_done, &rd);
+		kt_start(test, kt_serial_cancel, &rc);
+		kt_start(test, kt_serial_done, &rd);
 		complete_all(&go);
 		wait_for_completion(&rc.finished);
 		wait_for_completion(&rd.finished);
@@ -110,7 +117,7 @@ static void race_cancel_versus_done(struct kunit *test)
 		   cancels, callbacks);
 }
 
-static void race_cancel_versus_accept(struct kunit *test)
+static void serial_cancel_versus_accept(struct kunit *test)
 {
 	/* Upstream bug class: accept's file reference vs. a concurrent cancel. */
 	struct kt_agent *agent = kt_agent(test, NULL, true, true);
@@ -125,8 +132,8 @@ static void race_cancel_versus_accept(struct kunit *test)
 		rc.go = ra.go = &go;
 		rc.c = c;
 		ra.agent = agent;
-		kt_start(test, kt_race_cancel, &rc);
-		kt_start(test, kt_race_accept, &ra);
+		kt_start(test, kt_serial_cancel, &rc);
+		kt_start(test, kt_serial_accept, &ra);
 		complete_all(&go);
 		wait_for_completion(&rc.finished);
 		wait_for_completion(&ra.finished);
@@ -180,7 +187,7 @@ static int kt_agent_loop(void *data)
 	return 0;
 }
 
-static void race_agent_completes_while_submitting(struct kunit *test)
+static void serial_agent_completes_while_submitting(struct kunit *test)
 {
 	/* Upstream bug class: the sock must be pinned before it is published. */
 	struct kt_agent *listener = kt_agent(test, NULL, true, true);
@@ -259,7 +266,7 @@ static int kt_sweep_cancel(void *data)
 	return 0;
 }
 
-static void race_deadline_versus_done_versus_cancel(struct kunit *test)
+static void serial_deadline_versus_done_versus_cancel(struct kunit *test)
 {
 	/*
 	 * 60 accepted requests whose kernel deadlines expire together, while
@@ -329,17 +336,17 @@ static void race_deadline_versus_done_versus_cancel(struct kunit *test)
 		   N, callbacks, after.expired - before.expired, cancel.cancels);
 }
 
-static struct kunit_case race_cases[] = {
-	KUNIT_CASE(race_cancel_versus_done),
-	KUNIT_CASE(race_cancel_versus_accept),
-	KUNIT_CASE(race_agent_completes_while_submitting),
-	KUNIT_CASE(race_deadline_versus_done_versus_cancel),
+static struct kunit_case serial_cases[] = {
+	KUNIT_CASE(serial_cancel_versus_done),
+	KUNIT_CASE(serial_cancel_versus_accept),
+	KUNIT_CASE(serial_agent_completes_while_submitting),
+	KUNIT_CASE(serial_deadline_versus_done_versus_cancel),
 	{}
 };
 
-struct kunit_suite tlsup_race_suite = {
-	.name = "tlsup_race",
+struct kunit_suite tlsup_serial_suite = {
+	.name = "tlsup_serial",
 	.init = kt_init,
 	.exit = kt_exit,
-	.test_cases = race_cases,
+	.test_cases = serial_cases,
 };

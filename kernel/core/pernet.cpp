@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "net_state.hpp"
+#include "pernet.hpp"
 
-#include "../../include/uapi/linux/handshake.h"
 #include "../kstd/errno.hpp"
 
 namespace tlsup {
@@ -12,57 +11,42 @@ using kstd::u32;
 using kstd::u64;
 namespace err = kstd::err;
 
-NetState *NetState::create(tlsup_knet *knet) {
-	NetState *n = new (kstd::Gfp{tlsup_gfp_kernel}) NetState();
-	if (!n)
+Pernet *Pernet::create(tlsup_pernet *shim) {
+	Pernet *pn = new (kstd::Gfp{tlsup_gfp_kernel}) Pernet(shim);
+	if (!pn)
 		return nullptr;
-	if (!n->lock_.init(TLSUP_LOCK_NET, tlsup_gfp_kernel)) {
-		kstd::destroy(n);
+	if (!pn->lock_.init(TLSUP_LOCK_PERNET, tlsup_gfp_kernel)) {
+		kstd::destroy(pn);
 		return nullptr;
 	}
-	n->knet_ = knet;
-	return n;
+	return pn;
 }
 
-void NetState::put() {
+void Pernet::put() {
 	if (refs_.put())
 		kstd::destroy(this);
 }
 
-void NetState::count_request_alive(bool alive) {
-	LockGuard g(lock_);
-	if (alive)
-		st_.live++;
-	else
-		st_.live--;
-}
-
-void NetState::count_submit_failed() {
-	LockGuard g(lock_);
-	st_.submit_failed++;
-}
-
-void NetState::count_done_refused() {
-	LockGuard g(lock_);
-	st_.done_refused++;
-}
-
-// Called with lock_ held. mod_delayed_work() is safe under a spinlock.
-void NetState::arm_reaper_locked(u64 deadline_ms, u64 now_ms) {
+// mod_delayed_work() is safe under a spinlock.
+void Pernet::arm_reaper_locked(u64 deadline_ms, u64 now_ms) {
+	lock_.assert_held();
 	if (draining_ || (reaper_at_ms_ && reaper_at_ms_ <= deadline_ms))
 		return;
 	reaper_at_ms_ = deadline_ms;
-	tlsup_shim_reaper_arm(knet_, deadline_ms > now_ms ? deadline_ms - now_ms : 0);
+	tlsup_shim_reaper_arm(shim_, deadline_ms > now_ms ? deadline_ms - now_ms : 0);
 }
 
-Expected<void> NetState::enqueue(Request &req) {
-	const u32 max = tlsup_shim_max_pending();
-	const u64 now = tlsup_shim_now_ms();
-	LockGuard g(lock_);
-	if (draining_)
-		return Error(err::eopnotsupp);
-	if (st_.pending >= max)
-		return Error(err::eagain);
+Expected<void> Pernet::check_room_locked(u32 max) {
+	lock_.assert_held();
+	if (draining_ || st_.pending >= max) {
+		st_.submit_failed++;
+		return Error(draining_ ? err::eopnotsupp : err::eagain);
+	}
+	return {};
+}
+
+void Pernet::enqueue_locked(Request &req, u64 now) {
+	lock_.assert_held();
 	req.set_times(now);
 	pending_[req.handler_class()].push_back(req);
 	req.place = Place::Pending;
@@ -71,22 +55,22 @@ Expected<void> NetState::enqueue(Request &req) {
 	st_.submitted++;
 	if (req.deadline_ms())
 		arm_reaper_locked(req.deadline_ms(), now);
-	return {};
 }
 
-bool NetState::withdraw(Request &req) {
-	LockGuard g(lock_);
-	if (req.place != Place::Pending)
-		return false;
+void Pernet::withdraw_locked(Request &req) {
+	lock_.assert_held();
+	req.retired = true;
 	req.queue_link.unlink();
 	req.place = Place::None;
 	st_.pending--;
-	return true;
+	st_.inflight--;
+	st_.submitted--;
+	st_.submit_failed++;
 }
 
-Request *NetState::dequeue(u32 cls) {
+RequestRef Pernet::dequeue(u32 cls) {
 	if (cls >= kClasses)
-		return nullptr;
+		return {};
 	LockGuard g(lock_);
 	while (Request *req = pending_[cls].pop_front()) {
 		st_.pending--;
@@ -104,9 +88,9 @@ Request *NetState::dequeue(u32 cls) {
 		// Whoever completes the request meanwhile drops its own file
 		// reference; this one lives until fd_install() consumes it.
 		tlsup_shim_file_get(req->file());
-		return req;
+		return RequestRef::adopt(req);
 	}
-	return nullptr;
+	return {};
 }
 
 // Status buckets for the counters, in tlsup_status_bucket order.
@@ -124,14 +108,14 @@ static constexpr struct {
         {-err::eio, TLSUP_ST_EIO},
 };
 
-u32 NetState::bucket_of(int status) {
+u32 Pernet::bucket_of(int status) {
 	for (const auto &b : kStatusBuckets)
 		if (b.status == status)
 			return b.bucket;
 	return TLSUP_ST_OTHER;
 }
 
-void NetState::retire(Request &req, int status, Ending how) {
+void Pernet::retire(Request &req, int status, Ending how) {
 	LockGuard g(lock_);
 	if (req.retired) {
 		tlsup_shim_warn("tlsup: request retired twice");
@@ -151,9 +135,7 @@ void NetState::retire(Request &req, int status, Ending how) {
 	case Ending::Cancel:
 		st_.cancelled++;
 		break;
-	case Ending::Withdrawn:
-		st_.submitted--;
-		st_.submit_failed++;
+	case Ending::Withdrawn: // withdraw_locked() counts these
 		break;
 	case Ending::Expire:
 		st_.expired++;
@@ -166,13 +148,15 @@ void NetState::retire(Request &req, int status, Ending how) {
 }
 
 template <typename Fn>
-void NetState::for_each_inflight_locked(Fn &&fn) {
+void Pernet::for_each_inflight_locked(Fn &&fn) {
+	lock_.assert_held();
 	for (auto &list : pending_)
 		list.for_each_safe(fn);
 	accepted_.for_each_safe(fn);
 }
 
-void NetState::take_locked(Request &req, RequestList &batch) {
+void Pernet::take_locked(Request &req, RequestList &batch) {
+	lock_.assert_held();
 	if (req.place == Place::Pending)
 		st_.pending--;
 	req.queue_link.unlink();
@@ -181,7 +165,7 @@ void NetState::take_locked(Request &req, RequestList &batch) {
 	batch.push_back(req);
 }
 
-void NetState::complete_batch(RequestList &batch, int status, Ending how) {
+void Pernet::complete_batch(RequestList &batch, int status, Ending how) {
 	for (;;) {
 		Request *req;
 		{
@@ -198,7 +182,7 @@ void NetState::complete_batch(RequestList &batch, int status, Ending how) {
 	}
 }
 
-void NetState::reap() {
+void Pernet::reap() {
 	RequestList batch;
 	{
 		const u64 now = tlsup_shim_now_ms();
@@ -220,7 +204,7 @@ void NetState::reap() {
 	complete_batch(batch, -err::etimedout, Ending::Expire);
 }
 
-void NetState::drain() {
+void Pernet::drain() {
 	RequestList batch;
 	{
 		LockGuard g(lock_);
@@ -228,14 +212,17 @@ void NetState::drain() {
 		for_each_inflight_locked([&](Request &req) { take_locked(req, batch); });
 	}
 	// No new deadline can be armed now; wait out a running reaper.
-	tlsup_shim_reaper_cancel_sync(knet_);
+	tlsup_shim_reaper_cancel_sync(shim_);
 	complete_batch(batch, -err::etimedout, Ending::Drain);
 }
 
-void NetState::stats(tlsup_stats &out) {
+void Pernet::stats(tlsup_stats &out) {
+	const u32 max = tlsup_shim_max_pending();
 	LockGuard g(lock_);
 	out = st_;
-	out.max_pending = tlsup_shim_max_pending();
+	out.max_pending = max;
+	out.live = live_.load();
+	out.done_refused = done_refused_.load();
 }
 
 static const char *msg_type_name(u32 t) {
@@ -247,12 +234,15 @@ static const char *auth_name(u32 a) {
 	return a < kstd::size(names) ? names[a] : "?";
 }
 
-void NetState::show(tlsup_seq *seq) {
+// Peernames name the hosts this machine talks to: only a reader with
+// CAP_NET_ADMIN in the namespace sees them.
+void Pernet::show(tlsup_seq *seq, bool privileged) {
 	static constexpr const char *kBucketNames[TLSUP_ST_NR] = {
 	        "ok",     "eacces", "enokey", "ekeyrejected", "etimedout",
 	        "einval", "enomem", "eio",    "other",
 	};
 	const u64 now = tlsup_shim_now_ms();
+	const u32 max = tlsup_shim_max_pending();
 	LockGuard g(lock_);
 	tlsup_shim_seq_printf(seq, "submitted: %llu\n", st_.submitted);
 	tlsup_shim_seq_printf(seq, "submit_failed: %llu\n", st_.submit_failed);
@@ -263,17 +253,20 @@ void NetState::show(tlsup_seq *seq) {
 		                      st_.by_status[i]);
 	tlsup_shim_seq_printf(seq, "cancelled: %llu\n", st_.cancelled);
 	tlsup_shim_seq_printf(seq, "expired: %llu\n", st_.expired);
-	tlsup_shim_seq_printf(seq, "done_refused: %llu\n", st_.done_refused);
+	tlsup_shim_seq_printf(seq, "done_refused: %llu\n",
+	                      static_cast<unsigned long long>(done_refused_.load()));
 	tlsup_shim_seq_printf(seq, "pending: %u\n", st_.pending);
 	tlsup_shim_seq_printf(seq, "inflight: %u\n", st_.inflight);
-	tlsup_shim_seq_printf(seq, "max_pending: %u\n", tlsup_shim_max_pending());
-	tlsup_shim_seq_printf(seq, "live: %u\n", st_.live);
+	tlsup_shim_seq_printf(seq, "max_pending: %u\n", max);
+	tlsup_shim_seq_printf(seq, "live: %u\n", live_.load());
 	tlsup_shim_seq_printf(seq, "request_bytes: %u\n", static_cast<unsigned>(sizeof(Request)));
 	tlsup_shim_seq_printf(seq, "requests:\n");
 	for_each_inflight_locked([&](Request &req) {
 		// Batched requests (being expired or drained) are off these lists.
 		const char *state = req.place == Place::Pending ? "pending" : "accepted";
 		const char *peer = req.peername();
+		if (peer && !privileged)
+			peer = "(hidden)";
 		tlsup_shim_seq_printf(seq,
 		                      "  id=%llu state=%s type=%s auth=%s age_ms=%llu "
 		                      "timeout_ms=%u peername=%s\n",
