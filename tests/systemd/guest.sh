@@ -217,7 +217,11 @@ phase_install() {
 	# 0600 file; a trust store under /root is hidden by ProtectHome=tmpfs.
 	cp "$WORK/good.conf" "$conf"
 	chown nobody:nogroup /etc/tlsupd/client.key
+	local mark
+	mark=$(date '+%Y-%m-%d %H:%M:%S')
 	reload_fails "a private key owned by nobody, mode 0600"
+	check "... the journal names the file" bash -c \
+		"journalctl -u tlsupd.service --since '$mark' --no-pager | grep -q /etc/tlsupd/client.key"
 	chown root:root /etc/tlsupd/client.key
 	reload_ok "... owned by root again: reload succeeds"
 	sed "s|/etc/tlsupd/ca.pem|$T/pki/ca.pem|" "$WORK/good.conf" >"$conf"
