@@ -39,7 +39,7 @@ DEPS := build-essential flex bison bc libelf-dev libssl-dev ccache xz-utils cpio
 	kmod pahole dwarves linux-source-$(UML_VERSION) linux-source-$(UPSTREAM_VERSION) \
 	linux-headers-amd64 \
 	python3 iproute2 keyutils gnutls-bin procps psmisc \
-	libgnutls28-dev libnl-3-dev libnl-genl-3-dev libkeyutils-dev libinih-dev \
+	libgnutls28-dev libnl-3-dev libnl-genl-3-dev libkeyutils-dev \
 	cmake pkg-config googletest libgtest-dev clang clang-format libclang-rt-14-dev jq \
 	dkms util-linux python3-docutils \
 	libglib2.0-dev libsystemd-dev softhsm2 \

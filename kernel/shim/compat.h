@@ -74,6 +74,13 @@
 #define timer_container_of(var, t, field) from_timer(var, t, field)
 #endif
 
+/* close_on_exec() takes the files_struct instead of its fdtable (6.11). */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
+#define tlsup_close_on_exec(fd, files) close_on_exec(fd, files)
+#else
+#define tlsup_close_on_exec(fd, files) close_on_exec(fd, files_fdtable(files))
+#endif
+
 /*
  * <net/handshake.h> is the kernel's own from 6.4 on, also on kernels built
  * without CONFIG_NET_HANDSHAKE: tlsup then implements the kernel's

@@ -42,6 +42,10 @@ void tlsup_proc_net_exit(struct net *net);
 
 int tlsup_alert_send(struct socket *sock, u8 level, u8 description);
 
+#ifdef TLSUP_KUNIT_HOOKS
+void tlsup_kunit_net_stats(struct net *net, struct tlsup_stats *out);
+#endif
+
 static inline struct tlsup_ksock *to_ksock(struct sock *sk)
 {
 	return (struct tlsup_ksock *)sk;

@@ -17,12 +17,10 @@
 
 static bool kt_fd_cloexec(int fd)
 {
-	struct fdtable *fdt;
 	bool ret;
 
 	rcu_read_lock();
-	fdt = files_fdtable(current->files);
-	ret = close_on_exec(fd, fdt);
+	ret = tlsup_close_on_exec(fd, current->files);
 	rcu_read_unlock();
 	return ret;
 }

@@ -27,6 +27,8 @@ static void *guard_data;
  * Context: process. One hook at a time.
  * Return: 0, or -EBUSY if a hook is already set.
  */
+int tlsup_kunit_netns_on_exit(struct net *net, void (*fn)(void *), void *data);
+
 int tlsup_kunit_netns_on_exit(struct net *net, void (*fn)(void *), void *data)
 {
 	int ret = 0;
