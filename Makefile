@@ -15,6 +15,7 @@
 #   make bench    the benchmarks (tools/bench), reconnect storms included
 #   make bench-storm  the reconnect storms alone
 #   make stress   the long fuzzing and load/unload runs
+#   make deb      Debian packages tlsup-dkms and tlsupd in build/deb/
 #   make dkms-install  the module's sources to /usr/src, added to DKMS
 #   make install  tlsupd, tlsupctl, man pages and the systemd unit
 #   make clean
@@ -43,10 +44,10 @@ DEPS := build-essential flex bison bc libelf-dev libssl-dev ccache xz-utils cpio
 	cmake pkg-config googletest libgtest-dev clang clang-format libclang-rt-14-dev jq \
 	dkms util-linux python3-docutils \
 	libglib2.0-dev libsystemd-dev softhsm2 \
-	debhelper dh-dkms lintian fakeroot debootstrap \
+	debhelper dh-dkms lintian fakeroot debootstrap devscripts \
 	nvme-cli nfs-common nfs-kernel-server
 
-.PHONY: dkms-install dkms-uninstall dkms-check install
+.PHONY: dkms-sources dkms-install dkms-uninstall dkms-check install deb
 .PHONY: uml-upstream module-uml-upstream uml-nohs module-uml-nohs stress
 .PHONY: all deps uml uml-base uml-debug module module-uml module-uml-debug module-distro \
 	agent host-tests style check check-run demo bench bench-storm clean
@@ -141,14 +142,18 @@ bench-storm: deps uml-upstream agent
 stress: deps uml-base uml-debug module-uml module-uml-debug agent
 	@scripts/stress
 
-# The module's sources as DKMS wants them: /usr/src/tlsup-VERSION.
+# The module's sources as DKMS wants them: /usr/src/tlsup-VERSION. The same
+# list goes into the tlsup-dkms package (debian/rules calls dkms-sources).
 DKMS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
 DKMS_SRC := $(DESTDIR)/usr/src/tlsup-$(DKMS_VERSION)
-MODULE_SOURCES := Kbuild dkms.conf LICENSE kernel include scripts/check-cxx-object
+MODULE_SOURCES := Kbuild dkms.conf LICENSE kernel include scripts/check-cxx-object \
+	packaging/dkms/save-symvers
 
-dkms-install:
+dkms-sources:
 	rm -rf $(DKMS_SRC) && mkdir -p $(DKMS_SRC)
 	cp -r --parents $(MODULE_SOURCES) $(DKMS_SRC)/
+
+dkms-install: dkms-sources
 	dkms add -m tlsup -v $(DKMS_VERSION)
 	dkms autoinstall
 
@@ -156,26 +161,46 @@ dkms-uninstall:
 	-dkms remove -m tlsup -v $(DKMS_VERSION) --all
 	rm -rf $(DKMS_SRC)
 
-# DKMS builds the module for Debian's x86_64 kernel from the installed
-# sources, then everything is removed again.
+# DKMS builds the module for Debian's x86_64 kernel from the sources as
+# dkms-sources installs them, in a throwaway DKMS tree (tests/deb/dkms-build:
+# signature, Module.symvers, BUILD_EXCLUSIVE_CONFIG); the host's DKMS state
+# is not touched. tests/deb/run does the same from the packaged sources.
 dkms-check:
-	@test -n "$(DISTRO_KDIR)" || { echo "dkms-check: no linux-headers-*-amd64"; exit 1; }
-	$(MAKE) dkms-uninstall >/dev/null 2>&1 || true
-	rm -rf $(DKMS_SRC) && mkdir -p $(DKMS_SRC)
-	cp -r --parents $(MODULE_SOURCES) $(DKMS_SRC)/
-	dkms add -m tlsup -v $(DKMS_VERSION)
-	dkms build -m tlsup -v $(DKMS_VERSION) -k $(patsubst linux-headers-%,%,$(notdir $(DISTRO_KDIR))) \
-		|| { cat /var/lib/dkms/tlsup/$(DKMS_VERSION)/build/make.log; $(MAKE) dkms-uninstall; exit 1; }
-	ls /var/lib/dkms/tlsup/$(DKMS_VERSION)/*/x86_64/module/tlsup.ko*
-	$(MAKE) dkms-uninstall
+	$(MAKE) --no-print-directory dkms-sources DESTDIR=$(BUILD)/dkms-sources
+	tests/deb/dkms-build $(BUILD)/dkms-sources/usr/src
 
+# Debian packages tlsup-dkms and tlsupd into build/deb/, built from a copy
+# of the checkout's files (tracked and untracked, minus .gitignore's) so
+# the checkout itself stays clean; compiled through ccache (the kernels'
+# cache in TLSUP_CACHE) when it is installed.
+DEB_DIR := $(BUILD)/deb
+DEB_SRC := $(DEB_DIR)/tlsup-$(DKMS_VERSION)
+deb:
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_SRC)
+	if git -C $(ROOT) rev-parse --git-dir >/dev/null 2>&1; then \
+		git -C $(ROOT) ls-files -z --cached --others --exclude-standard | \
+			tar -C $(ROOT) --null -T - --ignore-failed-read -cf - 2>/dev/null; \
+	else tar -C $(ROOT) --exclude=./build --exclude=./.git -cf - .; fi | tar -C $(DEB_SRC) -xf -
+	cd $(DEB_SRC) && DEB_BUILD_OPTIONS="parallel=$(JOBS) $(DEB_BUILD_OPTIONS)" \
+		TLSUP_CCACHE_DIR=$$(command -v ccache >/dev/null && echo $(TLSUP_CACHE)/ccache) \
+		dpkg-buildpackage -us -uc -b >$(DEB_DIR)/build.log 2>&1 || \
+		{ tail -n 40 $(DEB_DIR)/build.log; echo "deb: full log in $(DEB_DIR)/build.log"; exit 1; }
+	rm -rf $(DEB_SRC)
+	@ls $(DEB_DIR)/*.deb
+
+# tlsupd, tlsupctl, man pages, the systemd unit where systemd looks for an
+# administrator's units under PREFIX (/usr/local/lib/systemd/system; with
+# PREFIX=/usr, /usr/lib/systemd/system), and the configuration unless it
+# exists. The unit's ExecStart/ExecReload follow PREFIX.
 PREFIX ?= /usr/local
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 install: agent
 	install -D -m 0755 $(BUILD)/release/agent/tlsupd $(DESTDIR)$(PREFIX)/sbin/tlsupd
 	install -D -m 0755 $(BUILD)/release/agent/tlsupctl $(DESTDIR)$(PREFIX)/sbin/tlsupctl
-	install -d $(DESTDIR)/etc/systemd/system
+	install -d $(DESTDIR)$(UNITDIR)
 	sed 's|/usr/sbin/|$(PREFIX)/sbin/|g' packaging/systemd/tlsupd.service \
-		>$(DESTDIR)/etc/systemd/system/tlsupd.service
+		>$(DESTDIR)$(UNITDIR)/tlsupd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/tlsupd.service
 	for m in Documentation/man/*.[0-9]; do \
 		install -D -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/$$(basename $$m); done
 	test -e $(DESTDIR)/etc/tlsupd/tlsupd.conf || \
