@@ -531,9 +531,14 @@ static int hammer(double seconds)
 				continue;
 			}
 			cycles++;
-			setsockopt(nl, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &tlshd_group,
-				   sizeof(tlshd_group));
 		}
+		/*
+		 * Unregistering the family drops its group members, and a new
+		 * registration may reuse the same ids, unnoticed here: join
+		 * again every round (joining twice is a no-op).
+		 */
+		setsockopt(nl, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &tlshd_group,
+			   sizeof(tlshd_group));
 		len = put_attr(attrs, 0, sizeof(attrs), HANDSHAKE_A_ACCEPT_HANDLER_CLASS, &cls, 4);
 		ret = command(HANDSHAKE_CMD_ACCEPT, attrs, len, &fd);
 		if (ret == 0 && fd >= 0) {
