@@ -163,6 +163,11 @@ Result<void> apply(ParseState &st, std::string_view section, std::string_view ke
 		}
 		return {};
 	}
+	if (section == "authenticate" && key == "psk_keyrings") {
+		for (auto &k : split_list(v))
+			cfg.psk_keyrings.push_back(std::move(k));
+		return {};
+	}
 	if (section == "authenticate" || (section == "main" && key == "keyrings")) {
 		if (key != "keyrings")
 			return make_error(EINVAL, "unknown key");

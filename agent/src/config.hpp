@@ -43,6 +43,9 @@ struct Config {
 
 	// [authenticate] keyrings (names or serials), then .nvme .nfs .nfsd
 	std::vector<std::string> keyrings;
+	// [authenticate] psk_keyrings (tlsupd): keyrings whose "user" keys are
+	// server PSKs too (kernels without the "psk" key type, before 6.7)
+	std::vector<std::string> psk_keyrings;
 	X509Paths client;
 	X509Paths server;
 
