@@ -37,6 +37,8 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 
 	// Before any thread exists: see ensure_process_keyring().
 	TRY(ensure_process_keyring());
+	agent->peer_keys_ =
+	        std::make_unique<PeerCertificateKeys>(TRY(PeerCertificateKeys::create()));
 	agent->admission_ = std::make_unique<Admission>(cfg.max_inflight);
 	TRY(agent->apply(cfg, true));
 
@@ -54,9 +56,9 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 
 	agent->loop_ = TRY(EventLoop::create());
 	agent->resolver_ = std::make_unique<ReverseResolver>(2);
-	agent->shared_ = std::unique_ptr<WorkerShared>(
-	        new WorkerShared{log, agent->credentials_, *agent->admission_, agent->stats_,
-	                         *agent->resolver_, agent->settings_});
+	agent->shared_ = std::unique_ptr<WorkerShared>(new WorkerShared{
+	        log, agent->credentials_, *agent->admission_, agent->stats_, *agent->resolver_,
+	        agent->settings_, *agent->peer_keys_});
 
 	unsigned n = agent->config_.workers;
 	if (n == 0) {
@@ -113,11 +115,11 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 	for (const auto &k : cfg.ignored)
 		LOG_NOTICE(log_, "%s: ktls-utils key [%s] is accepted and ignored",
 		           cfg.source.c_str(), k.c_str());
-	auto linked = link_keyrings(cfg.keyrings, log_);
+	auto linked = link_keyrings(cfg.keyrings, cfg.psk_keyrings, log_);
 	if (!linked)
 		return Error{linked.error().code,
 		             cfg.where("authenticate", "keyrings") + ": " + linked.error().reason};
-	auto creds = TRY(load_credentials(cfg));
+	auto creds = TRY(load_credentials(cfg, std::move(linked).value()));
 	LOG_INFO(log_, "credentials: client %u CA(s) %u CRL(s)%s, server %u CA(s) %u CRL(s)%s",
 	         creds->client.ca_count, creds->client.crl_count,
 	         creds->client.identity ? " + certificate" : "", creds->server.ca_count,

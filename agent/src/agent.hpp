@@ -61,6 +61,7 @@ private:
 	Stats stats_;
 	WorkerSettings settings_;
 	std::unique_ptr<ReverseResolver> resolver_;
+	std::unique_ptr<PeerCertificateKeys> peer_keys_;
 	std::unique_ptr<WorkerShared> shared_;
 	std::vector<std::unique_ptr<Worker>> workers_;
 	std::unique_ptr<EventLoop> loop_;

@@ -14,6 +14,7 @@
 
 #include "config.hpp"
 #include "gnutls_handles.hpp"
+#include "keyring.hpp"
 #include "result.hpp"
 
 namespace tlsup {
@@ -32,12 +33,14 @@ struct RoleMaterial {
 };
 
 struct Credentials {
-	RoleMaterial client; // used for ClientHello requests
-	RoleMaterial server; // used for ServerHello requests
+	RoleMaterial client;     // used for ClientHello requests
+	RoleMaterial server;     // used for ServerHello requests
+	LinkedKeyrings keyrings; // linked at the same (re)load
 };
 
 // Loads both roles. Errors name the configuration line of the offending key.
-Result<std::shared_ptr<const Credentials>> load_credentials(const Config &cfg);
+Result<std::shared_ptr<const Credentials>> load_credentials(const Config &cfg,
+                                                            LinkedKeyrings keyrings = {});
 
 // Parses a certificate chain given as DER (one certificate, or several
 // concatenated, as a key payload may hold).

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "handshake.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cstring>
 #include <netinet/in.h>
@@ -476,46 +477,80 @@ int TlsSession::psk_callback(gnutls_session_t session, const gnutls_datum_t *use
 	        ->lookup_psk(username, key);
 }
 
-int TlsSession::lookup_psk(const gnutls_datum_t *username, gnutls_datum_t *key) {
-	std::string identity(reinterpret_cast<const char *>(username->data), username->size);
-	if (identity.find('\0') != std::string::npos) {
-		callback_error_ = make_error(EKEYREJECTED, "PSK identity contains a NUL byte");
-		return -1;
-	}
-	key_serial_t found = 0;
-	// Identities the kernel named, then the keyrings: the request's, the
-	// process keyring (where the kernel links it, and where start-up links
-	// the configured and consumer keyrings), the session keyring.
+Result<key_serial_t> TlsSession::find_server_psk(const std::string &identity) const {
+	if (identity.find('\0') != std::string::npos)
+		return make_error(EKEYREJECTED, "PSK identity contains a NUL byte");
+	if (is_agent_key_name(identity))
+		return make_error(EKEYREJECTED,
+		                  "PSK identity '%s' is refused: tlsupd names its own keys so",
+		                  identity.c_str());
+	// Where a server PSK may come from (DESIGN §4a): the identities the
+	// kernel named, then the request's keyring and the configured
+	// keyrings, where a "psk" key is a PSK, and so is a "user" key in a
+	// keyring the administrator named for PSKs. Never the process or
+	// session keyring: they hold what every consumer and the agent itself
+	// put there.
 	for (key_serial_t id : setup_.peer_identities) {
-		auto desc = key_description(id);
-		if (desc && *desc == identity) {
-			found = id;
+		auto d = describe_key(id);
+		if (d && d->description == identity &&
+		    (d->type == kPskKeyType || d->type == "user"))
+			return id;
+	}
+	std::vector<key_serial_t> rings;
+	if (setup_.keyring > 0)
+		rings.push_back(setup_.keyring);
+	rings.insert(rings.end(), setup_.keyrings.begin(), setup_.keyrings.end());
+	std::vector<std::pair<key_serial_t, std::string>> found;
+	for (key_serial_t ring : rings) {
+		std::span<const key_serial_t> one(&ring, 1);
+		if (key_serial_t id = search_keyrings(one, kPskKeyType, identity)) {
+			found.emplace_back(id, kPskKeyType);
+			break;
+		}
+		bool for_psks = std::find(setup_.psk_keyrings.begin(), setup_.psk_keyrings.end(),
+		                          ring) != setup_.psk_keyrings.end();
+		if (key_serial_t id = for_psks ? search_keyrings(one, "user", identity) : 0) {
+			found.emplace_back(id, "user");
 			break;
 		}
 	}
+	if (found.empty())
+		return make_error(EKEYREJECTED, "no key for PSK identity '%s'", identity.c_str());
+	// keyctl_search matches as the key type says: the kernel's "psk" type
+	// accepts a key whose description is a prefix of the identity. Only
+	// the exact identity names a key here.
+	auto [id, type] = found.front();
+	auto d = describe_key(id);
+	if (!d || d->description != identity || d->type != type)
+		return make_error(EKEYREJECTED, "no key named exactly '%s' (key %d is '%s')",
+		                  identity.c_str(), id, d ? d->description.c_str() : "?");
+	return id;
+}
+
+int TlsSession::lookup_psk(const gnutls_datum_t *username, gnutls_datum_t *key) {
+	std::string identity(reinterpret_cast<const char *>(username->data), username->size);
+	auto found = find_server_psk(identity);
 	if (!found) {
-		std::vector<key_serial_t> rings;
-		if (setup_.keyring > 0)
-			rings.push_back(setup_.keyring);
-		rings.push_back(KEY_SPEC_PROCESS_KEYRING);
-		rings.push_back(KEY_SPEC_SESSION_KEYRING);
-		auto r = search_psk(rings, identity);
-		if (!r) {
-			callback_error_ = r.error();
-			return -1;
-		}
-		found = r.value();
+		callback_error_ = found.error();
+		return -1;
 	}
-	auto bytes = read_key(found);
+	auto bytes = read_key(*found);
 	if (!bytes) {
 		callback_error_ = make_error(EKEYREJECTED, "PSK identity '%s': %s",
 		                             identity.c_str(), bytes.error().reason.c_str());
 		return -1;
 	}
+	if (bytes->size() != 32 && bytes->size() != 48) {
+		callback_error_ = make_error(EKEYREJECTED,
+		                             "PSK identity '%s' (key %d): %zu bytes is no PSK "
+		                             "(32 or 48)",
+		                             identity.c_str(), *found, bytes->size());
+		return -1;
+	}
 	if (auto usable = psk_usable(bytes->size()); !usable) {
 		callback_error_ =
 		        make_error(ENOKEY, "PSK identity '%s' (key %d): %s", identity.c_str(),
-		                   found, usable.error().reason.c_str());
+		                   *found, usable.error().reason.c_str());
 		return -1;
 	}
 	key->data = static_cast<unsigned char *>(gnutls_malloc(bytes->size()));
@@ -525,9 +560,9 @@ int TlsSession::lookup_psk(const gnutls_datum_t *username, gnutls_datum_t *key) 
 	}
 	std::memcpy(key->data, bytes->data(), bytes->size());
 	key->size = static_cast<unsigned>(bytes->size());
-	psk_serial_ = found;
+	psk_serial_ = *found;
 	LOG_DEBUG(log_, "fd %d: client PSK identity '%s' is key %d", setup_.fd, identity.c_str(),
-	          found);
+	          *found);
 	return 0;
 }
 
@@ -642,12 +677,11 @@ Result<std::vector<uint32_t>> TlsSession::remote_identities() {
 			return make_error(EIO, "PSK handshake finished without a known key");
 		remote_ids_.push_back(static_cast<uint32_t>(psk_serial_));
 	} else if (!peer_chain_.leaf_der.empty()) {
-		auto id = store_peer_certificate(peer_chain_.leaf_der, setup_.keyring);
-		if (!id && setup_.keyring > 0) {
-			LOG_INFO(log_, "fd %d: %s; using the process keyring", setup_.fd,
-			         id.error().reason.c_str());
-			id = store_peer_certificate(peer_chain_.leaf_der, 0);
-		}
+		if (!setup_.peer_keys)
+			return make_error(EIO, "no keyring for peer certificates");
+		auto id = setup_.peer_keys->store(
+		        peer_chain_.leaf_der,
+		        gnutls_x509_crt_get_expiration_time(peer_chain_.certs.front().get()));
 		if (!id)
 			return id.error();
 		remote_ids_.push_back(static_cast<uint32_t>(id.value()));

@@ -17,6 +17,7 @@
 
 #include "credentials.hpp"
 #include "gnutls_handles.hpp"
+#include "keyring.hpp"
 #include "ktls_install.hpp"
 #include "log.hpp"
 #include "netlink_messages.hpp"
@@ -50,7 +51,13 @@ struct SessionSetup {
 	std::vector<key_serial_t> peer_identities;
 	std::vector<CertificatePair> certificates;
 	key_serial_t keyring = 0; // the request's KEYRING, 0 if none
-	bool reverse_dns = true;  // may fall back to reverse DNS
+	// The configured keyrings, searched with the request's for server
+	// PSKs, and the keyrings whose "user" keys count as PSKs where they are
+	// searched; see find_server_psk().
+	std::vector<key_serial_t> keyrings;
+	std::vector<key_serial_t> psk_keyrings;
+	const PeerCertificateKeys *peer_keys = nullptr; // where verified certificates go
+	bool reverse_dns = true;                        // may fall back to reverse DNS
 	std::shared_ptr<const Credentials> credentials;
 	const Priorities *priorities = nullptr;
 };
@@ -110,6 +117,7 @@ private:
 	Result<void> init_psk_server();
 	int verify_peer();
 	int lookup_psk(const gnutls_datum_t *username, gnutls_datum_t *key);
+	Result<key_serial_t> find_server_psk(const std::string &identity) const;
 	Error failure(int gnutls_error);
 
 	static int verify_callback(gnutls_session_t session);

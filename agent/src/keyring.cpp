@@ -16,6 +16,21 @@ struct FreeDeleter {
 	void operator()(void *p) const { std::free(p); }
 };
 
+constexpr const char *kPeerCertificateKeyring = "tlsupd:peer-certificates";
+
+std::string fingerprint_name(std::span<const uint8_t> der) {
+	uint8_t digest[32];
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, der.data(), der.size(), digest) < 0)
+		return {};
+	std::string desc = std::string(kAgentKeyPrefix) + "x509:sha256:";
+	static constexpr char hex[] = "0123456789abcdef";
+	for (uint8_t b : digest) {
+		desc += hex[b >> 4];
+		desc += hex[b & 15];
+	}
+	return desc;
+}
+
 } // namespace
 
 Result<SecretBytes> read_key(key_serial_t serial) {
@@ -30,7 +45,7 @@ Result<SecretBytes> read_key(key_serial_t serial) {
 	return out;
 }
 
-Result<std::string> key_description(key_serial_t serial) {
+Result<KeyDescription> describe_key(key_serial_t serial) {
 	char *raw = nullptr;
 	if (keyctl_describe_alloc(serial, &raw) < 0)
 		return make_error(ENOKEY, "key %d cannot be described: %s", serial,
@@ -39,25 +54,31 @@ Result<std::string> key_description(key_serial_t serial) {
 	// "type;uid;gid;perm;description": the description is everything after
 	// the fourth ';' and may itself contain ';'.
 	const char *p = raw;
+	const char *type_end = std::strchr(raw, ';');
 	for (int i = 0; i < 4; i++) {
 		p = std::strchr(p, ';');
 		if (!p)
 			return make_error(EIO, "key %d has a malformed description", serial);
 		p++;
 	}
-	return std::string(p);
+	return KeyDescription{std::string(raw, static_cast<size_t>(type_end - raw)),
+	                      std::string(p)};
 }
 
-Result<key_serial_t> search_psk(std::span<const key_serial_t> keyrings,
-                                const std::string &identity) {
+Result<std::string> key_description(key_serial_t serial) {
+	return TRY(describe_key(serial)).description;
+}
+
+key_serial_t search_keyrings(std::span<const key_serial_t> keyrings, const char *type,
+                             const std::string &description) {
 	for (key_serial_t ring : keyrings) {
-		for (const char *type : {"psk", "user"}) {
-			long id = keyctl_search(ring, type, identity.c_str(), 0);
-			if (id > 0)
-				return static_cast<key_serial_t>(id);
-		}
+		if (ring <= 0)
+			continue;
+		long id = keyctl_search(ring, type, description.c_str(), 0);
+		if (id > 0)
+			return static_cast<key_serial_t>(id);
 	}
-	return make_error(EKEYREJECTED, "no key for PSK identity '%s'", identity.c_str());
+	return 0;
 }
 
 Result<key_serial_t> ensure_process_keyring() {
@@ -82,51 +103,85 @@ Result<key_serial_t> resolve_keyring(const std::string &name) {
 	return id;
 }
 
-Result<std::vector<key_serial_t>> link_keyrings(const std::vector<std::string> &configured,
-                                                const Log &log) {
-	std::vector<key_serial_t> linked;
-	auto link_one = [&](key_serial_t id, const std::string &name) -> Result<void> {
+Result<LinkedKeyrings> link_keyrings(const std::vector<std::string> &configured,
+                                     const std::vector<std::string> &psk_configured,
+                                     const Log &log) {
+	LinkedKeyrings linked;
+	auto link_one = [&](key_serial_t id, const std::string &name,
+	                    std::vector<key_serial_t> &into) -> Result<void> {
 		if (keyctl_link(id, KEY_SPEC_PROCESS_KEYRING) < 0)
 			return make_error(errno, "cannot link keyring '%s' (%d): %s", name.c_str(),
 			                  id, strerror(errno));
 		LOG_INFO(log, "linked keyring '%s' (%d) into the process keyring", name.c_str(),
 		         id);
-		linked.push_back(id);
+		into.push_back(id);
 		return {};
 	};
 	for (const auto &name : configured)
-		TRY(link_one(TRY(resolve_keyring(name)), name));
+		TRY(link_one(TRY(resolve_keyring(name)), name, linked.keyrings));
+	for (const auto &name : psk_configured) {
+		auto id = resolve_keyring(name);
+		if (!id) {
+			LOG_WARN(log, "PSK keyring '%s': %s", name.c_str(),
+			         id.error().reason.c_str());
+			continue;
+		}
+		linked.psk_keyrings.push_back(id.value());
+	}
 	for (const char *name : kConsumerKeyrings) {
 		auto id = resolve_keyring(name);
 		if (!id) {
 			LOG_DEBUG(log, "keyring %s not present", name);
 			continue;
 		}
-		TRY(link_one(id.value(), name));
+		TRY(link_one(id.value(), name, linked.keyrings));
 	}
 	return linked;
 }
 
-Result<key_serial_t> store_peer_certificate(std::span<const uint8_t> der, key_serial_t dest) {
-	uint8_t digest[32];
-	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, der.data(), der.size(), digest) < 0)
-		return make_error(EIO, "cannot fingerprint the peer certificate");
-	std::string desc = "tlsupd:x509:sha256:";
-	static constexpr char hex[] = "0123456789abcdef";
-	for (uint8_t b : digest) {
-		desc += hex[b >> 4];
-		desc += hex[b & 15];
-	}
-	key_serial_t ring = dest > 0 ? dest : KEY_SPEC_PROCESS_KEYRING;
-	key_serial_t id = add_key("user", desc.c_str(), der.data(), der.size(), ring);
-	if (id < 0)
-		return make_error(errno == ENOMEM ? ENOMEM : EIO,
-		                  "cannot store the peer certificate in keyring %d: %s", ring,
+Result<PeerCertificateKeys> PeerCertificateKeys::create() {
+	key_serial_t ring =
+	        add_key("keyring", kPeerCertificateKeyring, nullptr, 0, KEY_SPEC_PROCESS_KEYRING);
+	if (ring < 0)
+		return make_error(errno, "cannot create keyring %s: %s", kPeerCertificateKeyring,
 		                  strerror(errno));
-	// Kernel consumers look the key up by serial; other users may read the
-	// (public) certificate but not change it.
+	return PeerCertificateKeys(ring);
+}
+
+Result<key_serial_t> PeerCertificateKeys::store(std::span<const uint8_t> der,
+                                                time_t not_after) const {
+	std::string desc = fingerprint_name(der);
+	if (desc.empty())
+		return make_error(EIO, "cannot fingerprint the peer certificate");
+	// ktls-utils' type first; the kernel parses the certificate itself,
+	// and refuses what its X.509 parser or crypto cannot handle (ECDSA
+	// without CONFIG_CRYPTO_ECDSA, or no CONFIG_ASYMMETRIC_KEY_TYPE at
+	// all): then the DER goes in a "user" key.
+	// An "asymmetric" key cannot be updated: adding it again would make a
+	// new key each time. Keep the one we have.
+	long have = keyctl_search(keyring_, "asymmetric", desc.c_str(), 0);
+	key_serial_t id =
+	        have > 0 ? static_cast<key_serial_t>(have)
+	                 : add_key("asymmetric", desc.c_str(), der.data(), der.size(), keyring_);
+	if (id < 0 && (errno == ENOMEM || errno == EDQUOT))
+		return make_error(ENOMEM, "cannot store the peer certificate: %s", strerror(errno));
+	if (id < 0)
+		id = add_key("user", desc.c_str(), der.data(), der.size(), keyring_);
+	if (id < 0)
+		return make_error(errno == ENOMEM || errno == EDQUOT ? ENOMEM : EIO,
+		                  "cannot store the peer certificate in keyring %d: %s", keyring_,
+		                  strerror(errno));
+	// Kernel consumers look the key up by serial; other processes of our
+	// user may read the (public) certificate but not change it.
 	if (keyctl_setperm(id, KEY_POS_ALL | KEY_USR_VIEW | KEY_USR_READ | KEY_USR_SEARCH) < 0)
 		return make_error(EIO, "cannot set permissions on key %d: %s", id, strerror(errno));
+	time_t now = time(nullptr);
+	time_t left = not_after > now ? not_after - now : 1;
+	unsigned timeout = left < static_cast<time_t>(kPeerKeyLifetime)
+	                           ? static_cast<unsigned>(left)
+	                           : kPeerKeyLifetime;
+	if (keyctl_set_timeout(id, timeout) < 0)
+		return make_error(EIO, "cannot set the expiry of key %d: %s", id, strerror(errno));
 	return id;
 }
 

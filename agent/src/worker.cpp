@@ -171,6 +171,9 @@ void Worker::start_job(AcceptDecode decoded) {
 
 	SessionSetup setup = setup_for(job.request);
 	setup.credentials = shared_.credentials.snapshot();
+	setup.keyrings = setup.credentials->keyrings.keyrings;
+	setup.psk_keyrings = setup.credentials->keyrings.psk_keyrings;
+	setup.peer_keys = &shared_.peer_keys;
 	setup.priorities = priorities_.get();
 	setup.reverse_dns = shared_.settings.reverse_dns_timeout_ms.load() > 0;
 	auto session = TlsSession::create(std::move(setup), shared_.log);

@@ -38,6 +38,7 @@ struct WorkerShared {
 	Stats &stats;
 	ReverseResolver &resolver;
 	WorkerSettings &settings;
+	const PeerCertificateKeys &peer_keys;
 	// kTLS installation; tests substitute a recorder.
 	std::function<Result<void>(int fd, const TrafficSecrets &)> install = install_ktls;
 };

@@ -442,6 +442,42 @@ case_tlsupctl_status() {
 	fi
 }
 
+# ---- what an attacker on the network tries ----
+
+case_psk_bypass_with_stored_certificate() {
+	# A verified client certificate, once stored by the agent, must not
+	# double as a server PSK: the attacker computes the name the agent
+	# gave it from the public certificate and uses the DER as the key.
+	next_port
+	consumer_start role=server port=$port auth=x509 keyring="$RING" timeout=10000 \
+		echo=1 recv=16
+	peer_client --cert pki/peerclient.pem --key pki/peerclient.key --ca pki/ca.pem \
+		--servername localhost --send 16 --recv 16
+	peer_wait
+	consumer_wait
+	expect "mTLS status (stores the certificate)" "$(field status)" 0
+	expect_ne "peer id of the stored certificate" "$(field peerid)" 0
+	local der=$WORK/pki/peerclient.der desc hex
+	certtool --certificate-info --infile pki/peerclient.pem --outder --outfile "$der" 2>/dev/null
+	desc="tlsupd:x509:sha256:$(sha256sum <"$der" | cut -d' ' -f1)"
+	hex=$(od -An -tx1 -v "$der" | tr -d ' \n')
+	local lines
+	lines=$(wc -l <"$WORK/agent.log")
+	next_port
+	consumer_start role=server port=$port auth=psk keyring="$RING" timeout=10000 \
+		echo=1 recv=16
+	peer_client --psk "$desc:$hex" --send 16 --recv 16
+	peer_wait
+	consumer_wait
+	case "$(field status)" in
+	-13 | -129) ;;
+	*) log "the attacker's PSK handshake gave status $(field status)"; case_failed=1 ;;
+	esac
+	echo "$peer_out" | grep -q 'status=ok' && { log "the attacker completed: $peer_out"; case_failed=1; }
+	tail -n +$((lines + 1)) "$WORK/agent.log" | grep -q "handshake failed: EKEYREJECTED" ||
+		{ log "the agent logged no EKEYREJECTED"; case_failed=1; }
+}
+
 # Functions that need tlsup.ko (skipped on the upstream flavour).
 TLSUP_ONLY='^case_agent_killed_setup$'
 
@@ -487,4 +523,5 @@ CASES=(
 	"agent in its own network namespace|case_netns_agent_serves_own_namespace"
 	"100 concurrent handshakes|case_concurrent_100"
 	"tlsupctl status|case_tlsupctl_status"
+	"attacker: stored peer certificate as a PSK (refused)|case_psk_bypass_with_stored_certificate"
 )

@@ -88,6 +88,8 @@ agent_conf() {
 	cat >"$WORK/tlsupd.conf" <<EOF
 [authenticate]
 keyrings = tlsup-e2e
+# Its "user" keys are server PSKs too (6.1 has no "psk" key type).
+psk_keyrings = tlsup-e2e
 
 [authenticate.client]
 x509.truststore = $WORK/pki/ca.pem

@@ -142,11 +142,14 @@ peer_stop() {
 }
 
 agent_start() {
+	local before
+	before=$(grep -c 'tlsupd running' "$WORK/agent.log" 2>/dev/null)
 	"$TLSUPD" -c "$WORK/tlsupd.conf" -d "$@" >>"$WORK/agent.log" 2>&1 &
 	agent_pid=$!
-	# Ready when it has joined the group: submit no longer says ESRCH.
-	for _ in $(seq 100); do
-		grep -q 'tlsupd running' "$WORK/agent.log" && return 0
+	# Ready when it has joined the group: submit no longer says ESRCH. The
+	# log is appended to: wait for this agent's line, not an earlier one's.
+	for _ in $(seq 200); do
+		[ "$(grep -c 'tlsupd running' "$WORK/agent.log")" -gt "${before:-0}" ] && return 0
 		sleep 0.05
 	done
 	log "agent did not start"

@@ -426,7 +426,8 @@ Options parse(int argc, char **argv) {
 			o.require_client_cert = true;
 		else if (a == "--psk") {
 			std::string v = next();
-			auto c = v.find(':');
+			// The key is hex; the identity may itself hold ':'.
+			auto c = v.rfind(':');
 			o.psks.push_back({v.substr(0, c), v.substr(c + 1)});
 		} else if (a == "--servername")
 			o.servername = next();

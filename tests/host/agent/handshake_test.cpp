@@ -49,6 +49,9 @@ protected:
 		s.auth_mode = auth;
 		s.credentials = creds_;
 		s.priorities = prio_.get();
+		s.peer_keys = &peer_keys();
+		s.keyrings = {psk_ring_};
+		s.psk_keyrings = {psk_ring_};
 		return s;
 	}
 
@@ -83,6 +86,9 @@ protected:
 		return p;
 	}
 
+	// A keyring the administrator named for PSKs (psk_keyrings): the
+	// server finds "user" keys there.
+	key_serial_t psk_ring_ = add_keyring("psk ring", KEY_SPEC_SESSION_KEYRING);
 	std::unique_ptr<Priorities> prio_;
 	std::shared_ptr<const Credentials> creds_;
 	CaptureLog log_;
@@ -111,11 +117,8 @@ TEST_F(HandshakeTest, ClientAnonVerifiesServerAgainstPeername) {
 	ASSERT_TRUE(ids.ok()) << ids.error().reason;
 	ASSERT_EQ(ids->size(), 1u);
 	EXPECT_NE(ids->front(), 0u);
-	EXPECT_EQ(read_payload(static_cast<key_serial_t>(ids->front())),
-	          Pki::get().cert_der("server"));
-	auto desc = key_description(static_cast<key_serial_t>(ids->front()));
-	ASSERT_TRUE(desc.ok());
-	EXPECT_EQ(desc->rfind("tlsupd:x509:sha256:", 0), 0u) << *desc;
+	expect_certificate_key(static_cast<key_serial_t>(ids->front()),
+	                       Pki::get().cert_der("server"));
 }
 
 TEST_F(HandshakeTest, ClientAnonRejectsUntrustedCa) {
@@ -411,7 +414,7 @@ TEST_F(HandshakeTest, ClientPskSkipsSha384KeyForTheNextIdentity) {
 }
 
 TEST_F(HandshakeTest, ServerPskSha384KeyIsRefusedWithoutSha384Binders) {
-	add_user_key("client-48", random_bytes(48));
+	add_user_key("client-48", random_bytes(48), psk_ring_);
 	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
 	auto r = run(std::move(s), unix_pair(), psk_client("client-48", random_bytes(48)));
 	EXPECT_EQ(r.status(), ENOKEY) << r.reason();
@@ -500,7 +503,7 @@ TEST_F(HandshakeTest, UnknownPskIdentityIsEkeyrejectedOnBothSides) {
 
 TEST_F(HandshakeTest, AgentToAgentPskAndX509) {
 	auto key = random_bytes(32);
-	auto id = add_user_key("agent-to-agent", key);
+	auto id = add_user_key("agent-to-agent", key, psk_ring_);
 	{
 		auto fds = unix_pair();
 		auto c = setup(Role::Client, HANDSHAKE_AUTH_PSK);
@@ -539,8 +542,8 @@ TEST_F(HandshakeTest, AgentToAgentPskAndX509) {
 		ASSERT_TRUE(rs.ok()) << rs.error().reason;
 		auto sid = server->remote_identities().value();
 		ASSERT_EQ(sid.size(), 1u);
-		EXPECT_EQ(read_payload(static_cast<key_serial_t>(sid[0])),
-		          Pki::get().cert_der("client"));
+		expect_certificate_key(static_cast<key_serial_t>(sid[0]),
+		                       Pki::get().cert_der("client"));
 	}
 }
 
@@ -567,11 +570,18 @@ TEST_F(HandshakeTest, ServerX509ReturnsVerifiedClientCertAsKey) {
 	ASSERT_TRUE(ids.ok()) << ids.error().reason;
 	ASSERT_EQ(ids->size(), 1u);
 	EXPECT_NE(ids->front(), 0u);
-	EXPECT_EQ(read_payload(static_cast<key_serial_t>(ids->front())),
-	          Pki::get().cert_der("client"));
-	// Linked into the request's keyring.
-	long found = keyctl_search(ring, "user", key_description(ids->front()).value().c_str(), 0);
+	expect_certificate_key(static_cast<key_serial_t>(ids->front()),
+	                       Pki::get().cert_der("client"));
+	// In the agent's own keyring, never in the consumer's (where a PSK
+	// lookup would see it), and it expires.
+	std::string desc = key_description(ids->front()).value();
+	EXPECT_LT(keyctl_search(ring, "user", desc.c_str(), 0), 0);
+	EXPECT_LT(keyctl_search(ring, "asymmetric", desc.c_str(), 0), 0);
+	long found = keyctl_search(peer_keys().keyring(), "user", desc.c_str(), 0);
+	if (found < 0)
+		found = keyctl_search(peer_keys().keyring(), "asymmetric", desc.c_str(), 0);
 	EXPECT_EQ(found, static_cast<long>(ids->front()));
+	EXPECT_NE(key_expiry(ids->front()), "perm");
 	// The same certificate again: the same key.
 	auto s2 = setup(Role::Server, HANDSHAKE_AUTH_X509);
 	s2.keyring = ring;
@@ -631,9 +641,9 @@ TEST_F(HandshakeTest, ServerX509WithoutCertificateIsEnokey) {
 
 // ---- server, PSK ----
 
-TEST_F(HandshakeTest, ServerPskFindsIdentityInSessionKeyring) {
+TEST_F(HandshakeTest, ServerPskFindsUserKeyInAPskKeyring) {
 	auto key = random_bytes(32);
-	auto id = add_user_key("client-7", key);
+	auto id = add_user_key("client-7", key, psk_ring_);
 	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
 	auto r = run(std::move(s), unix_pair(), psk_client("client-7", key));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
@@ -642,50 +652,66 @@ TEST_F(HandshakeTest, ServerPskFindsIdentityInSessionKeyring) {
 	          std::vector<uint32_t>{static_cast<uint32_t>(id)});
 }
 
-TEST_F(HandshakeTest, ServerPskFindsIdentityInProcessKeyring) {
-	// Where the kernel links ta_keyring and where start-up links .nvme
-	// and friends: a session-keyring-only lookup misses it.
-	ASSERT_TRUE(ensure_process_keyring().ok());
-	key_serial_t ring = add_keyring("linked by the kernel", KEY_SPEC_PROCESS_KEYRING);
-	auto key = random_bytes(32);
-	auto id = add_user_key("client-8", key, ring);
-	ASSERT_LT(keyctl_search(KEY_SPEC_SESSION_KEYRING, "user", "client-8", 0), 0);
+TEST_F(HandshakeTest, ServerPskFindsPskKeysInRequestAndConfiguredKeyrings) {
+	key_serial_t request = add_keyring("request ring", KEY_SPEC_SESSION_KEYRING);
+	key_serial_t configured = add_keyring("configured ring", KEY_SPEC_SESSION_KEYRING);
+	auto k1 = random_bytes(32), k2 = random_bytes(32);
+	key_serial_t in_request = add_psk_key("client-8", k1, request);
+	if (in_request < 0)
+		GTEST_SKIP() << "this kernel has no \"psk\" key type (the NVMe keyring, 6.7+)";
+	key_serial_t in_configured = add_psk_key("client-8b", k2, configured);
 	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
-	auto r = run(std::move(s), unix_pair(), psk_client("client-8", key));
+	s.keyring = request;
+	s.keyrings = {configured};
+	auto r = run(std::move(s), unix_pair(), psk_client("client-8", k1));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
 	EXPECT_EQ(r.session->remote_identities().value(),
-	          std::vector<uint32_t>{static_cast<uint32_t>(id)});
+	          std::vector<uint32_t>{static_cast<uint32_t>(in_request)});
+	auto s2 = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	s2.keyrings = {configured};
+	auto r2 = run(std::move(s2), unix_pair(), psk_client("client-8b", k2));
+	ASSERT_TRUE(r2.result.ok()) << r2.reason();
+	EXPECT_EQ(r2.session->remote_identities().value(),
+	          std::vector<uint32_t>{static_cast<uint32_t>(in_configured)});
 }
 
-TEST_F(HandshakeTest, ServerPskFindsIdentityInRequestKeyring) {
-	// A keyring reachable only through the request's KEYRING serial.
-	key_serial_t holder = add_keyring("holder", KEY_SPEC_SESSION_KEYRING);
-	key_serial_t ring = add_keyring("request ring", holder);
+TEST_F(HandshakeTest, ServerPskIgnoresUserKeysOutsideThePskKeyrings) {
+	// The same "user" key is nothing in a configured or request keyring,
+	// or in the process keyring, and a PSK where its keyring is named for
+	// PSKs: as the request's keyring, or as a configured one.
+	ASSERT_TRUE(ensure_process_keyring().ok());
+	key_serial_t ring = add_keyring("not for PSKs", KEY_SPEC_PROCESS_KEYRING);
 	auto key = random_bytes(32);
 	auto id = add_user_key("client-9", key, ring);
-	// Searchable by its owner without possession, as a consumer's keyring
-	// may be; then out of every keyring the agent searches by itself.
-	ASSERT_EQ(keyctl_setperm(ring, KEY_POS_ALL | KEY_USR_ALL), 0);
-	ASSERT_EQ(keyctl_setperm(id, KEY_POS_ALL | KEY_USR_ALL), 0);
-	ASSERT_EQ(keyctl_unlink(holder, KEY_SPEC_SESSION_KEYRING), 0);
-
-	auto without = setup(Role::Server, HANDSHAKE_AUTH_PSK);
-	auto r0 = run(std::move(without), unix_pair(), psk_client("client-9", key));
-	EXPECT_EQ(r0.status(), EKEYREJECTED) << r0.reason();
-
 	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
 	s.keyring = ring;
+	s.keyrings = {ring};
+	s.psk_keyrings = {};
 	auto r = run(std::move(s), unix_pair(), psk_client("client-9", key));
-	ASSERT_TRUE(r.result.ok()) << r.reason();
-	EXPECT_EQ(r.session->remote_identities().value(),
-	          std::vector<uint32_t>{static_cast<uint32_t>(id)});
+	EXPECT_EQ(r.status(), EKEYREJECTED) << r.reason();
+	// Named for PSKs but not searched for this request.
+	auto s1 = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	s1.psk_keyrings = {ring};
+	auto r1 = run(std::move(s1), unix_pair(), psk_client("client-9", key));
+	EXPECT_EQ(r1.status(), EKEYREJECTED) << r1.reason();
+	for (bool as_request : {true, false}) {
+		auto s2 = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+		s2.psk_keyrings = {ring};
+		if (as_request)
+			s2.keyring = ring;
+		else
+			s2.keyrings = {ring};
+		auto r2 = run(std::move(s2), unix_pair(), psk_client("client-9", key));
+		ASSERT_TRUE(r2.result.ok()) << r2.reason();
+		EXPECT_EQ(r2.session->remote_identities().value(),
+		          std::vector<uint32_t>{static_cast<uint32_t>(id)});
+	}
 	keyctl_invalidate(ring);
-	keyctl_invalidate(holder);
 }
 
 TEST_F(HandshakeTest, ServerPskPrefersIdentitiesTheKernelNamed) {
 	auto key = random_bytes(32);
-	auto other = add_user_key("client-10", random_bytes(32));
+	auto other = add_user_key("client-10", random_bytes(32), psk_ring_);
 	key_serial_t holder = add_keyring("holder", KEY_SPEC_SESSION_KEYRING);
 	auto named = add_user_key("client-10", key, holder);
 	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
@@ -700,7 +726,7 @@ TEST_F(HandshakeTest, ServerPskPrefersIdentitiesTheKernelNamed) {
 TEST_F(HandshakeTest, ServerPskRequestAsUpstreamSendsIt) {
 	// The kernel sends PEER_IDENTITY 0 (TLS_NO_PEERID) for a server PSK.
 	auto key = random_bytes(32);
-	auto id = add_user_key("client-12", key);
+	auto id = add_user_key("client-12", key, psk_ring_);
 	HandshakeRequest req;
 	req.sockfd = 0;
 	req.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
@@ -711,6 +737,8 @@ TEST_F(HandshakeTest, ServerPskRequestAsUpstreamSendsIt) {
 	EXPECT_TRUE(s.peer_identities.empty());
 	s.credentials = creds_;
 	s.priorities = prio_.get();
+	s.keyrings = {psk_ring_};
+	s.psk_keyrings = {psk_ring_};
 	auto r = run(std::move(s), unix_pair(), psk_client("client-12", key));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
 	EXPECT_EQ(r.session->remote_identities().value(),
@@ -728,7 +756,7 @@ TEST_F(HandshakeTest, ServerPskUnknownIdentityIsEkeyrejected) {
 }
 
 TEST_F(HandshakeTest, ServerPskWrongKeyIsEacces) {
-	add_user_key("client-11", random_bytes(32));
+	add_user_key("client-11", random_bytes(32), psk_ring_);
 	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
 	auto r = run(std::move(s), unix_pair(), psk_client("client-11", random_bytes(32)));
 	EXPECT_EQ(r.status(), EACCES) << r.reason();

@@ -17,6 +17,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 namespace tlsup::test {
 
 namespace {
@@ -121,6 +123,51 @@ key_serial_t add_keyring(const std::string &desc, key_serial_t ring) {
 	return id;
 }
 
+key_serial_t add_psk_key(const std::string &desc, std::span<const uint8_t> payload,
+                         key_serial_t ring) {
+	return add_key(kPskKeyType, desc.c_str(), payload.data(), payload.size(), ring);
+}
+
+const PeerCertificateKeys &peer_keys() {
+	static PeerCertificateKeys keys = [] {
+		if (!ensure_process_keyring())
+			std::abort();
+		auto k = PeerCertificateKeys::create();
+		if (!k)
+			std::abort();
+		return std::move(k).value();
+	}();
+	return keys;
+}
+
+void expect_certificate_key(key_serial_t key, const std::vector<uint8_t> &der) {
+	auto d = describe_key(key);
+	ASSERT_TRUE(d.ok()) << d.error().reason;
+	EXPECT_EQ(d->description.rfind("tlsupd:x509:sha256:", 0), 0u) << d->description;
+	if (d->type == "asymmetric")
+		return;
+	ASSERT_EQ(d->type, "user");
+	auto k = read_key(key);
+	ASSERT_TRUE(k.ok()) << k.error().reason;
+	EXPECT_EQ(std::vector<uint8_t>(k->data(), k->data() + k->size()), der);
+}
+
+std::string key_expiry(key_serial_t key) {
+	std::ifstream in("/proc/keys");
+	std::string line;
+	char want[16];
+	std::snprintf(want, sizeof(want), "%08x ", static_cast<unsigned>(key));
+	while (std::getline(in, line)) {
+		if (line.rfind(want, 0) != 0)
+			continue;
+		std::istringstream fields(line);
+		std::string serial, flags, usage, expiry;
+		fields >> serial >> flags >> usage >> expiry;
+		return expiry;
+	}
+	return "";
+}
+
 std::vector<uint8_t> bytes(const std::string &s) {
 	return {s.begin(), s.end()};
 }
@@ -186,8 +233,9 @@ Config make_config(const ConfigSpec &spec) {
 	return cfg;
 }
 
-std::shared_ptr<const Credentials> make_credentials(const ConfigSpec &spec) {
-	auto creds = load_credentials(make_config(spec));
+std::shared_ptr<const Credentials> make_credentials(const ConfigSpec &spec,
+                                                    LinkedKeyrings keyrings) {
+	auto creds = load_credentials(make_config(spec), std::move(keyrings));
 	if (!creds) {
 		std::fprintf(stderr, "load_credentials: %s\n", creds.error().reason.c_str());
 		std::abort();

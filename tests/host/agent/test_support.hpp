@@ -22,6 +22,7 @@
 #include "config.hpp"
 #include "credentials.hpp"
 #include "handshake.hpp"
+#include "keyring.hpp"
 #include "log.hpp"
 #include "result.hpp"
 #include "unique_fd.hpp"
@@ -47,6 +48,17 @@ void join_private_session_keyring();
 key_serial_t add_user_key(const std::string &desc, std::span<const uint8_t> payload,
                           key_serial_t ring = KEY_SPEC_SESSION_KEYRING);
 key_serial_t add_keyring(const std::string &desc, key_serial_t ring);
+// A "psk" key (the kernel's NVMe keyring type, 6.7+); -1 when this kernel
+// has no such type.
+key_serial_t add_psk_key(const std::string &desc, std::span<const uint8_t> payload,
+                         key_serial_t ring);
+// The agent's keyring for verified peer certificates, made once per process.
+const PeerCertificateKeys &peer_keys();
+// KEY holds the certificate DER: a "user" key with that payload, or an
+// "asymmetric" key (whose payload the kernel does not give back).
+void expect_certificate_key(key_serial_t key, const std::vector<uint8_t> &der);
+// The expiry column of /proc/keys for KEY ("perm", "23h", ...).
+std::string key_expiry(key_serial_t key);
 std::vector<uint8_t> bytes(const std::string &s);
 std::vector<uint8_t> random_bytes(size_t n);
 
@@ -63,7 +75,8 @@ struct ConfigSpec {
 	std::string server_cert, server_key;
 };
 Config make_config(const ConfigSpec &spec);
-std::shared_ptr<const Credentials> make_credentials(const ConfigSpec &spec);
+std::shared_ptr<const Credentials> make_credentials(const ConfigSpec &spec,
+                                                    LinkedKeyrings keyrings = {});
 
 // Captures log lines (all levels).
 class CaptureLog {

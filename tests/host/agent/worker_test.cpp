@@ -25,7 +25,7 @@ public:
 	explicit WorkerHarness(unsigned limit = 64,
 	                       ReverseResolver::Lookup lookup = ReverseResolver::system_lookup)
 	    : admission(limit), resolver(std::make_unique<ReverseResolver>(1, std::move(lookup))),
-	      shared{log.log(), creds, admission, stats, *resolver, settings} {
+	      shared{log.log(), creds, admission, stats, *resolver, settings, peer_keys()} {
 		// As the agent does before its threads start: one process keyring
 		// shared by every worker (see ensure_process_keyring()).
 		EXPECT_TRUE(ensure_process_keyring().ok());
