@@ -39,6 +39,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 	TRY(ensure_process_keyring());
 	agent->peer_keys_ =
 	        std::make_unique<PeerCertificateKeys>(TRY(PeerCertificateKeys::create()));
+	agent->accept_keyrings_ = TRY(AcceptKeyrings::create(log));
 	agent->admission_ = std::make_unique<Admission>(cfg.max_inflight);
 	TRY(agent->apply(cfg, true));
 
@@ -58,7 +59,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 	agent->resolver_ = std::make_unique<ReverseResolver>(2);
 	agent->shared_ = std::unique_ptr<WorkerShared>(new WorkerShared{
 	        log, agent->credentials_, *agent->admission_, agent->stats_, *agent->resolver_,
-	        agent->settings_, *agent->peer_keys_});
+	        agent->settings_, *agent->peer_keys_, *agent->accept_keyrings_});
 
 	unsigned n = agent->config_.workers;
 	if (n == 0) {
@@ -115,7 +116,10 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 	for (const auto &k : cfg.ignored)
 		LOG_NOTICE(log_, "%s: ktls-utils key [%s] is accepted and ignored",
 		           cfg.source.c_str(), k.c_str());
-	auto linked = link_keyrings(cfg.keyrings, cfg.psk_keyrings, log_);
+	auto linked = [&] {
+		auto lock = accept_keyrings_->lock(); // no ACCEPT meanwhile
+		return link_keyrings(cfg.keyrings, cfg.psk_keyrings, log_);
+	}();
 	if (!linked)
 		return Error{linked.error().code,
 		             cfg.where("authenticate", "keyrings") + ": " + linked.error().reason};

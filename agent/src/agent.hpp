@@ -62,6 +62,7 @@ private:
 	WorkerSettings settings_;
 	std::unique_ptr<ReverseResolver> resolver_;
 	std::unique_ptr<PeerCertificateKeys> peer_keys_;
+	std::unique_ptr<AcceptKeyrings> accept_keyrings_;
 	std::unique_ptr<WorkerShared> shared_;
 	std::vector<std::unique_ptr<Worker>> workers_;
 	std::unique_ptr<EventLoop> loop_;

@@ -500,31 +500,16 @@ Result<key_serial_t> TlsSession::find_server_psk(const std::string &identity) co
 	if (setup_.keyring > 0)
 		rings.push_back(setup_.keyring);
 	rings.insert(rings.end(), setup_.keyrings.begin(), setup_.keyrings.end());
-	std::vector<std::pair<key_serial_t, std::string>> found;
 	for (key_serial_t ring : rings) {
 		std::span<const key_serial_t> one(&ring, 1);
-		if (key_serial_t id = search_keyrings(one, kPskKeyType, identity)) {
-			found.emplace_back(id, kPskKeyType);
-			break;
-		}
+		if (key_serial_t id = search_keyrings(one, kPskKeyType, identity))
+			return id;
 		bool for_psks = std::find(setup_.psk_keyrings.begin(), setup_.psk_keyrings.end(),
 		                          ring) != setup_.psk_keyrings.end();
-		if (key_serial_t id = for_psks ? search_keyrings(one, "user", identity) : 0) {
-			found.emplace_back(id, "user");
-			break;
-		}
+		if (key_serial_t id = for_psks ? search_keyrings(one, "user", identity) : 0)
+			return id;
 	}
-	if (found.empty())
-		return make_error(EKEYREJECTED, "no key for PSK identity '%s'", identity.c_str());
-	// keyctl_search matches as the key type says: the kernel's "psk" type
-	// accepts a key whose description is a prefix of the identity. Only
-	// the exact identity names a key here.
-	auto [id, type] = found.front();
-	auto d = describe_key(id);
-	if (!d || d->description != identity || d->type != type)
-		return make_error(EKEYREJECTED, "no key named exactly '%s' (key %d is '%s')",
-		                  identity.c_str(), id, d ? d->description.c_str() : "?");
-	return id;
+	return make_error(EKEYREJECTED, "no key for PSK identity '%s'", identity.c_str());
 }
 
 int TlsSession::lookup_psk(const gnutls_datum_t *username, gnutls_datum_t *key) {

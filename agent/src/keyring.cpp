@@ -69,14 +69,59 @@ Result<std::string> key_description(key_serial_t serial) {
 	return TRY(describe_key(serial)).description;
 }
 
+std::optional<std::vector<key_serial_t>> keyring_contents(key_serial_t keyring) {
+	void *raw = nullptr;
+	long n = keyctl_read_alloc(keyring, &raw);
+	if (n < 0)
+		return std::nullopt;
+	std::unique_ptr<void, FreeDeleter> guard(raw);
+	auto *ids = static_cast<key_serial_t *>(raw);
+	return std::vector<key_serial_t>(ids, ids + static_cast<size_t>(n) / sizeof(key_serial_t));
+}
+
+namespace {
+
+bool is_exactly(key_serial_t id, const char *type, const std::string &description) {
+	auto d = describe_key(id);
+	return d && d->type == type && d->description == description;
+}
+
+// What keyctl_search does, but matching the description exactly; as deep
+// as the kernel searches (KEYRING_SEARCH_MAX_DEPTH).
+key_serial_t walk_for_exact(key_serial_t ring, const char *type, const std::string &description,
+                            int depth) {
+	auto contents = keyring_contents(ring);
+	if (!contents)
+		return 0;
+	for (key_serial_t id : *contents)
+		if (is_exactly(id, type, description))
+			return id;
+	if (depth >= 6)
+		return 0;
+	for (key_serial_t id : *contents) {
+		auto d = describe_key(id);
+		if (d && d->type == "keyring")
+			if (key_serial_t found = walk_for_exact(id, type, description, depth + 1))
+				return found;
+	}
+	return 0;
+}
+
+} // namespace
+
 key_serial_t search_keyrings(std::span<const key_serial_t> keyrings, const char *type,
                              const std::string &description) {
 	for (key_serial_t ring : keyrings) {
 		if (ring <= 0)
 			continue;
 		long id = keyctl_search(ring, type, description.c_str(), 0);
-		if (id > 0)
+		if (id <= 0)
+			continue;
+		if (is_exactly(static_cast<key_serial_t>(id), type, description))
 			return static_cast<key_serial_t>(id);
+		// A looser match of the key type's: look for the exact one.
+		if (key_serial_t exact = walk_for_exact(ring, type, description, 1))
+			return exact;
 	}
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <ctime>
 #include <keyutils.h>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -46,9 +47,14 @@ Result<KeyDescription> describe_key(key_serial_t serial);
 Result<std::string> key_description(key_serial_t serial);
 
 // Searches each keyring in turn (recursively, as keyctl_search does) for a
-// key of TYPE whose description is DESCRIPTION; 0 when there is none.
+// key of TYPE whose description is exactly DESCRIPTION; 0 when there is
+// none. (The kernel's search matches as the key type says: the "psk" type
+// also matches keys whose description merely starts with the identity.)
 key_serial_t search_keyrings(std::span<const key_serial_t> keyrings, const char *type,
                              const std::string &description);
+
+// The serials a keyring links, in order; nullopt when it cannot be read.
+std::optional<std::vector<key_serial_t>> keyring_contents(key_serial_t keyring);
 
 // Makes sure this process has a process keyring. Must run before any
 // thread starts: threads share the credentials they were cloned with, so a

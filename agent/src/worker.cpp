@@ -13,6 +13,7 @@ struct Worker::Job {
 	uint64_t id = 0;
 	UniqueFd fd;
 	HandshakeRequest request;
+	RequestKeyring keyring; // released with the job, after DONE
 	std::unique_ptr<TlsSession> session;
 	Clock::time_point started;
 	EventLoop::TimerId deadline = 0;
@@ -125,7 +126,14 @@ void Worker::accept_burst() {
 			          index_, shared_.admission.limit());
 			return;
 		}
-		auto r = channel_->accept();
+		RequestKeyring keyring;
+		auto r = [&] {
+			auto window = shared_.accept_keyrings.open_window();
+			auto accepted = channel_->accept();
+			if (accepted && accepted.value())
+				keyring = window.claim(accepted.value()->request.keyring);
+			return accepted;
+		}();
 		if (!r) {
 			shared_.admission.release();
 			shared_.stats.record_accept_error();
@@ -136,7 +144,7 @@ void Worker::accept_burst() {
 			shared_.admission.release();
 			return;
 		}
-		start_job(std::move(*r.value()));
+		start_job(std::move(*r.value()), std::move(keyring));
 	}
 	if (!accept_scheduled_) {
 		accept_scheduled_ = true;
@@ -144,7 +152,7 @@ void Worker::accept_burst() {
 	}
 }
 
-void Worker::start_job(AcceptDecode decoded) {
+void Worker::start_job(AcceptDecode decoded, RequestKeyring keyring) {
 	shared_.stats.record_accepted();
 	if (decoded.request.sockfd < 0) {
 		// Nothing to complete: there is no socket to name in a DONE.
@@ -160,6 +168,7 @@ void Worker::start_job(AcceptDecode decoded) {
 	job.started = Clock::now();
 	job.label = describe(decoded.request);
 	job.request = std::move(decoded.request);
+	job.keyring = std::move(keyring);
 	jobs_.emplace(job.id, std::move(owned));
 	job_count_.store(jobs_.size());
 	uint64_t id = job.id;
@@ -170,6 +179,7 @@ void Worker::start_job(AcceptDecode decoded) {
 		return complete(id, v.error().code, v.error().reason);
 
 	SessionSetup setup = setup_for(job.request);
+	setup.keyring = job.keyring.keyring();
 	setup.credentials = shared_.credentials.snapshot();
 	setup.keyrings = setup.credentials->keyrings.keyrings;
 	setup.psk_keyrings = setup.credentials->keyrings.psk_keyrings;

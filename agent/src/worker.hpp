@@ -19,6 +19,7 @@
 #include "handshake_channel.hpp"
 #include "ktls_install.hpp"
 #include "log.hpp"
+#include "request_keyring.hpp"
 #include "reverse_dns.hpp"
 #include "stats.hpp"
 
@@ -39,6 +40,7 @@ struct WorkerShared {
 	ReverseResolver &resolver;
 	WorkerSettings &settings;
 	const PeerCertificateKeys &peer_keys;
+	AcceptKeyrings &accept_keyrings;
 	// kTLS installation; tests substitute a recorder.
 	std::function<Result<void>(int fd, const TrafficSecrets &)> install = install_ktls;
 };
@@ -61,7 +63,7 @@ private:
 
 	void on_notification();
 	void accept_burst();
-	void start_job(AcceptDecode decoded);
+	void start_job(AcceptDecode decoded, RequestKeyring keyring);
 	void advance(Job &job);
 	void finish(Job &job);
 	void start_reverse_dns(Job &job);

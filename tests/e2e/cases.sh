@@ -478,6 +478,44 @@ case_psk_bypass_with_stored_certificate() {
 		{ log "the agent logged no EKEYREJECTED"; case_failed=1; }
 }
 
+# psk_server_status KEYRING IDENTITY HEX: a server-PSK consumer with that
+# keyring (0: none) against a tlspeer client offering IDENTITY; leaves the
+# consumer's line in $out.
+psk_server_status() {
+	next_port
+	consumer_start role=server port=$port auth=psk keyring="$1" timeout=10000 echo=1 recv=16
+	peer_client --psk "$2:$3" --send 16 --recv 16
+	peer_wait
+	consumer_wait
+}
+
+case_psk_cross_consumer() {
+	# Consumer A's PSK, in A's own keyring, authenticates A's peers and
+	# no one else's -- though the kernel links every consumer's keyring
+	# into the agent's process keyring, which all workers share.
+	psk_server_status "$RING_A" e2e-consumer-a "$PSKA_HEX"
+	expect "A's peer with A's PSK" "$(field status)" 0
+	expect "A's peer id" "$(field peerid)" "$PSKA"
+	psk_server_status "$RING_B" e2e-consumer-a "$PSKA_HEX"
+	expect "B's peer with A's PSK" "$(field status)" -129
+	psk_server_status 0 e2e-consumer-a "$PSKA_HEX"
+	expect "a keyring-less consumer's peer with A's PSK" "$(field status)" -129
+	psk_server_status "$RING_A" e2e-consumer-a "$PSKA_HEX"
+	expect "A's peer again, after B's" "$(field status)" 0
+}
+
+case_psk_type_in_request_keyring() {
+	if [ -z "$PSKT" ]; then
+		case_skip='this kernel has no "psk" key type (the NVMe keyring, 6.7+)'
+		return
+	fi
+	psk_server_status "$RING_A" e2e-consumer-a-psk "$PSKA_HEX"
+	expect "psk-type key in the request's keyring" "$(field status)" 0
+	expect "its peer id" "$(field peerid)" "$PSKT"
+	psk_server_status "$RING_B" e2e-consumer-a-psk "$PSKA_HEX"
+	expect "another consumer's peer" "$(field status)" -129
+}
+
 # Functions that need tlsup.ko (skipped on the upstream flavour).
 TLSUP_ONLY='^case_agent_killed_setup$'
 
@@ -524,4 +562,6 @@ CASES=(
 	"100 concurrent handshakes|case_concurrent_100"
 	"tlsupctl status|case_tlsupctl_status"
 	"attacker: stored peer certificate as a PSK (refused)|case_psk_bypass_with_stored_certificate"
+	"one consumer's PSK is not another's|case_psk_cross_consumer"
+	"server PSK: psk-type key in the request's keyring|case_psk_type_in_request_keyring"
 )

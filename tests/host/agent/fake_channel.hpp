@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <deque>
 #include <fcntl.h>
+#include <keyutils.h>
 #include <mutex>
 #include <sys/eventfd.h>
 
@@ -21,6 +22,7 @@ struct FakeKernel {
 	std::mutex mu;
 	std::condition_variable cv;
 	std::deque<AcceptDecode> queue;
+	std::deque<std::pair<key_serial_t, bool>> links; // per queued request
 	std::vector<DoneMessage> dones;
 	std::vector<bool> fd_open_at_done;
 	unsigned accepts = 0;
@@ -36,6 +38,18 @@ struct FakeKernel {
 	void submit(AcceptDecode d) {
 		std::lock_guard lock(mu);
 		queue.push_back(std::move(d));
+		links.push_back({0, true});
+	}
+	// As the kernel does with ta_keyring: the ACCEPT links RING into the
+	// caller's process keyring, and names it in KEYRING (tlsup.ko) or not
+	// (upstream 6.12).
+	void submit(HandshakeRequest req, key_serial_t ring, bool send_keyring) {
+		std::lock_guard lock(mu);
+		req.keyring = send_keyring ? ring : 0;
+		AcceptDecode d;
+		d.request = std::move(req);
+		queue.push_back(std::move(d));
+		links.push_back({ring, send_keyring});
 	}
 	bool wait_dones(size_t n, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
 		std::unique_lock lock(mu);
@@ -75,6 +89,10 @@ public:
 		}
 		AcceptDecode d = std::move(k_.queue.front());
 		k_.queue.pop_front();
+		auto [ring, sent] = k_.links.front();
+		k_.links.pop_front();
+		if (ring > 0 && keyctl_link(ring, KEY_SPEC_PROCESS_KEYRING) < 0)
+			return make_error(EIO, "fake ACCEPT: cannot link keyring %d", ring);
 		k_.accepts++;
 		k_.outstanding++;
 		k_.max_outstanding = std::max(k_.max_outstanding, k_.outstanding);

@@ -25,7 +25,9 @@ public:
 	explicit WorkerHarness(unsigned limit = 64,
 	                       ReverseResolver::Lookup lookup = ReverseResolver::system_lookup)
 	    : admission(limit), resolver(std::make_unique<ReverseResolver>(1, std::move(lookup))),
-	      shared{log.log(), creds, admission, stats, *resolver, settings, peer_keys()} {
+	      accept_keyrings(AcceptKeyrings::create(log.log()).value()),
+	      shared{log.log(), creds,    admission,   stats,
+	             *resolver, settings, peer_keys(), *accept_keyrings} {
 		// As the agent does before its threads start: one process keyring
 		// shared by every worker (see ensure_process_keyring()).
 		EXPECT_TRUE(ensure_process_keyring().ok());
@@ -65,6 +67,7 @@ public:
 	Stats stats;
 	std::unique_ptr<ReverseResolver> resolver;
 	WorkerSettings settings;
+	std::unique_ptr<AcceptKeyrings> accept_keyrings;
 	WorkerShared shared;
 	FakeKernel kernel;
 	std::atomic<int> installs{0};
@@ -350,6 +353,88 @@ TEST(Worker, ConcurrentMtlsServersEachGetTheirPeerId) {
 	}
 	for (auto &p : peers)
 		EXPECT_EQ(p->wait().ret, 0);
+}
+
+// The PSK a server consumer provisioned in its own keyring serves that
+// consumer's peers and no one else's, though the kernel links every
+// consumer's keyring into the agent's process keyring, which all workers
+// share; and each is unlinked again once its handshake is over.
+std::vector<key_serial_t> process_keyring_contents() {
+	void *raw = nullptr;
+	int n = keyctl_read_alloc(KEY_SPEC_PROCESS_KEYRING, &raw);
+	std::vector<key_serial_t> out;
+	if (n > 0)
+		out.assign(static_cast<key_serial_t *>(raw),
+		           static_cast<key_serial_t *>(raw) + n / sizeof(key_serial_t));
+	free(raw);
+	return out;
+}
+
+void psk_stays_with_its_consumer(bool kernel_sends_keyring) {
+	WorkerHarness h;
+	key_serial_t ring_a = add_keyring("consumer A", KEY_SPEC_SESSION_KEYRING);
+	key_serial_t ring_b = add_keyring("consumer B", KEY_SPEC_SESSION_KEYRING);
+	auto key = random_bytes(32);
+	auto psk_a = add_user_key("consumer-a-host", key, ring_a);
+	LinkedKeyrings rings;
+	rings.psk_keyrings = {ring_a, ring_b}; // both named for PSKs
+	ConfigSpec spec;
+	spec.server_cert = spec.server_key = "server";
+	h.creds.replace(make_credentials(spec, rings));
+
+	std::vector<std::unique_ptr<Peer>> peers;
+	std::vector<int> fds;
+	// Every peer uses consumer A's identity and key.
+	auto request = [&](key_serial_t ring) {
+		auto pair = tcp_pair();
+		HandshakeRequest r;
+		r.sockfd = pair.second.release();
+		r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
+		r.auth_mode = HANDSHAKE_AUTH_PSK;
+		r.timeout_ms = 10000;
+		fds.push_back(r.sockfd);
+		h.kernel.submit(std::move(r), ring, kernel_sends_keyring);
+		PeerOptions p;
+		p.server = false;
+		p.priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+ECDHE-PSK:+PSK";
+		p.psk_identity = "consumer-a-host";
+		p.psk_key = key;
+		peers.push_back(std::make_unique<Peer>(std::move(pair.first), p));
+	};
+	request(ring_a); // A's peer
+	request(ring_b); // B's
+	request(0);      // a consumer without a keyring's
+	request(ring_a); // A's again, after B's
+	h.start(2);
+	ASSERT_TRUE(h.kernel.wait_dones(4));
+	auto status_of = [&](int fd) {
+		for (const auto &d : h.kernel.done_copy())
+			if (d.sockfd == fd)
+				return d;
+		return DoneMessage{};
+	};
+	EXPECT_EQ(status_of(fds[0]).status, 0u);
+	EXPECT_EQ(status_of(fds[0]).remote_auth,
+	          std::vector<uint32_t>{static_cast<uint32_t>(psk_a)});
+	EXPECT_EQ(status_of(fds[1]).status, static_cast<uint32_t>(EKEYREJECTED));
+	EXPECT_EQ(status_of(fds[2]).status, static_cast<uint32_t>(EKEYREJECTED));
+	EXPECT_EQ(status_of(fds[3]).status, 0u);
+	for (auto &p : peers)
+		p->wait();
+	for (key_serial_t k : process_keyring_contents()) {
+		EXPECT_NE(k, ring_a) << "consumer A's keyring is still linked";
+		EXPECT_NE(k, ring_b) << "consumer B's keyring is still linked";
+	}
+	keyctl_invalidate(ring_a);
+	keyctl_invalidate(ring_b);
+}
+
+TEST(Worker, PskStaysWithItsConsumerWhenTheKernelNamesTheKeyring) {
+	psk_stays_with_its_consumer(true); // tlsup.ko: KEYRING attribute
+}
+
+TEST(Worker, PskStaysWithItsConsumerWhenTheKernelDoesNotNameIt) {
+	psk_stays_with_its_consumer(false); // upstream 6.12: no KEYRING
 }
 
 ReverseResolver::Names answer_server_test(const sockaddr_storage &addr) {
