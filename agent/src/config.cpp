@@ -143,6 +143,17 @@ Result<void> apply(ParseState &st, std::string_view section, std::string_view ke
 		} else if (key == "default_timeout_ms") {
 			cfg.default_timeout_ms =
 			        static_cast<uint32_t>(TRY(parse_number(v, 1, 3600000)));
+		} else if (key == "reverse_dns") {
+			if (v == "yes" || v == "true" || v == "on" || v == "1")
+				cfg.reverse_dns = true;
+			else if (v == "no" || v == "false" || v == "off" || v == "0")
+				cfg.reverse_dns = false;
+			else
+				return make_error(EINVAL, "'%.*s' is not yes or no",
+				                  static_cast<int>(v.size()), v.data());
+		} else if (key == "reverse_dns_threads") {
+			cfg.reverse_dns_threads =
+			        static_cast<unsigned>(TRY(parse_number(v, 1, 64)));
 		} else if (key == "reverse_dns_timeout_ms") {
 			cfg.reverse_dns_timeout_ms =
 			        static_cast<uint32_t>(TRY(parse_number(v, 0, 60000)));

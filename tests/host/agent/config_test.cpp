@@ -41,6 +41,23 @@ TEST(Config, EmptyGivesDefaults) {
 	EXPECT_TRUE(c.client.truststore.empty());
 }
 
+TEST(Config, ReverseDnsIsOffUnlessAskedFor) {
+	EXPECT_FALSE(parse_ok("").reverse_dns);
+	EXPECT_EQ(parse_ok("").reverse_dns_threads, 2u);
+	Config c = parse_ok("[agent]\nreverse_dns = yes\nreverse_dns_threads = 4\n");
+	EXPECT_TRUE(c.reverse_dns);
+	EXPECT_EQ(c.reverse_dns_threads, 4u);
+	EXPECT_FALSE(parse_ok("[agent]\nreverse_dns = no\n").reverse_dns);
+	parse_err("[agent]\nreverse_dns = maybe\n");
+	parse_err("[agent]\nreverse_dns_threads = 0\n");
+}
+
+TEST(Config, PskKeyrings) {
+	Config c = parse_ok("[authenticate]\nkeyrings = a\npsk_keyrings = b;c\n");
+	EXPECT_EQ(c.keyrings, std::vector<std::string>{"a"});
+	EXPECT_EQ(c.psk_keyrings, (std::vector<std::string>{"b", "c"}));
+}
+
 TEST(Config, KtlsUtilsConfigurationIsAccepted) {
 	Config c = parse_ok("# tlshd configuration\n"
 	                    "[debug]\n"
