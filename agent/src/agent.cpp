@@ -56,7 +56,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 		return make_error(errno, "signalfd: %s", strerror(errno));
 
 	agent->loop_ = TRY(EventLoop::create());
-	agent->resolver_ = std::make_unique<ReverseResolver>(2);
+	agent->resolver_ = std::make_unique<ReverseResolver>(agent->config_.reverse_dns_threads);
 	agent->shared_ = std::unique_ptr<WorkerShared>(new WorkerShared{
 	        log, agent->credentials_, *agent->admission_, agent->stats_, *agent->resolver_,
 	        agent->settings_, *agent->peer_keys_, *agent->accept_keyrings_});
@@ -133,16 +133,23 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 	credentials_.replace(std::move(creds));
 	log_.set_level(cfg.log_level);
 	settings_.default_timeout_ms.store(cfg.default_timeout_ms);
+	settings_.reverse_dns.store(cfg.reverse_dns && cfg.reverse_dns_timeout_ms > 0);
 	settings_.reverse_dns_timeout_ms.store(cfg.reverse_dns_timeout_ms);
+	if (settings_.reverse_dns.load())
+		LOG_NOTICE(log_, "reverse DNS name matching is on: without PEERNAME, a server "
+		                 "certificate may match a name a PTR lookup gave");
 	admission_->set_limit(cfg.max_inflight);
 	if (!initial) {
 		if (cfg.workers != config_.workers)
 			LOG_NOTICE(log_, "workers changes at the next restart");
 		if (cfg.control_socket != config_.control_socket)
 			LOG_NOTICE(log_, "control_socket changes at the next restart");
+		if (cfg.reverse_dns_threads != config_.reverse_dns_threads)
+			LOG_NOTICE(log_, "reverse_dns_threads changes at the next restart");
 		Config kept = cfg;
 		kept.workers = config_.workers;
 		kept.control_socket = config_.control_socket;
+		kept.reverse_dns_threads = config_.reverse_dns_threads;
 		config_ = std::move(kept);
 	} else {
 		config_ = cfg;

@@ -429,46 +429,35 @@ int TlsSession::verify_peer() {
 	}
 	if (certificate_matches_address(leaf, peer_addr_))
 		return 0;
-	if (!setup_.reverse_dns) {
+	if (!setup_.reverse_names) {
 		callback_error_ = make_error(EACCES,
 		                             "no PEERNAME, %s is not in the certificate's IP "
-		                             "addresses, and reverse DNS is disabled",
+		                             "addresses, and reverse DNS name matching is off",
 		                             addr->c_str());
 		return GNUTLS_E_CERTIFICATE_ERROR;
 	}
-	// Resolving here would block the worker; finish the handshake and
-	// check the name before anything is handed to the kernel.
-	pending_reverse_dns_ = true;
-	return 0;
-}
-
-Result<void> TlsSession::complete_reverse_dns(const Result<std::vector<std::string>> &names) {
-	pending_reverse_dns_ = false;
-	std::string addr = address_text(peer_addr_).value_or("?");
-	auto reject = [&](const Error &e) -> Result<void> {
-		gnutls_alert_send(session_.get(), GNUTLS_AL_FATAL, GNUTLS_A_BAD_CERTIFICATE);
-		return e;
-	};
-	if (!names)
-		return reject(make_error(EACCES,
-		                         "no PEERNAME, %s is not in the certificate's IP "
-		                         "addresses, and reverse DNS failed: %s",
-		                         addr.c_str(), names.error().reason.c_str()));
-	gnutls_x509_crt_t leaf = peer_chain_.certs.front().get();
-	for (const auto &name : names.value()) {
+	if (!setup_.reverse_names->failure.empty()) {
+		callback_error_ = make_error(EACCES,
+		                             "no PEERNAME, %s is not in the certificate's IP "
+		                             "addresses, and reverse DNS failed: %s",
+		                             addr->c_str(), setup_.reverse_names->failure.c_str());
+		return GNUTLS_E_CERTIFICATE_ERROR;
+	}
+	for (const auto &name : setup_.reverse_names->names) {
 		if (certificate_matches_name(leaf, name)) {
 			LOG_DEBUG(log_, "fd %d: %s resolves to %s, which the certificate names",
-			          setup_.fd, addr.c_str(), name.c_str());
-			return {};
+			          setup_.fd, addr->c_str(), name.c_str());
+			return 0;
 		}
 	}
 	std::string list;
-	for (const auto &n : names.value())
+	for (const auto &n : setup_.reverse_names->names)
 		list += (list.empty() ? "" : ", ") + n;
-	return reject(make_error(EACCES,
-	                         "no PEERNAME, and neither %s nor its reverse DNS names (%s) "
-	                         "match the server certificate",
-	                         addr.c_str(), list.empty() ? "none" : list.c_str()));
+	callback_error_ = make_error(EACCES,
+	                             "no PEERNAME, and neither %s nor its reverse DNS names (%s) "
+	                             "match the server certificate",
+	                             addr->c_str(), list.empty() ? "none" : list.c_str());
+	return GNUTLS_E_CERTIFICATE_ERROR;
 }
 
 int TlsSession::psk_callback(gnutls_session_t session, const gnutls_datum_t *username,
@@ -553,7 +542,7 @@ int TlsSession::lookup_psk(const gnutls_datum_t *username, gnutls_datum_t *key) 
 
 Result<TlsSession::Progress> TlsSession::step() {
 	if (handshake_done_)
-		return pending_reverse_dns_ ? Progress::NeedReverseDns : Progress::Done;
+		return Progress::Done;
 	gnutls_session_t s = session_.get();
 	int ret;
 	for (int i = 0;; i++) {
@@ -576,7 +565,7 @@ Result<TlsSession::Progress> TlsSession::step() {
 		return make_error(EIO, "negotiated cipher %s has no kTLS support",
 		                  gnutls_cipher_get_name(gnutls_cipher_get(s)));
 	handshake_done_ = true;
-	return pending_reverse_dns_ ? Progress::NeedReverseDns : Progress::Done;
+	return Progress::Done;
 }
 
 Error TlsSession::failure(int ret) {
@@ -633,7 +622,7 @@ Error classify_handshake_error(int ret, int io_errno, gnutls_alert_description_t
 }
 
 Result<TrafficSecrets> TlsSession::traffic_secrets() const {
-	if (!handshake_done_ || pending_reverse_dns_)
+	if (!handshake_done_)
 		return make_error(EIO, "traffic secrets requested before the handshake finished");
 	gnutls_session_t s = session_.get();
 	if (size_t pending = gnutls_record_check_pending(s); pending > 0)

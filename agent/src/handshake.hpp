@@ -43,6 +43,13 @@ private:
 	Priority x509_, psk_any_, psk_sha256_, psk_sha384_;
 };
 
+// Names reverse DNS gave for a peer's address (looked up by the worker
+// before the handshake), or why it gave none.
+struct ReverseNames {
+	std::vector<std::string> names;
+	std::string failure;
+};
+
 struct SessionSetup {
 	int fd = -1; // the kernel's socket; borrowed, never closed here
 	Role role = Role::Client;
@@ -57,7 +64,10 @@ struct SessionSetup {
 	std::vector<key_serial_t> keyrings;
 	std::vector<key_serial_t> psk_keyrings;
 	const PeerCertificateKeys *peer_keys = nullptr; // where verified certificates go
-	bool reverse_dns = true;                        // may fall back to reverse DNS
+	// A client without PEERNAME whose server certificate does not hold the
+	// peer's address in its IP SANs: these names may match instead.
+	// nullopt: reverse DNS name matching is off (the default).
+	std::optional<ReverseNames> reverse_names;
 	std::shared_ptr<const Credentials> credentials;
 	const Priorities *priorities = nullptr;
 };
@@ -75,7 +85,7 @@ SessionSetup setup_for(const HandshakeRequest &req);
 
 class TlsSession {
 public:
-	enum class Progress { WantRead, WantWrite, NeedReverseDns, Done };
+	enum class Progress { WantRead, WantWrite, Done };
 
 	// Reads the key material the request names (ENOKEY when missing) and
 	// prepares the session; no I/O on the socket yet.
@@ -88,11 +98,6 @@ public:
 	// DONE status: EACCES, EKEYREJECTED, ETIMEDOUT (peer closed), ENOMEM,
 	// EIO.
 	Result<Progress> step();
-
-	// After NeedReverseDns: the names the resolver found for
-	// peer_address(), or its error. EACCES unless one matches.
-	Result<void> complete_reverse_dns(const Result<std::vector<std::string>> &names);
-	const sockaddr_storage &peer_address() const { return peer_addr_; }
 
 	// After Done: the secrets kTLS needs. EIO if GnuTLS holds bytes it read
 	// past the handshake or negotiated something kTLS cannot take.
@@ -146,7 +151,6 @@ private:
 
 	std::optional<Error> callback_error_; // set by the verify/PSK callbacks
 	bool handshake_done_ = false;
-	bool pending_reverse_dns_ = false;
 	bool identities_ready_ = false;
 	PeerChain peer_chain_;
 	key_serial_t psk_serial_ = 0;

@@ -18,6 +18,8 @@ struct Worker::Job {
 	Clock::time_point started;
 	EventLoop::TimerId deadline = 0;
 	EventLoop::TimerId dns_timer = 0;
+	ReverseResolver::Ticket dns; // a queued lookup goes with the job
+	sockaddr_storage peer{};
 	uint32_t events = 0; // what the fd is watched for; 0 = not watched
 	std::string label;
 };
@@ -178,6 +180,34 @@ void Worker::start_job(AcceptDecode decoded, RequestKeyring keyring) {
 	if (auto v = validate_request(job.request); !v)
 		return complete(id, v.error().code, v.error().reason);
 
+	uint32_t timeout = job.request.timeout_ms ? job.request.timeout_ms
+	                                          : shared_.settings.default_timeout_ms.load();
+	job.deadline = loop_->add_timer(job.started + std::chrono::milliseconds(timeout), [=,
+	                                                                                   this] {
+		complete(id, ETIMEDOUT, "deadline of " + std::to_string(timeout) + " ms passed");
+	});
+	LOG_DEBUG(shared_.log, "%s: accepted, deadline %u ms", job.label.c_str(), timeout);
+	if (needs_reverse_dns(job))
+		return start_reverse_dns(job);
+	begin_handshake(job, std::nullopt);
+}
+
+bool Worker::needs_reverse_dns(Job &job) {
+	// A client without PEERNAME may match the server certificate by a
+	// name reverse DNS gives for the peer's address, if the administrator
+	// turned that on. The names are looked up before the handshake, so the
+	// certificate is checked in full before the client sends its own.
+	if (!shared_.settings.reverse_dns.load() ||
+	    job.request.message_type != HANDSHAKE_MSG_TYPE_CLIENTHELLO || job.request.peername)
+		return false;
+	socklen_t len = sizeof(job.peer);
+	if (getpeername(job.fd.get(), reinterpret_cast<sockaddr *>(&job.peer), &len) < 0)
+		return false; // the session reports it
+	return job.peer.ss_family == AF_INET || job.peer.ss_family == AF_INET6;
+}
+
+void Worker::begin_handshake(Job &job, std::optional<ReverseNames> names) {
+	uint64_t id = job.id;
 	SessionSetup setup = setup_for(job.request);
 	setup.keyring = job.keyring.keyring();
 	setup.credentials = shared_.credentials.snapshot();
@@ -185,18 +215,12 @@ void Worker::start_job(AcceptDecode decoded, RequestKeyring keyring) {
 	setup.psk_keyrings = setup.credentials->keyrings.psk_keyrings;
 	setup.peer_keys = &shared_.peer_keys;
 	setup.priorities = priorities_.get();
-	setup.reverse_dns = shared_.settings.reverse_dns_timeout_ms.load() > 0;
+	setup.reverse_names = std::move(names);
 	auto session = TlsSession::create(std::move(setup), shared_.log);
 	if (!session)
 		return complete(id, session.error().code, session.error().reason);
 	job.session = std::move(session).value();
 
-	uint32_t timeout = job.request.timeout_ms ? job.request.timeout_ms
-	                                          : shared_.settings.default_timeout_ms.load();
-	job.deadline = loop_->add_timer(job.started + std::chrono::milliseconds(timeout), [=,
-	                                                                                   this] {
-		complete(id, ETIMEDOUT, "deadline of " + std::to_string(timeout) + " ms passed");
-	});
 	auto watched = loop_->watch(job.fd.get(), EPOLLIN, [this, id](uint32_t) {
 		auto it = jobs_.find(id);
 		if (it != jobs_.end())
@@ -205,7 +229,6 @@ void Worker::start_job(AcceptDecode decoded, RequestKeyring keyring) {
 	if (!watched)
 		return complete(id, watched.error().code, watched.error().reason);
 	job.events = EPOLLIN;
-	LOG_DEBUG(shared_.log, "%s: accepted, deadline %u ms", job.label.c_str(), timeout);
 	advance(job);
 }
 
@@ -221,8 +244,6 @@ void Worker::advance(Job &job) {
 	case TlsSession::Progress::WantWrite:
 		want = EPOLLOUT;
 		break;
-	case TlsSession::Progress::NeedReverseDns:
-		return start_reverse_dns(job);
 	case TlsSession::Progress::Done:
 		return finish(job);
 	}
@@ -234,35 +255,44 @@ void Worker::advance(Job &job) {
 }
 
 void Worker::start_reverse_dns(Job &job) {
-	loop_->unwatch(job.fd.get());
-	job.events = 0;
 	uint32_t ms = shared_.settings.reverse_dns_timeout_ms.load();
 	uint64_t id = job.id;
 	EventLoop *loop = loop_.get();
-	shared_.resolver.resolve(job.session->peer_address(),
-	                         [loop, id, this](ReverseResolver::Names names) {
-		                         loop->post([this, id, n = std::move(names)]() mutable {
-			                         on_reverse_dns(id, std::move(n));
-		                         });
-	                         });
+	auto ticket =
+	        shared_.resolver.resolve(job.peer, [loop, id, this](ReverseResolver::Names names) {
+		        loop->post([this, id, n = std::move(names)]() mutable {
+			        on_reverse_dns(id, std::move(n));
+		        });
+	        });
+	if (!ticket) {
+		// Refused, not waited for: the handshake goes on without names.
+		LOG_WARN(shared_.log, "%s: no reverse DNS: %s", job.label.c_str(),
+		         ticket.error().reason.c_str());
+		return begin_handshake(job,
+		                       ReverseNames{{}, "queue full: " + ticket.error().reason});
+	}
+	job.dns = std::move(ticket).value();
 	job.dns_timer = loop_->add_timer(Clock::now() + std::chrono::milliseconds(ms), [=, this] {
-		complete(id, EACCES,
-		         "no PEERNAME, the peer address is not in the certificate, and reverse "
-		         "DNS did not answer within " +
-		                 std::to_string(ms) + " ms");
+		on_reverse_dns(id, make_error(ETIMEDOUT, "no answer within %u ms", ms));
 	});
 }
 
 void Worker::on_reverse_dns(uint64_t id, ReverseResolver::Names names) {
 	auto it = jobs_.find(id);
 	if (it == jobs_.end())
-		return; // already completed (deadline or DNS timeout)
+		return; // already completed (deadline)
 	Job &job = *it->second;
+	if (job.session)
+		return; // the timer fired first
 	loop_->cancel_timer(job.dns_timer);
 	job.dns_timer = 0;
-	if (auto r = job.session->complete_reverse_dns(names); !r)
-		return complete(id, r.error().code, r.error().reason);
-	finish(job);
+	job.dns.cancel();
+	ReverseNames out;
+	if (names)
+		out.names = std::move(names).value();
+	else
+		out.failure = names.error().reason;
+	begin_handshake(job, std::move(out));
 }
 
 void Worker::finish(Job &job) {
@@ -297,6 +327,7 @@ void Worker::complete(uint64_t id, int status, const std::string &reason,
 		loop_->cancel_timer(job->deadline);
 	if (job->dns_timer)
 		loop_->cancel_timer(job->dns_timer);
+	job->dns.cancel(); // a lookup still queued is dropped
 	job->session.reset(); // gives the consumer back its Nagle setting
 
 	auto elapsed =

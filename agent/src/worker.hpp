@@ -28,6 +28,7 @@ namespace tlsup {
 // Settings a reload may change; read by workers at each ACCEPT.
 struct WorkerSettings {
 	std::atomic<uint32_t> default_timeout_ms{20000};
+	std::atomic<bool> reverse_dns{false}; // [agent] reverse_dns
 	std::atomic<uint32_t> reverse_dns_timeout_ms{2000};
 };
 
@@ -64,6 +65,8 @@ private:
 	void on_notification();
 	void accept_burst();
 	void start_job(AcceptDecode decoded, RequestKeyring keyring);
+	bool needs_reverse_dns(Job &job);
+	void begin_handshake(Job &job, std::optional<ReverseNames> names);
 	void advance(Job &job);
 	void finish(Job &job);
 	void start_reverse_dns(Job &job);

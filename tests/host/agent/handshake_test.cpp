@@ -196,46 +196,67 @@ TEST_F(HandshakeTest, ClientWithoutPeernameMatchesIpv6PeerAddress) {
 	EXPECT_TRUE(r.result.ok()) << r.reason();
 }
 
-TEST_F(HandshakeTest, ClientWithoutPeernameAsksForReverseDnsThenAccepts) {
+TEST_F(HandshakeTest, ClientWithoutPeernameAcceptsAReverseDnsName) {
 	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	s.reverse_names = ReverseNames{{"elsewhere.test", "server.test"}, ""};
 	auto r = run(std::move(s), tcp_pair(), server_peer("server-noip"));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
-	ASSERT_EQ(r.result.value(), Progress::NeedReverseDns);
-	// Nothing may be handed to the kernel before the name is checked.
-	EXPECT_FALSE(r.session->traffic_secrets().ok());
-	EXPECT_EQ(address_text(r.session->peer_address()).value_or(""), "127.0.0.1");
-	auto ok = r.session->complete_reverse_dns(std::vector<std::string>{"server.test"});
-	EXPECT_TRUE(ok.ok()) << ok.error().reason;
+	EXPECT_EQ(r.result.value(), Progress::Done);
 	EXPECT_TRUE(r.session->traffic_secrets().ok());
+	EXPECT_TRUE(log_.contains("resolves to server.test"));
 }
 
 TEST_F(HandshakeTest, ClientWithoutPeernameRejectsReverseDnsMismatch) {
 	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	s.reverse_names = ReverseNames{{"evil.test"}, ""};
 	auto r = run(std::move(s), tcp_pair(), server_peer("server-noip"));
-	ASSERT_TRUE(r.result.ok()) << r.reason();
-	ASSERT_EQ(r.result.value(), Progress::NeedReverseDns);
-	auto bad = r.session->complete_reverse_dns(std::vector<std::string>{"evil.test"});
-	ASSERT_FALSE(bad.ok());
-	EXPECT_EQ(bad.error().code, EACCES);
-	EXPECT_NE(bad.error().reason.find("evil.test"), std::string::npos);
+	EXPECT_EQ(r.status(), EACCES) << r.reason();
+	EXPECT_NE(r.reason().find("evil.test"), std::string::npos) << r.reason();
+	EXPECT_NE(r.peer.ret, 0); // the server was told, in the handshake
 }
 
 TEST_F(HandshakeTest, ClientWithoutPeernameRejectsReverseDnsFailure) {
 	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	s.reverse_names = ReverseNames{{}, "NXDOMAIN"};
 	auto r = run(std::move(s), tcp_pair(), server_peer("server-noip"));
-	ASSERT_TRUE(r.result.ok()) << r.reason();
-	auto bad = r.session->complete_reverse_dns(make_error(EACCES, "NXDOMAIN"));
-	ASSERT_FALSE(bad.ok());
-	EXPECT_EQ(bad.error().code, EACCES);
-	EXPECT_NE(bad.error().reason.find("NXDOMAIN"), std::string::npos);
+	EXPECT_EQ(r.status(), EACCES) << r.reason();
+	EXPECT_NE(r.reason().find("NXDOMAIN"), std::string::npos) << r.reason();
 }
 
-TEST_F(HandshakeTest, ClientWithoutPeernameAndReverseDnsDisabledRejects) {
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
-	s.reverse_dns = false;
+TEST_F(HandshakeTest, ClientWithoutPeernameAndReverseDnsOffRejects) {
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH); // reverse_names: nullopt
 	auto r = run(std::move(s), tcp_pair(), server_peer("server-noip"));
 	EXPECT_EQ(r.status(), EACCES);
-	EXPECT_NE(r.reason().find("reverse DNS is disabled"), std::string::npos) << r.reason();
+	EXPECT_NE(r.reason().find("reverse DNS name matching is off"), std::string::npos)
+	        << r.reason();
+}
+
+TEST_F(HandshakeTest, ClientCertificateIsNotSentBeforeTheServerNameIsChecked) {
+	// The name check happens while verifying the server's certificate,
+	// before the client's own Certificate goes out: a server that fails
+	// it never sees who the client is.
+	for (bool with_names : {false, true}) {
+		auto s = setup(Role::Client, HANDSHAKE_AUTH_X509);
+		if (with_names)
+			s.reverse_names = ReverseNames{{"evil.test"}, ""};
+		PeerOptions p = server_peer("server-noip");
+		p.ca = "ca.pem";
+		p.require_client_cert = true;
+		auto r = run(std::move(s), tcp_pair(), p);
+		EXPECT_EQ(r.status(), EACCES) << r.reason();
+		EXPECT_FALSE(r.peer.saw_client_certificate)
+		        << "the client certificate went to a server whose name is unchecked";
+	}
+	// The control: with a matching name the server does get it.
+	auto s = setup(Role::Client, HANDSHAKE_AUTH_X509);
+	s.reverse_names = ReverseNames{{"server.test"}, ""};
+	PeerOptions p = server_peer("server-noip");
+	p.ca = "ca.pem";
+	p.require_client_cert = true;
+	auto r = run(std::move(s), tcp_pair(), p);
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	EXPECT_TRUE(r.peer.saw_client_certificate);
+	EXPECT_EQ(r.peer.ret, 0) << r.peer.error;
 }
 
 TEST_F(HandshakeTest, ClientWithoutPeernameOnNonIpSocketRejects) {

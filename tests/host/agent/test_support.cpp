@@ -273,7 +273,15 @@ struct PeerState {
 	const PeerOptions *opts;
 	bool corked = false;
 	std::string pending;
+	bool saw_certificate = false;
 };
+
+int note_certificate(gnutls_session_t s, unsigned, unsigned, unsigned incoming,
+                     const gnutls_datum_t *) {
+	if (incoming)
+		static_cast<PeerState *>(gnutls_session_get_ptr(s))->saw_certificate = true;
+	return 0;
+}
 
 ssize_t peer_push(gnutls_transport_ptr_t ptr, const void *data, size_t len) {
 	auto *st = static_cast<PeerState *>(ptr);
@@ -316,6 +324,21 @@ int close_on_first_message(gnutls_session_t s, unsigned, unsigned, unsigned inco
 		return 0;
 	::shutdown(static_cast<PeerState *>(gnutls_session_get_ptr(s))->fd, SHUT_RDWR);
 	return GNUTLS_E_USER_ERROR;
+}
+
+int peer_hook(gnutls_session_t s, unsigned htype, unsigned when, unsigned incoming,
+              const gnutls_datum_t *msg) {
+	auto *st = static_cast<PeerState *>(gnutls_session_get_ptr(s));
+	if (when == GNUTLS_HOOK_PRE && htype == GNUTLS_HANDSHAKE_FINISHED &&
+	    !st->opts->data_after.empty())
+		return cork_on_finished(s, htype, when, incoming, msg);
+	if (when != GNUTLS_HOOK_POST)
+		return 0;
+	if (st->opts->server && htype == GNUTLS_HANDSHAKE_CERTIFICATE_PKT)
+		note_certificate(s, htype, when, incoming, msg);
+	if (st->opts->misbehave == PeerOptions::Misbehave::CloseAfterFirstMessage)
+		return close_on_first_message(s, htype, when, incoming, msg);
+	return 0;
 }
 
 int peer_psk_lookup(gnutls_session_t s, const gnutls_datum_t *user, gnutls_datum_t *key) {
@@ -426,18 +449,15 @@ void Peer::run() {
 		gnutls_psk_set_server_credentials_function2(scred, peer_psk_lookup);
 		gnutls_credentials_set(s, GNUTLS_CRD_PSK, scred);
 	}
-	if (!opts_.data_after.empty())
-		gnutls_handshake_set_hook_function(s, GNUTLS_HANDSHAKE_FINISHED, GNUTLS_HOOK_PRE,
-		                                   cork_on_finished);
-	if (opts_.misbehave == PeerOptions::Misbehave::CloseAfterFirstMessage)
-		gnutls_handshake_set_hook_function(s, GNUTLS_HANDSHAKE_ANY, GNUTLS_HOOK_POST,
-		                                   close_on_first_message);
+	// GnuTLS keeps one hook per session: one that does all of it.
+	gnutls_handshake_set_hook_function(s, GNUTLS_HANDSHAKE_ANY, GNUTLS_HOOK_BOTH, peer_hook);
 
 	int ret;
 	do
 		ret = gnutls_handshake(s);
 	while (ret < 0 && ret != GNUTLS_E_AGAIN && !gnutls_error_is_fatal(ret));
 	out_.ret = ret;
+	out_.saw_client_certificate = st.saw_certificate;
 	if (ret < 0) {
 		out_.error = gnutls_strerror(ret);
 		if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED)
@@ -488,7 +508,7 @@ Result<TlsSession::Progress> drive(TlsSession &session, int fd, std::chrono::mil
 	auto deadline = std::chrono::steady_clock::now() + limit;
 	for (;;) {
 		auto r = TRY(session.step());
-		if (r == TlsSession::Progress::Done || r == TlsSession::Progress::NeedReverseDns)
+		if (r == TlsSession::Progress::Done)
 			return r;
 		auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
 		        deadline - std::chrono::steady_clock::now());

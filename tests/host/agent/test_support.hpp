@@ -128,6 +128,7 @@ struct PeerOutcome {
 	std::string received;
 	int receive_ret = 0;
 	std::vector<uint8_t> agent_cert_der; // what the agent presented, if any
+	bool saw_client_certificate = false; // server peer: a client Certificate arrived
 };
 
 class Peer {
@@ -146,7 +147,7 @@ private:
 	int stall_pipe_[2] = {-1, -1};
 };
 
-// Steps SESSION until it finishes (Done or NeedReverseDns) or fails.
+// Steps SESSION until it finishes (Done) or fails.
 Result<TlsSession::Progress> drive(TlsSession &session, int fd,
                                    std::chrono::milliseconds limit = std::chrono::seconds(10));
 

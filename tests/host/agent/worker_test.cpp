@@ -4,6 +4,7 @@
 // -EAGAIN, READY storms and lost notifications, the in-flight bound,
 // deadlines, reverse DNS on the helper thread, and the DONE each request
 // gets (status, remote peer ids, the agent's fd closed only afterwards).
+#include <condition_variable>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <thread>
@@ -456,12 +457,27 @@ Conn tcp_client_request(FakeKernel &k, const char *cert) {
 	return {std::make_unique<Peer>(std::move(fds.second), p), fd};
 }
 
+TEST(Worker, ReverseDnsIsOffByDefault) {
+	std::atomic<int> lookups{0};
+	WorkerHarness h(64, [&lookups](const sockaddr_storage &a) {
+		lookups++;
+		return answer_server_test(a);
+	});
+	Conn c = tcp_client_request(h.kernel, "server-noip");
+	h.start(1);
+	ASSERT_TRUE(h.kernel.wait_dones(1));
+	EXPECT_EQ(h.kernel.done_copy()[0].status, static_cast<uint32_t>(EACCES));
+	EXPECT_EQ(lookups.load(), 0);
+	EXPECT_TRUE(h.log.contains("reverse DNS name matching is off"));
+}
+
 TEST(Worker, ReverseDnsRunsOnTheHelperThread) {
 	std::thread::id helper;
 	WorkerHarness h(64, [&helper](const sockaddr_storage &a) {
 		helper = std::this_thread::get_id();
 		return answer_server_test(a);
 	});
+	h.settings.reverse_dns = true;
 	Conn c = tcp_client_request(h.kernel, "server-noip");
 	h.start(1);
 	ASSERT_TRUE(h.kernel.wait_dones(1));
@@ -475,6 +491,7 @@ TEST(Worker, SlowReverseDnsIsBoundedAndDoesNotBlockTheLoop) {
 		std::this_thread::sleep_for(1500ms);
 		return answer_server_test(a);
 	});
+	h.settings.reverse_dns = true;
 	h.settings.reverse_dns_timeout_ms = 100;
 	Conn slow = tcp_client_request(h.kernel, "server-noip");
 	auto chans = h.start(1);
@@ -492,7 +509,41 @@ TEST(Worker, SlowReverseDnsIsBoundedAndDoesNotBlockTheLoop) {
 	};
 	EXPECT_EQ(find(slow.agent_fd), EACCES);
 	EXPECT_EQ(find(other.agent_fd), 0);
-	EXPECT_TRUE(h.log.contains("reverse DNS did not answer within 100 ms"));
+	EXPECT_TRUE(h.log.contains("reverse DNS failed: no answer within 100 ms"));
+}
+
+TEST(Worker, AQueuedLookupGoesWithItsRequest) {
+	// The only resolver thread is stuck; the second request's lookup waits
+	// in the queue until its deadline completes the request, and is then
+	// dropped: it never runs.
+	std::mutex mu;
+	std::condition_variable cv;
+	bool release = false;
+	std::atomic<int> lookups{0};
+	WorkerHarness h(64, [&](const sockaddr_storage &a) {
+		lookups++;
+		std::unique_lock lock(mu);
+		cv.wait(lock, [&] { return release; });
+		return answer_server_test(a);
+	});
+	h.settings.reverse_dns = true;
+	h.settings.reverse_dns_timeout_ms = 60000;
+	h.settings.default_timeout_ms = 200;
+	Conn first = tcp_client_request(h.kernel, "server-noip");
+	Conn second = tcp_client_request(h.kernel, "server-noip");
+	h.start(1);
+	ASSERT_TRUE(h.kernel.wait_dones(2, 5s));
+	for (const auto &d : h.kernel.done_copy())
+		EXPECT_EQ(d.status, static_cast<uint32_t>(ETIMEDOUT));
+	EXPECT_EQ(h.resolver->queued(), 0u);
+	EXPECT_EQ(h.resolver->dropped(), 1u);
+	{
+		std::lock_guard lock(mu);
+		release = true;
+	}
+	cv.notify_all();
+	std::this_thread::sleep_for(50ms);
+	EXPECT_EQ(lookups.load(), 1);
 }
 
 TEST(Worker, StopCompletesWhatIsInFlight) {
