@@ -124,6 +124,8 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 		return Error{linked.error().code,
 		             cfg.where("authenticate", "keyrings") + ": " + linked.error().reason};
 	auto creds = TRY(load_credentials(cfg, std::move(linked).value()));
+	for (const auto &w : creds->warnings)
+		LOG_WARN(log_, "%s", w.c_str());
 	LOG_INFO(log_, "credentials: client %u CA(s) %u CRL(s)%s, server %u CA(s) %u CRL(s)%s",
 	         creds->client.ca_count, creds->client.crl_count,
 	         creds->client.identity ? " + certificate" : "", creds->server.ca_count,

@@ -212,6 +212,18 @@ Result<std::shared_ptr<const Credentials>> load_credentials(const Config &cfg,
 	TRY(load_identity(creds->client, cfg.client, cfg, "authenticate.client"));
 	TRY(load_trust(creds->server, cfg.server, cfg, "authenticate.server"));
 	TRY(load_identity(creds->server, cfg.server, cfg, "authenticate.server"));
+	// ktls-utils does the same, so a tlshd configuration keeps working;
+	// but a server that requests client certificates then authenticates
+	// anyone a public CA ever certified, and says so in REMOTE_AUTH.
+	if (cfg.server.truststore.empty())
+		creds->warnings.push_back(
+		        cfg.where("authenticate.server", "x509.truststore") +
+		        ": not set: client certificates are verified against the system trust "
+		        "store (" +
+		        std::to_string(creds->server.ca_count) +
+		        " CAs), so any client with a certificate from one of them is authenticated "
+		        "(REMOTE_AUTH) by server x509 handshakes; set it to the CAs of your "
+		        "clients");
 	return std::shared_ptr<const Credentials>(std::move(creds));
 }
 

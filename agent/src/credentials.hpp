@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "config.hpp"
@@ -36,6 +37,8 @@ struct Credentials {
 	RoleMaterial client;     // used for ClientHello requests
 	RoleMaterial server;     // used for ServerHello requests
 	LinkedKeyrings keyrings; // linked at the same (re)load
+	// For the log at every (re)load, at warning priority.
+	std::vector<std::string> warnings;
 };
 
 // Loads both roles. Errors name the configuration line of the offending key.

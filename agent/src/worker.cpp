@@ -327,7 +327,7 @@ void Worker::complete(uint64_t id, int status, const std::string &reason,
 		loop_->cancel_timer(job->deadline);
 	if (job->dns_timer)
 		loop_->cancel_timer(job->dns_timer);
-	job->dns.cancel(); // a lookup still queued is dropped
+	job->dns.cancel();    // a lookup still queued is dropped
 	job->session.reset(); // gives the consumer back its Nagle setting
 
 	auto elapsed =

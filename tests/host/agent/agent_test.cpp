@@ -69,6 +69,13 @@ TEST_F(AgentTest, ServesStatusReloadsAndRunsHandshakes) {
 	ASSERT_TRUE(agent.ok()) << agent.error().reason;
 	std::thread t([&] { EXPECT_TRUE(agent.value()->run().ok()); });
 
+	// The configuration sets no server trust store: said at warning level.
+	bool warned = false;
+	for (const auto &line : log_.lines())
+		warned |= line.rfind("<4>", 0) == 0 &&
+		          line.find("[authenticate.server] x509.truststore: not set") !=
+		                  std::string::npos;
+	EXPECT_TRUE(warned);
 	auto s = status();
 	EXPECT_EQ(s["workers"], "2");
 	EXPECT_EQ(s["max_inflight"], "8");
