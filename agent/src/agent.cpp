@@ -66,14 +66,23 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 		n = cpus > 0 ? static_cast<unsigned>(cpus) : 1;
 	}
+	bool keeps = kernel_keeps_overflowed_requests();
 	for (unsigned i = 0; i < n; i++) {
 		std::unique_ptr<HandshakeChannel> ch;
 		if (agent->opts_.open_channel) {
 			ch = TRY(agent->opts_.open_channel());
 		} else {
-			auto g = GenlChannel::open();
+			auto g = GenlChannel::open(keeps);
 			if (!g)
 				return g.error();
+			if (i == 0)
+				LOG_NOTICE(log, "%s",
+				           g.value()->broadcast_error()
+				                   ? "NETLINK_BROADCAST_ERROR on: tlsup.ko keeps a "
+				                     "request whose READY overflowed"
+				                   : "NETLINK_BROADCAST_ERROR off: this kernel "
+				                     "fails a submit whose READY overflows any "
+				                     "listener");
 			ch = std::move(g).value();
 		}
 		agent->workers_.push_back(TRY(Worker::create(i, *agent->shared_, std::move(ch))));

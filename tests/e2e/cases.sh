@@ -516,6 +516,20 @@ case_psk_type_in_request_keyring() {
 	expect "another consumer's peer" "$(field status)" -129
 }
 
+case_broadcast_error_per_kernel() {
+	# tlsup.ko keeps a request whose READY overflowed an agent's queue;
+	# upstream fails the submit on any multicast error, so the agent sets
+	# NETLINK_BROADCAST_ERROR on tlsup.ko only (it reads the socket back).
+	local want=on other=off
+	[ "$UPSTREAM" = 1 ] && want=off other=on
+	grep -q "NETLINK_BROADCAST_ERROR $want" "$WORK/agent.log" ||
+		{ log "agent log lacks 'NETLINK_BROADCAST_ERROR $want'"; case_failed=1; }
+	if grep -q "NETLINK_BROADCAST_ERROR $other" "$WORK/agent.log"; then
+		log "agent said 'NETLINK_BROADCAST_ERROR $other' on this kernel"
+		case_failed=1
+	fi
+}
+
 # Functions that need tlsup.ko (skipped on the upstream flavour).
 TLSUP_ONLY='^case_agent_killed_setup$'
 
@@ -564,4 +578,5 @@ CASES=(
 	"attacker: stored peer certificate as a PSK (refused)|case_psk_bypass_with_stored_certificate"
 	"one consumer's PSK is not another's|case_psk_cross_consumer"
 	"server PSK: psk-type key in the request's keyring|case_psk_type_in_request_keyring"
+	"NETLINK_BROADCAST_ERROR on tlsup.ko only|case_broadcast_error_per_kernel"
 )
