@@ -113,16 +113,16 @@ Result<void> load_identity(RoleMaterial &m, const X509Paths &p, const Config &cf
 		id.chain.emplace_back(list[i]);
 	gnutls_free(list);
 
-	auto key_text = read_file(p.private_key);
+	// The key text lives in wiped memory only (SecretBytes).
+	auto key_text = read_secret_file(p.private_key);
 	if (!key_text)
 		return at(cfg, section, "x509.private_key", key_text.error());
 	gnutls_x509_privkey_t key = nullptr;
 	if (gnutls_x509_privkey_init(&key) < 0)
 		return make_error(ENOMEM, "cannot allocate a private key");
 	id.key.reset(key);
-	gnutls_datum_t kd = datum(key_text.value());
+	gnutls_datum_t kd{key_text->data(), static_cast<unsigned>(key_text->size())};
 	ret = gnutls_x509_privkey_import2(key, &kd, GNUTLS_X509_FMT_PEM, nullptr, 0);
-	explicit_bzero(key_text.value().data(), key_text.value().size());
 	if (ret < 0)
 		return at(cfg, section, "x509.private_key",
 		          make_error(EINVAL, "no usable PEM private key in %s (%s)",

@@ -57,6 +57,8 @@ const char *status_name(int status) {
 		return "ETIMEDOUT";
 	case EINVAL:
 		return "EINVAL";
+	case EOPNOTSUPP:
+		return "EOPNOTSUPP";
 	case ENOMEM:
 		return "ENOMEM";
 	case EIO:

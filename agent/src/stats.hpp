@@ -29,7 +29,8 @@ public:
 };
 
 // The DONE statuses tlsupd reports, in display order.
-constexpr int kStatuses[] = {0, EACCES, ENOKEY, EKEYREJECTED, ETIMEDOUT, EINVAL, ENOMEM, EIO};
+constexpr int kStatuses[] = {0,      EACCES, ENOKEY, EKEYREJECTED, ETIMEDOUT,
+                             EINVAL, ENOMEM, EIO,    EOPNOTSUPP};
 constexpr size_t kStatusSlots = sizeof(kStatuses) / sizeof(kStatuses[0]) + 1; // + "other"
 const char *status_name(int status);
 

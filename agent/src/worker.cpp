@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include <uapi/linux/handshake.h>
 
@@ -51,6 +53,25 @@ std::string describe(const HandshakeRequest &req) {
 }
 
 } // namespace
+
+Result<void> require_tcp(int fd) {
+	int domain = 0, type = 0, protocol = 0;
+	socklen_t len = sizeof(int);
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
+		return make_error(errno == ENOTSOCK || errno == EBADF ? EINVAL : EIO,
+		                  "fd %d is not a socket: %s", fd, strerror(errno));
+	len = sizeof(int);
+	getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
+	len = sizeof(int);
+	getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len);
+	if ((domain != AF_INET && domain != AF_INET6) || type != SOCK_STREAM ||
+	    protocol != IPPROTO_TCP)
+		return make_error(EOPNOTSUPP,
+		                  "socket is not TCP over IPv4/IPv6 (family %d, type %d, protocol "
+		                  "%d): QUIC, MPTCP, UDP and the like are not handled",
+		                  domain, type, protocol);
+	return {};
+}
 
 Worker::Worker(unsigned index, WorkerShared &shared, std::unique_ptr<HandshakeChannel> channel)
     : index_(index), shared_(shared), channel_(std::move(channel)) {}
@@ -179,6 +200,8 @@ void Worker::start_job(AcceptDecode decoded, RequestKeyring keyring) {
 		return complete(id, EINVAL, "malformed ACCEPT: " + decoded.error->reason);
 	if (auto v = validate_request(job.request); !v)
 		return complete(id, v.error().code, v.error().reason);
+	if (auto tcp = require_tcp(job.fd.get()); !tcp)
+		return complete(id, tcp.error().code, tcp.error().reason);
 
 	uint32_t timeout = job.request.timeout_ms ? job.request.timeout_ms
 	                                          : shared_.settings.default_timeout_ms.load();

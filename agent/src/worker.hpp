@@ -46,6 +46,11 @@ struct WorkerShared {
 	std::function<Result<void>(int fd, const TrafficSecrets &)> install = install_ktls;
 };
 
+// The kernel hands over TCP sockets (IPv4 or IPv6) only; anything else
+// (QUIC, MPTCP, UDP, a unix socket) is refused with EOPNOTSUPP before a
+// single handshake byte: this agent speaks TLS over TCP.
+Result<void> require_tcp(int fd);
+
 class Worker {
 public:
 	static Result<std::unique_ptr<Worker>> create(unsigned index, WorkerShared &shared,

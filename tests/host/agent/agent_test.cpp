@@ -83,7 +83,7 @@ TEST_F(AgentTest, ServesStatusReloadsAndRunsHandshakes) {
 	EXPECT_EQ(channels_.size(), 2u);
 
 	// A handshake through a worker.
-	auto fds = unix_pair();
+	auto fds = tcp_pair();
 	HandshakeRequest r;
 	r.sockfd = fds.first.release();
 	r.message_type = HANDSHAKE_MSG_TYPE_CLIENTHELLO;

@@ -6,6 +6,8 @@
 // gets (status, remote peer ids, the agent's fd closed only afterwards).
 #include <condition_variable>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <optional>
 #include <poll.h>
 #include <thread>
 
@@ -83,7 +85,7 @@ struct Conn {
 };
 
 Conn client_request(FakeKernel &k, PeerOptions p = {}, uint32_t timeout_ms = 0) {
-	auto fds = unix_pair();
+	auto fds = tcp_pair();
 	if (p.cert.empty() && p.misbehave == PeerOptions::Misbehave::None)
 		p.cert = p.key = "server";
 	HandshakeRequest r;
@@ -297,7 +299,7 @@ TEST(Worker, DoneCarriesThePskPeerId) {
 	WorkerHarness h;
 	auto key = random_bytes(32);
 	auto id = add_user_key("worker-client", key);
-	auto fds = unix_pair();
+	auto fds = tcp_pair();
 	HandshakeRequest r;
 	r.sockfd = fds.first.release();
 	r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
@@ -436,6 +438,88 @@ TEST(Worker, PskStaysWithItsConsumerWhenTheKernelNamesTheKeyring) {
 
 TEST(Worker, PskStaysWithItsConsumerWhenTheKernelDoesNotNameIt) {
 	psk_stays_with_its_consumer(false); // upstream 6.12: no KEYRING
+}
+
+// Sockets of kinds the kernel consumers do not hand over, each connected to
+// a peer that must not receive a byte.
+struct OtherSocket {
+	std::string kind;
+	UniqueFd agent, peer;
+};
+
+std::optional<OtherSocket> udp_socket() {
+	UniqueFd rx(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+	sockaddr_in a{};
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t len = sizeof(a);
+	if (bind(rx.get(), reinterpret_cast<sockaddr *>(&a), len) < 0 ||
+	    getsockname(rx.get(), reinterpret_cast<sockaddr *>(&a), &len) < 0)
+		return std::nullopt;
+	UniqueFd tx(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+	if (connect(tx.get(), reinterpret_cast<sockaddr *>(&a), len) < 0)
+		return std::nullopt;
+	return OtherSocket{"UDP", std::move(tx), std::move(rx)};
+}
+
+std::optional<OtherSocket> stream_socket(int protocol, const char *kind) {
+	UniqueFd lst(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, protocol));
+	if (!lst.valid())
+		return std::nullopt; // this kernel has no such protocol
+	sockaddr_in a{};
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t len = sizeof(a);
+	if (bind(lst.get(), reinterpret_cast<sockaddr *>(&a), len) < 0 ||
+	    listen(lst.get(), 1) < 0 ||
+	    getsockname(lst.get(), reinterpret_cast<sockaddr *>(&a), &len) < 0)
+		return std::nullopt;
+	UniqueFd c(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, protocol));
+	if (connect(c.get(), reinterpret_cast<sockaddr *>(&a), len) < 0)
+		return std::nullopt;
+	UniqueFd s(accept4(lst.get(), nullptr, nullptr, SOCK_CLOEXEC));
+	return OtherSocket{kind, std::move(c), std::move(s)};
+}
+
+TEST(Worker, ASocketThatIsNotTcpIsEopnotsuppBeforeAnyByte) {
+	std::vector<OtherSocket> sockets;
+	if (auto u = udp_socket())
+		sockets.push_back(std::move(*u));
+	auto unix_sock = unix_pair();
+	sockets.push_back({"unix", std::move(unix_sock.first), std::move(unix_sock.second)});
+	if (auto m = stream_socket(262 /* IPPROTO_MPTCP */, "MPTCP"))
+		sockets.push_back(std::move(*m));
+	else
+		std::printf("# no MPTCP on this kernel: not tried\n");
+	if (auto q = stream_socket(261 /* IPPROTO_QUIC */, "QUIC"))
+		sockets.push_back(std::move(*q));
+	else
+		std::printf("# no QUIC on this kernel: not tried\n");
+	ASSERT_GE(sockets.size(), 2u);
+
+	WorkerHarness h;
+	std::vector<int> fds;
+	for (uint32_t type : {HANDSHAKE_MSG_TYPE_CLIENTHELLO, HANDSHAKE_MSG_TYPE_SERVERHELLO})
+		for (auto &sock : sockets) {
+			HandshakeRequest r;
+			r.sockfd = dup(sock.agent.get());
+			r.message_type = type;
+			r.auth_mode = type == HANDSHAKE_MSG_TYPE_CLIENTHELLO ? HANDSHAKE_AUTH_UNAUTH
+			                                                     : HANDSHAKE_AUTH_X509;
+			r.peername = "server.test";
+			fds.push_back(r.sockfd);
+			h.kernel.submit(std::move(r));
+		}
+	h.start(1);
+	ASSERT_TRUE(h.kernel.wait_dones(fds.size()));
+	for (const auto &d : h.kernel.done_copy())
+		EXPECT_EQ(d.status, static_cast<uint32_t>(EOPNOTSUPP));
+	EXPECT_TRUE(h.log.contains("is not TCP over IPv4/IPv6"));
+	for (auto &sock : sockets) {
+		char c;
+		EXPECT_LT(::recv(sock.peer.get(), &c, 1, MSG_DONTWAIT), 0)
+		        << sock.kind << " peer got a byte";
+	}
 }
 
 ReverseResolver::Names answer_server_test(const sockaddr_storage &addr) {
