@@ -12,7 +12,9 @@
 #   make check    all of the above, then every test suite; ends with
 #                 "N passed, N failed"
 #   make demo     all set-up, then a kernel consumer's handshakes in UML
-#   make bench    the benchmarks (tools/bench)
+#   make bench    the benchmarks (tools/bench), reconnect storms included
+#   make bench-storm  the reconnect storms alone
+#   make stress   the long fuzzing and load/unload runs
 #   make dkms-install  the module's sources to /usr/src, added to DKMS
 #   make install  tlsupd, tlsupctl, man pages and the systemd unit
 #   make clean
@@ -27,6 +29,8 @@ UML_VERSION ?= 6.1
 # A kernel with the in-tree net/handshake, to test tlsupd and the consumer
 # module against upstream's service.
 UPSTREAM_VERSION ?= 6.12
+# A kernel newer than 6.1 built without net/handshake: tlsup.ko there too.
+NOHS_VERSION ?= 6.12
 UML := tools/uml/kernel.sh
 DISTRO_KDIR ?= $(shell ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1)
 
@@ -35,7 +39,7 @@ DEPS := build-essential flex bison bc libelf-dev libssl-dev ccache xz-utils cpio
 	kmod pahole dwarves linux-source-$(UML_VERSION) linux-source-$(UPSTREAM_VERSION) \
 	linux-headers-amd64 \
 	python3 iproute2 keyutils gnutls-bin procps psmisc \
-	libgnutls28-dev libnl-3-dev libnl-genl-3-dev libkeyutils-dev libinih-dev \
+	libgnutls28-dev libnl-3-dev libnl-genl-3-dev libkeyutils-dev \
 	cmake pkg-config googletest libgtest-dev clang clang-format libclang-rt-14-dev jq \
 	dkms util-linux python3-docutils \
 	libglib2.0-dev libsystemd-dev softhsm2 \
@@ -43,9 +47,9 @@ DEPS := build-essential flex bison bc libelf-dev libssl-dev ccache xz-utils cpio
 	nvme-cli nfs-common nfs-kernel-server
 
 .PHONY: dkms-install dkms-uninstall dkms-check install
-.PHONY: uml-upstream module-uml-upstream
+.PHONY: uml-upstream module-uml-upstream uml-nohs module-uml-nohs stress
 .PHONY: all deps uml uml-base uml-debug module module-uml module-uml-debug module-distro \
-	agent host-tests style check check-run demo bench clean
+	agent host-tests style check check-run demo bench bench-storm clean
 
 all: module agent
 
@@ -59,7 +63,9 @@ deps:
 			--no-install-recommends $$missing >/dev/null; \
 	else echo "deps: all installed"; fi
 
-uml: uml-base uml-debug
+uml: uml-base uml-debug uml-upstream uml-nohs
+uml-nohs:
+	@$(UML) base $(NOHS_VERSION) >/dev/null
 uml-base:
 	@$(UML) base $(UML_VERSION) >/dev/null
 uml-debug:
@@ -90,6 +96,12 @@ module-uml: uml-base
 module-uml-debug: uml-debug
 	$(call module_uml,debug)
 
+# tlsup.ko, KUnit and the test consumer on 6.12 without net/handshake.
+module-uml-nohs: uml-nohs
+	$(call module_farm,$(BUILD)/module/uml-$(NOHS_VERSION)-base)
+	$(MAKE) -C $$($(UML) base $(NOHS_VERSION)) M=$(BUILD)/module/uml-$(NOHS_VERSION)-base \
+		ARCH=um SUBARCH=x86_64 TLSUP_TESTS=1 modules
+
 # Only the test consumer: the tree has its own service, and tlsup.ko's
 # Kbuild refuses it.
 module-uml-upstream: uml-upstream
@@ -116,8 +128,18 @@ check: deps
 demo: deps uml-base module-uml agent
 	@tools/demo/demo.sh
 
-bench: deps uml-base module-uml agent
-	@tools/bench/run.sh
+# The upcall benchmark on 6.1 (tlsup.ko), then the reconnect storms of the
+# kernel's own consumers on 6.12 (tools/bench/storm.sh).
+bench: deps uml-base module-uml agent uml-upstream
+	@tools/bench/run.sh; a=$$?; tools/bench/storm.sh full; b=$$?; [ $$a = 0 ] && [ $$b = 0 ]
+
+bench-storm: deps uml-upstream agent
+	@tools/bench/storm.sh full
+
+# The long runs: a million netlink messages, 200 load/unload cycles, the
+# explorer with 3 preemptions, and the core fuzzer for 10 minutes.
+stress: deps uml-base uml-debug module-uml module-uml-debug agent
+	@scripts/stress
 
 # The module's sources as DKMS wants them: /usr/src/tlsup-VERSION.
 DKMS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)

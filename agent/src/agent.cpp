@@ -1,15 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "agent.hpp"
 
+#include <algorithm>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 
 #include "keyring.hpp"
 #include "netlink.hpp"
+#include "systemd_notify.hpp"
+#include "version.hpp"
 
 namespace tlsup {
 
@@ -26,7 +31,7 @@ void make_parent_dir(const std::string &path) {
 
 Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 	auto agent = std::unique_ptr<Agent>(new Agent(std::move(opts), log));
-	Config cfg = TRY(load_config(agent->opts_.config_path));
+	Config cfg = TRY(load_config(agent->opts_.config_path, agent->opts_.config_search));
 	if (agent->opts_.workers_override >= 0)
 		cfg.workers = static_cast<unsigned>(agent->opts_.workers_override);
 	if (agent->opts_.debug)
@@ -47,6 +52,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1); // tlshd's reload signal
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, nullptr);
@@ -96,7 +102,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 	TRY(agent->loop_->watch(agent->signals_.get(), EPOLLIN, [self](uint32_t) {
 		signalfd_siginfo si;
 		while (::read(self->signals_.get(), &si, sizeof(si)) == sizeof(si)) {
-			if (si.ssi_signo == SIGHUP) {
+			if (si.ssi_signo == SIGHUP || si.ssi_signo == SIGUSR1) {
 				if (auto r = self->reload(); !r)
 					LOG_ERR(self->log_,
 					        "reload failed, keeping the old "
@@ -125,9 +131,30 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 	for (const auto &k : cfg.ignored)
 		LOG_NOTICE(log_, "%s: ktls-utils key [%s] is accepted and ignored",
 		           cfg.source.c_str(), k.c_str());
+	for (const auto &n : cfg.notices)
+		LOG_NOTICE(log_, "%s", n.c_str());
+	// tlshd reads tag definitions here and sends matching tags in DONE; no
+	// kernel tlsupd runs on passes them to a consumer.
+	for (const auto &f : session_tag_files(opts_.tags_dir))
+		LOG_WARN(log_,
+		         "%s: session tags are not applied: tlsupd sends no DONE TAG attribute "
+		         "(Linux 6.12 refuses it, tlsup.ko ignores it); see tlsupd.conf(5)",
+		         f.c_str());
+	// A configured keyring that does not exist is skipped with a warning:
+	// tlshd logs it and goes on, and a keyring created later is linked at
+	// the next reload.
+	std::vector<std::string> present;
+	for (const auto &name : cfg.keyrings) {
+		if (auto id = resolve_keyring(name); !id)
+			LOG_WARN(log_, "%s: keyring '%s' not linked: %s",
+			         cfg.where("authenticate", "keyrings").c_str(), name.c_str(),
+			         id.error().reason.c_str());
+		else
+			present.push_back(name);
+	}
 	auto linked = [&] {
 		auto lock = accept_keyrings_->lock(); // no ACCEPT meanwhile
-		return link_keyrings(cfg.keyrings, cfg.psk_keyrings, log_);
+		return link_keyrings(present, cfg.psk_keyrings, log_);
 	}();
 	if (!linked)
 		return Error{linked.error().code,
@@ -169,8 +196,24 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 }
 
 Result<void> Agent::reload() {
-	LOG_NOTICE(log_, "reloading configuration");
-	Config cfg = TRY(load_config(opts_.config_path));
+	// systemd (Type=notify) shows the unit as reloading until READY=1,
+	// which follows whether the new configuration was taken or not.
+	systemd::reloading();
+	auto r = reload_config();
+	systemd::ready(r ? "serving; configuration reloaded"
+	                 : "serving with the previous configuration; reload failed: " +
+	                               r.error().reason);
+	return r;
+}
+
+Result<void> Agent::reload_config() {
+	// The file chosen at start-up, as tlshd reloads the path it loaded;
+	// without one, search again (a file may have been created since).
+	Config cfg = config_.source.empty()
+	                     ? TRY(load_config(opts_.config_path, opts_.config_search))
+	                     : TRY(load_config_file(config_.source));
+	LOG_NOTICE(log_, "reloading configuration from %s",
+	           cfg.source.empty() ? "built-in defaults" : cfg.source.c_str());
 	if (opts_.debug)
 		cfg.log_level = kLogDebug;
 	TRY(apply(cfg, false));
@@ -189,7 +232,7 @@ StatsSnapshot Agent::snapshot() const {
 
 std::string Agent::handle_command(const std::string &cmd) {
 	if (cmd == "status") {
-		std::string out = snapshot().render();
+		std::string out = std::string("version ") + kVersion + "\n" + snapshot().render();
 		out += "config " + (config_.source.empty() ? std::string("-") : config_.source) +
 		       "\n";
 		out += "reloads " + std::to_string(reloads_) + "\n";
@@ -199,15 +242,99 @@ std::string Agent::handle_command(const std::string &cmd) {
 		auto r = reload();
 		return r ? "ok\n" : "error " + r.error().reason + "\n";
 	}
+	if (cmd.rfind("test ", 0) == 0) {
+		if (!config_.test_hooks)
+			return "error test commands are disabled ([agent] test_hooks = false)\n";
+		return handle_test_command(cmd.substr(5));
+	}
 	return "error unknown command '" + cmd + "' (status, reload)\n";
 }
 
+// "stall-worker N MS": worker N's loop sleeps, as a stuck worker would, so
+// a test can watch the watchdog withhold its keep-alive.
+std::string Agent::handle_test_command(const std::string &cmd) {
+	unsigned long n = 0, ms = 0;
+	char tail = 0;
+	if (std::sscanf(cmd.c_str(), "stall-worker %lu %lu%c", &n, &ms, &tail) != 2)
+		return "error unknown test command '" + cmd + "' (stall-worker N MS)\n";
+	if (n >= workers_.size() || ms < 1 || ms > 600000)
+		return "error stall-worker: N must be below " + std::to_string(workers_.size()) +
+		       ", MS within 1..600000\n";
+	LOG_WARN(log_, "test hook: worker %lu stalls for %lu ms", n, ms);
+	workers_[n]->loop().post(
+	        [ms] { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); });
+	return "ok worker " + std::to_string(n) + " stalls for " + std::to_string(ms) + " ms\n";
+}
+
+void Agent::on_worker_swept() {
+	if (++swept_ != workers_.size())
+		return;
+	std::string what = std::to_string(workers_.size()) + " worker(s) accepting, up to " +
+	                   std::to_string(admission_->limit()) + " handshakes in flight";
+	LOG_INFO(log_, "ready: %s", what.c_str());
+	systemd::ready(what);
+}
+
+void Agent::watchdog_tick() {
+	// Each worker stamps its heartbeat from its own loop; the keep-alive
+	// goes only while every stamp is recent, so one stuck loop is enough
+	// for systemd to restart the agent.
+	auto now = Clock::now();
+	bool all_fresh = true;
+	for (size_t i = 0; i < workers_.size(); i++) {
+		auto last = Clock::time_point(Clock::duration(heartbeats_[i]->load()));
+		if (now - last > watchdog_ / 2) {
+			all_fresh = false;
+			if (!stalled_[i])
+				LOG_WARN(
+				        log_,
+				        "worker %zu: its loop has not run for %lld ms; no watchdog "
+				        "keep-alive until it does",
+				        i,
+				        static_cast<long long>(
+				                std::chrono::duration_cast<
+				                        std::chrono::milliseconds>(now - last)
+				                        .count()));
+			stalled_[i] = true;
+		} else {
+			stalled_[i] = false;
+		}
+		std::atomic<Clock::rep> *beat = heartbeats_[i].get();
+		workers_[i]->loop().post(
+		        [beat] { beat->store(Clock::now().time_since_epoch().count()); });
+	}
+	if (all_fresh)
+		systemd::watchdog();
+	auto period = std::max<Clock::duration>(watchdog_ / 4, std::chrono::milliseconds(1));
+	watchdog_timer_ = loop_->add_timer(now + period, [this] { watchdog_tick(); });
+}
+
 Result<void> Agent::run() {
-	for (auto &w : workers_)
+	auto start = Clock::now().time_since_epoch().count();
+	heartbeats_.clear();
+	stalled_.assign(workers_.size(), false);
+	for (size_t i = 0; i < workers_.size(); i++)
+		heartbeats_.push_back(std::make_unique<std::atomic<Clock::rep>>(start));
+	for (auto &w : workers_) {
 		w->start();
+		// Runs after the start-up ACCEPT sweep start() queued: tasks run
+		// in order. The worker joined the group when its channel opened.
+		w->loop().post([this] { loop_->post([this] { on_worker_swept(); }); });
+	}
 	LOG_NOTICE(log_, "tlsupd running: %zu worker(s), up to %u handshakes in flight",
 	           workers_.size(), admission_->limit());
-	return loop_->run();
+	watchdog_ = systemd::watchdog_interval();
+	if (watchdog_.count() > 0) {
+		LOG_INFO(
+		        log_, "systemd watchdog: keep-alive every %lld ms while every worker runs",
+		        static_cast<long long>(
+		                std::chrono::duration_cast<std::chrono::milliseconds>(watchdog_ / 4)
+		                        .count()));
+		watchdog_tick();
+	}
+	auto r = loop_->run();
+	systemd::stopping();
+	return r;
 }
 
 } // namespace tlsup

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 //
 // tlsupd as a whole: configuration and credentials, keyrings, the workers,
-// the control socket, and signals (SIGHUP reloads, SIGTERM/SIGINT stop),
-// all owned here and driven from the main thread's loop.
+// the control socket, signals (SIGHUP and SIGUSR1 reload, SIGTERM/SIGINT
+// stop) and systemd's notifications and watchdog, all owned here and driven
+// from the main thread's loop.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -18,6 +21,7 @@
 #include "handshake_channel.hpp"
 #include "log.hpp"
 #include "reverse_dns.hpp"
+#include "session_tags.hpp"
 #include "stats.hpp"
 #include "unique_fd.hpp"
 #include "worker.hpp"
@@ -25,7 +29,9 @@
 namespace tlsup {
 
 struct AgentOptions {
-	std::string config_path; // -c; empty: search kConfigSearchPath
+	std::string config_path; // -c; empty: search config_search
+	ConfigSearch config_search;
+	std::string tags_dir = kTlshdTagsDir; // ktls-utils' session tags
 	int workers_override = -1;
 	bool debug = false;
 	// Opens one worker's kernel channel; GenlChannel::open by default.
@@ -51,7 +57,11 @@ public:
 private:
 	Agent(AgentOptions opts, Log &log) : opts_(std::move(opts)), log_(log) {}
 	Result<void> apply(const Config &cfg, bool initial);
+	Result<void> reload_config();
 	std::string handle_command(const std::string &cmd);
+	std::string handle_test_command(const std::string &cmd);
+	void on_worker_swept();
+	void watchdog_tick();
 
 	AgentOptions opts_;
 	Log &log_;
@@ -69,6 +79,15 @@ private:
 	std::unique_ptr<ControlServer> control_;
 	UniqueFd signals_;
 	uint64_t reloads_ = 0;
+
+	// systemd: READY=1 once every worker's start-up sweep ran; WATCHDOG=1
+	// while every worker's loop stamps its heartbeat (main thread only,
+	// except the stamps).
+	size_t swept_ = 0;
+	std::chrono::microseconds watchdog_{0};
+	std::vector<std::unique_ptr<std::atomic<Clock::rep>>> heartbeats_;
+	std::vector<bool> stalled_;
+	EventLoop::TimerId watchdog_timer_ = 0;
 };
 
 } // namespace tlsup

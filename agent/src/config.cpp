@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "config.hpp"
 
-#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <fcntl.h>
-#include <ini.h>
+#include <glib.h>
+#include <memory>
 #include <optional>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,267 +18,365 @@ namespace tlsup {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-	while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-		s.remove_prefix(1);
-	while (!s.empty() &&
-	       (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+struct KeyFileFree {
+	void operator()(GKeyFile *k) const { g_key_file_free(k); }
+};
+struct GErrorFree {
+	void operator()(GError *e) const { g_error_free(e); }
+};
+struct GFree {
+	void operator()(void *p) const { g_free(p); }
+};
+struct GStrvFree {
+	void operator()(gchar **v) const { g_strfreev(v); }
+};
+using KeyFile = std::unique_ptr<GKeyFile, KeyFileFree>;
+using GErrorPtr = std::unique_ptr<GError, GErrorFree>;
+using GString_ = std::unique_ptr<gchar, GFree>;
+using GStrv_ = std::unique_ptr<gchar *, GStrvFree>;
+
+struct Parser;
+using Handler = Result<void> (*)(Parser &, const char *section, const char *key);
+
+struct Parser {
+	GKeyFile *kf;
+	Config cfg;
+	std::optional<int> agent_level; // [agent] log_level wins over tlshd's
+	int tlshd_debug = 0;            // [debug] loglevel or [main] debug
+
+	Error fail(const char *section, const char *key, const std::string &why) const {
+		return Error{EINVAL, cfg.where(section, key) + ": " + why};
+	}
+	void notice(const char *section, const char *key, const std::string &what) {
+		cfg.notices.push_back(cfg.where(section, key) + ": " + what);
+	}
+
+	// The value exactly as tlshd's g_key_file_get_string(..., NULL) gets
+	// it: escapes decoded, an escape GLib does not know kept as written
+	// (GLib reports it but still returns the text). tlshd treats a value
+	// that is not UTF-8 as absent; for a path that would silently mean "no
+	// trust store" or "no certificate", so it is an error here.
+	Result<std::string> string(const char *section, const char *key) const {
+		GError *raw = nullptr;
+		GString_ v(g_key_file_get_string(kf, section, key, &raw));
+		GErrorPtr err(raw);
+		if (!v)
+			return fail(section, key, "the value is not valid UTF-8");
+		return std::string(v.get());
+	}
+};
+
+std::string_view trim_trailing_space(std::string_view s) {
+	while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
 		s.remove_suffix(1);
 	return s;
 }
 
-// libinih hands lines to the handler after stripping what it takes for an
-// inline comment ("a ;b" -> "a"), which would silently truncate tlshd's
-// ';'-separated keyring lists, and it cuts lines at 200 bytes. So it only
-// tracks sections and syntax; values come from the raw line, read here.
-struct ParseState {
-	std::string_view text;
-	std::string_view filename;
-	size_t pos = 0;
-	int line = 0;
-	std::string_view raw; // current line, without the newline
-	Config cfg;
-	std::optional<Error> first_error;
-	int first_error_line = 0;
-	std::map<std::string, int> seen;
-};
-
-char *read_line(char *buf, int size, void *stream) {
-	auto *st = static_cast<ParseState *>(stream);
-	if (st->pos >= st->text.size() || size < 2)
-		return nullptr;
-	size_t end = st->text.find('\n', st->pos);
-	size_t next = end == std::string_view::npos ? st->text.size() : end + 1;
-	st->raw = st->text.substr(st->pos, next - st->pos);
-	if (!st->raw.empty() && st->raw.back() == '\n')
-		st->raw.remove_suffix(1);
-	st->pos = next;
-	st->line++;
-	// NUL bytes would end the line early for inih; give it a marker line
-	// that is a syntax error instead.
-	if (st->raw.find('\0') != std::string_view::npos) {
-		std::snprintf(buf, size, "\x01\n");
-		return buf;
-	}
-	size_t n = std::min(st->raw.size(), static_cast<size_t>(size) - 2);
-	std::memcpy(buf, st->raw.data(), n);
-	buf[n] = '\n';
-	buf[n + 1] = '\0';
-	return buf;
-}
-
-Result<uint64_t> parse_number(std::string_view v, uint64_t min, uint64_t max) {
+// GLib reads an integer with strtol and allows trailing white space; these
+// are tlsupd's own keys, so anything else is an error, not 0.
+Result<uint64_t> number(Parser &p, const char *section, const char *key, uint64_t min,
+                        uint64_t max) {
+	std::string text = TRY(p.string(section, key));
+	std::string_view v = trim_trailing_space(text);
 	uint64_t out = 0;
 	auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
 	if (v.empty() || ec != std::errc() || ptr != v.data() + v.size())
-		return make_error(EINVAL, "'%.*s' is not a number", static_cast<int>(v.size()),
-		                  v.data());
+		return p.fail(section, key, "'" + std::string(v) + "' is not a number");
 	if (out < min || out > max)
-		return make_error(EINVAL, "%llu is out of range [%llu, %llu]",
-		                  static_cast<unsigned long long>(out),
-		                  static_cast<unsigned long long>(min),
-		                  static_cast<unsigned long long>(max));
+		return p.fail(section, key,
+		              std::to_string(out) + " is out of range [" + std::to_string(min) +
+		                      ", " + std::to_string(max) + "]");
 	return out;
 }
 
-std::vector<std::string> split_list(std::string_view v) {
-	std::vector<std::string> out;
-	size_t start = 0;
-	while (start <= v.size()) {
-		size_t end = v.find_first_of(";,", start);
-		if (end == std::string_view::npos)
-			end = v.size();
-		auto item = trim(v.substr(start, end - start));
-		if (!item.empty())
-			out.emplace_back(item);
-		start = end + 1;
-	}
-	return out;
-}
-
-Result<void> set_path(std::string &dst, std::string_view v) {
-	if (v.empty())
-		return make_error(EINVAL, "empty path");
-	if (v.front() != '/')
-		return make_error(EINVAL, "'%.*s' is not an absolute path",
-		                  static_cast<int>(v.size()), v.data());
-	dst = std::string(v);
+template <auto Field, uint64_t Min, uint64_t Max>
+Result<void> agent_number(Parser &p, const char *section, const char *key) {
+	using T = std::remove_reference_t<decltype(p.cfg.*Field)>;
+	p.cfg.*Field = static_cast<T>(TRY(number(p, section, key, Min, Max)));
 	return {};
 }
 
-Result<void> apply_x509(X509Paths &p, std::string_view key, std::string_view v, Config &cfg,
-                        const std::string &full) {
-	if (key == "x509.truststore")
-		return set_path(p.truststore, v);
-	if (key == "x509.crl")
-		return set_path(p.crl, v);
-	if (key == "x509.certificate")
-		return set_path(p.certificate, v);
-	if (key == "x509.private_key")
-		return set_path(p.private_key, v);
-	if (key == "x509.pq.certificate" || key == "x509.pq.private_key") {
-		cfg.ignored.push_back(full);
-		return {};
-	}
-	return make_error(EINVAL, "unknown key");
-}
-
-Result<void> apply_debug_level(Config &cfg, std::string_view v, bool agent_level_set) {
-	auto n = TRY(parse_number(v, 0, 1000000));
-	if (!agent_level_set)
-		cfg.log_level = n > 0 ? kLogDebug : kLogInfo;
+Result<void> agent_log_level(Parser &p, const char *section, const char *key) {
+	std::string text = TRY(p.string(section, key));
+	auto level = parse_log_level(trim_trailing_space(text));
+	if (!level)
+		return p.fail(section, key,
+		              "'" + text +
+		                      "' is not a level (err, warning, notice, info, debug "
+		                      "or 0-7)");
+	p.agent_level = *level;
 	return {};
 }
 
-Result<void> apply(ParseState &st, std::string_view section, std::string_view key,
-                   std::string_view v) {
-	Config &cfg = st.cfg;
-	std::string full = std::string(section) + "." + std::string(key);
-	bool agent_level_set = st.seen.count("agent.log_level") > 0;
-
-	if (section == "agent") {
-		if (key == "workers") {
-			cfg.workers = static_cast<unsigned>(TRY(parse_number(v, 0, 256)));
-		} else if (key == "max_inflight") {
-			cfg.max_inflight = static_cast<unsigned>(TRY(parse_number(v, 1, 1000000)));
-		} else if (key == "default_timeout_ms") {
-			cfg.default_timeout_ms =
-			        static_cast<uint32_t>(TRY(parse_number(v, 1, 3600000)));
-		} else if (key == "reverse_dns") {
-			if (v == "yes" || v == "true" || v == "on" || v == "1")
-				cfg.reverse_dns = true;
-			else if (v == "no" || v == "false" || v == "off" || v == "0")
-				cfg.reverse_dns = false;
-			else
-				return make_error(EINVAL, "'%.*s' is not yes or no",
-				                  static_cast<int>(v.size()), v.data());
-		} else if (key == "reverse_dns_threads") {
-			cfg.reverse_dns_threads =
-			        static_cast<unsigned>(TRY(parse_number(v, 1, 64)));
-		} else if (key == "reverse_dns_timeout_ms") {
-			cfg.reverse_dns_timeout_ms =
-			        static_cast<uint32_t>(TRY(parse_number(v, 0, 60000)));
-		} else if (key == "log_level") {
-			auto level = parse_log_level(v);
-			if (!level)
-				return make_error(EINVAL,
-				                  "'%.*s' is not a level (err, warning, notice, "
-				                  "info, debug or 0-7)",
-				                  static_cast<int>(v.size()), v.data());
-			cfg.log_level = *level;
-		} else if (key == "control_socket") {
-			TRY(set_path(cfg.control_socket, v));
-			if (cfg.control_socket.size() >= 108)
-				return make_error(EINVAL, "path longer than a unix socket allows");
-		} else {
-			return make_error(EINVAL, "unknown key");
-		}
-		return {};
-	}
-	if (section == "authenticate" && key == "psk_keyrings") {
-		for (auto &k : split_list(v))
-			cfg.psk_keyrings.push_back(std::move(k));
-		return {};
-	}
-	if (section == "authenticate" || (section == "main" && key == "keyrings")) {
-		if (key != "keyrings")
-			return make_error(EINVAL, "unknown key");
-		for (auto &k : split_list(v))
-			cfg.keyrings.push_back(std::move(k));
-		return {};
-	}
-	if (section == "authenticate.client")
-		return apply_x509(cfg.client, key, v, cfg, full);
-	if (section == "authenticate.server")
-		return apply_x509(cfg.server, key, v, cfg, full);
-	if (section == "debug") {
-		if (key == "loglevel")
-			return apply_debug_level(cfg, v, agent_level_set);
-		if (key == "tls" || key == "nl" || key == "delay_done") {
-			TRY(parse_number(v, 0, 1000000));
-			cfg.ignored.push_back(full);
-			return {};
-		}
-		return make_error(EINVAL, "unknown key");
-	}
-	if (section == "main") { // tlshd's first configuration format
-		if (key == "debug")
-			return apply_debug_level(cfg, v, agent_level_set);
-		if (key == "tlsdebug" || key == "nl_debug") {
-			TRY(parse_number(v, 0, 1000000));
-			cfg.ignored.push_back(full);
-			return {};
-		}
-		return make_error(EINVAL, "unknown key");
-	}
-	if (section.empty())
-		return make_error(EINVAL, "key outside any section");
-	return make_error(EINVAL, "unknown section");
+Result<void> agent_control_socket(Parser &p, const char *section, const char *key) {
+	std::string v = TRY(p.string(section, key));
+	if (v.empty() || v.front() != '/')
+		return p.fail(section, key, "'" + v + "' is not an absolute path");
+	if (v.size() >= 108)
+		return p.fail(section, key, "path longer than a unix socket allows");
+	p.cfg.control_socket = std::move(v);
+	return {};
 }
 
-int on_key(void *user, const char *section, const char *name, const char *) {
-	auto *st = static_cast<ParseState *>(user);
-	std::string_view sec(section), key(name);
-	auto fail = [&](const Error &e) {
-		if (!st->first_error) {
-			st->first_error = make_error(e.code, "%.*s:%d: [%s] %s: %s",
-			                             static_cast<int>(st->filename.size()),
-			                             st->filename.data(), st->line, section, name,
-			                             e.reason.c_str());
-			st->first_error_line = st->line;
-		}
-		return 0;
-	};
+Result<void> agent_test_hooks(Parser &p, const char *section, const char *key) {
+	GError *raw = nullptr;
+	gboolean b = g_key_file_get_boolean(p.kf, section, key, &raw);
+	GErrorPtr err(raw);
+	if (err)
+		return p.fail(section, key, "not a boolean (true, false, 1 or 0)");
+	p.cfg.test_hooks = b;
+	return {};
+}
 
-	// The raw line must start with this key; otherwise inih is folding a
-	// continuation line into the previous key.
-	std::string_view raw = trim(st->raw);
-	if (st->line == 1 && raw.substr(0, 3) == "\xEF\xBB\xBF")
-		raw = trim(raw.substr(3));
-	if (raw.substr(0, key.size()) != key)
-		return fail(make_error(EINVAL, "continuation lines are not supported"));
-	size_t delim = raw.find_first_of("=:");
-	if (delim == std::string_view::npos)
-		return fail(make_error(EINVAL, "no value"));
-	std::string_view value = trim(raw.substr(delim + 1));
+// tlshd: g_key_file_get_integer(..., NULL), so a bad value is 0.
+Result<void> tlshd_debug_level(Parser &p, const char *section, const char *key) {
+	GError *raw = nullptr;
+	gint v = g_key_file_get_integer(p.kf, section, key, &raw);
+	GErrorPtr err(raw);
+	if (err) {
+		p.notice(section, key, "not a number; read as 0, as tlshd reads it");
+		v = 0;
+	}
+	p.tlshd_debug = v;
+	return {};
+}
 
-	std::string full = std::string(sec) + "." + std::string(key);
-	if (st->seen.count(full))
-		return fail(make_error(EINVAL, "repeated (first on line %d)", st->seen[full]));
-	auto r = apply(*st, sec, key, value);
-	if (!r)
-		return fail(r.error());
-	st->seen[full] = st->line;
-	return 1;
+Result<void> known_unused(Parser &p, const char *section, const char *key) {
+	p.cfg.ignored.push_back(std::string(section) + "." + key);
+	return {};
+}
+
+// tlshd links each entry (tlshd_keyring_link_session) except the consumer
+// keyrings it always links. Lists are GLib's: ';'-separated, "\;" escapes a
+// separator, items are not trimmed.
+Result<void> keyrings(Parser &p, const char *section, const char *key) {
+	gsize n = 0;
+	GError *raw = nullptr;
+	GStrv_ list(g_key_file_get_string_list(p.kf, section, key, &n, &raw));
+	GErrorPtr err(raw);
+	if (!list)
+		return p.fail(section, key, "the list cannot be read (not UTF-8?)");
+	for (gsize i = 0; i < n; i++) {
+		std::string_view item = list.get()[i];
+		if (item.empty())
+			continue;
+		if (item == ".nvme" || item == ".nfs" || item == ".nfsd")
+			continue;
+		p.cfg.keyrings.emplace_back(item);
+	}
+	return {};
+}
+
+// tlsupd's own: keyrings whose "user" keys are server PSKs too. Read like
+// keyrings, but every entry counts (a consumer keyring may be one).
+Result<void> psk_keyrings(Parser &p, const char *section, const char *key) {
+	gsize n = 0;
+	GError *raw = nullptr;
+	GStrv_ list(g_key_file_get_string_list(p.kf, section, key, &n, &raw));
+	GErrorPtr err(raw);
+	if (!list)
+		return p.fail(section, key, "the list cannot be read (not UTF-8?)");
+	for (gsize i = 0; i < n; i++)
+		if (*list.get()[i])
+			p.cfg.psk_keyrings.emplace_back(list.get()[i]);
+	return {};
+}
+
+Result<void> agent_reverse_dns(Parser &p, const char *section, const char *key) {
+	GError *raw = nullptr;
+	gboolean b = g_key_file_get_boolean(p.kf, section, key, &raw);
+	GErrorPtr err(raw);
+	if (err)
+		return p.fail(section, key, "not a boolean (true, false, 1 or 0)");
+	p.cfg.reverse_dns = b;
+	return {};
+}
+
+// DANE (ktls-utils after 1.4): "require" asks for a check tlsupd does not
+// make; running without it would accept servers tlshd refuses.
+Result<void> dane_mode(Parser &p, const char *section, const char *key) {
+	std::string v = TRY(p.string(section, key));
+	if (trim_trailing_space(v) == "require")
+		return p.fail(section, key,
+		              "tlsupd does not implement DANE; 'require' would be weakened to "
+		              "PKIX only, so it is refused");
+	return known_unused(p, section, key);
+}
+
+X509Paths &role(Parser &p, const char *section) {
+	return std::strcmp(section, "authenticate.client") == 0 ? p.cfg.client : p.cfg.server;
+}
+
+template <std::string X509Paths::*Field>
+Result<void> x509_path(Parser &p, const char *section, const char *key) {
+	std::string v = TRY(p.string(section, key));
+	if (v.empty()) {
+		// tlshd opens "" and fails: the same as not setting the key.
+		p.notice(section, key, "empty; treated as not set, as tlshd does");
+		return {};
+	}
+	role(p, section).*Field = std::move(v);
+	return {};
+}
+
+template <std::string X509Paths::*Field>
+Result<void> x509_pq_path(Parser &p, const char *section, const char *key) {
+	TRY(x509_path<Field>(p, section, key));
+	// Read so that a reload or -t reports a bad value; not used for
+	// handshakes yet.
+	return known_unused(p, section, key);
+}
+
+struct KnownKey {
+	const char *section;
+	const char *key;
+	Handler handle;
+};
+
+constexpr const char *kClient = "authenticate.client";
+constexpr const char *kServer = "authenticate.server";
+
+// Every key tlsupd knows: its own, and every key of the tlshd.conf formats
+// ktls-utils has shipped (0.8-0.9's [main], 0.10's [debug]/[authenticate],
+// 1.2's x509.crl, 1.3's x509.pq.*, and later DANE and client_auth keys).
+const KnownKey kKnownKeys[] = {
+        {"agent", "workers", agent_number<&Config::workers, 0, 256>},
+        {"agent", "max_inflight", agent_number<&Config::max_inflight, 1, 1000000>},
+        {"agent", "default_timeout_ms", agent_number<&Config::default_timeout_ms, 1, 3600000>},
+        {"agent", "reverse_dns", agent_reverse_dns},
+        {"agent", "reverse_dns_threads", agent_number<&Config::reverse_dns_threads, 1, 64>},
+        {"agent", "reverse_dns_timeout_ms",
+         agent_number<&Config::reverse_dns_timeout_ms, 0, 60000>},
+        {"agent", "log_level", agent_log_level},
+        {"agent", "control_socket", agent_control_socket},
+        {"agent", "test_hooks", agent_test_hooks},
+
+        {"debug", "loglevel", tlshd_debug_level},
+        {"debug", "tls", known_unused},
+        {"debug", "nl", known_unused},
+        {"debug", "delay_done", known_unused},
+
+        {"main", "debug", tlshd_debug_level},
+        {"main", "tlsdebug", known_unused},
+        {"main", "libdebug", known_unused},
+        {"main", "nl_debug", known_unused},
+        {"main", "keyrings", keyrings},
+        {"main", "keyring", keyrings},
+
+        {"authenticate", "keyrings", keyrings},
+        {"authenticate", "psk_keyrings", psk_keyrings},
+        {"authenticate", "dane", dane_mode},
+        {"authenticate", "dane.trust_anchor", known_unused},
+        {"authenticate", "dane.resolver", known_unused},
+
+        {kClient, "x509.truststore", x509_path<&X509Paths::truststore>},
+        {kClient, "x509.crl", x509_path<&X509Paths::crl>},
+        {kClient, "x509.certificate", x509_path<&X509Paths::certificate>},
+        {kClient, "x509.private_key", x509_path<&X509Paths::private_key>},
+        {kClient, "x509.pq.certificate", x509_pq_path<&X509Paths::pq_certificate>},
+        {kClient, "x509.pq.private_key", x509_pq_path<&X509Paths::pq_private_key>},
+        {kServer, "x509.truststore", x509_path<&X509Paths::truststore>},
+        {kServer, "x509.crl", x509_path<&X509Paths::crl>},
+        {kServer, "x509.certificate", x509_path<&X509Paths::certificate>},
+        {kServer, "x509.private_key", x509_path<&X509Paths::private_key>},
+        {kServer, "x509.pq.certificate", x509_pq_path<&X509Paths::pq_certificate>},
+        {kServer, "x509.pq.private_key", x509_pq_path<&X509Paths::pq_private_key>},
+        {kServer, "x509.client_auth", known_unused},
+        {kServer, "x509.client_allowed_sans", known_unused},
+};
+
+const KnownKey *find_key(std::string_view section, std::string_view key) {
+	for (const auto &k : kKnownKeys)
+		if (section == k.section && key == k.key)
+			return &k;
+	return nullptr;
+}
+
+bool known_section(std::string_view section) {
+	for (const auto &k : kKnownKeys)
+		if (section == k.section)
+			return true;
+	return false;
+}
+
+std::string absolute(const std::string &path, const std::string &cwd) {
+	if (path.empty() || path.front() == '/')
+		return path;
+	return cwd + (cwd.size() > 1 ? "/" : "") + path;
+}
+
+void make_absolute(X509Paths &p, const std::string &cwd) {
+	for (std::string *s : {&p.truststore, &p.crl, &p.certificate, &p.pq_certificate})
+		*s = absolute(*s, cwd);
+	for (std::string *s : {&p.private_key, &p.pq_private_key})
+		if (!is_gnutls_url(*s))
+			*s = absolute(*s, cwd);
 }
 
 } // namespace
 
 std::string Config::where(const std::string &section, const std::string &key) const {
-	auto it = lines.find(section + "." + key);
-	std::string out = source.empty() ? std::string("(defaults)") : source;
-	if (it != lines.end())
-		out += ":" + std::to_string(it->second);
-	return out + ": [" + section + "] " + key;
+	return (source.empty() ? std::string("(defaults)") : source) + ": [" + section + "] " + key;
+}
+
+bool is_gnutls_url(std::string_view v) {
+	if (v.empty() || !std::isalpha(static_cast<unsigned char>(v.front())))
+		return false;
+	for (size_t i = 1; i < v.size(); i++) {
+		unsigned char c = static_cast<unsigned char>(v[i]);
+		if (c == ':')
+			return true;
+		if (!std::isalnum(c) && c != '+' && c != '-' && c != '.')
+			return false;
+	}
+	return false;
 }
 
 Result<Config> parse_config(std::string_view text, std::string_view filename) {
-	ParseState st;
-	st.text = text;
-	st.filename = filename;
-	st.cfg.source = std::string(filename);
-	int rc = ini_parse_stream(read_line, &st, on_key, &st);
-	if (rc == -2)
-		return make_error(ENOMEM, "%.*s: out of memory while parsing",
-		                  static_cast<int>(filename.size()), filename.data());
-	if (st.first_error && (rc <= 0 || rc >= st.first_error_line))
-		return *st.first_error;
-	if (rc != 0)
-		return make_error(EINVAL,
-		                  "%.*s:%d: syntax error (expected [section] or key = value)",
-		                  static_cast<int>(filename.size()), filename.data(), rc);
-	st.cfg.lines = std::move(st.seen);
-	return std::move(st.cfg);
+	KeyFile kf(g_key_file_new());
+	Parser p{kf.get(), Config{}};
+	p.cfg.source = std::string(filename);
+
+	GError *raw = nullptr;
+	if (!g_key_file_load_from_data(kf.get(), text.data(), text.size(), G_KEY_FILE_NONE, &raw)) {
+		GErrorPtr err(raw);
+		return make_error(EINVAL, "%.*s: %s", static_cast<int>(filename.size()),
+		                  filename.data(), err ? err->message : "cannot parse");
+	}
+
+	gsize ngroups = 0;
+	GStrv_ groups(g_key_file_get_groups(kf.get(), &ngroups));
+	for (gsize g = 0; g < ngroups; g++) {
+		const char *section = groups.get()[g];
+		if (!known_section(section)) {
+			p.cfg.notices.push_back(p.cfg.source + ": section [" + section +
+			                        "] is not used by tlsupd; ignored");
+			continue;
+		}
+		gsize nkeys = 0;
+		GStrv_ keys(g_key_file_get_keys(kf.get(), section, &nkeys, nullptr));
+		for (gsize k = 0; k < nkeys; k++) {
+			const char *key = keys.get()[k];
+			// A repeated key is listed once per occurrence; its value
+			// is the last one (GKeyFile's rule, and so tlshd's).
+			bool seen = false;
+			for (gsize j = 0; j < k && !seen; j++)
+				seen = std::strcmp(keys.get()[j], key) == 0;
+			if (seen)
+				continue;
+			const KnownKey *known = find_key(section, key);
+			if (!known) {
+				p.notice(section, key, "unknown key; ignored");
+				continue;
+			}
+			TRY(known->handle(p, section, key));
+		}
+	}
+	if (p.agent_level)
+		p.cfg.log_level = *p.agent_level;
+	else if (p.tlshd_debug > 0)
+		p.cfg.log_level = kLogDebug;
+	return std::move(p.cfg);
 }
 
 Result<Config> load_config_file(const std::string &path) {
@@ -305,15 +404,43 @@ Result<Config> load_config_file(const std::string &path) {
 		if (text.size() > (1 << 20))
 			return make_error(EINVAL, "%s: larger than 1 MiB", path.c_str());
 	}
-	return parse_config(text, path);
+	Config cfg = TRY(parse_config(text, path));
+	char cwd[4096];
+	if (!::getcwd(cwd, sizeof(cwd)))
+		return make_error(errno, "%s: getcwd: %s", path.c_str(), strerror(errno));
+	make_absolute(cfg.client, cwd);
+	make_absolute(cfg.server, cwd);
+	return cfg;
 }
 
-Result<Config> load_config(const std::string &explicit_path) {
+Result<Config> load_config(const std::string &explicit_path, const ConfigSearch &search) {
 	if (!explicit_path.empty())
 		return load_config_file(explicit_path);
-	for (const char *p : kConfigSearchPath)
-		if (::access(p, F_OK) == 0)
-			return load_config_file(p);
+	auto exists = [](const std::string &p) { return ::access(p.c_str(), F_OK) == 0; };
+	if (exists(search.own))
+		return load_config_file(search.own);
+	std::optional<Error> legacy_error;
+	if (exists(search.tlshd_legacy)) {
+		auto legacy = load_config_file(search.tlshd_legacy);
+		if (legacy) {
+			legacy->notices.push_back(search.tlshd_legacy +
+			                          ": deprecated location (tlshd "
+			                          "asks to move it to " +
+			                          search.tlshd + ")");
+			return legacy;
+		}
+		legacy_error = legacy.error();
+	}
+	if (exists(search.tlshd)) {
+		Config cfg = TRY(load_config_file(search.tlshd));
+		if (legacy_error)
+			cfg.notices.push_back("skipped " + search.tlshd_legacy +
+			                      ", which does not load (tlshd skips it too): " +
+			                      legacy_error->reason);
+		return cfg;
+	}
+	if (legacy_error)
+		return *legacy_error;
 	return Config{};
 }
 

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 //
-// tlsupd's INI configuration: ktls-utils' tlshd keys, so a tlshd
-// configuration works unchanged, plus an [agent] section for tuning.
+// tlsupd's configuration: ktls-utils' tlshd keys, read with the parser
+// tlshd itself uses (GLib's GKeyFile), so a tlshd configuration means the
+// same thing to both, plus an [agent] section for tuning.
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,18 +16,23 @@
 namespace tlsup {
 
 constexpr const char *kDefaultConfigPath = "/etc/tlsupd/tlsupd.conf";
-// Tried in order when -c is not given; the tlshd locations let an existing
-// ktls-utils installation switch without touching its configuration.
-constexpr const char *kConfigSearchPath[] = {kDefaultConfigPath, "/etc/tlshd/config",
-                                             "/etc/tlshd.conf"};
+// tlshd's own locations, in tlshd's order (ktls-utils 1.3+ main.c): the
+// deprecated /etc/tlshd.conf first, then /etc/tlshd/config. Tried after
+// kDefaultConfigPath when -c is not given.
+constexpr const char *kTlshdLegacyConfigPath = "/etc/tlshd.conf";
+constexpr const char *kTlshdConfigPath = "/etc/tlshd/config";
 constexpr const char *kDefaultControlSocket = "/run/tlsupd/control";
 
-// Per-role x509 material, ktls-utils' [authenticate.client|server].
+// Per-role x509 material, ktls-utils' [authenticate.client|server]. Values
+// are as GKeyFile returns them; load_config_file() makes relative paths
+// absolute. A private key may instead be a GnuTLS URL (is_gnutls_url).
 struct X509Paths {
 	std::string truststore;
 	std::string crl;
 	std::string certificate;
 	std::string private_key;
+	std::string pq_certificate; // x509.pq.certificate (ktls-utils 1.3+)
+	std::string pq_private_key; // x509.pq.private_key
 };
 
 struct Config {
@@ -45,8 +50,12 @@ struct Config {
 	uint32_t reverse_dns_timeout_ms = 2000; // 0 disables the fallback
 	int log_level = kLogInfo;
 	std::string control_socket = kDefaultControlSocket;
+	// Control commands that exist only for tests (stalling a worker to
+	// prove the watchdog); refused unless set.
+	bool test_hooks = false;
 
-	// [authenticate] keyrings (names or serials), then .nvme .nfs .nfsd
+	// [authenticate] keyrings (names or serials), without .nvme .nfs
+	// .nfsd, which are always linked (as tlshd does).
 	std::vector<std::string> keyrings;
 	// [authenticate] psk_keyrings (tlsupd): keyrings whose "user" keys are
 	// server PSKs too (kernels without the "psk" key type, before 6.7)
@@ -54,24 +63,41 @@ struct Config {
 	X509Paths client;
 	X509Paths server;
 
-	// "section.key" -> line, so later checks (a file that cannot be read)
-	// can name the line too.
-	std::map<std::string, int> lines;
-	// ktls-utils keys tlsupd accepts but does not act on, for a notice.
+	// "section.key" of ktls-utils keys tlsupd reads but does not act on.
 	std::vector<std::string> ignored;
+	// Messages for the log about keys and sections tlsupd does not know, and
+	// values it read the way tlshd does (a bad [debug] number is 0).
+	std::vector<std::string> notices;
 
-	// "FILE:LINE: [section] key" for messages about a configured value.
+	// "FILE: [section] key" for messages about a configured value.
 	std::string where(const std::string &section, const std::string &key) const;
 };
 
-// Parses INI text; errors are EINVAL with "FILE:LINE: [section] key: why".
+// tlshd's test for "this private key is a URL" (config.c __tlshd_is_url): a
+// letter, then letters, digits, '+', '-' or '.', up to a ':'. "pkcs11:...",
+// "tpmkey:...".
+bool is_gnutls_url(std::string_view value);
+
+// Parses key-file text; errors are EINVAL with "FILE: why". Paths are left
+// as written.
 Result<Config> parse_config(std::string_view text, std::string_view filename);
 
-// Reads and parses FILE (at start-up or reload, never on a worker).
+// Reads and parses FILE (at start-up or reload, never on a worker); relative
+// paths become absolute against the working directory, which is what tlshd's
+// open(2) of the same string does.
 Result<Config> load_config_file(const std::string &path);
 
-// -c FILE when given (must exist); else the first of kConfigSearchPath
-// that exists; else built-in defaults.
-Result<Config> load_config(const std::string &explicit_path);
+// Where load_config() looks when -c is not given (tests point it elsewhere).
+struct ConfigSearch {
+	std::string own = kDefaultConfigPath;
+	std::string tlshd_legacy = kTlshdLegacyConfigPath;
+	std::string tlshd = kTlshdConfigPath;
+};
+
+// -c FILE when given (must exist); else search.own if it exists; else
+// tlshd's files in tlshd's order; else built-in defaults. A legacy
+// /etc/tlshd.conf that does not load is skipped, as tlshd skips it, with a
+// notice.
+Result<Config> load_config(const std::string &explicit_path, const ConfigSearch &search = {});
 
 } // namespace tlsup

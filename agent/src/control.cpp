@@ -3,13 +3,10 @@
 
 #include <cstring>
 #include <poll.h>
-#include <sstream>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-
-#include "stats.hpp"
 
 namespace tlsup {
 
@@ -156,70 +153,6 @@ Result<std::string> control_request(const std::string &path, const std::string &
 			return out;
 		out.append(buf, static_cast<size_t>(n));
 	}
-}
-
-std::map<std::string, std::string> parse_status(const std::string &text) {
-	std::map<std::string, std::string> out;
-	std::istringstream in(text);
-	std::string line;
-	while (std::getline(in, line)) {
-		size_t sp = line.find(' ');
-		if (sp == std::string::npos || sp == 0)
-			continue;
-		out[line.substr(0, sp)] = line.substr(sp + 1);
-	}
-	return out;
-}
-
-std::string format_status(const std::map<std::string, std::string> &agent,
-                          const std::string &proc_net_tlsup) {
-	auto get = [&](const std::string &k) {
-		auto it = agent.find(k);
-		return it == agent.end() ? std::string("?") : it->second;
-	};
-	auto ms = [&](const std::string &k) {
-		auto it = agent.find(k);
-		if (it == agent.end())
-			return std::string("?");
-		char buf[32];
-		std::snprintf(buf, sizeof(buf), "%.3f ms",
-		              std::strtoull(it->second.c_str(), nullptr, 10) / 1000.0);
-		return std::string(buf);
-	};
-	std::ostringstream o;
-	o << "tlsupd: " << get("workers") << " worker(s), " << get("inflight")
-	  << " handshake(s) in flight (max " << get("max_inflight") << ")\n";
-	if (agent.count("config"))
-		o << "configuration: " << get("config") << "\n";
-	o << "handshakes by DONE status:\n";
-	for (int s : kStatuses) {
-		char buf[64];
-		std::snprintf(buf, sizeof(buf), "  %-14s %s\n", status_name(s),
-		              get(std::string("done.") + status_name(s)).c_str());
-		o << buf;
-	}
-	char buf[64];
-	std::snprintf(buf, sizeof(buf), "  %-14s %s\n", "other", get("done.other").c_str());
-	o << buf;
-	std::snprintf(buf, sizeof(buf), "  %-14s %s\n", "total", get("done.total").c_str());
-	o << buf;
-	o << "latency, ACCEPT to DONE: p50 " << ms("latency_us.p50") << ", p90 "
-	  << ms("latency_us.p90") << ", p99 " << ms("latency_us.p99") << "\n";
-	o << "notifications: " << get("ready") << " READY, " << get("ready_overruns")
-	  << " overrun(s); ACCEPT: " << get("accepted") << " accepted, " << get("accept_errors")
-	  << " error(s), paused " << get("accept_paused") << " time(s); DONE refused "
-	  << get("done_errors") << " time(s)\n";
-	if (proc_net_tlsup.empty()) {
-		o << "kernel: /proc/net/tlsup not present (in-tree net/handshake, or tlsup.ko not "
-		     "loaded)\n";
-	} else {
-		o << "kernel (/proc/net/tlsup):\n";
-		std::istringstream in(proc_net_tlsup);
-		std::string line;
-		while (std::getline(in, line))
-			o << "  " << line << "\n";
-	}
-	return o.str();
 }
 
 } // namespace tlsup

@@ -13,6 +13,7 @@
 #include "event_loop.hpp"
 #include "log.hpp"
 #include "result.hpp"
+#include "status_report.hpp"
 #include "unique_fd.hpp"
 
 namespace tlsup {
@@ -49,12 +50,5 @@ private:
 // Client side, used by tlsupctl: sends COMMAND and returns the reply.
 Result<std::string> control_request(const std::string &path, const std::string &command,
                                     int timeout_ms = 5000);
-
-// "key value" lines into a map.
-std::map<std::string, std::string> parse_status(const std::string &text);
-
-// The human-readable report tlsupctl prints.
-std::string format_status(const std::map<std::string, std::string> &agent,
-                          const std::string &proc_net_tlsup);
 
 } // namespace tlsup

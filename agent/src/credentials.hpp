@@ -6,6 +6,7 @@
 // handshakes in flight finish with the old.
 #pragma once
 
+#include <keyutils.h>
 #include <memory>
 #include <mutex>
 #include <optional>

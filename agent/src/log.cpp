@@ -5,6 +5,11 @@
 #include <charconv>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <systemd/sd-journal.h>
 #include <unistd.h>
 
 namespace tlsup {
@@ -14,18 +19,11 @@ namespace {
 constexpr const char *kLevelNames[] = {"emerg",   "alert",  "crit", "err",
                                        "warning", "notice", "info", "debug"};
 
-void write_stderr(int priority, std::string_view line) {
-	std::string out;
-	out.reserve(line.size() + 8);
-	out += '<';
-	out += static_cast<char>('0' + priority);
-	out += '>';
-	out += line;
-	out += '\n';
-	const char *p = out.data();
-	size_t left = out.size();
+void write_all(int fd, std::string_view s) {
+	const char *p = s.data();
+	size_t left = s.size();
 	while (left > 0) {
-		ssize_t n = ::write(STDERR_FILENO, p, left);
+		ssize_t n = ::write(fd, p, left);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -35,7 +33,151 @@ void write_stderr(int priority, std::string_view line) {
 	}
 }
 
+void write_stderr_line(const LogRecord &r) {
+	std::string out;
+	out.reserve(r.message.size() + 8);
+	out += '<';
+	out += static_cast<char>('0' + r.priority);
+	out += '>';
+	out += r.message;
+	out += '\n';
+	write_all(STDERR_FILENO, out);
+}
+
+void write_journal(const LogRecord &r) {
+	std::vector<std::string> fields = journal_fields(r);
+	std::vector<iovec> iov;
+	iov.reserve(fields.size());
+	for (auto &f : fields)
+		iov.push_back({f.data(), f.size()});
+	// journald may be gone (stopped, restarting): the stream still is.
+	if (sd_journal_sendv(iov.data(), static_cast<int>(iov.size())) < 0)
+		write_stderr_line(r);
+}
+
+void append_escaped_byte(std::string &out, unsigned char c) {
+	static constexpr char hex[] = "0123456789abcdef";
+	out += "\\x";
+	out += hex[c >> 4];
+	out += hex[c & 15];
+}
+
+// Length of the well-formed UTF-8 sequence at S (RFC 3629: no overlongs, no
+// surrogates, nothing above U+10FFFF), or 0. Sets *CP to its code point.
+size_t utf8_sequence(std::string_view s, uint32_t *cp) {
+	auto b = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+	auto cont = [&](size_t i, unsigned lo = 0x80, unsigned hi = 0xbf) {
+		return i < s.size() && b(i) >= lo && b(i) <= hi;
+	};
+	unsigned char c = b(0);
+	if (c >= 0xc2 && c <= 0xdf && cont(1)) {
+		*cp = (c & 0x1fu) << 6 | (b(1) & 0x3fu);
+		return 2;
+	}
+	if (c >= 0xe0 && c <= 0xef) {
+		unsigned lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+		if (cont(1, lo, hi) && cont(2)) {
+			*cp = (c & 0x0fu) << 12 | (b(1) & 0x3fu) << 6 | (b(2) & 0x3fu);
+			return 3;
+		}
+		return 0;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		unsigned lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+		if (cont(1, lo, hi) && cont(2) && cont(3)) {
+			*cp = (c & 0x07u) << 18 | (b(1) & 0x3fu) << 12 | (b(2) & 0x3fu) << 6 |
+			      (b(3) & 0x3fu);
+			return 4;
+		}
+	}
+	return 0;
+}
+
+bool misleading_code_point(uint32_t cp) {
+	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
+	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+std::string errno_name(int status) {
+	if (status == 0)
+		return "0";
+	if (const char *n = strerrorname_np(status))
+		return n;
+	return std::to_string(status);
+}
+
 } // namespace
+
+std::string escape_log_text(std::string_view text) {
+	std::string out;
+	out.reserve(text.size());
+	size_t i = 0;
+	while (i < text.size()) {
+		unsigned char c = static_cast<unsigned char>(text[i]);
+		if (c == '\\') {
+			out += "\\\\";
+			i++;
+		} else if (c < 0x20 || c == 0x7f) {
+			append_escaped_byte(out, c);
+			i++;
+		} else if (c < 0x80) {
+			out += static_cast<char>(c);
+			i++;
+		} else {
+			uint32_t cp = 0;
+			size_t n = utf8_sequence(text.substr(i), &cp);
+			if (n == 0) {
+				append_escaped_byte(out, c);
+				i++;
+			} else if (misleading_code_point(cp)) {
+				for (size_t j = 0; j < n; j++)
+					append_escaped_byte(
+					        out, static_cast<unsigned char>(text[i + j]));
+				i += n;
+			} else {
+				out.append(text.substr(i, n));
+				i += n;
+			}
+		}
+	}
+	return out;
+}
+
+std::vector<std::string> journal_fields(const LogRecord &r) {
+	std::vector<std::string> out;
+	out.push_back("MESSAGE=" + std::string(r.message));
+	out.push_back("PRIORITY=" + std::to_string(r.priority));
+	out.push_back("SYSLOG_IDENTIFIER=tlsupd");
+	if (!r.fields)
+		return out;
+	const LogFields &f = *r.fields;
+	if (!f.request.empty())
+		out.push_back("TLSUP_REQUEST=" + escape_log_text(f.request));
+	if (f.status)
+		out.push_back("TLSUP_STATUS=" + errno_name(*f.status));
+	if (!f.peer.empty())
+		out.push_back("TLSUP_PEER=" + escape_log_text(f.peer));
+	if (!f.auth.empty())
+		out.push_back("TLSUP_AUTH=" + escape_log_text(f.auth));
+	if (f.latency_us)
+		out.push_back("TLSUP_LATENCY_US=" + std::to_string(*f.latency_us));
+	return out;
+}
+
+bool stderr_is_journal() {
+	const char *e = std::getenv("JOURNAL_STREAM");
+	if (!e)
+		return false;
+	unsigned long long dev = 0, ino = 0;
+	char tail = 0;
+	if (std::sscanf(e, "%llu:%llu%c", &dev, &ino, &tail) != 2)
+		return false;
+	struct stat st;
+	if (fstat(STDERR_FILENO, &st) != 0)
+		return false;
+	return static_cast<unsigned long long>(st.st_dev) == dev &&
+	       static_cast<unsigned long long>(st.st_ino) == ino;
+}
 
 std::optional<int> parse_log_level(std::string_view text) {
 	for (int i = 0; i < 8; i++)
@@ -56,21 +198,44 @@ const char *log_level_name(int level) {
 	return level >= 0 && level < 8 ? kLevelNames[level] : "?";
 }
 
-Log::Log() : sink_(write_stderr) {}
+Log::Log() : native_(stderr_is_journal()) {
+	sink_ = native_ ? Sink(write_journal) : Sink(write_stderr_line);
+}
 
 Log::Log(Sink sink) : sink_(std::move(sink)) {}
 
-void Log::print(int priority, const char *fmt, ...) const {
-	char buf[1024];
-	va_list ap;
-	va_start(ap, fmt);
+Log::Log(LineSink sink)
+    : sink_([s = std::move(sink)](const LogRecord &r) { s(r.priority, r.message); }) {}
+
+void Log::emit(int priority, const LogFields *fields, const char *fmt, va_list ap) const {
+	char buf[kMaxMessage + 1];
 	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		return;
-	size_t len =
-	        static_cast<size_t>(n) < sizeof(buf) ? static_cast<size_t>(n) : sizeof(buf) - 1;
-	sink_(priority, std::string_view(buf, len));
+	bool cut = static_cast<size_t>(n) >= sizeof(buf);
+	std::string message =
+	        escape_log_text(std::string_view(buf, cut ? kMaxMessage : static_cast<size_t>(n)));
+	if (cut)
+		message += " [truncated]";
+	if (priority < 0)
+		priority = 0;
+	if (priority > 7)
+		priority = 7;
+	sink_(LogRecord{priority, message, fields});
+}
+
+void Log::print(int priority, const char *fmt, ...) const {
+	va_list ap;
+	va_start(ap, fmt);
+	emit(priority, nullptr, fmt, ap);
+	va_end(ap);
+}
+
+void Log::event(int priority, const LogFields &fields, const char *fmt, ...) const {
+	va_list ap;
+	va_start(ap, fmt);
+	emit(priority, &fields, fmt, ap);
+	va_end(ap);
 }
 
 } // namespace tlsup

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 //
 // tlsupd: performs TLS 1.3 handshakes for kernel consumers (generic netlink
-// family "handshake") and hands the sockets back with kTLS installed.
+// family "handshake") and hands the sockets back with kTLS installed. See
+// tlsupd(8) for options, exit statuses and signals.
 #include <cstdio>
 #include <cstdlib>
 #include <getopt.h>
@@ -10,27 +11,74 @@
 
 #include "agent.hpp"
 #include "credentials.hpp"
+#include "version.hpp"
 
 namespace {
 
+enum Exit : int {
+	kOk = 0,
+	kFailed = 1, // cannot start, or -t found a problem
+	kUsage = 2,
+};
+
 void usage(FILE *out) {
-	std::fprintf(out,
-	             "usage: tlsupd [-c FILE] [-w WORKERS] [-d] [-t]\n"
-	             "  -c FILE     configuration (default %s,\n"
-	             "              else /etc/tlshd/config, /etc/tlshd.conf)\n"
-	             "  -w WORKERS  worker threads (default: [agent] workers, or one per CPU)\n"
-	             "  -d          debug logging\n"
-	             "  -t          check the configuration and credentials, then exit\n",
-	             tlsup::kDefaultConfigPath);
+	std::fprintf(
+	        out,
+	        "usage: tlsupd [OPTION]...\n"
+	        "TLS 1.3 handshakes for kernel consumers (NFS, NVMe/TCP, ...).\n"
+	        "  -c, --config=FILE   configuration (default %s, else %s,\n"
+	        "                      %s, else built-in defaults)\n"
+	        "  -w, --workers=N     worker threads, 1-256 (default: [agent] workers, or one\n"
+	        "                      per CPU)\n"
+	        "  -d, --debug         debug logging (wins over the configuration)\n"
+	        "  -t, --check         check the configuration and the credentials it names,\n"
+	        "                      then exit\n"
+	        "  -s, --stderr        accepted for tlshd compatibility; tlsupd always logs\n"
+	        "                      to standard error (or the journal)\n"
+	        "  -h, --help          this help\n"
+	        "  -v, --version       version\n"
+	        "Exit status: 0 ok, 1 failure, 2 usage. SIGHUP or SIGUSR1 reloads the\n"
+	        "configuration; SIGTERM or SIGINT stops.\n",
+	        tlsup::kDefaultConfigPath, tlsup::kTlshdLegacyConfigPath, tlsup::kTlshdConfigPath);
+}
+
+int check(const tlsup::AgentOptions &opts, tlsup::Log &log) {
+	auto cfg = tlsup::load_config(opts.config_path);
+	if (!cfg) {
+		LOG_ERR(log, "%s", cfg.error().reason.c_str());
+		return kFailed;
+	}
+	for (const auto &n : cfg->notices)
+		LOG_NOTICE(log, "%s", n.c_str());
+	for (const auto &k : cfg->ignored)
+		LOG_NOTICE(log, "%s: ktls-utils key [%s] is accepted and ignored",
+		           cfg->source.c_str(), k.c_str());
+	auto creds = tlsup::load_credentials(cfg.value());
+	if (!creds) {
+		LOG_ERR(log, "%s", creds.error().reason.c_str());
+		return kFailed;
+	}
+	LOG_NOTICE(log, "%s: OK", cfg->source.empty() ? "built-in defaults" : cfg->source.c_str());
+	return kOk;
 }
 
 } // namespace
 
 int main(int argc, char **argv) {
+	static const option longopts[] = {
+	        {"config", required_argument, nullptr, 'c'},
+	        {"workers", required_argument, nullptr, 'w'},
+	        {"debug", no_argument, nullptr, 'd'},
+	        {"check", no_argument, nullptr, 't'},
+	        {"stderr", no_argument, nullptr, 's'},
+	        {"help", no_argument, nullptr, 'h'},
+	        {"version", no_argument, nullptr, 'v'},
+	        {nullptr, 0, nullptr, 0},
+	};
 	tlsup::AgentOptions opts;
 	bool check_only = false;
 	int c;
-	while ((c = getopt(argc, argv, "c:w:dth")) != -1) {
+	while ((c = getopt_long(argc, argv, "c:w:dtshv", longopts, nullptr)) != -1) {
 		switch (c) {
 		case 'c':
 			opts.config_path = optarg;
@@ -38,9 +86,9 @@ int main(int argc, char **argv) {
 		case 'w': {
 			char *end = nullptr;
 			long v = std::strtol(optarg, &end, 10);
-			if (!end || *end || v < 1 || v > 256) {
-				std::fprintf(stderr, "tlsupd: -w takes 1..256\n");
-				return 2;
+			if (!end || *end || end == optarg || v < 1 || v > 256) {
+				std::fprintf(stderr, "tlsupd: --workers takes 1..256\n");
+				return kUsage;
 			}
 			opts.workers_override = static_cast<int>(v);
 			break;
@@ -51,17 +99,23 @@ int main(int argc, char **argv) {
 		case 't':
 			check_only = true;
 			break;
+		case 's':
+			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return kOk;
+		case 'v':
+			std::printf("tlsupd (tlsup) %s, GnuTLS %s\n", tlsup::kVersion,
+			            gnutls_check_version(nullptr));
+			return kOk;
 		default:
 			usage(stderr);
-			return 2;
+			return kUsage;
 		}
 	}
 	if (optind != argc) {
 		usage(stderr);
-		return 2;
+		return kUsage;
 	}
 
 	tlsup::Log log;
@@ -72,30 +126,17 @@ int main(int argc, char **argv) {
 		nofile.rlim_cur = nofile.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &nofile);
 	}
-	if (check_only) {
-		auto cfg = tlsup::load_config(opts.config_path);
-		if (!cfg) {
-			LOG_ERR(log, "%s", cfg.error().reason.c_str());
-			return 1;
-		}
-		auto creds = tlsup::load_credentials(cfg.value());
-		if (!creds) {
-			LOG_ERR(log, "%s", creds.error().reason.c_str());
-			return 1;
-		}
-		LOG_NOTICE(log, "%s: OK",
-		           cfg->source.empty() ? "built-in defaults" : cfg->source.c_str());
-		return 0;
-	}
+	if (check_only)
+		return check(opts, log);
 	auto agent = tlsup::Agent::create(std::move(opts), log);
 	if (!agent) {
 		LOG_ERR(log, "cannot start: %s", agent.error().reason.c_str());
-		return 1;
+		return kFailed;
 	}
 	auto r = agent.value()->run();
 	if (!r) {
 		LOG_ERR(log, "%s", r.error().reason.c_str());
-		return 1;
+		return kFailed;
 	}
-	return 0;
+	return kOk;
 }

@@ -2,6 +2,7 @@
 #include "worker.hpp"
 
 #include <algorithm>
+#include <arpa/inet.h>
 #include <cstring>
 #include <netinet/in.h>
 #include <sys/epoll.h>
@@ -50,6 +51,27 @@ std::string describe(const HandshakeRequest &req) {
 	if (req.peername)
 		s += " '" + *req.peername + "'";
 	return s + ")";
+}
+
+// The peer's address for the journal's TLSUP_PEER: "192.0.2.1:2049",
+// "[2001:db8::1]:4420", or "" when the socket has none.
+std::string peer_of(int fd) {
+	sockaddr_storage ss{};
+	socklen_t len = sizeof(ss);
+	if (getpeername(fd, reinterpret_cast<sockaddr *>(&ss), &len) != 0)
+		return {};
+	char host[INET6_ADDRSTRLEN] = "";
+	if (ss.ss_family == AF_INET) {
+		auto *a = reinterpret_cast<sockaddr_in *>(&ss);
+		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+		return std::string(host) + ":" + std::to_string(ntohs(a->sin_port));
+	}
+	if (ss.ss_family == AF_INET6) {
+		auto *a = reinterpret_cast<sockaddr_in6 *>(&ss);
+		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+		return "[" + std::string(host) + "]:" + std::to_string(ntohs(a->sin6_port));
+	}
+	return {};
 }
 
 } // namespace
@@ -355,13 +377,19 @@ void Worker::complete(uint64_t id, int status, const std::string &reason,
 
 	auto elapsed =
 	        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - job->started);
+	LogFields fields;
+	fields.request = std::to_string(index_) + "." + std::to_string(job->id);
+	fields.status = status;
+	fields.peer = peer_of(job->fd.get());
+	fields.auth = auth_name(job->request.auth_mode);
+	fields.latency_us = static_cast<uint64_t>(elapsed.count());
 	if (status == 0)
-		LOG_INFO(shared_.log, "%s: handshake done, %s, %zu peer id(s), %lld us",
-		         job->label.c_str(), reason.c_str(), remote.size(),
-		         static_cast<long long>(elapsed.count()));
+		LOG_EVENT(shared_.log, kLogInfo, fields,
+		          "%s: handshake done, %s, %zu peer id(s), %lld us", job->label.c_str(),
+		          reason.c_str(), remote.size(), static_cast<long long>(elapsed.count()));
 	else
-		LOG_ERR(shared_.log, "%s: handshake failed: %s: %s", job->label.c_str(),
-		        status_name(status), reason.c_str());
+		LOG_EVENT(shared_.log, kLogErr, fields, "%s: handshake failed: %s: %s",
+		          job->label.c_str(), status_name(status), reason.c_str());
 
 	shared_.stats.record_done(status, elapsed);
 	send_done(job->fd.get(), status, remote);

@@ -25,21 +25,7 @@ enum {
 	TLS_NO_PRIVKEY = 0,
 };
 
-typedef void	(*tls_done_func_t)(void *data, int status,
-				   key_serial_t peerid);
-
-struct tls_handshake_args {
-	struct socket		*ta_sock;
-	tls_done_func_t		ta_done;
-	void			*ta_data;
-	const char		*ta_peername;
-	unsigned int		ta_timeout_ms;
-	key_serial_t		ta_keyring;
-	key_serial_t		ta_my_cert;
-	key_serial_t		ta_my_privkey;
-	unsigned int		ta_num_peerids;
-	key_serial_t		ta_my_peerids[5];
-};
+#include "handshake_args.h"
 
 int tls_client_hello_anon(const struct tls_handshake_args *args, gfp_t flags);
 int tls_client_hello_x509(const struct tls_handshake_args *args, gfp_t flags);
@@ -63,7 +49,9 @@ enum {
 	TLS_RECORD_TYPE_CHANGE_CIPHER_SPEC = 20,
 	TLS_RECORD_TYPE_ALERT = 21,
 	TLS_RECORD_TYPE_HANDSHAKE = 22,
+#ifndef TLS_RECORD_TYPE_DATA	/* a macro in 6.1's <net/tls.h> */
 	TLS_RECORD_TYPE_DATA = 23,
+#endif
 	TLS_RECORD_TYPE_HEARTBEAT = 24,
 	TLS_RECORD_TYPE_TLS12_CID = 25,
 	TLS_RECORD_TYPE_ACK = 26,

@@ -28,6 +28,8 @@ public:
 	}
 	void lock() { tlsup_shim_lock(lock_); }
 	void unlock() { tlsup_shim_unlock(lock_); }
+	// Functions named *_locked say so on entry (lockdep_assert_held).
+	void assert_held() const { tlsup_shim_lock_assert_held(lock_); }
 
 private:
 	tlsup_lock *lock_ = nullptr;

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "request.hpp"
 
-#include "../../include/uapi/linux/handshake.h"
 #include "../kstd/errno.hpp"
-#include "net_state.hpp"
+#include "pernet.hpp"
 
 namespace tlsup {
 
@@ -44,12 +43,21 @@ Expected<void> validate_submit(const tlsup_submit &a) {
 	return {};
 }
 
-Expected<Request *> Request::create(const tlsup_submit &a, kstd::Gfp gfp) {
+Expected<RequestRef> Request::create(const tlsup_submit &a, kstd::Gfp gfp, Pernet &pn) {
+	// Until a request owns it, the namespace reference is dropped here.
+	auto pn_ref = kstd::RefPtr<Pernet>::adopt(&pn);
 	TRY(validate_submit(a));
+	// Our sk_destruct hook is module text: the module stays until the
+	// request is freed.
+	if (!tlsup_shim_module_get())
+		return Error(err::eopnotsupp);
 
-	Request *r = new (gfp) Request();
-	if (!r)
+	Request *r = new (gfp) Request(pn);
+	if (!r) {
+		tlsup_shim_module_put();
 		return Error(err::enomem);
+	}
+	(void)pn_ref.release(); // the request's now
 	r->sk_ = a.sk;
 	r->file_ = a.file;
 	r->done_ = a.done;
@@ -72,19 +80,25 @@ Expected<Request *> Request::create(const tlsup_submit &a, kstd::Gfp gfp) {
 		for (kstd::usize i = 0; a.peername[i]; i++)
 			r->peername_[i] = a.peername[i];
 	}
-	return r;
+	r->id_ = pn.next_request_id();
+	pn.count_request_alive(true);
+	return RequestRef::adopt(r);
 }
 
-Expected<void> Request::attach(NetState *net) {
-	// Our sk_destruct hook is module text: the module stays until the
-	// request is freed.
-	if (!tlsup_shim_module_get())
-		return Error(err::eopnotsupp);
-	net_ = net;
-	net_->get();
-	net_->count_request_alive(true);
-	id_ = net->next_request_id();
-	return {};
+tlsup_accept_reply Request::accept_reply(int sockfd) const {
+	tlsup_accept_reply r{};
+	r.sockfd = sockfd;
+	r.msg_type = msg_type_;
+	r.peername = peername();
+	r.timeout_ms = timeout_ms_;
+	r.auth_mode = auth_mode_;
+	r.num_peerids = num_peerids_;
+	for (kstd::u32 i = 0; i < num_peerids_; i++)
+		r.peerids[i] = peerids_[i];
+	r.cert = cert_;
+	r.privkey = privkey_;
+	r.keyring = keyring_;
+	return r;
 }
 
 void Request::set_times(kstd::u64 now_ms) {
@@ -95,13 +109,12 @@ void Request::set_times(kstd::u64 now_ms) {
 void Request::put() {
 	if (!refs_.put())
 		return;
-	NetState *net = net_;
+	Pernet *pn = pernet_;
 	kstd::destroy(this);
-	if (net) {
-		net->count_request_alive(false);
-		net->put();
-		tlsup_shim_module_put();
-	}
+	pn->count_request_alive(false);
+	pn->put();
+	// Last: the module may go once this returns (see kernel/shim/sock.c).
+	tlsup_shim_module_put();
 }
 
 void Request::pin() {
@@ -132,7 +145,7 @@ bool Request::complete(int status, kstd::Span<const kstd::s32> remote, Ending ho
 	if (!claim(bits))
 		return false;
 
-	net_->retire(*this, status, how);
+	pernet_->retire(*this, status, how);
 	tlsup_shim_trace(how == Ending::Cancel ? TLSUP_TRACE_CANCEL : TLSUP_TRACE_COMPLETE, sk_,
 	                 id_, status);
 	if (how != Ending::Cancel)
@@ -141,11 +154,8 @@ bool Request::complete(int status, kstd::Span<const kstd::s32> remote, Ending ho
 	return true;
 }
 
-bool Request::abandon(int status) {
-	if (!claim(0))
-		return false;
-	net_->retire(*this, status, Ending::Withdrawn);
-	return true;
+bool Request::claim_withdrawn() {
+	return claim(0);
 }
 
 } // namespace tlsup

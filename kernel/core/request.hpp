@@ -5,16 +5,18 @@
 
 #include <tlsup/core.h>
 
+#include "../../include/uapi/linux/handshake.h"
 #include "../kstd/atomic.hpp"
 #include "../kstd/expected.hpp"
 #include "../kstd/list.hpp"
 #include "../kstd/new.hpp"
+#include "../kstd/ref_ptr.hpp"
 #include "../kstd/span.hpp"
 #include "../kstd/types.hpp"
 
 namespace tlsup {
 
-class NetState;
+class Pernet;
 
 // How a request reached its end; decides the callback and the counters.
 enum class Ending : kstd::u8 {
@@ -23,10 +25,10 @@ enum class Ending : kstd::u8 {
 	Expire,       // the kernel deadline passed
 	Drain,        // the network namespace is going away
 	AcceptFailed, // ACCEPT could not hand the socket out
-	Withdrawn,    // submit failed after publishing: no callback (abandon)
+	Withdrawn,    // submit failed after publishing: no callback
 };
 
-// Where a request sits, under its NetState's lock.
+// Where a request sits, under its Pernet's lock.
 enum class Place : kstd::u8 {
 	None,     // not yet queued, or retired
 	Pending,  // waiting for ACCEPT
@@ -36,29 +38,32 @@ enum class Place : kstd::u8 {
 
 class Request {
 public:
-	// Validates @args (-EINVAL), then allocates with the caller's gfp. The
-	// result holds one reference (the index's) and nothing else yet.
-	static kstd::Expected<Request *> create(const tlsup_submit &args, kstd::Gfp gfp);
+	// Validates @args (-EINVAL), then allocates with the caller's gfp and
+	// takes the module reference the request keeps until it is freed. The
+	// request takes over the caller's reference on @pn, also on failure.
+	// The result holds one reference, the caller's.
+	static kstd::Expected<kstd::RefPtr<Request>> create(const tlsup_submit &args, kstd::Gfp gfp,
+	                                                    Pernet &pn);
 
 	Request(const Request &) = delete;
 	Request &operator=(const Request &) = delete;
 
-	// Reference counting: the index holds one until sk_destruct; anyone
-	// working on a request outside a lock holds another.
+	// The index holds one reference from publishing until sk_destruct;
+	// anyone working on a request outside a lock holds another.
 	void get() { refs_.get(); }
 	void put();
 
 	// Takes the file and sock references the request keeps until it ends.
 	void pin();
-	// Exactly once per request: the first caller wins, runs the consumer's
-	// callback (unless Cancel or Withdrawn), retires the request from its
-	// net and drops the pins. Returns false if someone else already won.
-	bool complete(int status, kstd::Span<const kstd::s32> remote, Ending how);
-	// Submit's failure path after publishing: wins the completion like
-	// complete() but runs no callback and keeps the pins, which the caller
-	// drops once the socket's destructor is restored.
-	bool abandon(int status);
 	void unpin();
+	// Exactly once per request: the first caller wins, runs the consumer's
+	// callback (unless Cancel), retires the request from its namespace and
+	// drops the pins. Returns false if someone else already won.
+	bool complete(int status, kstd::Span<const kstd::s32> remote, Ending how);
+	// Submit's failure path: wins the completion without a callback and
+	// without touching the pins (the caller drops them once the request is
+	// unpublished). Under the Pernet lock.
+	bool claim_withdrawn();
 
 	bool completed() const { return flags_.load() & kCompleted; }
 	bool cancelled() const { return flags_.load() & kCancelled; }
@@ -69,30 +74,26 @@ public:
 
 	tlsup_ksock *sk() const { return sk_; }
 	tlsup_kfile *file() const { return file_; }
-	NetState &net() const { return *net_; }
-	// Binds the request to its namespace and takes the module and net
-	// references it keeps until freed; assigns its id.
-	kstd::Expected<void> attach(NetState *net);
+	Pernet &pernet() const { return *pernet_; }
 	kstd::u64 id() const { return id_; }
 
 	void *orig_destruct() const { return orig_destruct_; }
 	void set_orig_destruct(void *d) { orig_destruct_ = d; }
 
+	kstd::u32 handler_class() const { return HANDSHAKE_HANDLER_CLASS_TLSHD; }
+	kstd::u32 timeout_ms() const { return timeout_ms_; }
 	kstd::u32 msg_type() const { return msg_type_; }
 	kstd::u32 auth_mode() const { return auth_mode_; }
-	kstd::u32 handler_class() const { return HANDLER_CLASS_TLSHD; }
-	const char *peername() const { return has_peername_ ? peername_ : nullptr; }
-	kstd::u32 timeout_ms() const { return timeout_ms_; }
 	kstd::s32 keyring() const { return keyring_; }
-	kstd::s32 cert() const { return cert_; }
-	kstd::s32 privkey() const { return privkey_; }
-	kstd::Span<const kstd::s32> peerids() const { return {peerids_, num_peerids_}; }
+	const char *peername() const { return has_peername_ ? peername_ : nullptr; }
+	// What ACCEPT tells the agent about this request (DESIGN §1).
+	tlsup_accept_reply accept_reply(int sockfd) const;
 
 	kstd::u64 submit_ms() const { return submit_ms_; }
 	kstd::u64 deadline_ms() const { return deadline_ms_; }
 	void set_times(kstd::u64 now_ms);
 
-	// Lists, under the owning NetState's lock (queue_link) or the index's
+	// Lists, under the owning Pernet's lock (queue_link) or the index's
 	// lock (index_link). Public so KSTD_LIST can find them.
 	kstd::ListNode queue_link;
 	kstd::ListNode index_link;
@@ -100,13 +101,12 @@ public:
 	bool retired = false;
 
 private:
-	static constexpr kstd::u32 HANDLER_CLASS_TLSHD = 1;
 	static constexpr kstd::u32 kCompleted = 1u << 0;
 	static constexpr kstd::u32 kCancelled = 1u << 1;
 	static constexpr kstd::u32 kAccepted = 1u << 2;
 	static constexpr kstd::u32 kSession = 1u << 3;
 
-	Request() = default;
+	explicit Request(Pernet &pn) : pernet_(&pn) {}
 	~Request() = default;
 	friend void kstd::destroy<Request>(Request *);
 
@@ -118,7 +118,7 @@ private:
 	tlsup_ksock *sk_ = nullptr;
 	tlsup_kfile *file_ = nullptr;
 	void *orig_destruct_ = nullptr;
-	NetState *net_ = nullptr;
+	Pernet *pernet_;
 	kstd::u64 id_ = 0;
 	kstd::u64 submit_ms_ = 0;
 	kstd::u64 deadline_ms_ = 0; // 0: none
@@ -136,6 +136,8 @@ private:
 	bool has_peername_ = false;
 	char peername_[TLSUP_PEERNAME_MAX + 1] = {};
 };
+
+using RequestRef = kstd::RefPtr<Request>;
 
 // Argument rules of DESIGN §2.1, separate so the tests can call them.
 kstd::Expected<void> validate_submit(const tlsup_submit &args);

@@ -5,9 +5,6 @@
 
 namespace tlsup {
 
-using kstd::Error;
-using kstd::Expected;
-
 SockIndex *SockIndex::create() {
 	// 4096 chains: 64 KiB, allocated once at module load (kvmalloc).
 	SockIndex *ix = new (kstd::Gfp{tlsup_gfp_kernel}) SockIndex();
@@ -31,27 +28,36 @@ kstd::usize SockIndex::bucket(const tlsup_ksock *sk) {
 }
 
 Request *SockIndex::find_locked(tlsup_ksock *sk) {
+	lock_.assert_held();
 	for (Request &r : chains_[bucket(sk)])
 		if (r.sk() == sk)
 			return &r;
 	return nullptr;
 }
 
-Expected<void> SockIndex::insert(Request &req) {
-	LockGuard g(lock_);
-	if (find_locked(req.sk()))
-		return Error(kstd::err::ebusy);
-	chains_[bucket(req.sk())].push_back(req);
-	count_++;
-	return {};
+bool SockIndex::contains_locked(tlsup_ksock *sk) {
+	return find_locked(sk) != nullptr;
 }
 
-Request *SockIndex::lookup(tlsup_ksock *sk) {
+void SockIndex::insert_locked(Request &req) {
+	lock_.assert_held();
+	chains_[bucket(req.sk())].push_back(req);
+	count_++;
+}
+
+void SockIndex::remove_locked(Request &req) {
+	lock_.assert_held();
+	req.index_link.unlink();
+	count_--;
+}
+
+RequestRef SockIndex::lookup(tlsup_ksock *sk) {
 	LockGuard g(lock_);
 	Request *r = find_locked(sk);
-	if (r)
-		r->get();
-	return r;
+	if (!r)
+		return {};
+	r->get();
+	return RequestRef::adopt(r);
 }
 
 Request *SockIndex::remove(tlsup_ksock *sk) {
@@ -62,14 +68,6 @@ Request *SockIndex::remove(tlsup_ksock *sk) {
 		count_--;
 	}
 	return r;
-}
-
-void SockIndex::remove(Request &req) {
-	LockGuard g(lock_);
-	if (req.index_link.linked()) {
-		req.index_link.unlink();
-		count_--;
-	}
 }
 
 bool SockIndex::empty() {

@@ -18,15 +18,19 @@ public:
 	static SockIndex *create();
 	void destroy();
 
-	// -EBUSY if @req's socket already has a request.
-	kstd::Expected<void> insert(Request &req);
-	// The request of @sk with a reference taken, or nullptr.
-	Request *lookup(tlsup_ksock *sk);
+	// Publishing takes this lock, then the request's Pernet lock.
+	SpinLock &lock() { return lock_; }
+	bool contains_locked(tlsup_ksock *sk);
+	// Adds @req with the reference the caller gives the index.
+	void insert_locked(Request &req);
+	// Unlinks @req (submit's failure path); the caller drops the reference.
+	void remove_locked(Request &req);
+
+	// The request of @sk with a reference taken, or nothing.
+	RequestRef lookup(tlsup_ksock *sk);
 	// Unlinks and returns the request of @sk (the index's reference moves
 	// to the caller), or nullptr.
 	Request *remove(tlsup_ksock *sk);
-	// Unlinks @req if it is still indexed (submit's failure path).
-	void remove(Request &req);
 
 	bool empty();
 

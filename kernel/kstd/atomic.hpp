@@ -6,6 +6,8 @@
 
 #include "types.hpp"
 
+extern "C" void tlsup_shim_warn(const char *why);
+
 namespace kstd {
 
 template <typename T>
@@ -33,16 +35,45 @@ private:
 	T v_{};
 };
 
-// Reference count that reports the final put; the owner frees on true.
+// Reference count with refcount_t's rules: the final put reports true (the
+// owner frees); an increment from 0, an overflow or an underflow warns and
+// saturates the count, so the object leaks instead of being freed twice.
 class RefCount {
 public:
-	constexpr explicit RefCount(u32 initial) : count_(initial) {}
-	void get() { count_.fetch_add(1); }
-	[[nodiscard]] bool put() { return count_.fetch_sub(1) == 1; }
-	u32 read() const { return count_.load(); }
+	// refcount_t's REFCOUNT_SATURATED: far from 0 and from overflowing.
+	static constexpr s32 kSaturated = static_cast<s32>(0xc0000000u);
+
+	constexpr explicit RefCount(u32 initial) : count_(static_cast<s32>(initial)) {}
+	void get() {
+		const s32 old = count_.fetch_add(1);
+		if (old == 0)
+			saturate("tlsup: refcount increment on 0; use-after-free");
+		else if (old == 0x7fffffff)
+			saturate("tlsup: refcount overflow");
+		else if (old < 0)
+			count_.store(kSaturated); // stays saturated, warned once already
+	}
+	[[nodiscard]] bool put() {
+		const s32 old = count_.fetch_sub(1);
+		if (old == 1)
+			return true;
+		if (old == 0)
+			saturate("tlsup: refcount underflow; use-after-free");
+		else if (old < 0)
+			count_.store(kSaturated);
+		return false;
+	}
+	s32 read() const { return count_.load(); }
 
 private:
-	Atomic<u32> count_;
+	void saturate(const char *why);
+
+	Atomic<s32> count_;
 };
+
+inline void RefCount::saturate(const char *why) {
+	count_.store(kSaturated);
+	tlsup_shim_warn(why);
+}
 
 } // namespace kstd

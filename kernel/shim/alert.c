@@ -11,8 +11,13 @@
 #include <net/sock.h>
 #include <uapi/linux/tls.h>
 
-#include "../../include/net/handshake.h"
 #include "shim.h"
+#if TLSUP_KERNEL_HAS_HANDSHAKE_H
+#include <net/handshake.h>
+#include <net/tls_prot.h>
+#else
+#include "../../include/net/handshake.h"
+#endif
 #include "trace.h"
 
 /**
@@ -83,10 +88,16 @@ EXPORT_SYMBOL(tls_get_record_type);
 /**
  * tls_alert_recv - decode a received TLS alert record
  * @sk: the receiving socket (for tracing)
- * @msg: the message an alert record was received into; its iterator must
- *	 be a kvec whose first segment holds the two alert bytes
+ * @msg: the message an alert record was received into, with a kvec
+ *	 iterator: either positioned at the alert, or as the receive left it
+ *	 (advanced past the two alert bytes, possibly past its last segment)
  * @level: OUT: TLS_ALERT_LEVEL_*
  * @description: OUT: TLS_ALERT_DESC_*
+ *
+ * Like upstream, the alert is read from the start of the segment the
+ * iterator is in. A receive that filled its buffer exactly leaves the
+ * iterator past its last segment (nr_segs 0); upstream then reads past the
+ * caller's kvec array, here the segment just consumed is read instead.
  *
  * Context: any.
  * Return: nothing; a message that cannot hold an alert yields level and
@@ -95,14 +106,19 @@ EXPORT_SYMBOL(tls_get_record_type);
 void tls_alert_recv(const struct sock *sk, const struct msghdr *msg,
 		    u8 *level, u8 *description)
 {
-	const struct kvec *iov = msg->msg_iter.kvec;
+	const struct iov_iter *it = &msg->msg_iter;
+	const struct kvec *seg;
 	const u8 *data;
 
 	*level = 0;
 	*description = 0;
-	if (!iov_iter_is_kvec(&msg->msg_iter) || !iov || iov->iov_len < 2)
+	if (!iov_iter_is_kvec(it) || !it->kvec)
 		return;
-	data = iov->iov_base;
+	/* nr_segs 0: every segment was consumed; the last one is behind. */
+	seg = it->nr_segs ? it->kvec : it->kvec - 1;
+	if (!seg->iov_base || seg->iov_len < 2)
+		return;
+	data = seg->iov_base;
 	*level = data[0];
 	*description = data[1];
 	trace_tls_alert_recv(sk, *level, *description);

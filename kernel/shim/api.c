@@ -9,9 +9,14 @@
 #include <linux/string.h>
 #include <net/sock.h>
 
-#include "../../include/net/handshake.h"
-#include "../../include/uapi/linux/handshake.h"
 #include "shim.h"
+#if TLSUP_KERNEL_HAS_HANDSHAKE_H
+#include <net/handshake.h>
+#include <net/tls_prot.h>
+#else
+#include "../../include/net/handshake.h"
+#endif
+#include "../../include/uapi/linux/handshake.h"
 
 static int tlsup_hello(const struct tls_handshake_args *args, gfp_t flags,
 		       unsigned int msg_type, unsigned int auth_mode)
@@ -24,8 +29,10 @@ static int tlsup_hello(const struct tls_handshake_args *args, gfp_t flags,
 		.msg_type = msg_type,
 		.auth_mode = auth_mode,
 	};
+	struct tlsup_core_pernet *core;
 
-	if (!args)
+	/* The namespace comes from the sock: without one, nothing to check. */
+	if (!args || !sock || !sock->sk)
 		return -EINVAL;
 	s.done = args->ta_done;
 	s.data = args->ta_data;
@@ -37,7 +44,11 @@ static int tlsup_hello(const struct tls_handshake_args *args, gfp_t flags,
 	s.num_peerids = args->ta_num_peerids;
 	BUILD_BUG_ON(sizeof(s.peerids) != sizeof(args->ta_my_peerids));
 	memcpy(s.peerids, args->ta_my_peerids, sizeof(s.peerids));
-	return tlsup_core_submit(&s, (__force unsigned int)flags);
+	core = tlsup_pernet_get(sock_net(sock->sk));
+	if (!core)
+		return -EOPNOTSUPP;
+	/* Consumes the reference. */
+	return tlsup_core_submit(core, &s, (__force unsigned int)flags);
 }
 
 /**

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The "handshake" generic netlink family, wire-compatible with upstream's:
- * READY notifications, ACCEPT and DONE commands, and the attribute writer
- * the core builds ACCEPT replies with.
+ * READY notifications, ACCEPT and DONE commands. Attributes are decoded and
+ * encoded here; the core gets and returns plain structs.
  */
 
 #include <linux/err.h>
@@ -12,12 +12,9 @@
 #include "../../include/uapi/linux/handshake.h"
 #include "shim.h"
 
-/* Carries one ACCEPT's reply from the doit through the core. */
+/* One ACCEPT being answered. */
 struct tlsup_nl_reply {
 	struct genl_info *info;
-	struct sk_buff *msg;
-	void *hdr;
-	struct nlattr *nest;
 };
 
 static const struct nla_policy tlsup_accept_policy[HANDSHAKE_A_ACCEPT_HANDLER_CLASS + 1] = {
@@ -25,40 +22,62 @@ static const struct nla_policy tlsup_accept_policy[HANDSHAKE_A_ACCEPT_HANDLER_CL
 		NLA_POLICY_MAX(NLA_U32, HANDSHAKE_HANDLER_CLASS_MAX),
 };
 
+/* TAG: with or without a trailing NUL, as upstream sends and accepts it. */
+#define TLSUP_TAG_MAX 255
+
 static const struct nla_policy tlsup_done_policy[HANDSHAKE_A_DONE_MAX + 1] = {
 	[HANDSHAKE_A_DONE_STATUS] = NLA_POLICY_MAX(NLA_U32, MAX_ERRNO),
 	[HANDSHAKE_A_DONE_SOCKFD] = { .type = NLA_S32 },
 	[HANDSHAKE_A_DONE_REMOTE_AUTH] = { .type = NLA_U32 },
-	[HANDSHAKE_A_DONE_TAG] = { .type = NLA_NUL_STRING },
+	[HANDSHAKE_A_DONE_TAG] = { .type = NLA_STRING, .len = TLSUP_TAG_MAX },
 };
-
-static struct tlsup_net *tlsup_genl_core(struct genl_info *info)
-{
-	struct tlsup_pernet *pn = tlsup_pernet(genl_info_net(info));
-
-	return pn ? pn->core : NULL;
-}
 
 static int tlsup_nl_accept_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct tlsup_nl_reply reply = { .info = info };
-	struct tlsup_net *core = tlsup_genl_core(info);
+	struct tlsup_accept_cmd cmd = { 0 };
+	struct tlsup_core_pernet *core;
+	int ret;
 
+	if (GENL_REQ_ATTR_CHECK(info, HANDSHAKE_A_ACCEPT_HANDLER_CLASS))
+		return -EINVAL;
+	cmd.handler_class = nla_get_u32(info->attrs[HANDSHAKE_A_ACCEPT_HANDLER_CLASS]);
+	core = tlsup_pernet_get(genl_info_net(info));
 	if (!core)
 		return -EOPNOTSUPP;
-	return tlsup_core_cmd_accept(core, nlmsg_attrdata(info->nlhdr, GENL_HDRLEN),
-				     nlmsg_attrlen(info->nlhdr, GENL_HDRLEN),
-				     &reply);
+	ret = tlsup_core_cmd_accept(core, &cmd, &reply);
+	tlsup_core_pernet_put(core);
+	return ret;
 }
 
 static int tlsup_nl_done_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	struct tlsup_net *core = tlsup_genl_core(info);
+	struct tlsup_done_cmd cmd = { 0 };
+	struct tlsup_core_pernet *core;
+	const struct nlattr *nla;
+	int rem, ret;
 
+	if (GENL_REQ_ATTR_CHECK(info, HANDSHAKE_A_DONE_SOCKFD))
+		return -EINVAL;
+	cmd.sockfd = nla_get_s32(info->attrs[HANDSHAKE_A_DONE_SOCKFD]);
+	if (info->attrs[HANDSHAKE_A_DONE_STATUS]) {
+		cmd.has_status = true;
+		cmd.status = nla_get_u32(info->attrs[HANDSHAKE_A_DONE_STATUS]);
+	}
+	/* Repeated: info->attrs[] keeps only the last one. */
+	nla_for_each_attr(nla, genlmsg_data(info->genlhdr),
+			  genlmsg_len(info->genlhdr), rem) {
+		if (nla_type(nla) != HANDSHAKE_A_DONE_REMOTE_AUTH)
+			continue;
+		if (cmd.num_remote < TLSUP_MAX_PEERIDS)
+			cmd.remote[cmd.num_remote++] = nla_get_s32(nla);
+	}
+	core = tlsup_pernet_get(genl_info_net(info));
 	if (!core)
 		return -EOPNOTSUPP;
-	return tlsup_core_cmd_done(core, nlmsg_attrdata(info->nlhdr, GENL_HDRLEN),
-				   nlmsg_attrlen(info->nlhdr, GENL_HDRLEN));
+	ret = tlsup_core_cmd_done(core, &cmd);
+	tlsup_core_pernet_put(core);
+	return ret;
 }
 
 static const struct genl_ops tlsup_genl_ops[] = {
@@ -78,10 +97,20 @@ static const struct genl_ops tlsup_genl_ops[] = {
 	},
 };
 
-/* Group index == handler class. */
+/*
+ * Group index == handler class. Joining needs CAP_NET_ADMIN (where the
+ * kernel can say so): an unprivileged listener cannot ACCEPT, so counting
+ * it as an agent would let submits succeed with nobody to serve them.
+ */
 static const struct genl_multicast_group tlsup_genl_mcgrps[] = {
-	[HANDSHAKE_HANDLER_CLASS_NONE] = { .name = HANDSHAKE_MCGRP_NONE },
-	[HANDSHAKE_HANDLER_CLASS_TLSHD] = { .name = HANDSHAKE_MCGRP_TLSHD },
+	[HANDSHAKE_HANDLER_CLASS_NONE] = {
+		.name = HANDSHAKE_MCGRP_NONE,
+		.flags = TLSUP_MCAST_ADMIN,
+	},
+	[HANDSHAKE_HANDLER_CLASS_TLSHD] = {
+		.name = HANDSHAKE_MCGRP_TLSHD,
+		.flags = TLSUP_MCAST_ADMIN,
+	},
 };
 
 struct genl_family tlsup_genl_family = {
@@ -92,14 +121,16 @@ struct genl_family tlsup_genl_family = {
 	.module = THIS_MODULE,
 	.ops = tlsup_genl_ops,
 	.n_ops = ARRAY_SIZE(tlsup_genl_ops),
-	/* Strict attribute validation for every command. */
-	.resv_start_op = HANDSHAKE_CMD_DONE + 1,
+	/* Header and strict attribute validation for every command. */
+	TLSUP_GENL_RESV_START_OP
 	.mcgrps = tlsup_genl_mcgrps,
 	.n_mcgrps = ARRAY_SIZE(tlsup_genl_mcgrps),
 };
 
+#ifdef TLSUP_KUNIT_HOOKS
 /* The KUnit suites join its groups and send it real messages. */
-EXPORT_SYMBOL_NS_GPL(tlsup_genl_family, TLSUP_KUNIT);
+TLSUP_EXPORT_SYMBOL_NS_GPL(tlsup_genl_family, TLSUP_KUNIT);
+#endif
 
 int tlsup_genl_register(void)
 {
@@ -111,18 +142,22 @@ void tlsup_genl_unregister(void)
 	genl_unregister_family(&tlsup_genl_family);
 }
 
-bool tlsup_shim_has_listeners(struct tlsup_knet *knet, unsigned int class_)
-{
-	return genl_has_listeners(&tlsup_genl_family, from_knet(knet)->net,
-				  class_);
-}
-
-int tlsup_shim_notify_ready(struct tlsup_knet *knet, unsigned int class_,
+/*
+ * genl_has_listeners() is global across namespaces, so only the multicast
+ * can tell: -ESRCH means nobody in this namespace received it (no agent:
+ * the submit fails, as upstream). An agent that set NETLINK_BROADCAST_ERROR
+ * and whose queue overflowed makes it -ENOBUFS instead: that agent exists,
+ * sees the overrun and drains with ACCEPT until -EAGAIN.
+ */
+int tlsup_shim_notify_ready(struct tlsup_pernet *pn, unsigned int class_,
 			    unsigned int gfp)
 {
 	struct sk_buff *msg;
 	void *hdr;
+	int ret;
 
+	if (!genl_has_listeners(&tlsup_genl_family, pn->net, class_))
+		return -ESRCH;
 	msg = genlmsg_new(nla_total_size(sizeof(u32)), (__force gfp_t)gfp);
 	if (!msg)
 		return -ENOMEM;
@@ -132,67 +167,73 @@ int tlsup_shim_notify_ready(struct tlsup_knet *knet, unsigned int class_,
 		return -EMSGSIZE;
 	}
 	genlmsg_end(msg, hdr);
-	return genlmsg_multicast_netns(&tlsup_genl_family, from_knet(knet)->net,
-				       msg, 0, class_, (__force gfp_t)gfp);
+	ret = genlmsg_multicast_netns(&tlsup_genl_family, pn->net, msg, 0,
+				      class_, (__force gfp_t)gfp);
+	return ret == -ENOBUFS ? 0 : ret;
 }
 
-int tlsup_nl_reply_begin(struct tlsup_nl_reply *reply)
+/* The reply's attributes, in the order DESIGN §1 fixes. */
+static int tlsup_nl_put_accept(struct sk_buff *msg,
+			       const struct tlsup_accept_reply *r)
 {
-	struct genl_info *info = reply->info;
+	struct nlattr *nest;
+	unsigned int i;
 
-	reply->msg = genlmsg_new(GENLMSG_DEFAULT_SIZE, GFP_KERNEL);
-	if (!reply->msg)
-		return -ENOMEM;
-	reply->hdr = genlmsg_put(reply->msg, info->snd_portid, info->snd_seq,
-				 &tlsup_genl_family, 0, info->genlhdr->cmd);
-	if (!reply->hdr) {
-		nlmsg_free(reply->msg);
-		reply->msg = NULL;
+	if (nla_put_s32(msg, HANDSHAKE_A_ACCEPT_SOCKFD, r->sockfd) ||
+	    nla_put_u32(msg, HANDSHAKE_A_ACCEPT_MESSAGE_TYPE, r->msg_type))
 		return -EMSGSIZE;
+	if (r->peername &&
+	    nla_put_string(msg, HANDSHAKE_A_ACCEPT_PEERNAME, r->peername))
+		return -EMSGSIZE;
+	if (r->timeout_ms &&
+	    nla_put_u32(msg, HANDSHAKE_A_ACCEPT_TIMEOUT, r->timeout_ms))
+		return -EMSGSIZE;
+	if (nla_put_u32(msg, HANDSHAKE_A_ACCEPT_AUTH_MODE, r->auth_mode))
+		return -EMSGSIZE;
+	if (r->auth_mode == HANDSHAKE_AUTH_PSK) {
+		for (i = 0; i < r->num_peerids && i < TLSUP_MAX_PEERIDS; i++)
+			if (nla_put_u32(msg, HANDSHAKE_A_ACCEPT_PEER_IDENTITY,
+					r->peerids[i]))
+				return -EMSGSIZE;
+	} else if (r->auth_mode == HANDSHAKE_AUTH_X509 &&
+		   (r->cert || r->privkey)) {
+		nest = nla_nest_start(msg, HANDSHAKE_A_ACCEPT_CERTIFICATE);
+		if (!nest ||
+		    nla_put_s32(msg, HANDSHAKE_A_X509_CERT, r->cert) ||
+		    nla_put_s32(msg, HANDSHAKE_A_X509_PRIVKEY, r->privkey))
+			return -EMSGSIZE;
+		nla_nest_end(msg, nest);
 	}
+	if (r->keyring &&
+	    nla_put_u32(msg, HANDSHAKE_A_ACCEPT_KEYRING, r->keyring))
+		return -EMSGSIZE;
 	return 0;
 }
 
-int tlsup_nl_put_u32(struct tlsup_nl_reply *reply, unsigned int type,
-		     unsigned int value)
+int tlsup_shim_accept_reply(struct tlsup_nl_reply *reply,
+			    const struct tlsup_accept_reply *r)
 {
-	return nla_put_u32(reply->msg, type, value);
-}
+	struct genl_info *info = reply->info;
+	struct sk_buff *msg;
+	void *hdr;
+	int ret;
 
-int tlsup_nl_put_s32(struct tlsup_nl_reply *reply, unsigned int type, int value)
-{
-	return nla_put_s32(reply->msg, type, value);
-}
+	msg = genlmsg_new(GENLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &tlsup_genl_family, 0,
+				info->genlhdr->cmd);
+	if (!hdr) {
+		ret = -EMSGSIZE;
+		goto out_free;
+	}
+	ret = tlsup_nl_put_accept(msg, r);
+	if (ret)
+		goto out_free;
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
 
-int tlsup_nl_put_string(struct tlsup_nl_reply *reply, unsigned int type,
-			const char *value)
-{
-	return nla_put_string(reply->msg, type, value);
-}
-
-int tlsup_nl_nest_start(struct tlsup_nl_reply *reply, unsigned int type)
-{
-	reply->nest = nla_nest_start(reply->msg, type);
-	return reply->nest ? 0 : -EMSGSIZE;
-}
-
-void tlsup_nl_nest_end(struct tlsup_nl_reply *reply)
-{
-	nla_nest_end(reply->msg, reply->nest);
-	reply->nest = NULL;
-}
-
-int tlsup_nl_reply_send(struct tlsup_nl_reply *reply)
-{
-	struct sk_buff *msg = reply->msg;
-
-	reply->msg = NULL;
-	genlmsg_end(msg, reply->hdr);
-	return genlmsg_reply(msg, reply->info);
-}
-
-void tlsup_nl_reply_abort(struct tlsup_nl_reply *reply)
-{
-	nlmsg_free(reply->msg);
-	reply->msg = NULL;
+out_free:
+	nlmsg_free(msg);
+	return ret;
 }

@@ -4,6 +4,7 @@
  * core formats them.
  */
 
+#include <linux/capability.h>
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
 #include <net/net_namespace.h>
@@ -19,12 +20,23 @@ void tlsup_shim_seq_printf(struct tlsup_seq *seq, const char *fmt, ...)
 	va_end(args);
 }
 
+/*
+ * Counters for anyone; peernames only for a reader whose file was opened
+ * with CAP_NET_ADMIN over the namespace (the opener's credentials, not the
+ * reader's, so a privileged process cannot be tricked into reading for an
+ * unprivileged one).
+ */
 static int tlsup_proc_show(struct seq_file *seq, void *v)
 {
-	struct tlsup_pernet *pn = tlsup_pernet(seq_file_single_net(seq));
+	struct net *net = seq_file_single_net(seq);
+	struct tlsup_core_pernet *core = tlsup_pernet_get(net);
+	bool privileged;
 
-	if (pn && pn->core)
-		tlsup_core_net_show(pn->core, (struct tlsup_seq *)seq);
+	if (!core)
+		return 0;
+	privileged = file_ns_capable(seq->file, net->user_ns, CAP_NET_ADMIN);
+	tlsup_core_pernet_show(core, (struct tlsup_seq *)seq, privileged);
+	tlsup_core_pernet_put(core);
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 #ifndef _TLSUP_SHIM_H
 #define _TLSUP_SHIM_H
 
+#include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/workqueue.h>
 #include <net/genetlink.h>
@@ -13,14 +14,22 @@
 
 #include <tlsup/core.h>
 
-/* Per network namespace: the core's state plus the kernel objects for it. */
+#include "compat.h"
+
+/*
+ * tlsup's state of one network namespace (its net_generic slot): the core's
+ * state and the kernel objects that serve it. @lock guards @core, which
+ * namespace exit clears before the core's state is torn down.
+ */
 struct tlsup_pernet {
-	struct tlsup_net *core;
 	struct net *net;
+	spinlock_t lock;
+	struct tlsup_core_pernet *core;
 	struct delayed_work reaper;
 };
 
-struct tlsup_pernet *tlsup_pernet(struct net *net);
+/* The namespace's core state with a reference taken, or NULL. */
+struct tlsup_core_pernet *tlsup_pernet_get(struct net *net);
 int tlsup_pernet_register(void);
 void tlsup_pernet_unregister(void);
 
@@ -31,9 +40,11 @@ void tlsup_genl_unregister(void);
 int tlsup_proc_net_init(struct net *net);
 void tlsup_proc_net_exit(struct net *net);
 
-void tlsup_kunit_net_stats(struct net *net, struct tlsup_stats *out);
-
 int tlsup_alert_send(struct socket *sock, u8 level, u8 description);
+
+#ifdef TLSUP_KUNIT_HOOKS
+void tlsup_kunit_net_stats(struct net *net, struct tlsup_stats *out);
+#endif
 
 static inline struct tlsup_ksock *to_ksock(struct sock *sk)
 {
@@ -53,16 +64,6 @@ static inline struct tlsup_kfile *to_kfile(struct file *file)
 static inline struct file *from_kfile(struct tlsup_kfile *file)
 {
 	return (struct file *)file;
-}
-
-static inline struct tlsup_knet *to_knet(struct tlsup_pernet *pn)
-{
-	return (struct tlsup_knet *)pn;
-}
-
-static inline struct tlsup_pernet *from_knet(struct tlsup_knet *knet)
-{
-	return (struct tlsup_pernet *)knet;
 }
 
 #endif /* _TLSUP_SHIM_H */

@@ -434,12 +434,42 @@ case_concurrent_100() {
 }
 
 case_tlsupctl_status() {
-	local st
+	local st rc
 	st=$("$TLSUPCTL" -s "$WORK/tlsupd.sock" status 2>&1)
 	echo "$st" | grep -qi 'p99' || { log "tlsupctl status: $st"; case_failed=1; }
 	if [ -e /proc/net/tlsup ]; then
 		echo "$st" | grep -q 'submitted' || { log "no kernel counters: $st"; case_failed=1; }
 	fi
+	st=$("$TLSUPCTL" -s "$WORK/tlsupd.sock" status --json 2>&1)
+	echo "$st" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["agent"]["running"]; assert d["agent"]["done"]["total"] > 0' ||
+		{ log "tlsupctl status --json: $st"; case_failed=1; }
+	# Nobody on the socket: LSB "not running", the kernel's side still shown.
+	st=$("$TLSUPCTL" -s "$WORK/no-agent.sock" status 2>&1)
+	rc=$?
+	expect "tlsupctl status without an agent exits" "$rc" 3
+	echo "$st" | grep -q '^tlsupd: not running' || { log "agent down: $st"; case_failed=1; }
+	if [ -e /proc/net/tlsup ]; then
+		echo "$st" | grep -q 'submitted' || { log "agent down, no kernel counters: $st"; case_failed=1; }
+	fi
+}
+
+# A bad configuration fails the reload visibly; the old one keeps serving.
+case_tlsupctl_reload() {
+	cp "$WORK/tlsupd.conf" "$WORK/tlsupd.conf.good"
+	printf '[agent]\nmax_inflight = lots\n' >>"$WORK/tlsupd.conf"
+	"$TLSUPCTL" -s "$WORK/tlsupd.sock" reload >"$WORK/reload.out" 2>&1
+	expect "reload of a bad configuration exits" "$?" 1
+	grep -q "max_inflight: 'lots' is not a number" "$WORK/reload.out" ||
+		{ log "reload: $(cat "$WORK/reload.out")"; case_failed=1; }
+	# Still serving, with the configuration it had.
+	next_port
+	peer_server --cert pki/server.pem --key pki/server.key --mode echo
+	consumer role=client port=$port auth=anon peername=localhost timeout=10000 send=16 recv=16
+	peer_stop
+	expect "status with the old configuration" "$(field status)" 0
+	cp "$WORK/tlsupd.conf.good" "$WORK/tlsupd.conf"
+	"$TLSUPCTL" -s "$WORK/tlsupd.sock" reload >"$WORK/reload.out" 2>&1
+	expect "reload of the good configuration exits" "$?" 0
 }
 
 # ---- what an attacker on the network tries ----
@@ -575,6 +605,7 @@ CASES=(
 	"agent in its own network namespace|case_netns_agent_serves_own_namespace"
 	"100 concurrent handshakes|case_concurrent_100"
 	"tlsupctl status|case_tlsupctl_status"
+	"tlsupctl reload with a bad configuration|case_tlsupctl_reload"
 	"attacker: stored peer certificate as a PSK (refused)|case_psk_bypass_with_stored_certificate"
 	"one consumer's PSK is not another's|case_psk_cross_consumer"
 	"server PSK: psk-type key in the request's keyring|case_psk_type_in_request_keyring"

@@ -252,7 +252,7 @@ struct kt_softirq_cancel {
 
 static void kt_cancel_timer(struct timer_list *t)
 {
-	struct kt_softirq_cancel *s = from_timer(s, t, timer);
+	struct kt_softirq_cancel *s = timer_container_of(s, t, timer);
 
 	s->in_softirq = in_softirq();
 	s->result = tls_handshake_cancel(s->sk);
@@ -270,7 +270,7 @@ static void api_cancel_from_softirq(struct kunit *test)
 	timer_setup_on_stack(&s.timer, kt_cancel_timer, 0);
 	mod_timer(&s.timer, jiffies + 1);
 	KUNIT_ASSERT_TRUE(test, wait_for_completion_timeout(&s.fired, HZ * 5));
-	del_timer_sync(&s.timer);
+	timer_delete_sync(&s.timer);
 	destroy_timer_on_stack(&s.timer);
 	KUNIT_EXPECT_TRUE(test, s.in_softirq);
 	KUNIT_EXPECT_TRUE(test, s.result);
@@ -366,6 +366,78 @@ static void api_alert_recv_decodes_two_bytes(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, desc, 0);
 }
 
+/* A connected TCP pair over loopback, released at the case's end. */
+static void kt_tcp_pair(struct kunit *test, struct socket **client,
+			struct socket **server)
+{
+	struct sockaddr_in addr = {
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	struct socket *lsn;
+
+	KUNIT_ASSERT_EQ(test, sock_create_kern(&init_net, AF_INET, SOCK_STREAM,
+					       IPPROTO_TCP, &lsn), 0);
+	KUNIT_ASSERT_EQ(test, kernel_bind(lsn, (struct sockaddr *)&addr,
+					  sizeof(addr)), 0);
+	KUNIT_ASSERT_EQ(test, kernel_listen(lsn, 1), 0);
+	KUNIT_ASSERT_GT(test, kernel_getsockname(lsn, (struct sockaddr *)&addr), 0);
+	KUNIT_ASSERT_EQ(test, sock_create_kern(&init_net, AF_INET, SOCK_STREAM,
+					       IPPROTO_TCP, client), 0);
+	KUNIT_ASSERT_EQ(test, kernel_connect(*client, (struct sockaddr *)&addr,
+					     sizeof(addr), 0), 0);
+	KUNIT_ASSERT_EQ(test, kernel_accept(lsn, server, 0), 0);
+	sock_release(lsn);
+}
+
+/*
+ * Review finding: after a receive that fills its kvec exactly, the iterator
+ * points past the caller's kvec array; tls_alert_recv() read past it (on the
+ * debug kernel: a KASAN stack-out-of-bounds report). Received for real, as
+ * a consumer that does not rewind its iterator does.
+ */
+static void api_alert_recv_after_a_real_receive(struct kunit *test)
+{
+	u8 sent[2] = { TLS_ALERT_LEVEL_WARNING, TLS_ALERT_DESC_CLOSE_NOTIFY };
+	u8 alert[2] = { 0xaa, 0xaa };
+	struct kvec out = { .iov_base = sent, .iov_len = sizeof(sent) };
+	struct kvec in = { .iov_base = alert, .iov_len = sizeof(alert) };
+	struct socket *client, *server;
+	struct msghdr msg = {};
+	u8 level = 9, desc = 9;
+
+	kt_tcp_pair(test, &client, &server);
+	KUNIT_ASSERT_EQ(test, kernel_sendmsg(client, &msg, &out, 1, sizeof(sent)),
+			(int)sizeof(sent));
+	memset(&msg, 0, sizeof(msg));
+	KUNIT_ASSERT_EQ(test, kernel_recvmsg(server, &msg, &in, 1, sizeof(alert),
+					     MSG_WAITALL), (int)sizeof(alert));
+	KUNIT_EXPECT_EQ(test, msg.msg_iter.nr_segs, 0UL);
+	tls_alert_recv(server->sk, &msg, &level, &desc);
+	KUNIT_EXPECT_EQ(test, level, TLS_ALERT_LEVEL_WARNING);
+	KUNIT_EXPECT_EQ(test, desc, TLS_ALERT_DESC_CLOSE_NOTIFY);
+
+	/* Received into a larger buffer: the segment is still current. */
+	sent[0] = TLS_ALERT_LEVEL_FATAL;
+	sent[1] = TLS_ALERT_DESC_UNKNOWN_PSK_IDENTITY;
+	memset(&msg, 0, sizeof(msg));
+	KUNIT_ASSERT_EQ(test, kernel_sendmsg(client, &msg, &out, 1, sizeof(sent)),
+			(int)sizeof(sent));
+	{
+		u8 big[16] = {};
+		struct kvec bin = { .iov_base = big, .iov_len = sizeof(big) };
+
+		memset(&msg, 0, sizeof(msg));
+		KUNIT_ASSERT_EQ(test, kernel_recvmsg(server, &msg, &bin, 1,
+						     sizeof(big), 0), 2);
+		tls_alert_recv(server->sk, &msg, &level, &desc);
+	}
+	KUNIT_EXPECT_EQ(test, level, TLS_ALERT_LEVEL_FATAL);
+	KUNIT_EXPECT_EQ(test, desc, TLS_ALERT_DESC_UNKNOWN_PSK_IDENTITY);
+	sock_release(client);
+	sock_release(server);
+}
+
 static struct kunit_case api_cases[] = {
 	KUNIT_CASE(api_rejects_null_args),
 	KUNIT_CASE(api_rejects_missing_callback),
@@ -387,6 +459,7 @@ static struct kunit_case api_cases[] = {
 	KUNIT_CASE(api_close_notify_only_after_success),
 	KUNIT_CASE(api_record_type_from_cmsg),
 	KUNIT_CASE(api_alert_recv_decodes_two_bytes),
+	KUNIT_CASE(api_alert_recv_after_a_real_receive),
 	{}
 };
 

@@ -17,12 +17,10 @@
 
 static bool kt_fd_cloexec(int fd)
 {
-	struct fdtable *fdt;
 	bool ret;
 
 	rcu_read_lock();
-	fdt = files_fdtable(current->files);
-	ret = close_on_exec(fd, fdt);
+	ret = tlsup_close_on_exec(fd, current->files);
 	rcu_read_unlock();
 	return ret;
 }
@@ -422,6 +420,117 @@ static void genl_tracepoints_follow_the_lifecycle(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_read(&p->cancel), 1);
 }
 
+/* Review finding: resv_start_op = DONE + 1 turned header checks off. */
+static void genl_reserved_header_byte_is_einval(struct kunit *test)
+{
+	struct kt_agent *agent = kt_agent(test, NULL, true, true);
+	struct kt_consumer *c = kt_consumer(test, NULL);
+	struct kt_accept acc;
+	struct tlsup_stats st;
+	u8 attrs[16];
+	int len;
+
+	KUNIT_ASSERT_EQ(test, tls_client_hello_anon(&c->args, GFP_KERNEL), 0);
+	len = kt_put_u32(attrs, 0, HANDSHAKE_A_ACCEPT_HANDLER_CLASS,
+			 HANDSHAKE_HANDLER_CLASS_TLSHD);
+	KUNIT_EXPECT_EQ(test, kt_send_hdr(agent, HANDSHAKE_CMD_ACCEPT, 1, attrs,
+					  len, &acc), -EINVAL);
+	kt_stats(&init_net, &st);
+	KUNIT_EXPECT_EQ(test, st.pending, 1U);
+	KUNIT_ASSERT_EQ(test, kt_accept(agent, &acc), 0);
+	kt_track_fd(test, acc.fd);
+	len = kt_put_u32(attrs, 0, HANDSHAKE_A_DONE_SOCKFD, acc.fd);
+	KUNIT_EXPECT_EQ(test, kt_send_hdr(agent, HANDSHAKE_CMD_DONE, 0x100,
+					  attrs, len, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c->calls), 0);
+	KUNIT_EXPECT_EQ(test, kt_done(agent, acc.fd, 0, NULL, 0), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c->calls), 1);
+}
+
+static int kt_put_tag(u8 *buf, int off, const char *tag, int len)
+{
+	struct nlattr *nla = (struct nlattr *)(buf + off);
+
+	nla->nla_len = nla_attr_size(len);
+	nla->nla_type = HANDSHAKE_A_DONE_TAG;
+	memcpy(nla_data(nla), tag, len);
+	memset((u8 *)nla_data(nla) + len, 0, nla_total_size(len) - nla->nla_len);
+	return off + nla_total_size(len);
+}
+
+/* Upstream's agent sends TAG with or without the trailing NUL. */
+static void genl_done_tag_with_or_without_nul(struct kunit *test)
+{
+	struct kt_agent *agent = kt_agent(test, NULL, true, true);
+	struct kt_consumer *c = kt_consumer(test, NULL);
+	static char longtag[300];
+	struct kt_accept acc;
+	u8 *attrs;
+	int len;
+
+	attrs = kunit_kzalloc(test, 512, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, attrs);
+	KUNIT_ASSERT_EQ(test, tls_client_hello_anon(&c->args, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, kt_accept(agent, &acc), 0);
+	kt_track_fd(test, acc.fd);
+
+	/* A tag over 255 bytes is refused; the request is untouched. */
+	memset(longtag, 'x', sizeof(longtag));
+	len = kt_put_u32(attrs, 0, HANDSHAKE_A_DONE_SOCKFD, acc.fd);
+	len = kt_put_tag(attrs, len, longtag, 256);
+	KUNIT_EXPECT_LT(test, kt_send(agent, HANDSHAKE_CMD_DONE, attrs, len,
+				      NULL), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c->calls), 0);
+
+	len = kt_put_u32(attrs, 0, HANDSHAKE_A_DONE_SOCKFD, acc.fd);
+	len = kt_put_u32(attrs, len, HANDSHAKE_A_DONE_STATUS, 0);
+	len = kt_put_tag(attrs, len, "nfs", 4);		/* "nfs\0" */
+	len = kt_put_tag(attrs, len, "nvme-tls", 8);	/* no NUL */
+	len = kt_put_tag(attrs, len, longtag, 255);
+	KUNIT_EXPECT_EQ(test, kt_send(agent, HANDSHAKE_CMD_DONE, attrs, len,
+				      NULL), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c->calls), 1);
+	KUNIT_EXPECT_EQ(test, c->status, 0);
+}
+
+/*
+ * Review finding: any process could join "tlshd", and a submit then found
+ * a listener that can never ACCEPT. Joining needs CAP_NET_ADMIN.
+ */
+static void genl_unprivileged_join_is_refused(struct kunit *test)
+{
+	struct kt_agent *nobody = kt_agent(test, NULL, false, false);
+	struct kt_consumer *c = kt_consumer(test, NULL);
+
+	if (!TLSUP_HAVE_MCAST_ADMIN)
+		kunit_skip(test, "kernel cannot restrict multicast joins");
+	KUNIT_EXPECT_EQ(test, kt_agent_join(nobody), -EPERM);
+	KUNIT_EXPECT_EQ(test, tls_client_hello_anon(&c->args, GFP_KERNEL),
+			-ESRCH);
+	KUNIT_EXPECT_TRUE(test, kt_destructor_is_ours(c));
+}
+
+/* Review finding: DONE ended requests of other namespaces. */
+static void genl_done_from_another_namespace_is_refused(struct kunit *test)
+{
+	struct net *net = kt_test_netns(test);
+	struct kt_agent *here = kt_agent(test, NULL, true, true);
+	struct kt_agent *there = kt_agent(test, net, true, false);
+	struct kt_consumer *c = kt_consumer(test, NULL);
+	struct kt_accept acc;
+
+	KUNIT_ASSERT_EQ(test, tls_client_hello_anon(&c->args, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, kt_accept(here, &acc), 0);
+	kt_track_fd(test, acc.fd);
+	/* The descriptor is the test's; the other namespace's agent names it. */
+	KUNIT_EXPECT_EQ(test, kt_done(there, acc.fd, 0, NULL, 0), -EBUSY);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c->calls), 0);
+	KUNIT_EXPECT_EQ(test, kt_done(here, acc.fd, 0, NULL, 0), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c->calls), 1);
+	kt_forget_agent(there);
+	put_net(net);
+}
+
 static struct kunit_case genl_cases[] = {
 	KUNIT_CASE(genl_accept_reply_x509),
 	KUNIT_CASE(genl_accept_reply_psk_and_anon),
@@ -443,6 +552,10 @@ static struct kunit_case genl_cases[] = {
 	KUNIT_CASE(genl_accept_failure_after_dequeue_is_eio),
 	KUNIT_CASE(genl_ready_is_multicast_per_request),
 	KUNIT_CASE(genl_tracepoints_follow_the_lifecycle),
+	KUNIT_CASE(genl_reserved_header_byte_is_einval),
+	KUNIT_CASE(genl_done_tag_with_or_without_nul),
+	KUNIT_CASE(genl_unprivileged_join_is_refused),
+	KUNIT_CASE(genl_done_from_another_namespace_is_refused),
 	{}
 };
 

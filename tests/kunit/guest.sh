@@ -15,6 +15,14 @@ unshare --net sleep 600 &
 netns_pid=$!
 sleep 0.3
 echo "$netns_pid" >/run/tlsup-kunit-netns.pid
+# Fault injection (debug flavour): fail sleeping allocations too, quietly;
+# tlsup_failnth arms it per task (current->fail_nth).
+for f in failslab fail_page_alloc; do
+	d=/sys/kernel/debug/$f
+	[ -d "$d" ] || continue
+	echo N >"$d/ignore-gfp-wait"
+	echo 0 >"$d/verbose"
+done
 insmod "$M/tests/kunit/tlsup_kunit.ko" || exit 12
 for d in /sys/kernel/debug/kunit/tlsup_*/; do
 	s=$(basename "$d")

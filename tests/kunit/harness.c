@@ -187,6 +187,8 @@ struct kt_agent *kt_agent(struct kunit *test, struct net *net,
 	KUNIT_ASSERT_LT(test, ctx->num_agents, KT_MAX_AGENTS);
 	a = kunit_kzalloc(test, sizeof(*a), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, a);
+	a->rxbuf = kunit_kzalloc(test, KT_BUF, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, a->rxbuf);
 	err = sock_create_kern(net ?: ctx->net, AF_NETLINK, SOCK_RAW,
 			       NETLINK_GENERIC, &a->sock);
 	KUNIT_ASSERT_EQ(test, err, 0);
@@ -211,17 +213,26 @@ struct kt_agent *kt_agent(struct kunit *test, struct net *net,
 
 	err = kernel_bind(a->sock, (struct sockaddr *)&addr, sizeof(addr));
 	KUNIT_ASSERT_EQ(test, err, 0);
-	if (join) {
-		int grp = tlsup_genl_family.mcgrp_offset +
-			  HANDSHAKE_HANDLER_CLASS_TLSHD;
-
-		err = a->sock->ops->setsockopt(a->sock, SOL_NETLINK,
-					       NETLINK_ADD_MEMBERSHIP,
-					       KERNEL_SOCKPTR(&grp),
-					       sizeof(grp));
-		KUNIT_ASSERT_EQ(test, err, 0);
-	}
+	if (join)
+		KUNIT_ASSERT_EQ(test, kt_agent_join(a), 0);
 	return a;
+}
+
+int kt_agent_join(struct kt_agent *a)
+{
+	int grp = tlsup_genl_family.mcgrp_offset + HANDSHAKE_HANDLER_CLASS_TLSHD;
+	const struct cred *old = NULL;
+	int err;
+
+	/* genl_bind() checks the joining task's capabilities. */
+	if (a->cred)
+		old = override_creds(a->cred);
+	err = a->sock->ops->setsockopt(a->sock, SOL_NETLINK,
+				       NETLINK_ADD_MEMBERSHIP,
+				       KERNEL_SOCKPTR(&grp), sizeof(grp));
+	if (a->cred)
+		revert_creds(old);
+	return err;
 }
 
 int kt_agent_broadcast_error(struct kt_agent *a)
@@ -318,13 +329,11 @@ static void kt_decode_accept(struct genlmsghdr *gh, int len,
 static int kt_recv(struct kt_agent *a, u32 seq, struct kt_accept *reply)
 {
 	struct msghdr msg = { .msg_flags = MSG_DONTWAIT };
+	/* Allocated with the agent: a receive never fails for memory. */
+	u8 *buf = a->rxbuf;
 	struct kvec iov;
 	int ret = 1;
-	u8 *buf;
 
-	buf = kmalloc(KT_BUF, GFP_KERNEL);
-	if (!buf)
-		return -ENOMEM;
 	for (;;) {
 		struct nlmsghdr *nlh;
 		int len, rem;
@@ -364,12 +373,17 @@ static int kt_recv(struct kt_agent *a, u32 seq, struct kt_accept *reply)
 		if (ret != 1)
 			break;
 	}
-	kfree(buf);
 	return ret;
 }
 
 int kt_send(struct kt_agent *a, u8 cmd, const void *attrs, int len,
 	    struct kt_accept *reply)
+{
+	return kt_send_hdr(a, cmd, 0, attrs, len, reply);
+}
+
+int kt_send_hdr(struct kt_agent *a, u8 cmd, u16 reserved, const void *attrs,
+		int len, struct kt_accept *reply)
 {
 	struct sockaddr_nl dst = { .nl_family = AF_NETLINK };
 	struct msghdr msg = {
@@ -394,6 +408,7 @@ int kt_send(struct kt_agent *a, u8 cmd, const void *attrs, int len,
 	gh = nlmsg_data(nlh);
 	gh->cmd = cmd;
 	gh->version = HANDSHAKE_FAMILY_VERSION;
+	gh->reserved = reserved;
 	memcpy(buf + NLMSG_HDRLEN + GENL_HDRLEN, attrs, len);
 
 	if (reply) {
@@ -490,4 +505,16 @@ int kt_read_int(const char *path)
 int kt_tlsup_module_refs(void)
 {
 	return kt_read_int("/sys/module/tlsup/refcnt");
+}
+
+struct net *kt_test_netns(struct kunit *test)
+{
+	int pid = kt_read_int(KT_NETNS_PID_FILE);
+	struct net *net;
+
+	KUNIT_ASSERT_GT_MSG(test, pid, 0, "no pid in %s", KT_NETNS_PID_FILE);
+	net = get_net_ns_by_pid(pid);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, net);
+	KUNIT_ASSERT_PTR_NE(test, net, &init_net);
+	return net;
 }

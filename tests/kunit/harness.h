@@ -16,8 +16,18 @@
 #include <net/net_namespace.h>
 #include <net/sock.h>
 
+/* <net/tls.h> first, as kTLS consumers include it (6.1: a macro clash). */
+#include <net/tls.h>
+
+#include "../../kernel/shim/compat.h"
+#if TLSUP_KERNEL_HAS_HANDSHAKE_H
+#include <net/handshake.h>
+#include <net/tls_prot.h>
+#else
 #include "../../include/net/handshake.h"
+#endif
 #include "../../include/uapi/linux/handshake.h"
+#include "netns_guard.h"
 #include <tlsup/core.h>
 
 #define KT_MAX_CONSUMERS 64
@@ -27,8 +37,6 @@
 /* tlsup.ko's test-only exports (namespace TLSUP_KUNIT). */
 extern struct genl_family tlsup_genl_family;
 void tlsup_kunit_net_stats(struct net *net, struct tlsup_stats *out);
-/* tlsup_kunit_netns.ko: a pernet exit hook that runs after tlsup's. */
-int tlsup_kunit_netns_on_exit(struct net *net, void (*fn)(void *), void *data);
 
 struct kt_consumer {
 	struct socket *sock;
@@ -53,6 +61,7 @@ struct kt_agent {
 	const struct cred *cred;
 	struct kunit *test;
 	int saved_rcvbuf;
+	u8 *rxbuf;		/* KT_BUF bytes, for every receive */
 };
 
 /* A decoded ACCEPT reply. */
@@ -88,6 +97,13 @@ int kt_init(struct kunit *test);
 void kt_exit(struct kunit *test);
 struct kt_ctx *kt_ctx(struct kunit *test);
 
+/*
+ * The test namespace guest.sh keeps a process in (its pid is in
+ * KT_NETNS_PID_FILE), referenced; the case drops it with put_net().
+ */
+#define KT_NETNS_PID_FILE "/run/tlsup-kunit-netns.pid"
+struct net *kt_test_netns(struct kunit *test);
+
 /* A connected-enough consumer socket in @net (init_net if NULL). */
 struct kt_consumer *kt_consumer(struct kunit *test, struct net *net);
 void kt_consumer_args(struct kt_consumer *c, unsigned int timeout_ms);
@@ -106,6 +122,8 @@ int kt_sk_refs(struct kt_consumer *c);
  */
 struct kt_agent *kt_agent(struct kunit *test, struct net *net,
 			  bool privileged, bool join);
+/* Joins the "tlshd" group with the agent's credentials; 0 or -errno. */
+int kt_agent_join(struct kt_agent *a);
 /* Netlink options of an agent socket. */
 int kt_agent_broadcast_error(struct kt_agent *a);
 /* @full: the agent's queue takes one more message, then overruns. */
@@ -113,6 +131,9 @@ void kt_agent_queue_limit(struct kt_agent *a, bool full);
 /* Sends a command with raw attributes; returns the ack's error. */
 int kt_send(struct kt_agent *a, u8 cmd, const void *attrs, int len,
 	    struct kt_accept *reply);
+/* The same with the genl header's reserved field set to @reserved. */
+int kt_send_hdr(struct kt_agent *a, u8 cmd, u16 reserved, const void *attrs,
+		int len, struct kt_accept *reply);
 int kt_accept(struct kt_agent *a, struct kt_accept *out);
 int kt_accept_class(struct kt_agent *a, u32 class_, struct kt_accept *out);
 /* @status < 0: omit STATUS. */

@@ -20,7 +20,6 @@
  * module parameter would not do: 6.1 runs a module's suites before it
  * parses the module's parameters.)
  */
-#define KT_NETNS_PID_FILE "/run/tlsup-kunit-netns.pid"
 
 static void deadline_expires_pending_request(struct kunit *test)
 {
@@ -96,18 +95,6 @@ static void deadline_versus_done_runs_callback_once(struct kunit *test)
 	msleep(200);
 	KUNIT_EXPECT_EQ(test, atomic_read(&c->calls), 1);
 	KUNIT_EXPECT_TRUE(test, c->status == 0 || c->status == -ETIMEDOUT);
-}
-
-static struct net *kt_test_netns(struct kunit *test)
-{
-	int pid = kt_read_int(KT_NETNS_PID_FILE);
-	struct net *net;
-
-	KUNIT_ASSERT_GT_MSG(test, pid, 0, "no pid in %s", KT_NETNS_PID_FILE);
-	net = get_net_ns_by_pid(pid);
-	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, net);
-	KUNIT_ASSERT_PTR_NE(test, net, &init_net);
-	return net;
 }
 
 static void notify_listener_in_other_netns_is_esrch(struct kunit *test)

@@ -8,10 +8,16 @@
 #include <linux/module.h>
 
 #include "suites.h"
+#include "../../kernel/shim/compat.h"
 
+#if IS_ENABLED(CONFIG_FAULT_INJECTION)
 kunit_test_suites(&tlsup_api_suite, &tlsup_genl_suite, &tlsup_lifecycle_suite,
-		  &tlsup_race_suite);
+		  &tlsup_serial_suite, &tlsup_failnth_suite);
+#else
+kunit_test_suites(&tlsup_api_suite, &tlsup_genl_suite, &tlsup_lifecycle_suite,
+		  &tlsup_serial_suite);
+#endif
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("KUnit suites for tlsup");
-MODULE_IMPORT_NS(TLSUP_KUNIT);
+TLSUP_MODULE_IMPORT_NS(TLSUP_KUNIT);

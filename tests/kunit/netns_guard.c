@@ -11,6 +11,9 @@
 #include <linux/spinlock.h>
 #include <net/net_namespace.h>
 
+#include "../../kernel/shim/compat.h"
+#include "netns_guard.h"
+
 static DEFINE_SPINLOCK(guard_lock);
 static struct net *guard_net;
 static void (*guard_fn)(void *data);
@@ -40,7 +43,7 @@ int tlsup_kunit_netns_on_exit(struct net *net, void (*fn)(void *), void *data)
 	spin_unlock(&guard_lock);
 	return ret;
 }
-EXPORT_SYMBOL_NS_GPL(tlsup_kunit_netns_on_exit, TLSUP_KUNIT);
+TLSUP_EXPORT_SYMBOL_NS_GPL(tlsup_kunit_netns_on_exit, TLSUP_KUNIT);
 
 static void __net_exit guard_net_exit(struct net *net)
 {

@@ -8,6 +8,7 @@
 extern struct kunit_suite tlsup_api_suite;
 extern struct kunit_suite tlsup_genl_suite;
 extern struct kunit_suite tlsup_lifecycle_suite;
-extern struct kunit_suite tlsup_race_suite;
+extern struct kunit_suite tlsup_serial_suite;
+extern struct kunit_suite tlsup_failnth_suite;
 
 #endif /* _TLSUP_KUNIT_SUITES_H */

@@ -16,11 +16,13 @@
 #include <net/net_namespace.h>
 
 /*
- * The TLS record and alert constants: in <net/tls_prot.h> where the kernel
- * has it (6.5+; first, so that tlsup's header skips its own copy), else in
- * tlsup's <net/handshake.h>. Against a kernel with net/handshake,
- * <net/handshake.h> is the kernel's own: this module builds unchanged.
+ * As kTLS consumers (nvme-tcp, sunrpc) do: <net/tls.h> first. The TLS
+ * record and alert constants are in <net/tls_prot.h> where the kernel has
+ * it (6.5+, so that tlsup's header skips its own copy), else in tlsup's
+ * <net/handshake.h>. On 6.4+ kernels <net/handshake.h> is the kernel's own
+ * (with or without CONFIG_NET_HANDSHAKE): this module builds unchanged.
  */
+#include <net/tls.h>
 #if __has_include("net/tls_prot.h")
 #include <net/tls_prot.h>
 #endif

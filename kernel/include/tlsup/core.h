@@ -3,15 +3,19 @@
  * The C ABI between tlsup's kernel shims (C, kernel headers) and its core
  * (freestanding C++, no kernel headers). Nothing else crosses.
  *
- * Kernel objects reach the core only as opaque handles (struct tlsup_k*),
- * which the shims cast to and from the real kernel types. The core's own
- * objects are opaque to the shims. Integers are plain C types; errno values
- * are the kernel's; gfp flags are passed through untouched.
+ * Kernel objects reach the core only as opaque handles (struct tlsup_k*,
+ * struct tlsup_pernet), which the shims cast to and from the real kernel
+ * types. The core's own objects (struct tlsup_core_*) are opaque to the
+ * shims. Commands cross as plain structs: the genl shim decodes attributes
+ * and encodes replies, the core decides. Integers are plain C types; errno
+ * values are the kernel's; gfp flags are passed through untouched.
  *
  *   tlsup_core_*  implemented by the core, called by shims
  *   tlsup_shim_*  implemented by shims (or the host tests' fake), called by
  *                 the core
- *   tlsup_nl_*    the attribute writer, implemented by the genl shim
+ *
+ * Every tlsup_shim_* call is a point where another CPU may run: the host
+ * tests' interleaving explorer schedules competing operations at each one.
  */
 #ifndef _TLSUP_CORE_H
 #define _TLSUP_CORE_H
@@ -26,15 +30,15 @@ extern "C" {
 /* Kernel objects, opaque to the core. */
 struct tlsup_ksock;		/* struct sock */
 struct tlsup_kfile;		/* struct file */
-struct tlsup_knet;		/* the shim's per-namespace state */
 struct tlsup_ksocket;		/* struct socket, from a DONE's fd lookup */
 struct tlsup_lock;		/* spinlock_t, allocated by the shim */
-struct tlsup_nl_reply;		/* an ACCEPT reply being built */
 struct tlsup_seq;		/* struct seq_file */
+struct tlsup_pernet;		/* the shim's state of one network namespace */
+struct tlsup_nl_reply;		/* the genl shim's context of one ACCEPT */
 
 /* Core objects, opaque to the shims. */
-struct tlsup_net;
-struct tlsup_req;
+struct tlsup_core_pernet;	/* the core's state of one network namespace */
+struct tlsup_req;		/* one handshake request */
 
 /* Same type as tls_done_func_t (key_serial_t is int32_t). */
 typedef void (*tlsup_done_fn)(void *data, int status, int peerid);
@@ -61,6 +65,38 @@ struct tlsup_submit {
 	int peerids[TLSUP_MAX_PEERIDS];
 	unsigned int msg_type;		/* HANDSHAKE_MSG_TYPE_* */
 	unsigned int auth_mode;		/* HANDSHAKE_AUTH_* */
+};
+
+/* An ACCEPT request, decoded and validated by the genl shim. */
+struct tlsup_accept_cmd {
+	unsigned int handler_class;
+};
+
+/*
+ * The ACCEPT reply the core decided on; the genl shim encodes it in the
+ * order DESIGN §1 fixes and sends it.
+ */
+struct tlsup_accept_reply {
+	int sockfd;
+	unsigned int msg_type;
+	const char *peername;		/* NULL: omitted */
+	unsigned int timeout_ms;	/* 0: omitted */
+	unsigned int auth_mode;
+	unsigned int num_peerids;	/* PSK: PEER_IDENTITY attributes */
+	int peerids[TLSUP_MAX_PEERIDS];
+	int cert;			/* x509: both 0 omits the nest */
+	int privkey;
+	int keyring;			/* 0: omitted */
+};
+
+/* A DONE request, decoded and validated by the genl shim. */
+struct tlsup_done_cmd {
+	int sockfd;
+	bool has_status;
+	unsigned int status;		/* positive errno, <= MAX_ERRNO */
+	/* REMOTE_AUTH serials in message order; the first few are kept. */
+	unsigned int num_remote;
+	int remote[TLSUP_MAX_PEERIDS];
 };
 
 /* Counters of one network namespace (also shown in /proc/net/tlsup). */
@@ -109,51 +145,71 @@ enum tlsup_trace_event {
 	TLSUP_TRACE_EXPIRE,
 };
 
-/* Lock classes, so lockdep can tell the core's locks apart. */
+/*
+ * Lock classes, so lockdep can tell the core's locks apart. Nesting order:
+ * INDEX, then PERNET (publishing a request takes both).
+ */
 enum tlsup_lock_class {
 	TLSUP_LOCK_INDEX,
-	TLSUP_LOCK_NET,
+	TLSUP_LOCK_PERNET,
 	TLSUP_LOCK_NR,
 };
 
 /* ---- Core entry points (kernel/core) ---- */
 
 int tlsup_core_init(void);
+/* Module exit: every request is gone (each held a module reference). */
 void tlsup_core_exit(void);
 
 /* Per network namespace. create() returns NULL on allocation failure. */
-struct tlsup_net *tlsup_core_net_create(struct tlsup_knet *knet);
-/* Completes every in-flight request with -ETIMEDOUT; drops the net's ref. */
-void tlsup_core_net_exit(struct tlsup_net *net);
+struct tlsup_core_pernet *tlsup_core_pernet_create(struct tlsup_pernet *pn);
+/*
+ * Namespace exit, after the shim stopped handing out @cpn: completes every
+ * request with -ETIMEDOUT and drops the namespace's reference.
+ */
+void tlsup_core_pernet_exit(struct tlsup_core_pernet *cpn);
+/*
+ * A reference for one submit or command. The shim takes it under the lock
+ * that also guards its pointer to @cpn, which namespace exit clears before
+ * it calls tlsup_core_pernet_exit(): a racing exit cannot free @cpn first.
+ */
+void tlsup_core_pernet_get(struct tlsup_core_pernet *cpn);
+void tlsup_core_pernet_put(struct tlsup_core_pernet *cpn);
 /* Runs expired deadlines; the shim's work item calls it. */
-void tlsup_core_net_reap(struct tlsup_net *net);
-void tlsup_core_net_stats(struct tlsup_net *net, struct tlsup_stats *out);
-void tlsup_core_net_show(struct tlsup_net *net, struct tlsup_seq *seq);
+void tlsup_core_pernet_reap(struct tlsup_core_pernet *cpn);
+void tlsup_core_pernet_stats(struct tlsup_core_pernet *cpn,
+			     struct tlsup_stats *out);
+/* @privileged: the reader may see peernames (CAP_NET_ADMIN of the opener). */
+void tlsup_core_pernet_show(struct tlsup_core_pernet *cpn,
+			    struct tlsup_seq *seq, bool privileged);
 
-/* Consumer API. */
-int tlsup_core_submit(const struct tlsup_submit *args, unsigned int gfp);
+/*
+ * Consumer API. submit() consumes the caller's reference on @cpn (from
+ * tlsup_core_pernet_get()) whatever it returns.
+ */
+int tlsup_core_submit(struct tlsup_core_pernet *cpn,
+		      const struct tlsup_submit *args, unsigned int gfp);
 bool tlsup_core_cancel(struct tlsup_ksock *sk);
 /* True once after a successful handshake: send close_notify. */
 bool tlsup_core_take_session(struct tlsup_ksock *sk);
 /*
  * From the sk_destruct hook: unlinks the socket's request and returns it
- * with the destructor to chain in *@orig. The shim runs *@orig, then
- * releases the request (which drops the module reference last).
+ * with the destructor to chain in *@orig (NULL and *@orig NULL if the
+ * socket has no request: the shim then chains the family's default). The
+ * shim runs *@orig, then releases the request, which drops the module
+ * reference last.
  */
 struct tlsup_req *tlsup_core_sk_unhook(struct tlsup_ksock *sk, void **orig);
 void tlsup_core_req_release(struct tlsup_req *req);
 
-/*
- * Netlink commands. @attrs/@len are the request's attributes (after the genl
- * header), already validated against the family policy by genetlink; the
- * core decodes them again itself. Return 0 or a negative errno.
- */
-int tlsup_core_cmd_accept(struct tlsup_net *net, const void *attrs,
-			  unsigned int len, struct tlsup_nl_reply *reply);
-int tlsup_core_cmd_done(struct tlsup_net *net, const void *attrs,
-			unsigned int len);
+/* Netlink commands, in the sender's namespace. Return 0 or a negative errno. */
+int tlsup_core_cmd_accept(struct tlsup_core_pernet *cpn,
+			  const struct tlsup_accept_cmd *cmd,
+			  struct tlsup_nl_reply *reply);
+int tlsup_core_cmd_done(struct tlsup_core_pernet *cpn,
+			const struct tlsup_done_cmd *cmd);
 
-/* ---- Shim services (kernel/shim, or the host fake) ---- */
+/* ---- Shim services (kernel/shim, or the host tests' fake) ---- */
 
 extern const unsigned int tlsup_gfp_kernel;
 
@@ -168,29 +224,38 @@ struct tlsup_lock *tlsup_shim_lock_create(enum tlsup_lock_class cls,
 void tlsup_shim_lock_destroy(struct tlsup_lock *lock);
 void tlsup_shim_lock(struct tlsup_lock *lock);		/* spin_lock_bh */
 void tlsup_shim_unlock(struct tlsup_lock *lock);
+/* lockdep_assert_held(): the core's *_locked functions call it. */
+void tlsup_shim_lock_assert_held(struct tlsup_lock *lock);
 
 unsigned long long tlsup_shim_now_ms(void);	/* monotonic */
-/* How many requests a netns may queue un-accepted (module parameter). */
+/* How many requests a namespace may queue un-accepted (module parameter). */
 unsigned int tlsup_shim_max_pending(void);
 
 bool tlsup_shim_module_get(void);
 void tlsup_shim_module_put(void);
 
-struct tlsup_net *tlsup_shim_net_of(struct tlsup_ksock *sk);
-bool tlsup_shim_has_listeners(struct tlsup_knet *knet, unsigned int class_);
-/* Multicasts READY; the raw result of genlmsg_multicast_netns(). */
-int tlsup_shim_notify_ready(struct tlsup_knet *knet, unsigned int class_,
+/*
+ * Multicasts READY to the agents of @class_ in @pn's namespace. 0: an agent
+ * there exists (it got the message, or it overran and will drain with
+ * ACCEPT); -ESRCH: none in this namespace; other negative errnos as sent.
+ */
+int tlsup_shim_notify_ready(struct tlsup_pernet *pn, unsigned int class_,
 			    unsigned int gfp);
-/* (Re)arms the net's deadline work to run in @delay_ms; callable under a lock. */
-void tlsup_shim_reaper_arm(struct tlsup_knet *knet, unsigned long long delay_ms);
+/* (Re)arms the deadline work to run in @delay_ms; under the pernet lock. */
+void tlsup_shim_reaper_arm(struct tlsup_pernet *pn,
+			   unsigned long long delay_ms);
 /* Cancels it and waits for a running one; process context, no locks held. */
-void tlsup_shim_reaper_cancel_sync(struct tlsup_knet *knet);
+void tlsup_shim_reaper_cancel_sync(struct tlsup_pernet *pn);
 
 void tlsup_shim_sock_hold(struct tlsup_ksock *sk);
 void tlsup_shim_sock_put(struct tlsup_ksock *sk);
 void tlsup_shim_file_get(struct tlsup_kfile *file);
 void tlsup_shim_file_put(struct tlsup_kfile *file);
-/* Installs tlsup's sk_destruct; returns the previous one (opaque). */
+/*
+ * Installs tlsup's sk_destruct and returns the previous one (opaque), and
+ * puts it back. Called under the index lock: the hook and the index entry
+ * appear and disappear together.
+ */
 void *tlsup_shim_sk_hook_destruct(struct tlsup_ksock *sk);
 void tlsup_shim_sk_restore_destruct(struct tlsup_ksock *sk, void *orig);
 
@@ -198,7 +263,12 @@ void tlsup_shim_sk_restore_destruct(struct tlsup_ksock *sk, void *orig);
 int tlsup_shim_fd_reserve(void);			/* O_CLOEXEC */
 void tlsup_shim_fd_unreserve(int fd);
 void tlsup_shim_fd_install(int fd, struct tlsup_kfile *file); /* eats a ref */
-int tlsup_shim_keyring_link(int keyring);	/* into the process keyring */
+/* Links @keyring into the caller's process keyring, and takes it back. */
+int tlsup_shim_keyring_link(int keyring);
+void tlsup_shim_keyring_unlink(int keyring);
+/* Encodes and sends the reply to the ACCEPT being answered. */
+int tlsup_shim_accept_reply(struct tlsup_nl_reply *reply,
+			    const struct tlsup_accept_reply *r);
 
 /* DONE: the caller's fd to a socket; sk is NULL on error (*err set). */
 struct tlsup_ksocket *tlsup_shim_sockfd_get(int fd, struct tlsup_ksock **sk,
@@ -210,22 +280,6 @@ void tlsup_shim_trace(enum tlsup_trace_event ev, struct tlsup_ksock *sk,
 
 TLSUP_PRINTF(2, 3)
 void tlsup_shim_seq_printf(struct tlsup_seq *seq, const char *fmt, ...);
-
-/* ---- Attribute writer for the ACCEPT reply (genl shim) ---- */
-
-int tlsup_nl_reply_begin(struct tlsup_nl_reply *reply);
-int tlsup_nl_put_u32(struct tlsup_nl_reply *reply, unsigned int type,
-		     unsigned int value);
-int tlsup_nl_put_s32(struct tlsup_nl_reply *reply, unsigned int type,
-		     int value);
-int tlsup_nl_put_string(struct tlsup_nl_reply *reply, unsigned int type,
-			const char *value);
-int tlsup_nl_nest_start(struct tlsup_nl_reply *reply, unsigned int type);
-void tlsup_nl_nest_end(struct tlsup_nl_reply *reply);
-/* Sends the reply (consumed either way). */
-int tlsup_nl_reply_send(struct tlsup_nl_reply *reply);
-/* Frees an unsent reply. */
-void tlsup_nl_reply_abort(struct tlsup_nl_reply *reply);
 
 #ifdef __cplusplus
 }

@@ -696,6 +696,31 @@ TEST_F(HandshakeTest, ServerPskFindsPskKeysInRequestAndConfiguredKeyrings) {
 	          std::vector<uint32_t>{static_cast<uint32_t>(in_configured)});
 }
 
+TEST_F(HandshakeTest, ServerPskIgnoresTheSessionKeyring) {
+	// Whatever the agent's session keyring reaches (root's user keyring,
+	// outside systemd) is no server PSK.
+	auto key = random_bytes(32);
+	add_user_key("client-7s", key);
+	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto r = run(std::move(s), unix_pair(), psk_client("client-7s", key));
+	EXPECT_EQ(r.status(), EKEYREJECTED) << r.reason();
+}
+
+TEST_F(HandshakeTest, ServerPskIgnoresAnotherRequestsKeyringInTheProcessKeyring) {
+	// The kernel links each request's keyring into the agent's process
+	// keyring. An NVMe host's keyring= (the key it offers, with a host NQN
+	// of its choosing) lands there, and must not answer a target's peer:
+	// the peer would authenticate with a key the target never had.
+	ASSERT_TRUE(ensure_process_keyring().ok());
+	key_serial_t ring = add_keyring("another request's", KEY_SPEC_PROCESS_KEYRING);
+	auto key = random_bytes(32);
+	add_user_key("client-8", key, ring);
+	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto r = run(std::move(s), unix_pair(), psk_client("client-8", key));
+	EXPECT_EQ(r.status(), EKEYREJECTED) << r.reason();
+	keyctl_invalidate(ring);
+}
+
 TEST_F(HandshakeTest, ServerPskIgnoresUserKeysOutsideThePskKeyrings) {
 	// The same "user" key is nothing in a configured or request keyring,
 	// or in the process keyring, and a PSK where its keyring is named for

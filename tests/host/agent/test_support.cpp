@@ -244,10 +244,10 @@ std::shared_ptr<const Credentials> make_credentials(const ConfigSpec &spec,
 }
 
 CaptureLog::CaptureLog()
-    : log_([this](int prio, std::string_view line) {
+    : log_(Log::LineSink([this](int prio, std::string_view line) {
 	      std::lock_guard lock(mu_);
 	      lines_.push_back("<" + std::to_string(prio) + ">" + std::string(line));
-      }) {
+      })) {
 	log_.set_level(kLogDebug);
 }
 

@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "../../../include/uapi/linux/handshake.h"
-#include "core/nl_attr.hpp"
 #include "fake/fake_kernel.hpp"
 
 namespace test {
@@ -51,41 +50,14 @@ struct Consumer {
 	tlsup_ksock *ksk() const { return reinterpret_cast<tlsup_ksock *>(sk); }
 };
 
-// Decoded ACCEPT reply.
+// One ACCEPT: its return value, the reply the core decided on, and the
+// descriptor it installed.
 struct Accepted {
 	int ret = 0;
 	fake::Reply reply;
-	std::vector<std::pair<uint16_t, std::vector<uint8_t>>> attrs;
 	int fd = -1;
 
-	bool has(uint16_t t) const {
-		for (auto &a : attrs)
-			if (a.first == t)
-				return true;
-		return false;
-	}
-	uint32_t u32(uint16_t t) const {
-		for (auto &a : attrs)
-			if (a.first == t) {
-				uint32_t v;
-				std::memcpy(&v, a.second.data(), 4);
-				return v;
-			}
-		ADD_FAILURE() << "no attribute " << t;
-		return 0;
-	}
-	std::string str(uint16_t t) const {
-		for (auto &a : attrs)
-			if (a.first == t)
-				return reinterpret_cast<const char *>(a.second.data());
-		return "";
-	}
-	std::vector<uint16_t> order() const {
-		std::vector<uint16_t> o;
-		for (auto &a : attrs)
-			o.push_back(a.first);
-		return o;
-	}
+	const tlsup_accept_reply &r() const { return reply.r; }
 };
 
 class CoreTest : public ::testing::Test {
@@ -100,6 +72,9 @@ protected:
 		net = k.new_net();
 		ASSERT_NE(net->core, nullptr);
 	}
+
+	// The namespace's core state, while it has one.
+	tlsup_core_pernet *core(fake::Net *n = nullptr) { return (n ? n : net)->core; }
 
 	void TearDown() override {
 		// Consumers close their sockets; the agent closes its fds.
@@ -126,47 +101,34 @@ protected:
 		return *c;
 	}
 
-	int submit(Consumer &, tlsup_submit a) { return tlsup_core_submit(&a, 0xcc0); }
+	int submit(Consumer &c, tlsup_submit a) { return k.api_submit(c.sk->net, a); }
 	int submit(Consumer &c) { return submit(c, c.args()); }
 
-	Accepted accept(uint32_t cls = HANDSHAKE_HANDLER_CLASS_TLSHD, fake::Net *n = nullptr) {
-		fake::AttrBuilder b;
-		b.u32(HANDSHAKE_A_ACCEPT_HANDLER_CLASS, cls);
-		return accept_raw(b.bytes, n);
-	}
-
-	Accepted accept_raw(const std::vector<uint8_t> &req, fake::Net *n = nullptr) {
+	Accepted accept(uint32_t cls = HANDSHAKE_HANDLER_CLASS_TLSHD, fake::Net *n = nullptr,
+	                int send_result = 0) {
 		Accepted a;
-		a.ret = tlsup_core_cmd_accept((n ? n : net)->core, req.data(),
-		                              static_cast<unsigned>(req.size()),
-		                              reinterpret_cast<tlsup_nl_reply *>(&a.reply));
-		tlsup::nl::AttrReader rd({a.reply.bytes.data(), a.reply.bytes.size()});
-		tlsup::nl::Attr at;
-		while (rd.next(at))
-			a.attrs.push_back({at.type, {at.payload.begin(), at.payload.end()}});
+		a.reply.send_result = send_result;
+		a.ret = k.genl_accept(n ? n : net, cls, &a.reply);
 		if (a.ret == 0)
-			a.fd = static_cast<int>(a.u32(HANDSHAKE_A_ACCEPT_SOCKFD));
+			a.fd = a.reply.r.sockfd;
 		return a;
 	}
 
-	int done(int fd, int status, std::vector<uint32_t> remote = {}, fake::Net *n = nullptr) {
-		fake::AttrBuilder b;
-		b.s32(HANDSHAKE_A_DONE_SOCKFD, fd);
-		if (status >= 0)
-			b.u32(HANDSHAKE_A_DONE_STATUS, static_cast<uint32_t>(status));
+	// @status < 0: no STATUS attribute.
+	int done(int fd, int status, std::vector<int32_t> remote = {}, fake::Net *n = nullptr) {
+		tlsup_done_cmd cmd{};
+		cmd.sockfd = fd;
+		cmd.has_status = status >= 0;
+		cmd.status = status >= 0 ? static_cast<unsigned>(status) : 0;
 		for (auto r : remote)
-			b.u32(HANDSHAKE_A_DONE_REMOTE_AUTH, r);
-		return done_raw(b.bytes, n);
-	}
-
-	int done_raw(const std::vector<uint8_t> &bytes, fake::Net *n = nullptr) {
-		return tlsup_core_cmd_done((n ? n : net)->core, bytes.data(),
-		                           static_cast<unsigned>(bytes.size()));
+			if (cmd.num_remote < TLSUP_MAX_PEERIDS)
+				cmd.remote[cmd.num_remote++] = r;
+		return k.genl_done(n ? n : net, cmd);
 	}
 
 	tlsup_stats stats(fake::Net *n = nullptr) {
 		tlsup_stats s{};
-		tlsup_core_net_stats((n ? n : net)->core, &s);
+		tlsup_core_pernet_stats(core(n), &s);
 		return s;
 	}
 };

@@ -118,4 +118,46 @@ TEST(Kstd, RefCountReportsTheLastPut) {
 	EXPECT_TRUE(r.put());
 }
 
+// Review finding: RefCount wrapped on underflow, so a double put freed
+// twice. Like refcount_t it now warns and saturates instead.
+TEST(Kstd, RefCountUnderflowWarnsAndSaturates) {
+	auto &k = fake::Kernel::get();
+	k.reset();
+	kstd::RefCount r(1);
+	EXPECT_TRUE(r.put());
+	EXPECT_FALSE(r.put()) << "a put past zero never reports a last put";
+	EXPECT_EQ(r.read(), kstd::RefCount::kSaturated);
+	ASSERT_EQ(k.warnings().size(), 1u);
+	EXPECT_NE(k.warnings()[0].find("underflow"), std::string::npos);
+	for (int i = 0; i < 1000; i++)
+		EXPECT_FALSE(r.put()) << "saturated: stays, never frees";
+	r.get();
+	EXPECT_EQ(r.read(), kstd::RefCount::kSaturated);
+	EXPECT_EQ(k.warnings().size(), 1u) << "warned once";
+	k.reset();
+}
+
+TEST(Kstd, RefCountIncrementFromZeroWarnsAndSaturates) {
+	auto &k = fake::Kernel::get();
+	k.reset();
+	kstd::RefCount r(0);
+	r.get();
+	EXPECT_EQ(r.read(), kstd::RefCount::kSaturated);
+	EXPECT_FALSE(r.put());
+	ASSERT_EQ(k.warnings().size(), 1u);
+	EXPECT_NE(k.warnings()[0].find("increment on 0"), std::string::npos);
+	k.reset();
+}
+
+TEST(Kstd, RefCountOverflowSaturates) {
+	auto &k = fake::Kernel::get();
+	k.reset();
+	kstd::RefCount r(0x7fffffffu);
+	r.get();
+	EXPECT_EQ(r.read(), kstd::RefCount::kSaturated);
+	EXPECT_FALSE(r.put());
+	EXPECT_EQ(k.warnings().size(), 1u);
+	k.reset();
+}
+
 } // namespace

@@ -285,11 +285,11 @@ TEST_F(Lifecycle, DeadlineExpiresRequestTimeoutPlusTwoSeconds) {
 	ASSERT_EQ(submit(c, a), 0);
 	EXPECT_EQ(net->reaper_delay_ms.load(), 3000);
 	k.now_ms += 2999;
-	tlsup_core_net_reap(net->core);
+	tlsup_core_pernet_reap(core());
 	EXPECT_EQ(c.cb.calls.load(), 0);
 	EXPECT_EQ(net->reaper_delay_ms.load(), 1) << "re-armed for the remaining millisecond";
 	k.now_ms += 1;
-	tlsup_core_net_reap(net->core);
+	tlsup_core_pernet_reap(core());
 	EXPECT_EQ(c.cb.calls.load(), 1);
 	EXPECT_EQ(c.cb.status.load(), -ETIMEDOUT);
 	EXPECT_EQ(stats().expired, 1u);
@@ -305,7 +305,7 @@ TEST_F(Lifecycle, DeadlineAlsoCoversAcceptedRequests) {
 	Accepted acc = accept();
 	ASSERT_EQ(acc.ret, 0);
 	k.now_ms += 2500;
-	tlsup_core_net_reap(net->core);
+	tlsup_core_pernet_reap(core());
 	EXPECT_EQ(c.cb.status.load(), -ETIMEDOUT);
 	EXPECT_EQ(done(acc.fd, 0), 0) << "a late DONE is a no-op";
 	EXPECT_EQ(c.cb.calls.load(), 1);
@@ -316,7 +316,7 @@ TEST_F(Lifecycle, NoDeadlineWithoutTimeout) {
 	ASSERT_EQ(submit(c), 0);
 	EXPECT_EQ(net->reaper_arms.load(), 0);
 	k.now_ms += 10'000'000;
-	tlsup_core_net_reap(net->core);
+	tlsup_core_pernet_reap(core());
 	EXPECT_EQ(c.cb.calls.load(), 0);
 }
 
@@ -331,7 +331,7 @@ TEST_F(Lifecycle, ReaperArmsForEarliestDeadline) {
 	ASSERT_EQ(submit(c2, a2), 0);
 	EXPECT_EQ(net->reaper_delay_ms.load(), 3000) << "pulled earlier";
 	k.now_ms += 3000;
-	tlsup_core_net_reap(net->core);
+	tlsup_core_pernet_reap(core());
 	EXPECT_EQ(c2.cb.calls.load(), 1);
 	EXPECT_EQ(c1.cb.calls.load(), 0);
 	EXPECT_EQ(net->reaper_delay_ms.load(), 4000);
@@ -358,17 +358,20 @@ TEST_F(Lifecycle, NamespaceExitCompletesEveryRequestWithEtimedout) {
 
 TEST_F(Lifecycle, SubmitToDrainingNamespaceIsRefused) {
 	fake::Net *other = k.new_net();
-	tlsup_net *core = other->core;
-	// Drain keeps the core object alive while a request references it.
+	tlsup_core_pernet *cpn = other->core;
+	// A submit that found the namespace's state just before its exit.
+	tlsup_core_pernet_get(cpn);
 	Consumer &held = consumer(other);
 	ASSERT_EQ(submit(held), 0);
-	tlsup_core_net_exit(core);
+	k.netns_exit(other);
+	EXPECT_EQ(held.cb.status.load(), -ETIMEDOUT);
 	Consumer &c = consumer(other);
-	EXPECT_EQ(submit(c), -EOPNOTSUPP);
+	tlsup_submit a = c.args();
+	EXPECT_EQ(tlsup_core_submit(cpn, &a, 0xcc0), -EOPNOTSUPP) << "the core: draining";
+	EXPECT_EQ(submit(c), -EOPNOTSUPP) << "the shim: no state any more";
 	EXPECT_EQ(c.sk->destruct.load(), fake::orig_destruct_cookie());
-	other->core = nullptr;
+	EXPECT_EQ(c.sk->refs.load(), 1);
 	delete other;
-	// Its sockets now die with the net's core state still referenced.
 	held.sk->net = nullptr;
 	c.sk->net = nullptr;
 }
@@ -383,7 +386,7 @@ TEST_F(Lifecycle, ProcShowListsCountersAndRequests) {
 	ASSERT_EQ(submit(c, a), 0);
 	k.now_ms += 42;
 	std::string out;
-	tlsup_core_net_show(net->core, reinterpret_cast<tlsup_seq *>(&out));
+	tlsup_core_pernet_show(core(), reinterpret_cast<tlsup_seq *>(&out), true);
 	EXPECT_NE(out.find("submitted: 1\n"), std::string::npos) << out;
 	EXPECT_NE(out.find("pending: 1\n"), std::string::npos) << out;
 	EXPECT_NE(out.find("max_pending: 3\n"), std::string::npos) << out;
@@ -392,6 +395,35 @@ TEST_F(Lifecycle, ProcShowListsCountersAndRequests) {
 	                   "peername=server.example"),
 	          std::string::npos)
 	        << out;
+}
+
+TEST_F(Lifecycle, ProcShowHidesPeernamesFromUnprivilegedReaders) {
+	// Review finding: /proc/net/tlsup showed every peer's name to anyone.
+	Consumer &c = consumer();
+	tlsup_submit a = c.args();
+	a.peername = "secret-peer.example";
+	ASSERT_EQ(submit(c, a), 0);
+	std::string out;
+	tlsup_core_pernet_show(core(), reinterpret_cast<tlsup_seq *>(&out), false);
+	EXPECT_EQ(out.find("secret-peer"), std::string::npos) << out;
+	EXPECT_NE(out.find("peername=(hidden)"), std::string::npos) << out;
+	EXPECT_NE(out.find("pending: 1\n"), std::string::npos) << "counters stay visible";
+}
+
+TEST_F(Lifecycle, HookedSocketWithoutRequestStillChainsADestructor) {
+	// A socket whose hook outlived its request (a bug the core warns
+	// about) must still be torn down by its family's destructor.
+	Consumer &c = consumer();
+	c.sk->destruct = fake::hook_cookie();
+	k.fput(c.file);
+	c.file = nullptr;
+	consumers.erase(std::find(consumers.begin(), consumers.end(), &c));
+	EXPECT_TRUE(c.sk->destroyed.load());
+	EXPECT_EQ(c.sk->default_destruct_calls.load(), 1);
+	ASSERT_EQ(k.warnings().size(), 1u);
+	EXPECT_EQ(k.warnings()[0], "tlsup: sk_destruct without a request");
+	k.reset_warnings_for_test();
+	delete &c;
 }
 
 } // namespace

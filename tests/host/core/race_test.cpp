@@ -35,7 +35,7 @@ TEST_F(Race, CancelVersusDoneVersusDeadline) {
 		});
 		std::thread t3([&] {
 			start.arrive_and_wait();
-			tlsup_core_net_reap(net->core);
+			tlsup_core_pernet_reap(core());
 		});
 		t1.join();
 		t2.join();
@@ -131,7 +131,7 @@ TEST_F(Race, NamespaceDrainVersusDone) {
 		});
 		std::thread t2([&] {
 			start.arrive_and_wait();
-			tlsup_core_net_exit(other->core);
+			k.netns_exit(other);
 		});
 		t1.join();
 		t2.join();

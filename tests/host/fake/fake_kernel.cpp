@@ -7,19 +7,25 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "../../../include/uapi/linux/handshake.h"
+#include "sched.hpp"
+
 namespace fake {
 
 namespace {
 
 void hook_marker(Sock *) {}
 
-// What the shim's sk_destruct hook does (kernel/shim/sock.c).
+// kernel/shim/sock.c tlsup_sk_destruct: unhook, chain the original (or
+// the family's default if the request is gone), release the request.
 void run_destruct(Sock *sk) {
 	void *d = sk->destruct.load();
-	if (d == reinterpret_cast<void *>(&hook_marker)) {
+	if (d == hook_cookie()) {
 		void *orig = nullptr;
 		tlsup_req *req = tlsup_core_sk_unhook(reinterpret_cast<tlsup_ksock *>(sk), &orig);
-		if (orig == orig_destruct_cookie())
+		if (!req)
+			sk->default_destruct_calls++;
+		else if (orig == orig_destruct_cookie())
 			orig_destruct(sk);
 		tlsup_core_req_release(req);
 	} else if (d == orig_destruct_cookie()) {
@@ -29,6 +35,16 @@ void run_destruct(Sock *sk) {
 
 } // namespace
 
+void shim_entry(const char *what) {
+	auto &k = Kernel::get();
+	k.shim_calls++;
+	if (k.module_gone.load()) {
+		std::fprintf(stderr, "fake: %s called after module exit\n", what);
+		std::abort();
+	}
+	sched::point(what);
+}
+
 void orig_destruct(Sock *sk) {
 	sk->orig_destruct_calls++;
 }
@@ -36,6 +52,24 @@ void orig_destruct(Sock *sk) {
 void *orig_destruct_cookie() {
 	static int cookie;
 	return &cookie;
+}
+
+void *hook_cookie() {
+	return reinterpret_cast<void *>(&hook_marker);
+}
+
+void Mutex::lock() {
+	if (sched::Run *r = sched::current())
+		r->lock(this);
+	else
+		mu_.lock();
+}
+
+void Mutex::unlock() {
+	if (sched::Run *r = sched::current())
+		r->unlock(this);
+	else
+		mu_.unlock();
 }
 
 Kernel &Kernel::get() {
@@ -54,24 +88,77 @@ void Kernel::reset() {
 	max_pending = 3;
 	fail_alloc_after = -1;
 	module_get_fails = false;
+	module_gone = false;
 	fd_reserve_result = 0;
 	keyring_link_result = 0;
 	on_fd_reserve = nullptr;
+	socks_.clear();
 }
 
 Net *Kernel::new_net() {
 	auto *n = new Net();
-	n->core = tlsup_core_net_create(reinterpret_cast<tlsup_knet *>(n));
+	n->core = tlsup_core_pernet_create(reinterpret_cast<tlsup_pernet *>(n));
 	return n;
 }
 
+void Kernel::netns_exit(Net *net) {
+	sched::point("netns_exit");
+	net->lock.lock();
+	tlsup_core_pernet *core = net->core;
+	net->core = nullptr;
+	net->lock.unlock();
+	if (core)
+		tlsup_core_pernet_exit(core);
+}
+
 void Kernel::destroy_net(Net *net) {
-	tlsup_core_net_exit(net->core);
+	netns_exit(net);
 	delete net;
+}
+
+// kernel/shim/pernet.c tlsup_pernet_get.
+static tlsup_core_pernet *pernet_get(Net *net) {
+	sched::point("tlsup_pernet_get");
+	net->lock.lock();
+	tlsup_core_pernet *core = net->core;
+	if (core)
+		tlsup_core_pernet_get(core);
+	net->lock.unlock();
+	return core;
+}
+
+int Kernel::api_submit(Net *net, const tlsup_submit &args) {
+	tlsup_core_pernet *core = pernet_get(net);
+	if (!core)
+		return -EOPNOTSUPP;
+	return tlsup_core_submit(core, &args, 0xcc0);
+}
+
+int Kernel::genl_accept(Net *net, unsigned int cls, Reply *reply) {
+	tlsup_core_pernet *core = pernet_get(net);
+	if (!core)
+		return -EOPNOTSUPP;
+	tlsup_accept_cmd cmd{cls};
+	int ret = tlsup_core_cmd_accept(core, &cmd, reinterpret_cast<tlsup_nl_reply *>(reply));
+	tlsup_core_pernet_put(core);
+	return ret;
+}
+
+int Kernel::genl_done(Net *net, const tlsup_done_cmd &cmd) {
+	tlsup_core_pernet *core = pernet_get(net);
+	if (!core)
+		return -EOPNOTSUPP;
+	int ret = tlsup_core_cmd_done(core, &cmd);
+	tlsup_core_pernet_put(core);
+	return ret;
 }
 
 Sock *Kernel::new_socket(Net *net) {
 	auto *s = new Sock();
+	{
+		std::lock_guard g(mu);
+		socks_.emplace_back(s);
+	}
 	auto *f = new File();
 	s->file = f;
 	s->net = net;
@@ -94,9 +181,13 @@ void Kernel::fput(File *f) {
 void Kernel::sock_put(Sock *s) {
 	if (s->refs.fetch_sub(1) != 1)
 		return;
-	s->destroyed = true;
+	if (s->destroyed.exchange(true)) {
+		std::fprintf(stderr, "fake: socket destroyed twice\n");
+		std::abort();
+	}
 	run_destruct(s);
-	delete s;
+	// Freed at reset(), so that a test can still read its counters; the
+	// destroyed flag stands for the free.
 }
 
 int Kernel::install_fd_for_test(File *f) {
@@ -130,6 +221,11 @@ size_t Kernel::open_fds() {
 	return fds_.size();
 }
 
+size_t Kernel::reserved_fds() {
+	std::lock_guard g(mu);
+	return reserved_.size();
+}
+
 std::vector<Event> Kernel::events() {
 	std::lock_guard g(mu);
 	return events_;
@@ -148,29 +244,10 @@ std::vector<std::string> Kernel::warnings() {
 	return warnings_;
 }
 
-AttrBuilder &AttrBuilder::raw(uint16_t type, const void *p, size_t n, uint16_t flags) {
-	uint16_t len = static_cast<uint16_t>(4 + n);
-	uint16_t t = static_cast<uint16_t>(type | flags);
-	size_t at = bytes.size();
-	bytes.resize(at + ((len + 3) & ~3u), 0);
-	std::memcpy(&bytes[at], &len, 2);
-	std::memcpy(&bytes[at + 2], &t, 2);
-	if (n)
-		std::memcpy(&bytes[at + 4], p, n);
-	return *this;
-}
-
-AttrBuilder &AttrBuilder::u32(uint16_t type, uint32_t v) {
-	return raw(type, &v, 4);
-}
-
-AttrBuilder &AttrBuilder::str(uint16_t type, const std::string &s) {
-	return raw(type, s.c_str(), s.size() + 1);
-}
-
 } // namespace fake
 
 using fake::Kernel;
+using fake::shim_entry;
 
 static fake::Sock *S(tlsup_ksock *sk) {
 	return reinterpret_cast<fake::Sock *>(sk);
@@ -178,11 +255,23 @@ static fake::Sock *S(tlsup_ksock *sk) {
 static fake::File *F(tlsup_kfile *f) {
 	return reinterpret_cast<fake::File *>(f);
 }
-static fake::Net *N(tlsup_knet *n) {
+static fake::Net *N(tlsup_pernet *n) {
 	return reinterpret_cast<fake::Net *>(n);
 }
-static fake::Reply *R(tlsup_nl_reply *r) {
-	return reinterpret_cast<fake::Reply *>(r);
+
+// A core lock: a mutex, explorer-aware, that knows its holder.
+struct FakeLock {
+	fake::Mutex mu;
+	std::atomic<const void *> holder{nullptr};
+};
+
+// Who holds a lock: the explorer's coroutine, else the thread.
+static const void *self_token() {
+	static thread_local char token;
+	static char coroutine[64];
+	if (fake::sched::Run *r = fake::sched::current())
+		return &coroutine[r->self() & 63];
+	return &token;
 }
 
 extern "C" {
@@ -190,6 +279,7 @@ extern "C" {
 const unsigned int tlsup_gfp_kernel = 0xcc0;
 
 void *tlsup_shim_alloc(unsigned long size, unsigned int) {
+	shim_entry(__func__);
 	auto &k = Kernel::get();
 	int n = k.fail_alloc_after.load();
 	while (n >= 0) {
@@ -204,6 +294,7 @@ void *tlsup_shim_alloc(unsigned long size, unsigned int) {
 }
 
 void tlsup_shim_free(const void *p) {
+	shim_entry(__func__);
 	if (!p)
 		return;
 	Kernel::get().live_allocs--;
@@ -222,30 +313,46 @@ void tlsup_shim_warn(const char *why) {
 }
 
 tlsup_lock *tlsup_shim_lock_create(tlsup_lock_class, unsigned int) {
-	return reinterpret_cast<tlsup_lock *>(new std::mutex());
+	shim_entry(__func__);
+	return reinterpret_cast<tlsup_lock *>(new FakeLock());
 }
 
 void tlsup_shim_lock_destroy(tlsup_lock *lock) {
-	delete reinterpret_cast<std::mutex *>(lock);
+	shim_entry(__func__);
+	delete reinterpret_cast<FakeLock *>(lock);
 }
 
 void tlsup_shim_lock(tlsup_lock *lock) {
-	reinterpret_cast<std::mutex *>(lock)->lock();
+	shim_entry(__func__);
+	auto *l = reinterpret_cast<FakeLock *>(lock);
+	l->mu.lock();
+	l->holder = self_token();
 }
 
 void tlsup_shim_unlock(tlsup_lock *lock) {
-	reinterpret_cast<std::mutex *>(lock)->unlock();
+	shim_entry(__func__);
+	auto *l = reinterpret_cast<FakeLock *>(lock);
+	l->holder = nullptr;
+	l->mu.unlock();
+}
+
+void tlsup_shim_lock_assert_held(tlsup_lock *lock) {
+	if (reinterpret_cast<FakeLock *>(lock)->holder.load() != self_token())
+		tlsup_shim_warn("lockdep: lock not held");
 }
 
 unsigned long long tlsup_shim_now_ms(void) {
+	shim_entry(__func__);
 	return Kernel::get().now_ms.load();
 }
 
 unsigned int tlsup_shim_max_pending(void) {
+	shim_entry(__func__);
 	return Kernel::get().max_pending.load();
 }
 
 bool tlsup_shim_module_get(void) {
+	shim_entry(__func__);
 	auto &k = Kernel::get();
 	if (k.module_get_fails)
 		return false;
@@ -254,62 +361,72 @@ bool tlsup_shim_module_get(void) {
 }
 
 void tlsup_shim_module_put(void) {
-	Kernel::get().module_refs--;
+	shim_entry(__func__);
+	if (Kernel::get().module_refs.fetch_sub(1) <= 0)
+		tlsup_shim_warn("module reference underflow");
+	// The module may be unloaded from here on: let the explorer try.
+	fake::sched::point("after module_put");
 }
 
-tlsup_net *tlsup_shim_net_of(tlsup_ksock *sk) {
-	return S(sk)->net ? S(sk)->net->core : nullptr;
-}
-
-bool tlsup_shim_has_listeners(tlsup_knet *knet, unsigned int) {
-	return N(knet)->listeners.load() > 0;
-}
-
-int tlsup_shim_notify_ready(tlsup_knet *knet, unsigned int, unsigned int) {
-	fake::Net *n = N(knet);
+int tlsup_shim_notify_ready(tlsup_pernet *pn, unsigned int, unsigned int) {
+	shim_entry(__func__);
+	fake::Net *n = N(pn);
+	if (n->listeners.load() <= 0)
+		return -ESRCH;
 	if (n->on_notify)
 		n->on_notify();
 	int r = n->notify_result.load();
 	if (r == 0)
 		n->ready_sent++;
-	return r;
+	return r == -ENOBUFS ? 0 : r;
 }
 
-void tlsup_shim_reaper_arm(tlsup_knet *knet, unsigned long long delay_ms) {
-	N(knet)->reaper_delay_ms = static_cast<long long>(delay_ms);
-	N(knet)->reaper_arms++;
+void tlsup_shim_reaper_arm(tlsup_pernet *pn, unsigned long long delay_ms) {
+	shim_entry(__func__);
+	N(pn)->reaper_delay_ms = static_cast<long long>(delay_ms);
+	N(pn)->reaper_arms++;
 }
 
-void tlsup_shim_reaper_cancel_sync(tlsup_knet *knet) {
-	N(knet)->reaper_delay_ms = -1;
-	N(knet)->reaper_cancels++;
+void tlsup_shim_reaper_cancel_sync(tlsup_pernet *pn) {
+	shim_entry(__func__);
+	N(pn)->reaper_delay_ms = -1;
+	N(pn)->reaper_cancels++;
 }
 
 void tlsup_shim_sock_hold(tlsup_ksock *sk) {
-	S(sk)->refs++;
+	shim_entry(__func__);
+	if (S(sk)->refs.fetch_add(1) <= 0)
+		tlsup_shim_warn("sock_hold on a dead socket");
 }
 
 void tlsup_shim_sock_put(tlsup_ksock *sk) {
+	shim_entry(__func__);
 	Kernel::get().sock_put(S(sk));
 }
 
 void tlsup_shim_file_get(tlsup_kfile *file) {
-	F(file)->refs++;
+	shim_entry(__func__);
+	if (F(file)->refs.fetch_add(1) <= 0)
+		tlsup_shim_warn("get_file on a dead file");
 }
 
 void tlsup_shim_file_put(tlsup_kfile *file) {
+	shim_entry(__func__);
 	Kernel::get().fput(F(file));
 }
 
 void *tlsup_shim_sk_hook_destruct(tlsup_ksock *sk) {
-	return S(sk)->destruct.exchange(reinterpret_cast<void *>(&fake::hook_marker));
+	shim_entry(__func__);
+	return S(sk)->destruct.exchange(fake::hook_cookie());
 }
 
 void tlsup_shim_sk_restore_destruct(tlsup_ksock *sk, void *orig) {
+	shim_entry(__func__);
 	S(sk)->destruct = orig;
 }
 
 int tlsup_shim_fd_reserve(void) {
+	shim_entry(__func__);
 	auto &k = Kernel::get();
 	if (k.on_fd_reserve)
 		k.on_fd_reserve();
@@ -322,19 +439,24 @@ int tlsup_shim_fd_reserve(void) {
 }
 
 void tlsup_shim_fd_unreserve(int fd) {
+	shim_entry(__func__);
 	auto &k = Kernel::get();
 	std::lock_guard g(k.mu);
-	k.reserved_.erase(fd);
+	if (!k.reserved_.erase(fd))
+		k.warnings_.push_back("put_unused_fd of an fd not reserved");
 }
 
 void tlsup_shim_fd_install(int fd, tlsup_kfile *file) {
+	shim_entry(__func__);
 	auto &k = Kernel::get();
 	std::lock_guard g(k.mu);
-	k.reserved_.erase(fd);
+	if (!k.reserved_.erase(fd))
+		k.warnings_.push_back("fd_install of an fd not reserved");
 	k.fds_[fd] = F(file);
 }
 
 int tlsup_shim_keyring_link(int keyring) {
+	shim_entry(__func__);
 	auto &k = Kernel::get();
 	if (k.keyring_link_result < 0)
 		return k.keyring_link_result;
@@ -343,7 +465,33 @@ int tlsup_shim_keyring_link(int keyring) {
 	return 0;
 }
 
+void tlsup_shim_keyring_unlink(int keyring) {
+	shim_entry(__func__);
+	auto &k = Kernel::get();
+	std::lock_guard g(k.mu);
+	for (auto it = k.linked_keyrings.begin(); it != k.linked_keyrings.end(); ++it)
+		if (*it == keyring) {
+			k.linked_keyrings.erase(it);
+			return;
+		}
+	k.warnings_.push_back("keyring unlinked that was not linked");
+}
+
+int tlsup_shim_accept_reply(tlsup_nl_reply *reply, const tlsup_accept_reply *r) {
+	shim_entry(__func__);
+	auto *rep = reinterpret_cast<fake::Reply *>(reply);
+	if (rep->send_result < 0)
+		return rep->send_result;
+	rep->sent = true;
+	rep->r = *r;
+	rep->has_peername = r->peername != nullptr;
+	rep->peername = r->peername ? r->peername : "";
+	rep->r.peername = nullptr; // the core's copy is not ours to keep
+	return 0;
+}
+
 tlsup_ksocket *tlsup_shim_sockfd_get(int fd, tlsup_ksock **sk, int *err) {
+	shim_entry(__func__);
 	fake::File *f = Kernel::get().fd_file(fd);
 	if (!f) {
 		*err = -EBADF;
@@ -359,10 +507,12 @@ tlsup_ksocket *tlsup_shim_sockfd_get(int fd, tlsup_ksock **sk, int *err) {
 }
 
 void tlsup_shim_sockfd_put(tlsup_ksocket *sock) {
+	shim_entry(__func__);
 	Kernel::get().fput(reinterpret_cast<fake::File *>(sock));
 }
 
 void tlsup_shim_trace(tlsup_trace_event ev, tlsup_ksock *sk, unsigned long long req_id, int arg) {
+	shim_entry(__func__);
 	auto &k = Kernel::get();
 	std::lock_guard g(k.mu);
 	k.events_.push_back({ev, sk, req_id, arg});
@@ -375,59 +525,6 @@ void tlsup_shim_seq_printf(tlsup_seq *seq, const char *fmt, ...) {
 	std::vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	reinterpret_cast<std::string *>(seq)->append(buf);
-}
-
-static int reply_put(fake::Reply *r, uint16_t type, const void *p, size_t n, uint16_t flags = 0) {
-	if (r->fail_put_after >= 0 && r->puts++ >= r->fail_put_after)
-		return -EMSGSIZE;
-	fake::AttrBuilder b;
-	b.bytes.swap(r->bytes);
-	b.raw(type, p, n, flags);
-	b.bytes.swap(r->bytes);
-	return 0;
-}
-
-int tlsup_nl_reply_begin(tlsup_nl_reply *reply) {
-	R(reply)->begun = true;
-	return 0;
-}
-
-int tlsup_nl_put_u32(tlsup_nl_reply *reply, unsigned int type, unsigned int value) {
-	return reply_put(R(reply), static_cast<uint16_t>(type), &value, 4);
-}
-
-int tlsup_nl_put_s32(tlsup_nl_reply *reply, unsigned int type, int value) {
-	return reply_put(R(reply), static_cast<uint16_t>(type), &value, 4);
-}
-
-int tlsup_nl_put_string(tlsup_nl_reply *reply, unsigned int type, const char *value) {
-	return reply_put(R(reply), static_cast<uint16_t>(type), value, std::strlen(value) + 1);
-}
-
-int tlsup_nl_nest_start(tlsup_nl_reply *reply, unsigned int type) {
-	fake::Reply *r = R(reply);
-	size_t at = r->bytes.size();
-	int ret = reply_put(r, static_cast<uint16_t>(type), nullptr, 0, 0x8000);
-	if (ret == 0)
-		r->nests.push_back(at);
-	return ret;
-}
-
-void tlsup_nl_nest_end(tlsup_nl_reply *reply) {
-	fake::Reply *r = R(reply);
-	size_t at = r->nests.back();
-	r->nests.pop_back();
-	uint16_t len = static_cast<uint16_t>(r->bytes.size() - at);
-	std::memcpy(&r->bytes[at], &len, 2);
-}
-
-int tlsup_nl_reply_send(tlsup_nl_reply *reply) {
-	R(reply)->sent = true;
-	return R(reply)->send_result;
-}
-
-void tlsup_nl_reply_abort(tlsup_nl_reply *reply) {
-	R(reply)->aborted = true;
 }
 
 } // extern "C"

@@ -1,9 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 // A fake of the kernel services behind <tlsup/core.h>, for running the core
 // hosted: reference-counted socks and files, a descriptor table, network
-// namespaces with listeners and READY counts, netlink replies as raw
-// attribute bytes, a controllable clock, trace and warning logs, and fault
-// injection. Thread-safe, so race tests can run under TSan.
+// namespaces with listeners and READY counts, the ACCEPT reply as the core
+// decided it, a controllable clock, trace and warning logs, and fault
+// injection. Thread-safe, so race tests can run under TSan; every shim
+// function is a scheduling point of the interleaving explorer (sched.hpp).
+//
+// The fake also plays the C shims' own parts that surround the core: the
+// consumer API's namespace lookup, the genl commands, namespace exit and
+// the sk_destruct hook (api_*, genl_*, netns_exit, run_destruct), written
+// to do what kernel/shim does, step for step.
 #pragma once
 
 #include <tlsup/core.h>
@@ -12,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -36,14 +43,30 @@ struct Sock {
 	std::atomic<void *> destruct{nullptr};
 	std::atomic<bool> destroyed{false};
 	std::atomic<int> orig_destruct_calls{0};
+	// The family default ran (hooked socket whose request was gone).
+	std::atomic<int> default_destruct_calls{0};
 };
 
 // The socket's "original destructor" the consumer had installed.
 void orig_destruct(Sock *sk);
 void *orig_destruct_cookie();
+// tlsup's hook, as the shim installs it.
+void *hook_cookie();
+
+// A lock of the fake's own (the shim's pernet lock), explorer-aware.
+class Mutex {
+public:
+	void lock();
+	void unlock();
+
+private:
+	std::mutex mu_;
+};
 
 struct Net {
-	tlsup_net *core = nullptr;
+	// The shim's struct tlsup_pernet: @core under @lock.
+	Mutex lock;
+	tlsup_core_pernet *core = nullptr;
 	std::atomic<int> listeners{1};
 	std::atomic<int> ready_sent{0};
 	// Result genlmsg_multicast_netns() returns; 0 delivers.
@@ -62,17 +85,13 @@ struct Event {
 	int arg;
 };
 
-// The netlink reply an ACCEPT built: raw attributes as the kernel's skb
-// would carry them after the genl header.
+// One ACCEPT's reply: what the core asked the genl shim to send.
 struct Reply {
-	std::vector<uint8_t> bytes;
-	std::vector<size_t> nests;
-	bool begun = false;
 	bool sent = false;
-	bool aborted = false;
-	int fail_put_after = -1; // fail the Nth put with -EMSGSIZE
-	int puts = 0;
-	int send_result = 0;
+	int send_result = 0; // <0: the send fails with it
+	tlsup_accept_reply r{};
+	std::string peername; // r.peername copied, if set
+	bool has_peername = false;
 };
 
 class Kernel {
@@ -82,17 +101,25 @@ public:
 	void reset();
 
 	Net *new_net();
-	void destroy_net(Net *net); // runs tlsup_core_net_exit
+	// What the shim's pernet exit does: unpublish, then the core's exit.
+	void netns_exit(Net *net);
+	void destroy_net(Net *net); // netns_exit (if not yet) and free
 	// A socket with a file; the caller owns one file reference.
 	Sock *new_socket(Net *net);
 	void fput(File *f);
 	void sock_put(Sock *s);
+
+	// The shims around the core (kernel/shim/api.c, genl.c).
+	int api_submit(Net *net, const tlsup_submit &args);
+	int genl_accept(Net *net, unsigned int cls, Reply *reply);
+	int genl_done(Net *net, const tlsup_done_cmd &cmd);
 
 	// Descriptor table of "the calling process".
 	int install_fd_for_test(File *f);
 	void close_fd(int fd);
 	File *fd_file(int fd);
 	size_t open_fds();
+	size_t reserved_fds();
 
 	std::atomic<unsigned long long> now_ms{1000000};
 	std::atomic<unsigned int> max_pending{3};
@@ -100,14 +127,22 @@ public:
 	std::atomic<long> live_allocs{0};
 	std::atomic<int> module_refs{0};
 	std::atomic<bool> module_get_fails{false};
+	// Module exit ran: any later core activity is a bug.
+	std::atomic<bool> module_gone{false};
 	std::atomic<int> fd_reserve_result{0}; // <0: fail with it
 	std::atomic<int> keyring_link_result{0};
-	std::vector<int> linked_keyrings;
+	std::vector<int> linked_keyrings;    // links minus unlinks, in order
 	std::function<void()> on_fd_reserve; // race hook inside ACCEPT
+	std::atomic<unsigned long> shim_calls{0};
 
 	std::vector<Event> events();
 	size_t count(tlsup_trace_event ev);
 	std::vector<std::string> warnings();
+	// For a test that provoked a warning on purpose and checked it.
+	void reset_warnings_for_test() {
+		std::lock_guard g(mu);
+		warnings_.clear();
+	}
 
 	// Internal, for the shim functions.
 	std::mutex mu;
@@ -116,16 +151,12 @@ public:
 	std::map<int, File *> fds_;
 	std::map<int, bool> reserved_;
 	int next_fd_ = 3;
-	std::vector<Net *> nets_;
+	// Destroyed sockets stay readable until reset().
+	std::vector<std::unique_ptr<Sock>> socks_;
 };
 
-// Sends a DONE / ACCEPT with the given raw attributes.
-struct AttrBuilder {
-	std::vector<uint8_t> bytes;
-	AttrBuilder &u32(uint16_t type, uint32_t v);
-	AttrBuilder &s32(uint16_t type, int32_t v) { return u32(type, static_cast<uint32_t>(v)); }
-	AttrBuilder &str(uint16_t type, const std::string &s);
-	AttrBuilder &raw(uint16_t type, const void *p, size_t n, uint16_t flags = 0);
-};
+// Every shim function starts with this: a scheduling point, and a check
+// that the module still exists.
+void shim_entry(const char *what);
 
 } // namespace fake

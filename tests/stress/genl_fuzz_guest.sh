@@ -1,0 +1,98 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# In the guest: the "handshake" family fuzzed as root and as an unprivileged
+# user (genl_fuzz) while the test consumer keeps submitting and cancelling.
+# Afterwards every consumer request must have ended exactly once (callback
+# or successful cancel), nothing may be left in /proc/net/tlsup, and both
+# modules must unload. Messages per sender: $STRESS_MESSAGES.
+set -u
+M=$TLSUP_ROOT/build/module/uml-$TLSUP_VERSION-$TLSUP_FLAVOUR
+FUZZ=$TLSUP_ROOT/build/release/tests/stress/genl_fuzz
+CTL=/sys/kernel/debug/tlsup_testmod/ctl
+RES=/sys/kernel/debug/tlsup_testmod/results
+n=${STRESS_MESSAGES:-20000}
+fail=0
+bad() { echo "genl-fuzz: FAIL: $*"; fail=1; }
+
+insmod "$M/tlsup.ko" max_pending=64 || exit 10
+insmod "$M/tools/testmod/tlsup_testmod.ko" || exit 11
+
+"$FUZZ" --messages "$n" --seed 1 >root.out 2>&1 &
+root_pid=$!
+"$FUZZ" --messages "$n" --seed 2 --unprivileged >nobody.out 2>&1 &
+nobody_pid=$!
+
+# A session whose hello succeeded ends in exactly one of callback and
+# successful cancel; one whose hello failed (or never ran) in neither.
+check_round() {
+	awk -v round="$1" '
+	/^group=[0-9]+ idx=/ {
+		calls = cancel = -9; err = ""
+		for (i = 1; i <= NF; i++) {
+			if ($i ~ /^calls=/) calls = substr($i, 7) + 0
+			if ($i ~ /^cancel=/) cancel = substr($i, 8) + 0
+			if ($i ~ /^error=/) { err = substr($0, index($0, "error=") + 6) }
+		}
+		requested = err !~ /^(hello refused|socket:|connect:|sock_alloc_file|accept:|start:)/
+		sessions++
+		if (requested) { requests++; ends = calls + (cancel == 1) }
+		else ends = calls
+		if ((requested && ends != 1) || (!requested && ends != 0)) {
+			print "round " round ": " $0; bad++
+		}
+		if (cancel == 1) cancelled++
+		if (calls == 1) called++
+	}
+	END { printf "round %d: %d sessions, %d requests, %d callbacks, %d cancelled, %d violations\n",
+		round, sessions, requests, called, cancelled, bad + 0; exit bad > 0 }' "$RES"
+}
+
+round=0
+total_rounds_ok=0
+while kill -0 "$root_pid" 2>/dev/null || kill -0 "$nobody_pid" 2>/dev/null || [ "$round" -lt 2 ]; do
+	round=$((round + 1))
+	port=$((6000 + round))
+	cancel=-1
+	[ $((round % 3)) = 1 ] && cancel=$((round % 40))
+	echo "start id=$((round * 2)) role=server port=$port auth=x509 timeout=1500 count=16 wait_ms=12000" >"$CTL" ||
+		bad "server group $round did not start"
+	echo "start id=$((round * 2 + 1)) port=$port auth=anon peername=fuzz timeout=1500 count=16 concurrency=4 cancel_ms=$cancel wait_ms=12000" >"$CTL" ||
+		bad "client group $round did not start"
+	echo "wait id=$((round * 2 + 1)) timeout=60000" >"$CTL"
+	echo "wait id=$((round * 2)) timeout=60000" >"$CTL"
+	if check_round "$round" >round.out; then
+		total_rounds_ok=$((total_rounds_ok + 1))
+	else
+		bad "exactly-once violated: $(head -c 600 round.out)"
+	fi
+	tail -n 1 round.out
+	echo reset >"$CTL"
+done
+wait "$root_pid" || bad "root fuzzer: $(tail -n 3 root.out)"
+wait "$nobody_pid" || bad "unprivileged fuzzer: $(tail -n 3 nobody.out)"
+cat root.out nobody.out
+
+# The kernel deadline (1.5 s + 2 s) has ended whatever the fuzzer accepted.
+sleep 4
+cat /proc/net/tlsup >proc-after
+for want in 'pending: 0' 'inflight: 0' 'live: 0'; do
+	grep -qx "$want" proc-after || bad "/proc/net/tlsup: no '$want' after the run: $(tr '\n' ' ' <proc-after | head -c 400)"
+done
+grep -E '^(submitted|completed|cancelled|expired|done_refused):' proc-after | tr '\n' ' '
+echo
+rmmod tlsup_testmod || bad "tlsup_testmod did not unload"
+rmmod tlsup || bad "tlsup did not unload"
+if [ -e /sys/kernel/debug/kmemleak ]; then
+	sleep 6
+	echo scan >/sys/kernel/debug/kmemleak
+	sleep 1
+	echo scan >/sys/kernel/debug/kmemleak
+	cat /sys/kernel/debug/kmemleak >kmemleak
+	if grep -q tlsup kmemleak; then
+		bad "kmemleak: $(grep -c 'unreferenced object' kmemleak) objects, tlsup's among them"
+		head -30 kmemleak
+	fi
+fi
+echo "genl-fuzz: $round consumer rounds, $total_rounds_ok without a violation"
+exit $fail

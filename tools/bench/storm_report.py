@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""storm_report: turns storm.jsonl (tools/bench/storm_guest.sh) into
+storm-PROFILE.json and a table. A point stormed several times is reported
+by the median storm (by time until all live) with the range; failures are
+summed. Exits 1 if a storm did not end with every controller or mount back,
+or if a point is missing."""
+import json
+import statistics
+import sys
+
+
+def main():
+    src, dst, when, cpus, secs, profile = sys.argv[1:7]
+    storms = [json.loads(l) for l in open(src) if l.startswith("{")]
+    points, order = {}, []
+    for s in storms:
+        key = (s["kind"], s["units"], s["io_queues"])
+        if key not in points:
+            points[key] = []
+            order.append(key)
+        points[key].append(s)
+    out, problems = [], []
+    for key in order:
+        runs = sorted(points[key], key=lambda s: s["time_to_all_live_s"])
+        med = runs[(len(runs) - 1) // 2]
+        t = med["trace"]
+        p = {
+            "kind": key[0], "units": key[1], "io_queues": key[2],
+            "connections": med["connections"], "handshakes_per_storm": t["handshakes"],
+            "storms": len(runs),
+            "time_to_all_live_s": med["time_to_all_live_s"],
+            "time_to_all_live_s_all": [r["time_to_all_live_s"] for r in runs],
+            "latency_p50_ms": t["latency_p50_ms"], "latency_p99_ms": t["latency_p99_ms"],
+            "latency_max_ms": t["latency_max_ms"],
+            "accept_wait_p50_ms": t["accept_wait_p50_ms"],
+            "accept_wait_p99_ms": t["accept_wait_p99_ms"],
+            "agent_cpu_s": med["agent_cpu_s"],
+            "handshakes_span_s": t["first_submit_to_last_complete_s"],
+            "failed_handshakes": t["handshakes_failed"],
+            "failed_by_status": t["failed_by_status"],
+            "rejected_submits": t["submit_rejected"],
+            "consumer_retries": med["consumer_retries"],
+            "failed_handshakes_all": [r["trace"]["handshakes_failed"] for r in runs],
+            "rejected_submits_all": [r["trace"]["submit_rejected"] for r in runs],
+            "all_live": all(r["all_live"] for r in runs),
+            "pending_max": med["pending_max"],
+        }
+        if not p["all_live"]:
+            problems.append("%s %d: not every %s came back" %
+                            (key[0], key[1], "controller" if key[0] == "nvme" else "mount"))
+        out.append(p)
+    wanted = {"full": 4, "smoke": 2}.get(profile, 1)
+    if len(out) < wanted:
+        problems.append("%d of %d points measured" % (len(out), wanted))
+    json.dump({"when": when, "host_cpus": int(cpus), "guest_cpus": 1, "seconds": int(secs),
+               "profile": profile, "points": out, "problems": problems},
+              open(dst, "w"), indent=1)
+    print("%-5s %5s %3s %5s %5s %10s %8s %8s %9s %7s %6s %6s %6s" % (
+        "storm", "units", "ioq", "conns", "hs", "all live s", "p50 ms", "p99 ms", "accept99",
+        "agent s", "failed", "reject", "retry"))
+    for p in out:
+        print("%-5s %5d %3d %5d %5d %10.3f %8.2f %8.2f %9.2f %7.2f %6d %6d %6d" % (
+            p["kind"], p["units"], p["io_queues"], p["connections"], p["handshakes_per_storm"],
+            p["time_to_all_live_s"], p["latency_p50_ms"] or 0, p["latency_p99_ms"] or 0,
+            p["accept_wait_p99_ms"] or 0, p["agent_cpu_s"], p["failed_handshakes"],
+            p["rejected_submits"], p["consumer_retries"]))
+    print("(the median of %s storms per point, by time until all live; guest: 1 CPU, "
+          "pending bound %s)" % ("/".join(str(p["storms"]) for p in out),
+                                 out[0]["pending_max"] if out else "?"))
+    for pr in problems:
+        print("storm: " + pr)
+    sys.exit(1 if problems else 0)
+
+
+main()
