@@ -2,9 +2,12 @@
 //
 // The handshake engine: one non-blocking GnuTLS TLS 1.3 session on the
 // kernel's socket, stepped by a worker's event loop. It reads the socket
-// one TLS record at a time and stops at the peer's Finished, so whatever
-// the peer sends next stays in the socket for kTLS. It installs nothing:
-// when it is done it reports the traffic secrets and the peer's identities.
+// one TLS record at a time and stops at the peer's Finished
+// (RecordBoundaryGuard), so whatever the peer sends next stays in the
+// socket for kTLS. It installs nothing: when it is done it reports the
+// traffic secrets and the peer's identities. Its parts: priorities.*,
+// session_credentials.*, psk_lookup.*, peer_verify.*, handshake_failure.*,
+// record_guard.*.
 #pragma once
 
 #include <cstdint>
@@ -15,73 +18,16 @@
 #include <sys/socket.h>
 #include <vector>
 
-#include "credentials.hpp"
 #include "gnutls_handles.hpp"
-#include "keyring.hpp"
 #include "ktls_install.hpp"
 #include "log.hpp"
-#include "netlink_messages.hpp"
 #include "peer_verify.hpp"
+#include "priorities.hpp"
+#include "record_guard.hpp"
 #include "result.hpp"
-#include "secret_bytes.hpp"
+#include "session_setup.hpp"
 
 namespace tlsup {
-
-enum class Role { Client, Server };
-
-// TLS 1.3 only, kTLS ciphers only. One set per worker.
-class Priorities {
-public:
-	static Result<std::unique_ptr<Priorities>> create();
-
-	gnutls_priority_t certificate() const { return x509_.get(); }
-	// The PSK's hash follows its length (32: SHA-256, 48: SHA-384) as in
-	// ktls-utils; the cipher suites offered must use the same hash.
-	gnutls_priority_t psk(size_t key_length) const;
-
-private:
-	Priority x509_, psk_any_, psk_sha256_, psk_sha384_;
-};
-
-// Names reverse DNS gave for a peer's address (looked up by the worker
-// before the handshake), or why it gave none.
-struct ReverseNames {
-	std::vector<std::string> names;
-	std::string failure;
-};
-
-struct SessionSetup {
-	int fd = -1; // the kernel's socket; borrowed, never closed here
-	Role role = Role::Client;
-	uint32_t auth_mode = 0; // HANDSHAKE_AUTH_*
-	std::optional<std::string> peername;
-	std::vector<key_serial_t> peer_identities;
-	std::vector<CertificatePair> certificates;
-	key_serial_t keyring = 0; // the request's KEYRING, 0 if none
-	// The configured keyrings, searched with the request's for server
-	// PSKs, and the keyrings whose "user" keys count as PSKs where they are
-	// searched; see find_server_psk().
-	std::vector<key_serial_t> keyrings;
-	std::vector<key_serial_t> psk_keyrings;
-	const PeerCertificateKeys *peer_keys = nullptr; // where verified certificates go
-	// A client without PEERNAME whose server certificate does not hold the
-	// peer's address in its IP SANs: these names may match instead.
-	// nullopt: reverse DNS name matching is off (the default).
-	std::optional<ReverseNames> reverse_names;
-	std::shared_ptr<const Credentials> credentials;
-	const Priorities *priorities = nullptr;
-};
-
-// The DONE status for a fatal gnutls_handshake() result: a peer's alert
-// (close_notify included) or a failed negotiation is EACCES, a connection
-// the peer closed without a word is ETIMEDOUT,
-// GnuTLS out of memory is ENOMEM, anything else EIO. IO_ERRNO is the
-// socket error behind a pull/push failure (0 for end of file).
-Error classify_handshake_error(int gnutls_error, int io_errno,
-                               gnutls_alert_description_t alert = GNUTLS_A_CLOSE_NOTIFY);
-
-// The setup for an accepted request (validate_request() already passed).
-SessionSetup setup_for(const HandshakeRequest &req);
 
 class TlsSession {
 public:
@@ -96,7 +42,7 @@ public:
 
 	// Drives the handshake as far as the socket allows. Errors carry the
 	// DONE status: EACCES, EKEYREJECTED, ETIMEDOUT (peer closed), ENOMEM,
-	// EIO.
+	// EIO (decide_failure()).
 	Result<Progress> step();
 
 	// After Done: the secrets kTLS needs. EIO if GnuTLS holds bytes it read
@@ -120,9 +66,8 @@ private:
 	Result<void> init_x509();
 	Result<void> init_psk_client();
 	Result<void> init_psk_server();
-	int verify_peer();
-	int lookup_psk(const gnutls_datum_t *username, gnutls_datum_t *key);
-	Result<key_serial_t> find_server_psk(const std::string &identity) const;
+	int on_peer_certificate();
+	int on_psk_identity(const gnutls_datum_t *username, gnutls_datum_t *key);
 	Error failure(int gnutls_error);
 
 	static int verify_callback(gnutls_session_t session);
@@ -141,15 +86,12 @@ private:
 
 	sockaddr_storage peer_addr_{};
 	std::optional<int> saved_nodelay_;
-
-	// The record boundary guard: bytes of the current record header seen,
-	// and body bytes still to come.
-	uint8_t header_[5] = {};
-	size_t header_have_ = 0;
-	size_t body_left_ = 0;
+	RecordBoundaryGuard guard_;
 	int last_io_errno_ = 0; // the socket error behind a pull/push failure
 
-	std::optional<Error> callback_error_; // set by the verify/PSK callbacks
+	// What a callback decided, for decide_failure(): GnuTLS only carries a
+	// number out of a callback.
+	std::optional<Error> verdict_;
 	bool handshake_done_ = false;
 	bool identities_ready_ = false;
 	PeerChain peer_chain_;

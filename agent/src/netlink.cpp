@@ -233,7 +233,7 @@ Result<std::optional<AcceptDecode>> GenlChannel::accept() {
 	return std::optional<AcceptDecode>(decode_accept(*answer.value()));
 }
 
-Result<void> GenlChannel::done(const DoneMessage &done) {
+Result<void> GenlChannel::done(const DoneCommand &done) {
 	NlMsg msg(nlmsg_alloc());
 	if (!msg)
 		return make_error(ENOMEM, "nlmsg_alloc failed");

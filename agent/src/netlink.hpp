@@ -57,7 +57,7 @@ public:
 	int notify_fd() const override;
 	Result<Notifications> drain_notifications() override;
 	Result<std::optional<AcceptDecode>> accept() override;
-	Result<void> done(const DoneMessage &msg) override;
+	Result<void> done(const DoneCommand &msg) override;
 
 	int family() const { return family_; }
 	int group() const { return group_; }

@@ -15,7 +15,7 @@ namespace tlsup {
 struct Worker::Job {
 	uint64_t id = 0;
 	UniqueFd fd;
-	HandshakeRequest request;
+	AcceptReply request;
 	RequestKeyring keyring; // released with the job, after DONE
 	std::unique_ptr<TlsSession> session;
 	Clock::time_point started;
@@ -42,7 +42,7 @@ const char *auth_name(uint32_t mode) {
 	}
 }
 
-std::string describe(const HandshakeRequest &req) {
+std::string describe(const AcceptReply &req) {
 	std::string s = "fd " + std::to_string(req.sockfd) + " (";
 	s += req.message_type == HANDSHAKE_MSG_TYPE_SERVERHELLO   ? "server"
 	     : req.message_type == HANDSHAKE_MSG_TYPE_CLIENTHELLO ? "client"
@@ -75,6 +75,23 @@ std::string peer_of(int fd) {
 }
 
 } // namespace
+
+SessionSetup session_setup_for(const AcceptReply &req) {
+	SessionSetup s;
+	s.fd = req.sockfd;
+	s.role = req.message_type == HANDSHAKE_MSG_TYPE_SERVERHELLO ? Role::Server : Role::Client;
+	s.auth = req.auth_mode == HANDSHAKE_AUTH_PSK    ? Auth::Psk
+	         : req.auth_mode == HANDSHAKE_AUTH_X509 ? Auth::X509
+	                                                : Auth::Anonymous;
+	s.peername = req.peername;
+	for (int32_t id : req.peer_identities)
+		if (id > 0) // 0 is TLS_NO_PEERID
+			s.peer_identities.push_back(id);
+	for (const auto &c : req.certificates)
+		s.certificates.push_back({c.cert, c.privkey});
+	s.keyring = req.keyring;
+	return s;
+}
 
 Result<void> require_tcp(int fd) {
 	int domain = 0, type = 0, protocol = 0;
@@ -253,7 +270,7 @@ bool Worker::needs_reverse_dns(Job &job) {
 
 void Worker::begin_handshake(Job &job, std::optional<ReverseNames> names) {
 	uint64_t id = job.id;
-	SessionSetup setup = setup_for(job.request);
+	SessionSetup setup = session_setup_for(job.request);
 	setup.keyring = job.keyring.keyring();
 	setup.credentials = shared_.credentials.snapshot();
 	setup.keyrings = setup.credentials->keyrings.keyrings;
@@ -358,7 +375,7 @@ void Worker::complete(uint64_t id, int status, const std::string &reason,
 	auto it = jobs_.find(id);
 	if (it == jobs_.end())
 		return;
-	if (std::find(std::begin(kStatuses), std::end(kStatuses), status) == std::end(kStatuses)) {
+	if (!is_done_status(status)) {
 		// DONE speaks a fixed vocabulary; anything else is unexpected.
 		std::string why = std::string(strerror(status)) + ": " + reason;
 		return complete(id, EIO, why, std::move(remote));
@@ -398,7 +415,7 @@ void Worker::complete(uint64_t id, int status, const std::string &reason,
 }
 
 void Worker::send_done(int fd, int status, const std::vector<uint32_t> &remote) {
-	DoneMessage msg{fd, static_cast<uint32_t>(status), remote};
+	DoneCommand msg{fd, static_cast<uint32_t>(status), remote};
 	if (auto r = channel_->done(msg); !r) {
 		shared_.stats.record_done_error();
 		LOG_WARN(shared_.log, "worker %u: fd %d: %s", index_, fd, r.error().reason.c_str());

@@ -46,6 +46,11 @@ struct WorkerShared {
 	std::function<Result<void>(int fd, const TrafficSecrets &)> install = install_ktls;
 };
 
+// What the engine needs from an accepted request (validate_request()
+// already passed): the wire's message type and auth mode become a role and
+// a mode, TLS_NO_PEERID entries go.
+SessionSetup session_setup_for(const AcceptReply &req);
+
 // The kernel hands over TCP sockets (IPv4 or IPv6) only; anything else
 // (QUIC, MPTCP, UDP, a unix socket) is refused with EOPNOTSUPP before a
 // single handshake byte: this agent speaks TLS over TCP.

@@ -93,7 +93,7 @@ TEST_F(AgentTest, ServesStatusReloadsAndRunsHandshakes) {
 
 	// A handshake through a worker.
 	auto fds = tcp_pair();
-	HandshakeRequest r;
+	AcceptReply r;
 	r.sockfd = fds.first.release();
 	r.message_type = HANDSHAKE_MSG_TYPE_CLIENTHELLO;
 	r.auth_mode = HANDSHAKE_AUTH_UNAUTH;
@@ -254,7 +254,7 @@ TEST_F(AgentTest, SystemdReadyReloadingWatchdogAndAStalledWorker) {
 	// Queued before the agent starts: only the start-up sweep can take it,
 	// and READY=1 must not come before it did.
 	auto fds = unix_pair();
-	HandshakeRequest r;
+	AcceptReply r;
 	r.sockfd = fds.first.release();
 	r.message_type = HANDSHAKE_MSG_TYPE_CLIENTHELLO;
 	r.auth_mode = HANDSHAKE_AUTH_UNAUTH;
@@ -346,7 +346,7 @@ TEST_F(AgentTest, HandshakeOutcomeCarriesJournalFields) {
 	sockaddr_in local{};
 	socklen_t len = sizeof(local);
 	ASSERT_EQ(getsockname(fds.second.get(), reinterpret_cast<sockaddr *>(&local), &len), 0);
-	HandshakeRequest r;
+	AcceptReply r;
 	r.sockfd = fds.first.release();
 	r.message_type = HANDSHAKE_MSG_TYPE_CLIENTHELLO;
 	r.auth_mode = HANDSHAKE_AUTH_UNAUTH;

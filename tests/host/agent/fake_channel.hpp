@@ -23,14 +23,14 @@ struct FakeKernel {
 	std::condition_variable cv;
 	std::deque<AcceptDecode> queue;
 	std::deque<std::pair<key_serial_t, bool>> links; // per queued request
-	std::vector<DoneMessage> dones;
+	std::vector<DoneCommand> dones;
 	std::vector<bool> fd_open_at_done;
 	unsigned accepts = 0;
 	unsigned eagains = 0;
 	unsigned outstanding = 0; // accepted, not yet done
 	unsigned max_outstanding = 0;
 
-	void submit(HandshakeRequest req) {
+	void submit(AcceptReply req) {
 		AcceptDecode d;
 		d.request = std::move(req);
 		submit(std::move(d));
@@ -43,7 +43,7 @@ struct FakeKernel {
 	// As the kernel does with ta_keyring: the ACCEPT links RING into the
 	// caller's process keyring, and names it in KEYRING (tlsup.ko) or not
 	// (upstream 6.12).
-	void submit(HandshakeRequest req, key_serial_t ring, bool send_keyring) {
+	void submit(AcceptReply req, key_serial_t ring, bool send_keyring) {
 		std::lock_guard lock(mu);
 		req.keyring = send_keyring ? ring : 0;
 		AcceptDecode d;
@@ -55,7 +55,7 @@ struct FakeKernel {
 		std::unique_lock lock(mu);
 		return cv.wait_for(lock, limit, [&] { return dones.size() >= n; });
 	}
-	std::vector<DoneMessage> done_copy() {
+	std::vector<DoneCommand> done_copy() {
 		std::lock_guard lock(mu);
 		return dones;
 	}
@@ -99,7 +99,7 @@ public:
 		return std::optional<AcceptDecode>(std::move(d));
 	}
 
-	Result<void> done(const DoneMessage &msg) override {
+	Result<void> done(const DoneCommand &msg) override {
 		std::lock_guard lock(k_.mu);
 		k_.dones.push_back(msg);
 		k_.fd_open_at_done.push_back(fcntl(msg.sockfd, F_GETFD) != -1);

@@ -10,8 +10,10 @@
 
 #include <uapi/linux/handshake.h>
 
+#include "handshake_failure.hpp"
 #include "keyring.hpp"
 #include "test_support.hpp"
+#include "worker.hpp"
 
 namespace tlsup::test {
 namespace {
@@ -43,10 +45,10 @@ protected:
 		return s;
 	}
 
-	SessionSetup setup(Role role, uint32_t auth) {
+	SessionSetup setup(Role role, Auth auth) {
 		SessionSetup s;
 		s.role = role;
-		s.auth_mode = auth;
+		s.auth = auth;
 		s.credentials = creds_;
 		s.priorities = prio_.get();
 		s.peer_keys = &peer_keys();
@@ -105,7 +107,7 @@ std::vector<uint8_t> read_payload(key_serial_t id) {
 // ---- client, anonymous: the server is still verified ----
 
 TEST_F(HandshakeTest, ClientAnonVerifiesServerAgainstPeername) {
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	s.peername = "server.test";
 	auto r = run(std::move(s), unix_pair(), server_peer("server"));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
@@ -122,7 +124,7 @@ TEST_F(HandshakeTest, ClientAnonVerifiesServerAgainstPeername) {
 }
 
 TEST_F(HandshakeTest, ClientAnonRejectsUntrustedCa) {
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	s.peername = "server.test";
 	auto r = run(std::move(s), unix_pair(), server_peer("rogue-server"));
 	EXPECT_EQ(r.status(), EACCES) << r.reason();
@@ -131,7 +133,7 @@ TEST_F(HandshakeTest, ClientAnonRejectsUntrustedCa) {
 }
 
 TEST_F(HandshakeTest, ClientAnonRejectsExpiredCertificate) {
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	s.peername = "server.test";
 	auto r = run(std::move(s), unix_pair(), server_peer("expired"));
 	EXPECT_EQ(r.status(), EACCES) << r.reason();
@@ -139,7 +141,7 @@ TEST_F(HandshakeTest, ClientAnonRejectsExpiredCertificate) {
 }
 
 TEST_F(HandshakeTest, ClientAnonRejectsWrongHost) {
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	s.peername = "server.test";
 	auto r = run(std::move(s), unix_pair(), server_peer("wronghost"));
 	EXPECT_EQ(r.status(), EACCES) << r.reason();
@@ -147,7 +149,7 @@ TEST_F(HandshakeTest, ClientAnonRejectsWrongHost) {
 }
 
 TEST_F(HandshakeTest, ClientAnonRejectsRevokedCertificate) {
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	s.peername = "server.test";
 	auto r = run(std::move(s), unix_pair(), server_peer("revoked"));
 	EXPECT_EQ(r.status(), EACCES) << r.reason();
@@ -159,26 +161,26 @@ TEST_F(HandshakeTest, ClientAnonAcceptsRevokedCertificateWithoutCrl) {
 	ConfigSpec spec = full_spec();
 	spec.crl.clear();
 	creds_ = make_credentials(spec);
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	s.peername = "server.test";
 	auto r = run(std::move(s), unix_pair(), server_peer("revoked"));
 	EXPECT_TRUE(r.result.ok()) << r.reason();
 }
 
 TEST_F(HandshakeTest, ClientAnonPeernameIpLiteralMatchesIpSan) {
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	s.peername = "127.0.0.1";
 	auto r = run(std::move(s), unix_pair(), server_peer("server"));
 	EXPECT_TRUE(r.result.ok()) << r.reason();
 
-	auto s2 = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s2 = setup(Role::Client, Auth::Anonymous);
 	s2.peername = "127.0.0.1";
 	auto r2 = run(std::move(s2), unix_pair(), server_peer("server-noip"));
 	EXPECT_EQ(r2.status(), EACCES) << r2.reason();
 }
 
 TEST_F(HandshakeTest, ClientWithoutPeernameMatchesPeerAddressInIpSan) {
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	auto r = run(std::move(s), tcp_pair(), server_peer("server"));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
 	EXPECT_EQ(r.result.value(), Progress::Done);
@@ -191,13 +193,13 @@ TEST_F(HandshakeTest, ClientWithoutPeernameMatchesIpv6PeerAddress) {
 	a.sin6_addr = in6addr_loopback;
 	if (!probe.valid() || bind(probe.get(), reinterpret_cast<sockaddr *>(&a), sizeof(a)) < 0)
 		GTEST_SKIP() << "no IPv6 loopback here";
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	auto r = run(std::move(s), tcp_pair(true), server_peer("server"));
 	EXPECT_TRUE(r.result.ok()) << r.reason();
 }
 
 TEST_F(HandshakeTest, ClientWithoutPeernameAcceptsAReverseDnsName) {
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	s.reverse_names = ReverseNames{{"elsewhere.test", "server.test"}, ""};
 	auto r = run(std::move(s), tcp_pair(), server_peer("server-noip"));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
@@ -207,7 +209,7 @@ TEST_F(HandshakeTest, ClientWithoutPeernameAcceptsAReverseDnsName) {
 }
 
 TEST_F(HandshakeTest, ClientWithoutPeernameRejectsReverseDnsMismatch) {
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	s.reverse_names = ReverseNames{{"evil.test"}, ""};
 	auto r = run(std::move(s), tcp_pair(), server_peer("server-noip"));
 	EXPECT_EQ(r.status(), EACCES) << r.reason();
@@ -216,7 +218,7 @@ TEST_F(HandshakeTest, ClientWithoutPeernameRejectsReverseDnsMismatch) {
 }
 
 TEST_F(HandshakeTest, ClientWithoutPeernameRejectsReverseDnsFailure) {
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	s.reverse_names = ReverseNames{{}, "NXDOMAIN"};
 	auto r = run(std::move(s), tcp_pair(), server_peer("server-noip"));
 	EXPECT_EQ(r.status(), EACCES) << r.reason();
@@ -224,7 +226,7 @@ TEST_F(HandshakeTest, ClientWithoutPeernameRejectsReverseDnsFailure) {
 }
 
 TEST_F(HandshakeTest, ClientWithoutPeernameAndReverseDnsOffRejects) {
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH); // reverse_names: nullopt
+	auto s = setup(Role::Client, Auth::Anonymous); // reverse_names: nullopt
 	auto r = run(std::move(s), tcp_pair(), server_peer("server-noip"));
 	EXPECT_EQ(r.status(), EACCES);
 	EXPECT_NE(r.reason().find("reverse DNS name matching is off"), std::string::npos)
@@ -236,7 +238,7 @@ TEST_F(HandshakeTest, ClientCertificateIsNotSentBeforeTheServerNameIsChecked) {
 	// before the client's own Certificate goes out: a server that fails
 	// it never sees who the client is.
 	for (bool with_names : {false, true}) {
-		auto s = setup(Role::Client, HANDSHAKE_AUTH_X509);
+		auto s = setup(Role::Client, Auth::X509);
 		if (with_names)
 			s.reverse_names = ReverseNames{{"evil.test"}, ""};
 		PeerOptions p = server_peer("server-noip");
@@ -248,7 +250,7 @@ TEST_F(HandshakeTest, ClientCertificateIsNotSentBeforeTheServerNameIsChecked) {
 		        << "the client certificate went to a server whose name is unchecked";
 	}
 	// The control: with a matching name the server does get it.
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Client, Auth::X509);
 	s.reverse_names = ReverseNames{{"server.test"}, ""};
 	PeerOptions p = server_peer("server-noip");
 	p.ca = "ca.pem";
@@ -260,7 +262,7 @@ TEST_F(HandshakeTest, ClientCertificateIsNotSentBeforeTheServerNameIsChecked) {
 }
 
 TEST_F(HandshakeTest, ClientWithoutPeernameOnNonIpSocketRejects) {
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	auto r = run(std::move(s), unix_pair(), server_peer("server"));
 	EXPECT_EQ(r.status(), EACCES);
 	EXPECT_NE(r.reason().find("no IP address"), std::string::npos) << r.reason();
@@ -283,7 +285,7 @@ TEST_F(HandshakeTest, ClientX509UsesKernelKeySerialsDer) {
 	creds_ = make_credentials(spec);
 	auto cert = add_user_key("client cert", Pki::get().cert_der("client"));
 	auto key = add_user_key("client key", Pki::get().key_der("client"));
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Client, Auth::X509);
 	s.peername = "server.test";
 	s.certificates = {{0, 0}, {cert, key}}; // repeated nests: the first usable one
 	auto r = run(std::move(s), unix_pair(), verifying_server());
@@ -292,7 +294,7 @@ TEST_F(HandshakeTest, ClientX509UsesKernelKeySerialsDer) {
 }
 
 TEST_F(HandshakeTest, ClientX509FallsBackToConfiguredPem) {
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Client, Auth::X509);
 	s.peername = "server.test";
 	auto r = run(std::move(s), unix_pair(), verifying_server());
 	ASSERT_TRUE(r.result.ok()) << r.reason();
@@ -303,7 +305,7 @@ TEST_F(HandshakeTest, ClientX509WithoutAnyCertificateIsEnokey) {
 	ConfigSpec spec = full_spec();
 	spec.client_cert.clear();
 	creds_ = make_credentials(spec);
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Client, Auth::X509);
 	s.peername = "server.test";
 	auto r = run(std::move(s), unix_pair(), verifying_server());
 	EXPECT_EQ(r.status(), ENOKEY) << r.reason();
@@ -313,7 +315,7 @@ TEST_F(HandshakeTest, ClientX509WithRevokedKeySerialIsEnokey) {
 	auto cert = add_user_key("client cert", Pki::get().cert_der("client"));
 	auto key = add_user_key("client key", Pki::get().key_der("client"));
 	ASSERT_EQ(keyctl_revoke(key), 0);
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Client, Auth::X509);
 	s.peername = "server.test";
 	s.certificates = {{cert, key}};
 	auto r = run(std::move(s), unix_pair(), verifying_server());
@@ -323,7 +325,7 @@ TEST_F(HandshakeTest, ClientX509WithRevokedKeySerialIsEnokey) {
 TEST_F(HandshakeTest, ClientX509WithMismatchedKeyIsEnokey) {
 	auto cert = add_user_key("client cert", Pki::get().cert_der("client"));
 	auto key = add_user_key("server key", Pki::get().key_der("server"));
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Client, Auth::X509);
 	s.peername = "server.test";
 	s.certificates = {{cert, key}};
 	auto r = run(std::move(s), unix_pair(), verifying_server());
@@ -333,7 +335,7 @@ TEST_F(HandshakeTest, ClientX509WithMismatchedKeyIsEnokey) {
 
 TEST_F(HandshakeTest, ClientX509WithCertificateButNoKeyIsEinval) {
 	auto cert = add_user_key("client cert", Pki::get().cert_der("client"));
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Client, Auth::X509);
 	s.peername = "server.test";
 	s.certificates = {{cert, 0}};
 	auto r = run(std::move(s), unix_pair(), verifying_server());
@@ -346,7 +348,7 @@ TEST_F(HandshakeTest, ClientX509ServerRejectionArrivesAfterTheHandshake) {
 	// which kTLS hands to the consumer (record type 21).
 	PeerOptions p = verifying_server();
 	p.ca = "rogue-ca.pem";
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Client, Auth::X509);
 	s.peername = "server.test";
 	std::unique_ptr<Peer> peer;
 	auto r = run(std::move(s), unix_pair(), p, &peer);
@@ -388,7 +390,7 @@ PeerOptions psk_client(const std::string &identity, const std::vector<uint8_t> &
 TEST_F(HandshakeTest, ClientPskSha256KeyNegotiatesSha256Suite) {
 	auto key = random_bytes(32);
 	auto id = add_user_key("nfs-client-1", key);
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Client, Auth::Psk);
 	s.peer_identities = {id};
 	auto r = run(std::move(s), unix_pair(), psk_server("nfs-client-1", key));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
@@ -403,7 +405,7 @@ TEST_F(HandshakeTest, ClientPskSha256KeyNegotiatesSha256Suite) {
 TEST_F(HandshakeTest, ClientPskSha384KeyNegotiatesSha384Suite) {
 	auto key = random_bytes(48);
 	auto id = add_user_key("NVMe0R02 host subsys", key);
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Client, Auth::Psk);
 	s.peer_identities = {id};
 	auto r = run(std::move(s), unix_pair(), psk_server("NVMe0R02 host subsys", key));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
@@ -415,7 +417,7 @@ TEST_F(HandshakeTest, ClientPskSha384KeyIsRefusedWithoutSha384Binders) {
 	// GnuTLS < 3.8.1 computes every external PSK binder with SHA-256; a
 	// 48-byte key would need SHA-384, so it is not offered at all.
 	auto id = add_user_key("NVMe0R02 host subsys", random_bytes(48));
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Client, Auth::Psk);
 	s.peer_identities = {id};
 	auto r = run(std::move(s), unix_pair(), psk_server("NVMe0R02 host subsys", {}));
 	EXPECT_EQ(r.status(), ENOKEY) << r.reason();
@@ -426,7 +428,7 @@ TEST_F(HandshakeTest, ClientPskSkipsSha384KeyForTheNextIdentity) {
 	auto key = random_bytes(32);
 	auto big = add_user_key("NVMe0R02 host subsys", random_bytes(48));
 	auto good = add_user_key("NVMe0R01 host subsys", key);
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Client, Auth::Psk);
 	s.peer_identities = {big, good};
 	auto r = run(std::move(s), unix_pair(), psk_server("NVMe0R01 host subsys", key));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
@@ -436,7 +438,7 @@ TEST_F(HandshakeTest, ClientPskSkipsSha384KeyForTheNextIdentity) {
 
 TEST_F(HandshakeTest, ServerPskSha384KeyIsRefusedWithoutSha384Binders) {
 	add_user_key("client-48", random_bytes(48), psk_ring_);
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Server, Auth::Psk);
 	auto r = run(std::move(s), unix_pair(), psk_client("client-48", random_bytes(48)));
 	EXPECT_EQ(r.status(), ENOKEY) << r.reason();
 }
@@ -448,7 +450,7 @@ TEST_F(HandshakeTest, ClientPskSkipsUnusableIdentities) {
 	ASSERT_EQ(keyctl_revoke(gone), 0);
 	key_serial_t missing = 0x7ffffff0; // no such key
 	auto good = add_user_key("good", key);
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Client, Auth::Psk);
 	s.peer_identities = {gone, missing, good};
 	auto r = run(std::move(s), unix_pair(), psk_server("good", key));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
@@ -460,7 +462,7 @@ TEST_F(HandshakeTest, ClientPskSkipsUnusableIdentities) {
 TEST_F(HandshakeTest, ClientPskWithoutUsableIdentityIsEnokey) {
 	auto gone = add_user_key("gone", random_bytes(32));
 	ASSERT_EQ(keyctl_revoke(gone), 0);
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Client, Auth::Psk);
 	s.peer_identities = {gone};
 	auto r = run(std::move(s), unix_pair(), psk_server("gone", random_bytes(32)));
 	EXPECT_EQ(r.status(), ENOKEY) << r.reason();
@@ -468,7 +470,7 @@ TEST_F(HandshakeTest, ClientPskWithoutUsableIdentityIsEnokey) {
 
 TEST_F(HandshakeTest, ClientPskWrongKeyIsRejected) {
 	auto id = add_user_key("nfs-client-1", random_bytes(32));
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Client, Auth::Psk);
 	s.peer_identities = {id};
 	auto r = run(std::move(s), unix_pair(), psk_server("nfs-client-1", random_bytes(32)));
 	EXPECT_EQ(r.status(), EACCES) << r.reason();
@@ -478,7 +480,7 @@ TEST_F(HandshakeTest, ClientPskWrongKeyIsRejected) {
 TEST_F(HandshakeTest, ClientPskUnknownToServerIsRejected) {
 	auto key = random_bytes(32);
 	auto id = add_user_key("stranger", key);
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Client, Auth::Psk);
 	s.peer_identities = {id};
 	auto r = run(std::move(s), unix_pair(), psk_server("someone-else", key));
 	EXPECT_EQ(r.status(), EACCES) << r.reason();
@@ -506,10 +508,10 @@ TEST_F(HandshakeTest, UnknownPskIdentityIsEkeyrejectedOnBothSides) {
 	// EKEYREJECTED too, as ktls-utils does.
 	auto id = add_user_key("known-only-to-the-client", random_bytes(32));
 	auto fds = unix_pair();
-	auto c = setup(Role::Client, HANDSHAKE_AUTH_PSK);
+	auto c = setup(Role::Client, Auth::Psk);
 	c.fd = fds.first.get();
 	c.peer_identities = {id};
-	auto sv = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto sv = setup(Role::Server, Auth::Psk);
 	sv.fd = fds.second.get();
 	auto client = TlsSession::create(std::move(c), log_.log());
 	auto server = TlsSession::create(std::move(sv), log_.log());
@@ -527,10 +529,10 @@ TEST_F(HandshakeTest, AgentToAgentPskAndX509) {
 	auto id = add_user_key("agent-to-agent", key, psk_ring_);
 	{
 		auto fds = unix_pair();
-		auto c = setup(Role::Client, HANDSHAKE_AUTH_PSK);
+		auto c = setup(Role::Client, Auth::Psk);
 		c.fd = fds.first.get();
 		c.peer_identities = {id};
-		auto sv = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+		auto sv = setup(Role::Server, Auth::Psk);
 		sv.fd = fds.second.get();
 		auto client = TlsSession::create(std::move(c), log_.log()).value();
 		auto server = TlsSession::create(std::move(sv), log_.log()).value();
@@ -551,10 +553,10 @@ TEST_F(HandshakeTest, AgentToAgentPskAndX509) {
 	}
 	{
 		auto fds = unix_pair();
-		auto c = setup(Role::Client, HANDSHAKE_AUTH_X509);
+		auto c = setup(Role::Client, Auth::X509);
 		c.fd = fds.first.get();
 		c.peername = "server.test";
-		auto sv = setup(Role::Server, HANDSHAKE_AUTH_X509);
+		auto sv = setup(Role::Server, Auth::X509);
 		sv.fd = fds.second.get();
 		auto client = TlsSession::create(std::move(c), log_.log()).value();
 		auto server = TlsSession::create(std::move(sv), log_.log()).value();
@@ -582,7 +584,7 @@ PeerOptions client_peer(const std::string &cert) {
 
 TEST_F(HandshakeTest, ServerX509ReturnsVerifiedClientCertAsKey) {
 	key_serial_t ring = add_keyring("consumer ring", KEY_SPEC_SESSION_KEYRING);
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Server, Auth::X509);
 	s.keyring = ring;
 	auto r = run(std::move(s), unix_pair(), client_peer("client"));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
@@ -604,7 +606,7 @@ TEST_F(HandshakeTest, ServerX509ReturnsVerifiedClientCertAsKey) {
 	EXPECT_EQ(found, static_cast<long>(ids->front()));
 	EXPECT_NE(key_expiry(ids->front()), "perm");
 	// The same certificate again: the same key.
-	auto s2 = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto s2 = setup(Role::Server, Auth::X509);
 	s2.keyring = ring;
 	auto r2 = run(std::move(s2), unix_pair(), client_peer("client"));
 	ASSERT_TRUE(r2.result.ok()) << r2.reason();
@@ -612,27 +614,27 @@ TEST_F(HandshakeTest, ServerX509ReturnsVerifiedClientCertAsKey) {
 }
 
 TEST_F(HandshakeTest, ServerX509AcceptsClientWithoutCertificate) {
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Server, Auth::X509);
 	auto r = run(std::move(s), unix_pair(), client_peer(""));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
 	EXPECT_TRUE(r.session->remote_identities().value().empty());
 }
 
 TEST_F(HandshakeTest, ServerX509RejectsUntrustedClient) {
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Server, Auth::X509);
 	auto r = run(std::move(s), unix_pair(), client_peer("rogue-client"));
 	EXPECT_EQ(r.status(), EACCES) << r.reason();
 }
 
 TEST_F(HandshakeTest, ServerX509RejectsExpiredClient) {
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Server, Auth::X509);
 	auto r = run(std::move(s), unix_pair(), client_peer("client-expired"));
 	EXPECT_EQ(r.status(), EACCES) << r.reason();
 	EXPECT_NE(r.reason().find("expired"), std::string::npos) << r.reason();
 }
 
 TEST_F(HandshakeTest, ServerX509RejectsRevokedClient) {
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Server, Auth::X509);
 	auto r = run(std::move(s), unix_pair(), client_peer("client-revoked"));
 	EXPECT_EQ(r.status(), EACCES) << r.reason();
 	EXPECT_NE(r.reason().find("revoked"), std::string::npos) << r.reason();
@@ -644,7 +646,7 @@ TEST_F(HandshakeTest, ServerX509UsesKernelKeySerials) {
 	creds_ = make_credentials(spec);
 	auto cert = add_user_key("srv cert", Pki::get().cert_der("server"));
 	auto key = add_user_key("srv key", Pki::get().key_der("server"));
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Server, Auth::X509);
 	s.certificates = {{cert, key}};
 	auto r = run(std::move(s), unix_pair(), client_peer("client"));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
@@ -655,7 +657,7 @@ TEST_F(HandshakeTest, ServerX509WithoutCertificateIsEnokey) {
 	ConfigSpec spec = full_spec();
 	spec.server_cert.clear();
 	creds_ = make_credentials(spec);
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Server, Auth::X509);
 	auto r = run(std::move(s), unix_pair(), client_peer("client"));
 	EXPECT_EQ(r.status(), ENOKEY) << r.reason();
 }
@@ -665,7 +667,7 @@ TEST_F(HandshakeTest, ServerX509WithoutCertificateIsEnokey) {
 TEST_F(HandshakeTest, ServerPskFindsUserKeyInAPskKeyring) {
 	auto key = random_bytes(32);
 	auto id = add_user_key("client-7", key, psk_ring_);
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Server, Auth::Psk);
 	auto r = run(std::move(s), unix_pair(), psk_client("client-7", key));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
 	EXPECT_EQ(r.peer.ret, 0) << r.peer.error;
@@ -681,14 +683,14 @@ TEST_F(HandshakeTest, ServerPskFindsPskKeysInRequestAndConfiguredKeyrings) {
 	if (in_request < 0)
 		GTEST_SKIP() << "this kernel has no \"psk\" key type (the NVMe keyring, 6.7+)";
 	key_serial_t in_configured = add_psk_key("client-8b", k2, configured);
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Server, Auth::Psk);
 	s.keyring = request;
 	s.keyrings = {configured};
 	auto r = run(std::move(s), unix_pair(), psk_client("client-8", k1));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
 	EXPECT_EQ(r.session->remote_identities().value(),
 	          std::vector<uint32_t>{static_cast<uint32_t>(in_request)});
-	auto s2 = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto s2 = setup(Role::Server, Auth::Psk);
 	s2.keyrings = {configured};
 	auto r2 = run(std::move(s2), unix_pair(), psk_client("client-8b", k2));
 	ASSERT_TRUE(r2.result.ok()) << r2.reason();
@@ -701,7 +703,7 @@ TEST_F(HandshakeTest, ServerPskIgnoresTheSessionKeyring) {
 	// outside systemd) is no server PSK.
 	auto key = random_bytes(32);
 	add_user_key("client-7s", key);
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Server, Auth::Psk);
 	auto r = run(std::move(s), unix_pair(), psk_client("client-7s", key));
 	EXPECT_EQ(r.status(), EKEYREJECTED) << r.reason();
 }
@@ -715,7 +717,7 @@ TEST_F(HandshakeTest, ServerPskIgnoresAnotherRequestsKeyringInTheProcessKeyring)
 	key_serial_t ring = add_keyring("another request's", KEY_SPEC_PROCESS_KEYRING);
 	auto key = random_bytes(32);
 	add_user_key("client-8", key, ring);
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Server, Auth::Psk);
 	auto r = run(std::move(s), unix_pair(), psk_client("client-8", key));
 	EXPECT_EQ(r.status(), EKEYREJECTED) << r.reason();
 	keyctl_invalidate(ring);
@@ -729,19 +731,19 @@ TEST_F(HandshakeTest, ServerPskIgnoresUserKeysOutsideThePskKeyrings) {
 	key_serial_t ring = add_keyring("not for PSKs", KEY_SPEC_PROCESS_KEYRING);
 	auto key = random_bytes(32);
 	auto id = add_user_key("client-9", key, ring);
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Server, Auth::Psk);
 	s.keyring = ring;
 	s.keyrings = {ring};
 	s.psk_keyrings = {};
 	auto r = run(std::move(s), unix_pair(), psk_client("client-9", key));
 	EXPECT_EQ(r.status(), EKEYREJECTED) << r.reason();
 	// Named for PSKs but not searched for this request.
-	auto s1 = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto s1 = setup(Role::Server, Auth::Psk);
 	s1.psk_keyrings = {ring};
 	auto r1 = run(std::move(s1), unix_pair(), psk_client("client-9", key));
 	EXPECT_EQ(r1.status(), EKEYREJECTED) << r1.reason();
 	for (bool as_request : {true, false}) {
-		auto s2 = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+		auto s2 = setup(Role::Server, Auth::Psk);
 		s2.psk_keyrings = {ring};
 		if (as_request)
 			s2.keyring = ring;
@@ -760,7 +762,7 @@ TEST_F(HandshakeTest, ServerPskPrefersIdentitiesTheKernelNamed) {
 	auto other = add_user_key("client-10", random_bytes(32), psk_ring_);
 	key_serial_t holder = add_keyring("holder", KEY_SPEC_SESSION_KEYRING);
 	auto named = add_user_key("client-10", key, holder);
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Server, Auth::Psk);
 	s.peer_identities = {named};
 	auto r = run(std::move(s), unix_pair(), psk_client("client-10", key));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
@@ -773,13 +775,13 @@ TEST_F(HandshakeTest, ServerPskRequestAsUpstreamSendsIt) {
 	// The kernel sends PEER_IDENTITY 0 (TLS_NO_PEERID) for a server PSK.
 	auto key = random_bytes(32);
 	auto id = add_user_key("client-12", key, psk_ring_);
-	HandshakeRequest req;
+	AcceptReply req;
 	req.sockfd = 0;
 	req.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
 	req.auth_mode = HANDSHAKE_AUTH_PSK;
 	req.peer_identities = {0};
 	ASSERT_TRUE(validate_request(req).ok());
-	SessionSetup s = setup_for(req);
+	SessionSetup s = session_setup_for(req);
 	EXPECT_TRUE(s.peer_identities.empty());
 	s.credentials = creds_;
 	s.priorities = prio_.get();
@@ -792,7 +794,7 @@ TEST_F(HandshakeTest, ServerPskRequestAsUpstreamSendsIt) {
 }
 
 TEST_F(HandshakeTest, ServerPskUnknownIdentityIsEkeyrejected) {
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Server, Auth::Psk);
 	auto r = run(std::move(s), unix_pair(), psk_client("nobody", random_bytes(32)));
 	EXPECT_EQ(r.status(), EKEYREJECTED) << r.reason();
 	EXPECT_NE(r.reason().find("nobody"), std::string::npos) << r.reason();
@@ -803,7 +805,7 @@ TEST_F(HandshakeTest, ServerPskUnknownIdentityIsEkeyrejected) {
 
 TEST_F(HandshakeTest, ServerPskWrongKeyIsEacces) {
 	add_user_key("client-11", random_bytes(32), psk_ring_);
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Server, Auth::Psk);
 	auto r = run(std::move(s), unix_pair(), psk_client("client-11", random_bytes(32)));
 	EXPECT_EQ(r.status(), EACCES) << r.reason();
 }
@@ -813,7 +815,7 @@ TEST_F(HandshakeTest, ServerPskWrongKeyIsEacces) {
 TEST_F(HandshakeTest, ServerClosingMidHandshakeIsEtimedout) {
 	PeerOptions p = server_peer("server");
 	p.misbehave = PeerOptions::Misbehave::CloseAfterFirstMessage;
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	s.peername = "server.test";
 	auto r = run(std::move(s), unix_pair(), p);
 	EXPECT_EQ(r.status(), ETIMEDOUT) << r.reason();
@@ -823,7 +825,7 @@ TEST_F(HandshakeTest, ServerClosingMidHandshakeIsEtimedout) {
 TEST_F(HandshakeTest, ClientClosingMidHandshakeIsEtimedout) {
 	PeerOptions p = client_peer("client");
 	p.misbehave = PeerOptions::Misbehave::CloseAfterFirstMessage;
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Server, Auth::X509);
 	auto r = run(std::move(s), unix_pair(), p);
 	EXPECT_EQ(r.status(), ETIMEDOUT) << r.reason();
 }
@@ -832,7 +834,7 @@ TEST_F(HandshakeTest, CloseNotifyInsteadOfServerHelloIsEacces) {
 	// A peer that refuses by ending the session (close_notify, as GnuTLS
 	// servers do with gnutls_bye) rejected us; it did not just vanish.
 	auto fds = unix_pair();
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	s.peername = "server.test";
 	s.fd = fds.first.get();
 	auto session = TlsSession::create(std::move(s), log_.log());
@@ -849,7 +851,7 @@ TEST_F(HandshakeTest, CloseNotifyInsteadOfServerHelloIsEacces) {
 TEST_F(HandshakeTest, PeerClosingBeforeAnythingIsEtimedout) {
 	auto fds = unix_pair();
 	fds.second.reset();
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Server, Auth::X509);
 	s.fd = fds.first.get();
 	auto session = TlsSession::create(std::move(s), log_.log());
 	ASSERT_TRUE(session.ok());
@@ -861,7 +863,7 @@ TEST_F(HandshakeTest, PeerClosingBeforeAnythingIsEtimedout) {
 TEST_F(HandshakeTest, Tls12OnlyPeerIsRejected) {
 	PeerOptions p = server_peer("server");
 	p.priority = "NORMAL:-VERS-ALL:+VERS-TLS1.2";
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	s.peername = "server.test";
 	auto r = run(std::move(s), unix_pair(), p);
 	EXPECT_EQ(r.status(), EACCES) << r.reason();
@@ -871,7 +873,7 @@ TEST_F(HandshakeTest, PeerWithoutKtlsCipherIsRejected) {
 	PeerOptions p = client_peer("client");
 	// TLS 1.3's fifth suite, which kTLS does not implement.
 	p.priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-CCM-8";
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Server, Auth::X509);
 	auto r = run(std::move(s), unix_pair(), p);
 	EXPECT_EQ(r.peer.error.find("bad priority"), std::string::npos) << r.peer.error;
 	EXPECT_EQ(r.status(), EACCES) << r.reason();
@@ -882,7 +884,7 @@ TEST_F(HandshakeTest, NotASocketIsEinval) {
 	int p[2];
 	ASSERT_EQ(pipe(p), 0);
 	UniqueFd a(p[0]), b(p[1]);
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	s.fd = a.get();
 	auto session = TlsSession::create(std::move(s), log_.log());
 	ASSERT_FALSE(session.ok());
@@ -891,7 +893,7 @@ TEST_F(HandshakeTest, NotASocketIsEinval) {
 
 TEST_F(HandshakeTest, AnonymousServerIsEinval) {
 	auto fds = unix_pair();
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Server, Auth::Anonymous);
 	s.fd = fds.first.get();
 	auto session = TlsSession::create(std::move(s), log_.log());
 	ASSERT_FALSE(session.ok());
@@ -960,7 +962,7 @@ TEST_F(HandshakeTest, ServerNeverReadsClientDataSentWithFinished) {
 	PeerOptions p = client_peer("client");
 	p.data_after = "hello in the same flight";
 	p.receive_after = 4;
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Server, Auth::X509);
 	std::unique_ptr<Peer> peer;
 	auto r = run(std::move(s), unix_pair(), p, &peer);
 	ASSERT_TRUE(r.result.ok()) << r.reason();
@@ -971,7 +973,7 @@ TEST_F(HandshakeTest, ClientNeverReadsServerDataSentWithFinished) {
 	PeerOptions p = server_peer("server");
 	p.data_after = "half-RTT data";
 	p.receive_after = 4;
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	s.peername = "server.test";
 	std::unique_ptr<Peer> peer;
 	auto r = run(std::move(s), unix_pair(), p, &peer);
@@ -982,7 +984,7 @@ TEST_F(HandshakeTest, ClientNeverReadsServerDataSentWithFinished) {
 TEST_F(HandshakeTest, NewSessionTicketIsLeftForTheConsumer) {
 	PeerOptions p = server_peer("server");
 	p.tickets = true;
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	s.peername = "server.test";
 	std::unique_ptr<Peer> peer;
 	auto r = run(std::move(s), unix_pair(), p, &peer);
@@ -1016,7 +1018,7 @@ TEST_F(HandshakeTest, NagleIsOffDuringTheHandshakeAndRestored) {
 		                     sizeof(original)),
 		          0);
 		int fd = fds.first.get();
-		auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+		auto s = setup(Role::Client, Auth::Anonymous);
 		s.peername = "server.test";
 		s.fd = fd;
 		Peer peer(std::move(fds.second), server_peer("server"));

@@ -50,7 +50,7 @@ TEST_P(KtlsLive, DataBehindFinishedAndAnAnswerGoThroughTheKernel) {
 	ConfigSpec spec;
 	SessionSetup s;
 	s.role = Role::Client;
-	s.auth_mode = HANDSHAKE_AUTH_UNAUTH;
+	s.auth = Auth::Anonymous;
 	s.peername = "server.test";
 	s.credentials = make_credentials(spec);
 	s.priorities = prio.get();

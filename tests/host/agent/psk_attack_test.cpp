@@ -42,10 +42,10 @@ protected:
 		creds_ = make_credentials(spec);
 	}
 
-	SessionSetup setup(Role role, uint32_t auth) {
+	SessionSetup setup(Role role, Auth auth) {
 		SessionSetup s;
 		s.role = role;
-		s.auth_mode = auth;
+		s.auth = auth;
 		s.credentials = creds_;
 		s.priorities = prio_.get();
 		s.peer_keys = &peer_keys();
@@ -76,7 +76,7 @@ protected:
 	// A server mTLS handshake whose verified client certificate the
 	// agent stores; returns the key serial it reported in REMOTE_AUTH.
 	key_serial_t store_client_certificate(key_serial_t request_keyring) {
-		auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+		auto s = setup(Role::Server, Auth::X509);
 		s.keyring = request_keyring;
 		PeerOptions p;
 		p.server = false;
@@ -121,7 +121,7 @@ TEST_F(PskAttack, StoredPeerCertificateInTheRequestKeyringIsNoPsk) {
 	key_serial_t ring = add_keyring("consumer ring", KEY_SPEC_SESSION_KEYRING);
 	ASSERT_GT(store_client_certificate(ring), 0);
 	auto der = Pki::get().cert_der("client");
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Server, Auth::Psk);
 	s.keyring = ring;
 	auto [r, peer] = run(std::move(s), attacker(predictable_name(der), der));
 	expect_refused(r, peer);
@@ -134,7 +134,7 @@ TEST_F(PskAttack, StoredPeerCertificateWithoutRequestKeyringIsNoPsk) {
 	ASSERT_TRUE(ensure_process_keyring().ok());
 	ASSERT_GT(store_client_certificate(0), 0);
 	auto der = Pki::get().cert_der("client");
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Server, Auth::Psk);
 	auto [r, peer] = run(std::move(s), attacker(predictable_name(der), der));
 	expect_refused(r, peer);
 }
@@ -146,7 +146,7 @@ TEST_F(PskAttack, UserKeyInTheRequestKeyringIsNoPsk) {
 	key_serial_t ring = add_keyring("consumer ring 2", KEY_SPEC_SESSION_KEYRING);
 	auto public_value = random_bytes(32);
 	add_user_key("consumer-public-value", public_value, ring);
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Server, Auth::Psk);
 	s.keyring = ring;
 	auto [r, peer] = run(std::move(s), attacker("consumer-public-value", public_value));
 	expect_refused(r, peer);
@@ -156,7 +156,7 @@ TEST_F(PskAttack, UserKeyInTheRequestKeyringIsNoPsk) {
 TEST_F(PskAttack, SessionKeyringIsNotSearched) {
 	auto key = random_bytes(32);
 	add_user_key("left-in-the-session-keyring", key);
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Server, Auth::Psk);
 	auto [r, peer] = run(std::move(s), attacker("left-in-the-session-keyring", key));
 	expect_refused(r, peer);
 }
@@ -167,7 +167,7 @@ TEST_F(PskAttack, StoredPeerCertificateInAPskKeyringIsNoPsk) {
 	key_serial_t ring = add_keyring("consumer psk ring", KEY_SPEC_SESSION_KEYRING);
 	ASSERT_GT(store_client_certificate(ring), 0);
 	auto der = Pki::get().cert_der("client");
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Server, Auth::Psk);
 	s.keyring = ring;
 	// An administrator's mistake: the agent's keyring configured for PSKs.
 	s.keyrings = {peer_keys().keyring()};
@@ -183,7 +183,7 @@ TEST_F(PskAttack, IdentityInTheAgentsNamingIsRefused) {
 	key_serial_t ring = add_keyring("psk ring", KEY_SPEC_SESSION_KEYRING);
 	auto key = random_bytes(32);
 	add_user_key("tlsupd:x509:sha256:00", key, ring);
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Server, Auth::Psk);
 	s.keyrings = s.psk_keyrings = {ring};
 	auto [r, peer] = run(std::move(s), attacker("tlsupd:x509:sha256:00", key));
 	expect_refused(r, peer);
@@ -199,7 +199,7 @@ TEST_F(PskAttack, KeyOfTheWrongSizeIsNoPsk) {
 		auto key = random_bytes(n);
 		std::string name = "short-or-long-" + std::to_string(n);
 		add_user_key(name, key, ring);
-		auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+		auto s = setup(Role::Server, Auth::Psk);
 		s.keyrings = s.psk_keyrings = {ring};
 		auto [r, peer] = run(std::move(s), attacker(name, key));
 		expect_refused(r, peer);
@@ -216,7 +216,7 @@ TEST_F(PskAttack, TheControlCaseAuthenticates) {
 	key_serial_t ring = add_keyring("psk ring 3", KEY_SPEC_SESSION_KEYRING);
 	auto key = random_bytes(32);
 	auto id = add_user_key("provisioned", key, ring);
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Server, Auth::Psk);
 	s.keyrings = s.psk_keyrings = {ring};
 	std::unique_ptr<TlsSession> session;
 	auto [r, peer] = run(std::move(s), attacker("provisioned", key), &session);

@@ -88,7 +88,7 @@ Conn client_request(FakeKernel &k, PeerOptions p = {}, uint32_t timeout_ms = 0) 
 	auto fds = tcp_pair();
 	if (p.cert.empty() && p.misbehave == PeerOptions::Misbehave::None)
 		p.cert = p.key = "server";
-	HandshakeRequest r;
+	AcceptReply r;
 	r.sockfd = fds.first.release();
 	r.message_type = HANDSHAKE_MSG_TYPE_CLIENTHELLO;
 	r.auth_mode = HANDSHAKE_AUTH_UNAUTH;
@@ -161,7 +161,7 @@ TEST(Worker, ReadyStormStrandsNothing) {
 	std::vector<UniqueFd> peers;
 	for (int i = 0; i < 300; i++) {
 		auto fds = unix_pair();
-		HandshakeRequest r;
+		AcceptReply r;
 		r.sockfd = fds.first.release();
 		r.message_type = 7;
 		h.kernel.submit(std::move(r));
@@ -274,7 +274,7 @@ TEST(Worker, ReplyWithoutSocketIsLoggedAndReleased) {
 TEST(Worker, BadParametersAreEinval) {
 	WorkerHarness h;
 	auto fds = unix_pair();
-	HandshakeRequest r;
+	AcceptReply r;
 	r.sockfd = fds.first.release();
 	r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
 	r.auth_mode = HANDSHAKE_AUTH_UNAUTH;
@@ -300,7 +300,7 @@ TEST(Worker, DoneCarriesThePskPeerId) {
 	auto key = random_bytes(32);
 	auto id = add_user_key("worker-client", key);
 	auto fds = tcp_pair();
-	HandshakeRequest r;
+	AcceptReply r;
 	r.sockfd = fds.first.release();
 	r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
 	r.auth_mode = HANDSHAKE_AUTH_PSK;
@@ -329,7 +329,7 @@ TEST(Worker, ConcurrentMtlsServersEachGetTheirPeerId) {
 	std::vector<int> fds;
 	for (int i = 0; i < 8; i++) {
 		auto pair = tcp_pair();
-		HandshakeRequest r;
+		AcceptReply r;
 		r.sockfd = pair.second.release(); // the accepted side: a server
 		r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
 		r.auth_mode = HANDSHAKE_AUTH_X509;
@@ -390,7 +390,7 @@ void psk_stays_with_its_consumer(bool kernel_sends_keyring) {
 	// Every peer uses consumer A's identity and key.
 	auto request = [&](key_serial_t ring) {
 		auto pair = tcp_pair();
-		HandshakeRequest r;
+		AcceptReply r;
 		r.sockfd = pair.second.release();
 		r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
 		r.auth_mode = HANDSHAKE_AUTH_PSK;
@@ -414,7 +414,7 @@ void psk_stays_with_its_consumer(bool kernel_sends_keyring) {
 		for (const auto &d : h.kernel.done_copy())
 			if (d.sockfd == fd)
 				return d;
-		return DoneMessage{};
+		return DoneCommand{};
 	};
 	EXPECT_EQ(status_of(fds[0]).status, 0u);
 	EXPECT_EQ(status_of(fds[0]).remote_auth,
@@ -501,7 +501,7 @@ TEST(Worker, ASocketThatIsNotTcpIsEopnotsuppBeforeAnyByte) {
 	std::vector<int> fds;
 	for (uint32_t type : {HANDSHAKE_MSG_TYPE_CLIENTHELLO, HANDSHAKE_MSG_TYPE_SERVERHELLO})
 		for (auto &sock : sockets) {
-			HandshakeRequest r;
+			AcceptReply r;
 			r.sockfd = dup(sock.agent.get());
 			r.message_type = type;
 			r.auth_mode = type == HANDSHAKE_MSG_TYPE_CLIENTHELLO ? HANDSHAKE_AUTH_UNAUTH
@@ -532,7 +532,7 @@ Conn tcp_client_request(FakeKernel &k, const char *cert) {
 	auto fds = tcp_pair();
 	PeerOptions p;
 	p.cert = p.key = cert;
-	HandshakeRequest r;
+	AcceptReply r;
 	r.sockfd = fds.first.release();
 	r.message_type = HANDSHAKE_MSG_TYPE_CLIENTHELLO;
 	r.auth_mode = HANDSHAKE_AUTH_UNAUTH; // no PEERNAME

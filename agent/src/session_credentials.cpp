@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "session_credentials.hpp"
+
+#include <optional>
+#include <vector>
+
+#include "credentials.hpp"
+#include "keyring.hpp"
+
+namespace tlsup {
+
+namespace {
+
+// The first pair the kernel named, if any.
+Result<std::optional<KeyPair>> kernel_pair(const SessionSetup &setup) {
+	for (const auto &c : setup.certificates) {
+		if (c.cert == 0 && c.privkey == 0)
+			continue;
+		if (c.cert == 0 || c.privkey == 0)
+			return make_error(EINVAL, "CERTIFICATE names a %s without a %s (%d, %d)",
+			                  c.cert ? "certificate" : "private key",
+			                  c.cert ? "private key" : "certificate", c.cert,
+			                  c.privkey);
+		return std::optional<KeyPair>(c);
+	}
+	return std::optional<KeyPair>();
+}
+
+// An identity read from the kernel's key serials.
+Result<X509Identity> identity_from_keys(const KeyPair &pair) {
+	auto cert_der = TRY(read_key(pair.cert));
+	auto key_der = TRY(read_key(pair.privkey));
+	auto chain = import_der_chain(cert_der.span());
+	if (!chain)
+		return make_error(ENOKEY, "certificate key %d: %s", pair.cert,
+		                  chain.error().reason.c_str());
+	auto key = import_der_privkey(key_der.span());
+	if (!key)
+		return make_error(ENOKEY, "private key %d: %s", pair.privkey,
+		                  key.error().reason.c_str());
+	if (auto match = check_key_matches(chain->front().get(), key->get()); !match)
+		return make_error(ENOKEY, "keys %d/%d: %s", pair.cert, pair.privkey,
+		                  match.error().reason.c_str());
+	return X509Identity{std::move(chain).value(), std::move(key).value()};
+}
+
+} // namespace
+
+Result<CertCredentials> certificate_credentials(const SessionSetup &setup) {
+	gnutls_certificate_credentials_t raw = nullptr;
+	if (gnutls_certificate_allocate_credentials(&raw) < 0)
+		return make_error(ENOMEM, "cannot allocate certificate credentials");
+	CertCredentials cred(raw);
+	if (setup.auth != Auth::X509)
+		return cred;
+
+	const RoleMaterial &material =
+	        setup.role == Role::Client ? setup.credentials->client : setup.credentials->server;
+	std::optional<X509Identity> from_kernel;
+	const X509Identity *identity = nullptr;
+	if (auto pair = TRY(kernel_pair(setup))) {
+		from_kernel = TRY(identity_from_keys(*pair));
+		identity = &*from_kernel;
+	} else if (material.identity) {
+		identity = &*material.identity;
+	} else {
+		const char *r = setup.role == Role::Client ? "client" : "server";
+		return make_error(ENOKEY,
+		                  "no %s certificate: none in the request and none configured "
+		                  "([authenticate.%s] x509.certificate)",
+		                  r, r);
+	}
+	std::vector<gnutls_x509_crt_t> chain;
+	for (const auto &c : identity->chain)
+		chain.push_back(c.get());
+	// GnuTLS copies the chain and the key into the credentials.
+	int ret = gnutls_certificate_set_x509_key(raw, chain.data(), static_cast<int>(chain.size()),
+	                                          identity->key.get());
+	if (ret < 0)
+		return make_error(ret == GNUTLS_E_MEMORY_ERROR ? ENOMEM : ENOKEY,
+		                  "certificate and key not usable: %s", gnutls_strerror(ret));
+	return cred;
+}
+
+Result<PskClientCredentials> psk_client_credentials(const Psk &psk) {
+	gnutls_psk_client_credentials_t raw = nullptr;
+#ifdef TLSUP_HAVE_PSK_CREDENTIALS2
+	gnutls_mac_algorithm_t mac = psk.key.size() == 48 ? GNUTLS_MAC_SHA384 : GNUTLS_MAC_SHA256;
+	int ret = gnutls_psk_allocate_client_credentials2(&raw, mac);
+#else
+	int ret = gnutls_psk_allocate_client_credentials(&raw);
+#endif
+	if (ret < 0)
+		return make_error(ENOMEM, "cannot allocate PSK credentials");
+	PskClientCredentials cred(raw);
+	gnutls_datum_t k{const_cast<unsigned char *>(psk.key.data()),
+	                 static_cast<unsigned>(psk.key.size())};
+	ret = gnutls_psk_set_client_credentials(raw, psk.identity.c_str(), &k, GNUTLS_PSK_KEY_RAW);
+	if (ret < 0)
+		return make_error(EINVAL, "PSK %d not usable: %s", psk.serial,
+		                  gnutls_strerror(ret));
+	return cred;
+}
+
+Result<PskServerCredentials>
+psk_server_credentials(gnutls_psk_server_credentials_function2 *lookup) {
+	gnutls_psk_server_credentials_t raw = nullptr;
+#ifdef TLSUP_HAVE_PSK_CREDENTIALS2
+	// The binder hash then follows the negotiated suite, as in ktls-utils.
+	int ret = gnutls_psk_allocate_server_credentials2(&raw, GNUTLS_MAC_UNKNOWN);
+#else
+	int ret = gnutls_psk_allocate_server_credentials(&raw);
+#endif
+	if (ret < 0)
+		return make_error(ENOMEM, "cannot allocate PSK credentials");
+	gnutls_psk_set_server_credentials_function2(raw, lookup);
+	return PskServerCredentials(raw);
+}
+
+} // namespace tlsup
