@@ -73,6 +73,13 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 		n = cpus > 0 ? static_cast<unsigned>(cpus) : 1;
 	}
 	bool keeps = kernel_keeps_overflowed_requests();
+	{
+		auto policy = TRY(Priorities::create()); // each worker builds its own
+		LOG_INFO(log, "crypto policy: GnuTLS's default priority + \"%s\"",
+		         policy->appended().c_str());
+		for (const auto &n : policy->notes())
+			LOG_NOTICE(log, "crypto policy: %s", n.c_str());
+	}
 	for (unsigned i = 0; i < n; i++) {
 		std::unique_ptr<HandshakeChannel> ch;
 		if (agent->opts_.open_channel) {

@@ -135,7 +135,13 @@ Result<void> TlsSession::init_psk_client() {
 	int ret = gnutls_credentials_set(s, GNUTLS_CRD_PSK, psk_client_cred_.get());
 	if (ret < 0)
 		return make_error(EIO, "gnutls_credentials_set: %s", gnutls_strerror(ret));
-	ret = gnutls_priority_set(s, setup_.priorities->psk(psk.key.size()));
+	gnutls_priority_t prio = setup_.priorities->psk(psk.key.size());
+	if (!prio)
+		return make_error(ENOKEY,
+		                  "PSK %d: the system crypto policy allows no cipher suite "
+		                  "of the hash a %zu-byte key needs",
+		                  psk.serial, psk.key.size());
+	ret = gnutls_priority_set(s, prio);
 	if (ret < 0)
 		return make_error(EIO, "gnutls_priority_set: %s", gnutls_strerror(ret));
 	psk_serial_ = psk.serial;
