@@ -12,6 +12,7 @@
 #include "handshake_failure.hpp"
 #include "keyring.hpp"
 #include "psk_lookup.hpp"
+#include "record_size_limit.hpp"
 #include "session_credentials.hpp"
 
 namespace tlsup {
@@ -85,6 +86,8 @@ Result<void> TlsSession::init_session() {
 	gnutls_transport_set_pull_timeout_function(raw, pull_timeout);
 	// The worker owns the deadline.
 	gnutls_handshake_set_timeout(raw, GNUTLS_INDEFINITE_TIMEOUT);
+	gnutls_handshake_set_hook_function(raw, GNUTLS_HANDSHAKE_ANY, GNUTLS_HOOK_POST,
+	                                   handshake_hook);
 
 	switch (setup_.auth) {
 	case Auth::Anonymous:
@@ -160,6 +163,19 @@ Result<void> TlsSession::init_psk_server() {
 	if (ret < 0)
 		return make_error(EIO, "gnutls_priority_set: %s", gnutls_strerror(ret));
 	return {};
+}
+
+int TlsSession::handshake_hook(gnutls_session_t session, unsigned type, unsigned, unsigned incoming,
+                               const gnutls_datum_t *msg) {
+	auto *self = static_cast<TlsSession *>(gnutls_session_get_ptr(session));
+	bool client_hello = type == GNUTLS_HANDSHAKE_CLIENT_HELLO;
+	bool from_peer =
+	        incoming && msg &&
+	        (self->setup_.role == Role::Server ? client_hello
+	                                           : type == GNUTLS_HANDSHAKE_ENCRYPTED_EXTENSIONS);
+	if (from_peer) // a second ClientHello (after a HelloRetryRequest) wins
+		self->peer_record_limit_ = parse_record_size_limit(*msg, client_hello);
+	return 0;
 }
 
 int TlsSession::verify_callback(gnutls_session_t session) {
@@ -274,6 +290,9 @@ Result<TrafficSecrets> TlsSession::traffic_secrets() const {
 		return make_error(EIO, "GnuTLS buffered %zu bytes past the handshake", pending);
 	TrafficSecrets out;
 	out.cipher = gnutls_cipher_get(s);
+	// RFC 8449: the peer may accept less than TLS's 2^14 per record.
+	if (peer_record_limit_)
+		out.tx_max_payload = tls13_max_payload(*peer_record_limit_).value_or(0);
 	for (int read = 0; read <= 1; read++) {
 		gnutls_datum_t mac{}, iv{}, key{};
 		unsigned char seq[8];

@@ -70,6 +70,8 @@ private:
 	int on_psk_identity(const gnutls_datum_t *username, gnutls_datum_t *key);
 	Error failure(int gnutls_error);
 
+	static int handshake_hook(gnutls_session_t session, unsigned type, unsigned when,
+	                          unsigned incoming, const gnutls_datum_t *msg);
 	static int verify_callback(gnutls_session_t session);
 	static int psk_callback(gnutls_session_t session, const gnutls_datum_t *username,
 	                        gnutls_datum_t *key);
@@ -96,6 +98,7 @@ private:
 	bool identities_ready_ = false;
 	PeerChain peer_chain_;
 	key_serial_t psk_serial_ = 0;
+	std::optional<size_t> peer_record_limit_; // RFC 8449, as the peer sent it
 	std::vector<uint32_t> remote_ids_;
 };
 

@@ -560,6 +560,28 @@ case_broadcast_error_per_kernel() {
 	fi
 }
 
+case_record_size_limit() {
+	# RFC 8449: the peer accepts records of at most 1025 bytes. kTLS must
+	# be told (TLS_TX_MAX_PAYLOAD_LEN, newer than 6.1 and 6.12); a kernel
+	# without it fails the handshake with EIO and the reason, rather than
+	# send records the peer refuses.
+	local lines
+	lines=$(wc -l <"$WORK/agent.log")
+	next_port
+	peer_server --cert pki/server.pem --key pki/server.key --mode echo --record-size-limit 1024
+	consumer role=client port=$port auth=anon peername=localhost timeout=10000 \
+		send=8192 recv=8192
+	peer_stop
+	case "$(field status)" in
+	0) expect "echoed over small records" "$(field received)" 8192 ;;
+	-5)
+		tail -n +$((lines + 1)) "$WORK/agent.log" | grep -q 'RFC 8449 record_size_limit.*TLS_TX_MAX_PAYLOAD_LEN' ||
+			{ log "EIO without the RFC 8449 reason"; case_failed=1; }
+		;;
+	*) log "status $(field status)"; case_failed=1 ;;
+	esac
+}
+
 # Functions that need tlsup.ko (skipped on the upstream flavour).
 TLSUP_ONLY='^case_agent_killed_setup$'
 
@@ -610,4 +632,5 @@ CASES=(
 	"one consumer's PSK is not another's|case_psk_cross_consumer"
 	"server PSK: psk-type key in the request's keyring|case_psk_type_in_request_keyring"
 	"NETLINK_BROADCAST_ERROR on tlsup.ko only|case_broadcast_error_per_kernel"
+	"RFC 8449 record size limit: set, or EIO with the reason|case_record_size_limit"
 )

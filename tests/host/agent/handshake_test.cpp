@@ -12,6 +12,7 @@
 
 #include "handshake_failure.hpp"
 #include "keyring.hpp"
+#include "record_size_limit.hpp"
 #include "test_support.hpp"
 #include "worker.hpp"
 
@@ -1000,6 +1001,53 @@ TEST_F(HandshakeTest, NewSessionTicketIsLeftForTheConsumer) {
 	ASSERT_TRUE(opened.ok()) << opened.error().reason;
 	EXPECT_EQ(opened->first, 22); // handshake: NewSessionTicket
 	EXPECT_EQ(static_cast<uint8_t>(opened->second.at(0)), 4);
+}
+
+// ---- RFC 8449 record size limit ----
+
+TEST_F(HandshakeTest, PeersRecordSizeLimitGoesToKtls) {
+	PeerOptions p = server_peer("server");
+	p.record_size_limit = 1024;
+	auto s = setup(Role::Client, Auth::Anonymous);
+	s.peername = "server.test";
+	auto r = run(std::move(s), unix_pair(), p);
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	auto secrets = r.session->traffic_secrets();
+	ASSERT_TRUE(secrets.ok());
+	EXPECT_EQ(secrets->tx_max_payload, 1024u); // 1025 on the wire: + the content type
+	// Without the extension's limit: nothing to set.
+	auto s2 = setup(Role::Client, Auth::Anonymous);
+	s2.peername = "server.test";
+	auto r2 = run(std::move(s2), unix_pair(), server_peer("server"));
+	ASSERT_TRUE(r2.result.ok()) << r2.reason();
+	EXPECT_EQ(r2.session->traffic_secrets()->tx_max_payload, 0u);
+}
+
+TEST_F(HandshakeTest, AClientsRecordSizeLimitGoesToKtlsToo) {
+	PeerOptions p = client_peer("client");
+	p.record_size_limit = 2048;
+	auto s = setup(Role::Server, Auth::X509);
+	auto r = run(std::move(s), unix_pair(), p);
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	EXPECT_EQ(r.session->traffic_secrets()->tx_max_payload, 2048u);
+}
+
+TEST(RecordSizeLimit, Tls13PayloadIsTheLimitLessTheContentType) {
+	EXPECT_EQ(tls13_max_payload(1025), 1024u);
+	EXPECT_EQ(tls13_max_payload(64), 63u);
+	EXPECT_EQ(tls13_max_payload(16384), 16383u);
+	EXPECT_FALSE(tls13_max_payload(16385)); // TLS's own: nothing to set
+	EXPECT_FALSE(tls13_max_payload(63));    // below RFC 8449's minimum
+	// An EncryptedExtensions body: extensions length, then type 28 = 0x0401.
+	const unsigned char ee[] = {0, 6, 0, 28, 0, 2, 0x04, 0x01};
+	gnutls_datum_t d{const_cast<unsigned char *>(ee), sizeof(ee)};
+	EXPECT_EQ(parse_record_size_limit(d, false), 0x401u);
+	const unsigned char bad[] = {0, 5, 0, 28, 0, 1, 4};
+	gnutls_datum_t b{const_cast<unsigned char *>(bad), sizeof(bad)};
+	EXPECT_FALSE(parse_record_size_limit(b, false));
+	const unsigned char none[] = {0, 4, 0, 10, 0, 0};
+	gnutls_datum_t n{const_cast<unsigned char *>(none), sizeof(none)};
+	EXPECT_FALSE(parse_record_size_limit(n, false));
 }
 
 // ---- Nagle ----

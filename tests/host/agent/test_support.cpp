@@ -429,6 +429,8 @@ void Peer::run() {
 		        s, opts_.verify_name.empty() ? nullptr : opts_.verify_name.c_str(), 0);
 	}
 	gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, xcred);
+	if (opts_.record_size_limit)
+		gnutls_record_set_max_recv_size(s, opts_.record_size_limit);
 	gnutls_datum_t ticket_key{};
 	if (opts_.server && opts_.tickets) {
 		gnutls_session_ticket_key_generate(&ticket_key);

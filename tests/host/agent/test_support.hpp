@@ -102,6 +102,8 @@ struct PeerOptions {
 	bool request_client_cert = false; // server peer
 	bool require_client_cert = false;
 	bool tickets = false; // server peer sends NewSessionTickets
+	// RFC 8449: the largest record the peer accepts (0: GnuTLS's default).
+	size_t record_size_limit = 0;
 
 	std::string psk_identity; // client peer
 	std::vector<uint8_t> psk_key;
