@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "handshake.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cstring>
 #include <netinet/in.h>
@@ -150,6 +151,13 @@ Result<void> TlsSession::init_psk_client() {
 	psk_serial_ = psk.serial;
 	LOG_DEBUG(log_, "fd %d: offering PSK identity '%s' (key %d, %zu bytes)", setup_.fd,
 	          psk.identity.c_str(), psk.serial, psk.key.size());
+	auto at =
+	        std::find(setup_.peer_identities.begin(), setup_.peer_identities.end(), psk.serial);
+	if (size_t rest = static_cast<size_t>(setup_.peer_identities.end() - at) - 1; rest > 0)
+		LOG_INFO(log_,
+		         "fd %d: %zu later PSK identit%s not offered: one per ClientHello, and a "
+		         "server that refuses it ends the connection",
+		         setup_.fd, rest, rest == 1 ? "y is" : "ies are");
 	return {};
 }
 

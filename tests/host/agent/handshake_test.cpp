@@ -460,6 +460,25 @@ TEST_F(HandshakeTest, ClientPskSkipsUnusableIdentities) {
 	EXPECT_TRUE(log_.contains("skipping PSK " + std::to_string(gone)));
 }
 
+TEST_F(HandshakeTest, ClientPskOffersOneIdentityInOneClientHello) {
+	// Two usable identities; the server knows only the second. GnuTLS
+	// offers one external PSK per ClientHello, and after the server's
+	// fatal alert both sides must close (RFC 8446 §6.2): the first is
+	// offered once, the request fails (the GnuTLS server answers an
+	// unknown identity with a generic alert: EACCES), the log says the
+	// second was not tried. (ktls-utils writes a second ClientHello onto
+	// the same socket instead; see Documentation/agent.rst.)
+	auto k1 = random_bytes(32), k2 = random_bytes(32);
+	auto first = add_user_key("first-identity", k1);
+	auto second = add_user_key("second-identity", k2);
+	auto s = setup(Role::Client, Auth::Psk);
+	s.peer_identities = {first, second};
+	auto r = run(std::move(s), unix_pair(), psk_server("second-identity", k2));
+	EXPECT_EQ(r.status(), EACCES) << r.reason();
+	EXPECT_EQ(r.peer.client_hellos, 1);
+	EXPECT_TRUE(log_.contains("1 later PSK identity is not offered"));
+}
+
 TEST_F(HandshakeTest, ClientPskWithoutUsableIdentityIsEnokey) {
 	auto gone = add_user_key("gone", random_bytes(32));
 	ASSERT_EQ(keyctl_revoke(gone), 0);

@@ -274,6 +274,7 @@ struct PeerState {
 	bool corked = false;
 	std::string pending;
 	bool saw_certificate = false;
+	int client_hellos = 0;
 };
 
 int note_certificate(gnutls_session_t s, unsigned, unsigned, unsigned incoming,
@@ -332,6 +333,9 @@ int peer_hook(gnutls_session_t s, unsigned htype, unsigned when, unsigned incomi
 	if (when == GNUTLS_HOOK_PRE && htype == GNUTLS_HANDSHAKE_FINISHED &&
 	    !st->opts->data_after.empty())
 		return cork_on_finished(s, htype, when, incoming, msg);
+	if (when == GNUTLS_HOOK_PRE && st->opts->server && incoming &&
+	    htype == GNUTLS_HANDSHAKE_CLIENT_HELLO)
+		st->client_hellos++; // counted before GnuTLS may refuse it
 	if (when != GNUTLS_HOOK_POST)
 		return 0;
 	if (st->opts->server && htype == GNUTLS_HANDSHAKE_CERTIFICATE_PKT)
@@ -460,6 +464,7 @@ void Peer::run() {
 	while (ret < 0 && ret != GNUTLS_E_AGAIN && !gnutls_error_is_fatal(ret));
 	out_.ret = ret;
 	out_.saw_client_certificate = st.saw_certificate;
+	out_.client_hellos = st.client_hellos;
 	if (ret < 0) {
 		out_.error = gnutls_strerror(ret);
 		if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED)

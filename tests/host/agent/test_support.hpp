@@ -131,6 +131,7 @@ struct PeerOutcome {
 	int receive_ret = 0;
 	std::vector<uint8_t> agent_cert_der; // what the agent presented, if any
 	bool saw_client_certificate = false; // server peer: a client Certificate arrived
+	int client_hellos = 0;               // server peer: ClientHellos received
 };
 
 class Peer {
