@@ -219,14 +219,6 @@ Result<void> x509_path(Parser &p, const char *section, const char *key) {
 	return {};
 }
 
-template <std::string X509Paths::*Field>
-Result<void> x509_pq_path(Parser &p, const char *section, const char *key) {
-	TRY(x509_path<Field>(p, section, key));
-	// Read so that a reload or -t reports a bad value; not used for
-	// handshakes yet.
-	return known_unused(p, section, key);
-}
-
 struct KnownKey {
 	const char *section;
 	const char *key;
@@ -273,14 +265,14 @@ const KnownKey kKnownKeys[] = {
         {kClient, "x509.crl", x509_path<&X509Paths::crl>},
         {kClient, "x509.certificate", x509_path<&X509Paths::certificate>},
         {kClient, "x509.private_key", x509_path<&X509Paths::private_key>},
-        {kClient, "x509.pq.certificate", x509_pq_path<&X509Paths::pq_certificate>},
-        {kClient, "x509.pq.private_key", x509_pq_path<&X509Paths::pq_private_key>},
+        {kClient, "x509.pq.certificate", x509_path<&X509Paths::pq_certificate>},
+        {kClient, "x509.pq.private_key", x509_path<&X509Paths::pq_private_key>},
         {kServer, "x509.truststore", x509_path<&X509Paths::truststore>},
         {kServer, "x509.crl", x509_path<&X509Paths::crl>},
         {kServer, "x509.certificate", x509_path<&X509Paths::certificate>},
         {kServer, "x509.private_key", x509_path<&X509Paths::private_key>},
-        {kServer, "x509.pq.certificate", x509_pq_path<&X509Paths::pq_certificate>},
-        {kServer, "x509.pq.private_key", x509_pq_path<&X509Paths::pq_private_key>},
+        {kServer, "x509.pq.certificate", x509_path<&X509Paths::pq_certificate>},
+        {kServer, "x509.pq.private_key", x509_path<&X509Paths::pq_private_key>},
         {kServer, "x509.client_auth", known_unused},
         {kServer, "x509.client_allowed_sans", known_unused},
 };
