@@ -105,7 +105,10 @@ Result<void> TlsSession::init_session() {
 
 Result<void> TlsSession::init_x509() {
 	gnutls_session_t s = session_.get();
-	cert_cred_ = TRY(certificate_credentials(setup_));
+	if (setup_.auth == Auth::X509)
+		identity_ = TRY(choose_identity(setup_));
+	cert_cred_ = TRY(
+	        certificate_credentials(setup_.auth == Auth::X509 ? retrieve_callback : nullptr));
 	int ret = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cert_cred_.get());
 	if (ret < 0)
 		return make_error(EIO, "gnutls_credentials_set: %s", gnutls_strerror(ret));
@@ -183,6 +186,24 @@ int TlsSession::handshake_hook(gnutls_session_t session, unsigned type, unsigned
 	                                           : type == GNUTLS_HANDSHAKE_ENCRYPTED_EXTENSIONS);
 	if (from_peer) // a second ClientHello (after a HelloRetryRequest) wins
 		self->peer_record_limit_ = parse_record_size_limit(*msg, client_hello);
+	return 0;
+}
+
+int TlsSession::retrieve_callback(gnutls_session_t session, const gnutls_datum_t *, int,
+                                  const gnutls_pk_algorithm_t *, int, gnutls_pcert_st **pcert,
+                                  unsigned *pcert_length, gnutls_privkey_t *privkey) {
+	auto *self = static_cast<TlsSession *>(gnutls_session_get_ptr(session));
+	const CertifiedKey *key = select_identity(self->identity_, session);
+	if (!key) {
+		*pcert_length = 0;
+		return 0;
+	}
+	if (key == self->identity_.alternative)
+		LOG_DEBUG(self->log_, "fd %d: presenting the x509.pq certificate", self->setup_.fd);
+	// GnuTLS reads these and does not take them over.
+	*pcert = const_cast<gnutls_pcert_st *>(key->pcerts());
+	*pcert_length = key->count();
+	*privkey = key->key();
 	return 0;
 }
 

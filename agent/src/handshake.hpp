@@ -25,6 +25,7 @@
 #include "priorities.hpp"
 #include "record_guard.hpp"
 #include "result.hpp"
+#include "session_credentials.hpp"
 #include "session_setup.hpp"
 
 namespace tlsup {
@@ -73,6 +74,10 @@ private:
 	static int handshake_hook(gnutls_session_t session, unsigned type, unsigned when,
 	                          unsigned incoming, const gnutls_datum_t *msg);
 	static int verify_callback(gnutls_session_t session);
+	static int retrieve_callback(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn,
+	                             int nreqs, const gnutls_pk_algorithm_t *pk_algos,
+	                             int pk_algos_length, gnutls_pcert_st **pcert,
+	                             unsigned *pcert_length, gnutls_privkey_t *privkey);
 	static int psk_callback(gnutls_session_t session, const gnutls_datum_t *username,
 	                        gnutls_datum_t *key);
 	static ssize_t pull(gnutls_transport_ptr_t ptr, void *buf, size_t len);
@@ -82,6 +87,7 @@ private:
 	SessionSetup setup_;
 	const Log &log_;
 	GnutlsSession session_;
+	PresentedIdentity identity_; // what a certificate handshake presents
 	CertCredentials cert_cred_;
 	PskClientCredentials psk_client_cred_;
 	PskServerCredentials psk_server_cred_;

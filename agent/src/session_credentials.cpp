@@ -27,59 +27,78 @@ Result<std::optional<KeyPair>> kernel_pair(const SessionSetup &setup) {
 }
 
 // An identity read from the kernel's key serials.
-Result<X509Identity> identity_from_keys(const KeyPair &pair) {
+Result<CertifiedKey> identity_from_keys(const KeyPair &pair) {
 	auto cert_der = TRY(read_key(pair.cert));
 	auto key_der = TRY(read_key(pair.privkey));
 	auto chain = import_der_chain(cert_der.span());
 	if (!chain)
 		return make_error(ENOKEY, "certificate key %d: %s", pair.cert,
 		                  chain.error().reason.c_str());
-	auto key = import_der_privkey(key_der.span());
+	auto x509 = import_der_privkey(key_der.span());
+	if (!x509)
+		return make_error(ENOKEY, "private key %d: %s", pair.privkey,
+		                  x509.error().reason.c_str());
+	auto key = abstract_key(std::move(x509).value());
 	if (!key)
 		return make_error(ENOKEY, "private key %d: %s", pair.privkey,
 		                  key.error().reason.c_str());
-	if (auto match = check_key_matches(chain->front().get(), key->get()); !match)
+	auto ck = CertifiedKey::make(std::move(chain).value(), std::move(key).value());
+	if (!ck)
 		return make_error(ENOKEY, "keys %d/%d: %s", pair.cert, pair.privkey,
-		                  match.error().reason.c_str());
-	return X509Identity{std::move(chain).value(), std::move(key).value()};
+		                  ck.error().reason.c_str());
+	return ck;
+}
+
+// Whether the peer announced a signature algorithm KEY can sign with (a
+// server: the ClientHello's; a client: the CertificateRequest's).
+bool peer_can_verify(gnutls_session_t session, const CertifiedKey &key) {
+	gnutls_pk_algorithm_t pk = key.algorithm();
+	for (unsigned i = 0;; i++) {
+		gnutls_sign_algorithm_t sign = GNUTLS_SIGN_UNKNOWN;
+		if (gnutls_sign_algorithm_get_requested(session, i, &sign) < 0)
+			return false;
+		if (gnutls_sign_supports_pk_algorithm(sign, pk))
+			return true;
+	}
 }
 
 } // namespace
 
-Result<CertCredentials> certificate_credentials(const SessionSetup &setup) {
-	gnutls_certificate_credentials_t raw = nullptr;
-	if (gnutls_certificate_allocate_credentials(&raw) < 0)
-		return make_error(ENOMEM, "cannot allocate certificate credentials");
-	CertCredentials cred(raw);
-	if (setup.auth != Auth::X509)
-		return cred;
-
+Result<PresentedIdentity> choose_identity(const SessionSetup &setup) {
+	PresentedIdentity out;
+	if (auto pair = TRY(kernel_pair(setup))) {
+		out.from_kernel = TRY(identity_from_keys(*pair));
+		return out;
+	}
 	const RoleMaterial &material =
 	        setup.role == Role::Client ? setup.credentials->client : setup.credentials->server;
-	std::optional<X509Identity> from_kernel;
-	const X509Identity *identity = nullptr;
-	if (auto pair = TRY(kernel_pair(setup))) {
-		from_kernel = TRY(identity_from_keys(*pair));
-		identity = &*from_kernel;
-	} else if (material.identity) {
-		identity = &*material.identity;
-	} else {
+	out.configured = material.identity ? &*material.identity : nullptr;
+	out.alternative = material.pq_identity ? &*material.pq_identity : nullptr;
+	if (!out.configured && out.alternative)
+		std::swap(out.configured, out.alternative);
+	if (!out.configured) {
 		const char *r = setup.role == Role::Client ? "client" : "server";
 		return make_error(ENOKEY,
 		                  "no %s certificate: none in the request and none configured "
 		                  "([authenticate.%s] x509.certificate)",
 		                  r, r);
 	}
-	std::vector<gnutls_x509_crt_t> chain;
-	for (const auto &c : identity->chain)
-		chain.push_back(c.get());
-	// GnuTLS copies the chain and the key into the credentials.
-	int ret = gnutls_certificate_set_x509_key(raw, chain.data(), static_cast<int>(chain.size()),
-	                                          identity->key.get());
-	if (ret < 0)
-		return make_error(ret == GNUTLS_E_MEMORY_ERROR ? ENOMEM : ENOKEY,
-		                  "certificate and key not usable: %s", gnutls_strerror(ret));
-	return cred;
+	return out;
+}
+
+const CertifiedKey *select_identity(const PresentedIdentity &identity, gnutls_session_t session) {
+	if (identity.alternative && peer_can_verify(session, *identity.alternative))
+		return identity.alternative;
+	return identity.primary();
+}
+
+Result<CertCredentials> certificate_credentials(gnutls_certificate_retrieve_function2 *retrieve) {
+	gnutls_certificate_credentials_t raw = nullptr;
+	if (gnutls_certificate_allocate_credentials(&raw) < 0)
+		return make_error(ENOMEM, "cannot allocate certificate credentials");
+	if (retrieve)
+		gnutls_certificate_set_retrieve_function2(raw, retrieve);
+	return CertCredentials(raw);
 }
 
 Result<PskClientCredentials> psk_client_credentials(const Psk &psk) {

@@ -582,6 +582,57 @@ case_record_size_limit() {
 	esac
 }
 
+case_pkcs11_server_key() {
+	# x509.private_key as a PKCS#11 URL: the server key lives in a SoftHSM
+	# token of the run's own (a private SOFTHSM2_CONF), and the handshake
+	# is signed there.
+	if ! command -v softhsm2-util >/dev/null || ! command -v p11tool >/dev/null; then
+		case_skip="softhsm2 or gnutls-bin not installed"
+		return
+	fi
+	local hsm=$WORK/hsm url
+	mkdir -p "$hsm/tokens"
+	printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\n' "$hsm" >"$hsm/softhsm2.conf"
+	export SOFTHSM2_CONF=$hsm/softhsm2.conf
+	softhsm2-util --init-token --free --label e2e --pin 1234 --so-pin 4321 >/dev/null ||
+		{ log "token init failed"; case_failed=1; unset SOFTHSM2_CONF; return; }
+	p11tool --write --load-privkey pki/server.key --label srv --id 01 --login --set-pin 1234 \
+		'pkcs11:token=e2e' >/dev/null 2>&1 || { log "key import failed"; case_failed=1; }
+	url='pkcs11:token=e2e;object=srv;type=private?pin-value=1234'
+	sed "s|^x509.private_key = $WORK/pki/server.key\$|x509.private_key = $url|" \
+		"$WORK/tlsupd.conf" >"$hsm/tlsupd.conf"
+	grep -q "pkcs11:token=e2e" "$hsm/tlsupd.conf" || { log "config not rewritten"; case_failed=1; }
+	agent_stop
+	"$TLSUPD" -c "$hsm/tlsupd.conf" -d >"$WORK/agent-hsm.log" 2>&1 &
+	local hsm_agent=$!
+	for _ in $(seq 100); do
+		grep -q 'tlsupd running' "$WORK/agent-hsm.log" && break
+		sleep 0.05
+	done
+	next_port
+	consumer_start role=server port=$port auth=x509 timeout=10000 echo=1 recv=4096
+	peer_client --ca pki/ca.pem --servername localhost --send 4096 --recv 4096
+	peer_wait
+	consumer_wait
+	expect status "$(field status)" 0
+	expect "peer result" "$(echo "$peer_out" | grep -o 'status=[a-z:A-Z-]*')" status=ok
+	kill "$hsm_agent" 2>/dev/null
+	wait "$hsm_agent" 2>/dev/null
+	[ "$case_failed" = 0 ] || tail -n 5 "$WORK/agent-hsm.log" | sed 's/^/#   /'
+	unset SOFTHSM2_CONF
+	agent_start
+}
+
+case_mldsa_certificate() {
+	# x509.pq.*: an ML-DSA second certificate, where this GnuTLS has ML-DSA.
+	if ! certtool --generate-privkey --key-type=mldsa65 --outfile "$WORK/mldsa.key" >/dev/null 2>&1; then
+		case_skip="GnuTLS $(certtool --version 2>/dev/null | head -n 1 | grep -o '[0-9.]*$') has no ML-DSA (3.8.10+); the x509.pq choice is host-tested with Ed25519 (agent.IdentityTest.*)"
+		return
+	fi
+	log "this certtool makes ML-DSA keys: the ML-DSA case is not written yet"
+	case_failed=1
+}
+
 # Functions that need tlsup.ko (skipped on the upstream flavour).
 TLSUP_ONLY='^case_agent_killed_setup$'
 
@@ -633,4 +684,6 @@ CASES=(
 	"server PSK: psk-type key in the request's keyring|case_psk_type_in_request_keyring"
 	"NETLINK_BROADCAST_ERROR on tlsup.ko only|case_broadcast_error_per_kernel"
 	"RFC 8449 record size limit: set, or EIO with the reason|case_record_size_limit"
+	"server key in a PKCS#11 token (SoftHSM)|case_pkcs11_server_key"
+	"ML-DSA x509.pq certificate|case_mldsa_certificate"
 )

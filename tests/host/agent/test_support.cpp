@@ -230,6 +230,14 @@ Config make_config(const ConfigSpec &spec) {
 		cfg.server.certificate = pki.path(spec.server_cert + ".pem");
 		cfg.server.private_key = pki.path(spec.server_key + ".key");
 	}
+	if (!spec.client_pq.empty()) {
+		cfg.client.pq_certificate = pki.path(spec.client_pq + ".pem");
+		cfg.client.pq_private_key = pki.path(spec.client_pq + ".key");
+	}
+	if (!spec.server_pq.empty()) {
+		cfg.server.pq_certificate = pki.path(spec.server_pq + ".pem");
+		cfg.server.pq_private_key = pki.path(spec.server_pq + ".key");
+	}
 	return cfg;
 }
 

@@ -73,6 +73,7 @@ struct ConfigSpec {
 	std::string crl;                     // "" or "crl.pem"
 	std::string client_cert, client_key; // e.g. "client"
 	std::string server_cert, server_key;
+	std::string client_pq, server_pq; // x509.pq.certificate/private_key, e.g. "server-ed25519"
 };
 Config make_config(const ConfigSpec &spec);
 std::shared_ptr<const Credentials> make_credentials(const ConfigSpec &spec,
