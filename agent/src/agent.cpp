@@ -64,8 +64,8 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 	agent->loop_ = TRY(EventLoop::create());
 	agent->resolver_ = std::make_unique<ReverseResolver>(agent->config_.reverse_dns_threads);
 	agent->shared_ = std::unique_ptr<WorkerShared>(new WorkerShared{
-	        log, agent->credentials_, *agent->admission_, agent->stats_, *agent->resolver_,
-	        agent->settings_, *agent->peer_keys_, *agent->accept_keyrings_});
+	        log, agent->credentials_, agent->keyrings_, *agent->admission_, agent->stats_,
+	        *agent->resolver_, agent->settings_, *agent->peer_keys_, *agent->accept_keyrings_});
 
 	unsigned n = agent->config_.workers;
 	if (n == 0) {
@@ -147,26 +147,18 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 		         "%s: session tags are not applied: tlsupd sends no DONE TAG attribute "
 		         "(Linux 6.12 refuses it, tlsup.ko ignores it); see tlsupd.conf(5)",
 		         f.c_str());
-	// A configured keyring that does not exist is skipped with a warning:
-	// tlshd logs it and goes on, and a keyring created later is linked at
-	// the next reload.
-	std::vector<std::string> present;
-	for (const auto &name : cfg.keyrings) {
-		if (auto id = resolve_keyring(name); !id)
-			LOG_WARN(log_, "%s: keyring '%s' not linked: %s",
-			         cfg.where("authenticate", "keyrings").c_str(), name.c_str(),
-			         id.error().reason.c_str());
-		else
-			present.push_back(name);
-	}
+	// A configured keyring that does not exist is a warning, as in tlshd,
+	// and is linked when it appears (retry_keyrings); so is a consumer's.
 	auto linked = [&] {
 		auto lock = accept_keyrings_->lock(); // no ACCEPT meanwhile
-		return link_keyrings(present, cfg.psk_keyrings, log_);
+		// "FILE: [authenticate] ", for the messages.
+		std::string where = cfg.where("authenticate", "");
+		return linker_.set(cfg.keyrings, cfg.psk_keyrings, where, log_);
 	}();
 	if (!linked)
 		return Error{linked.error().code,
 		             cfg.where("authenticate", "keyrings") + ": " + linked.error().reason};
-	auto creds = TRY(load_credentials(cfg, std::move(linked).value()));
+	auto creds = TRY(load_credentials(cfg));
 	for (const auto &w : creds->warnings)
 		LOG_WARN(log_, "%s", w.c_str());
 	LOG_INFO(log_, "credentials: client %u CA(s) %u CRL(s)%s, server %u CA(s) %u CRL(s)%s",
@@ -174,8 +166,10 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 	         creds->client.identity ? " + certificate" : "", creds->server.ca_count,
 	         creds->server.crl_count, creds->server.identity ? " + certificate" : "");
 
-	// Nothing has changed until here: a bad reload leaves the old state.
+	// Nothing has changed until here but links: a bad reload leaves the
+	// old state.
 	credentials_.replace(std::move(creds));
+	keyrings_.replace(std::move(linked).value());
 	log_.set_level(cfg.log_level);
 	settings_.default_timeout_ms.store(cfg.default_timeout_ms);
 	settings_.reverse_dns.store(cfg.reverse_dns && cfg.reverse_dns_timeout_ms > 0);
@@ -224,6 +218,8 @@ Result<void> Agent::reload_config() {
 	if (opts_.debug)
 		cfg.log_level = kLogDebug;
 	TRY(apply(cfg, false));
+	if (!keyring_timer_)
+		retry_keyrings(); // keyrings the new configuration names, if missing
 	reloads_++;
 	LOG_NOTICE(log_, "configuration reloaded");
 	return {};
@@ -316,6 +312,18 @@ void Agent::watchdog_tick() {
 	watchdog_timer_ = loop_->add_timer(now + period, [this] { watchdog_tick(); });
 }
 
+void Agent::retry_keyrings() {
+	keyring_timer_ = 0;
+	{
+		auto lock = accept_keyrings_->lock(); // no ACCEPT meanwhile
+		if (linker_.retry(log_))
+			keyrings_.replace(linker_.linked());
+	}
+	if (linker_.missing() && loop_)
+		keyring_timer_ = loop_->add_timer(Clock::now() + opts_.keyring_retry,
+		                                  [this] { retry_keyrings(); });
+}
+
 Result<void> Agent::run() {
 	auto start = Clock::now().time_since_epoch().count();
 	heartbeats_.clear();
@@ -339,6 +347,7 @@ Result<void> Agent::run() {
 		                        .count()));
 		watchdog_tick();
 	}
+	retry_keyrings();
 	auto r = loop_->run();
 	systemd::stopping();
 	return r;

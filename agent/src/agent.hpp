@@ -36,6 +36,11 @@ struct AgentOptions {
 	bool debug = false;
 	// Opens one worker's kernel channel; GenlChannel::open by default.
 	std::function<Result<std::unique_ptr<HandshakeChannel>>()> open_channel;
+	// Consumer keyrings linked whenever they appear, and how often the
+	// agent looks for those (and configured ones) still missing.
+	std::vector<std::string> consumer_keyrings{std::begin(kConsumerKeyrings),
+	                                           std::end(kConsumerKeyrings)};
+	std::chrono::milliseconds keyring_retry{5000};
 };
 
 class Agent {
@@ -62,11 +67,14 @@ private:
 	std::string handle_test_command(const std::string &cmd);
 	void on_worker_swept();
 	void watchdog_tick();
+	void retry_keyrings();
 
 	AgentOptions opts_;
 	Log &log_;
 	Config config_;
 	CredentialStore credentials_;
+	KeyringStore keyrings_;
+	KeyringLinker linker_{opts_.consumer_keyrings};
 	std::unique_ptr<Admission> admission_;
 	Stats stats_;
 	WorkerSettings settings_;
@@ -88,6 +96,7 @@ private:
 	std::vector<std::unique_ptr<std::atomic<Clock::rep>>> heartbeats_;
 	std::vector<bool> stalled_;
 	EventLoop::TimerId watchdog_timer_ = 0;
+	EventLoop::TimerId keyring_timer_ = 0;
 };
 
 } // namespace tlsup

@@ -351,10 +351,8 @@ Result<void> check_key_matches(gnutls_x509_crt_t cert, gnutls_x509_privkey_t key
 	return {};
 }
 
-Result<std::shared_ptr<const Credentials>> load_credentials(const Config &cfg,
-                                                            LinkedKeyrings keyrings) {
+Result<std::shared_ptr<const Credentials>> load_credentials(const Config &cfg) {
 	auto creds = std::make_shared<Credentials>();
-	creds->keyrings = std::move(keyrings);
 	TRY(load_trust(creds->client, cfg.client, cfg, "authenticate.client"));
 	TRY(load_identity(creds->client, cfg.client, cfg, "authenticate.client", creds->warnings));
 	TRY(load_trust(creds->server, cfg.server, cfg, "authenticate.server"));

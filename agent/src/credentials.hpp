@@ -62,16 +62,14 @@ struct RoleMaterial {
 };
 
 struct Credentials {
-	RoleMaterial client;     // used for ClientHello requests
-	RoleMaterial server;     // used for ServerHello requests
-	LinkedKeyrings keyrings; // linked at the same (re)load
+	RoleMaterial client; // used for ClientHello requests
+	RoleMaterial server; // used for ServerHello requests
 	// For the log at every (re)load, at warning priority.
 	std::vector<std::string> warnings;
 };
 
 // Loads both roles. Errors name the configuration line of the offending key.
-Result<std::shared_ptr<const Credentials>> load_credentials(const Config &cfg,
-                                                            LinkedKeyrings keyrings = {});
+Result<std::shared_ptr<const Credentials>> load_credentials(const Config &cfg);
 
 // Parses a certificate chain given as DER (one certificate, or several
 // concatenated, as a key payload may hold).

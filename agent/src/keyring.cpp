@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "keyring.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -182,6 +183,82 @@ Result<LinkedKeyrings> link_keyrings(const std::vector<std::string> &configured,
 		TRY(link_one(id.value(), name, linked.keyrings));
 	}
 	return linked;
+}
+
+Result<LinkedKeyrings> KeyringLinker::set(const std::vector<std::string> &configured,
+                                          const std::vector<std::string> &psk,
+                                          const std::string &where, const Log &log) {
+	LinkedKeyrings next;
+	std::vector<std::string> missing, missing_psk;
+	std::vector<std::string> all = configured;
+	for (const auto &c : consumer_)
+		if (std::find(all.begin(), all.end(), c) == all.end())
+			all.push_back(c);
+	for (const auto &name : all) {
+		auto id = resolve_keyring(name);
+		bool is_consumer =
+		        std::find(consumer_.begin(), consumer_.end(), name) != consumer_.end();
+		if (!id) {
+			if (is_consumer)
+				LOG_DEBUG(log, "keyring %s not present (linked when it appears)",
+				          name.c_str());
+			else
+				LOG_WARN(log,
+				         "%skeyrings: keyring '%s' not linked: %s; linked when it "
+				         "appears",
+				         where.c_str(), name.c_str(), id.error().reason.c_str());
+			missing.push_back(name);
+			continue;
+		}
+		if (keyctl_link(id.value(), KEY_SPEC_PROCESS_KEYRING) < 0)
+			return make_error(errno, "cannot link keyring '%s' (%d): %s", name.c_str(),
+			                  id.value(), strerror(errno));
+		LOG_INFO(log, "linked keyring '%s' (%d) into the process keyring", name.c_str(),
+		         id.value());
+		next.keyrings.push_back(id.value());
+	}
+	for (const auto &name : psk) {
+		auto id = resolve_keyring(name);
+		if (!id) {
+			LOG_WARN(log, "%spsk_keyrings: keyring '%s': %s; used when it appears",
+			         where.c_str(), name.c_str(), id.error().reason.c_str());
+			missing_psk.push_back(name);
+			continue;
+		}
+		next.psk_keyrings.push_back(id.value());
+	}
+	linked_ = next;
+	missing_ = std::move(missing);
+	missing_psk_ = std::move(missing_psk);
+	return next;
+}
+
+bool KeyringLinker::retry(const Log &log) {
+	bool changed = false;
+	for (auto it = missing_.begin(); it != missing_.end();) {
+		auto id = resolve_keyring(*it);
+		if (!id || keyctl_link(id.value(), KEY_SPEC_PROCESS_KEYRING) < 0) {
+			++it;
+			continue;
+		}
+		LOG_NOTICE(log, "keyring '%s' (%d) appeared: linked into the process keyring",
+		           it->c_str(), id.value());
+		linked_.keyrings.push_back(id.value());
+		it = missing_.erase(it);
+		changed = true;
+	}
+	for (auto it = missing_psk_.begin(); it != missing_psk_.end();) {
+		auto id = resolve_keyring(*it);
+		if (!id) {
+			++it;
+			continue;
+		}
+		LOG_NOTICE(log, "PSK keyring '%s' (%d) appeared", it->c_str(), id.value());
+		linked_.psk_keyrings.push_back(id.value());
+		it = missing_psk_.erase(it);
+		changed = true;
+	}
+	return changed;
 }
 
 Result<PeerCertificateKeys> PeerCertificateKeys::create() {

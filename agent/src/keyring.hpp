@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <ctime>
 #include <keyutils.h>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -73,6 +75,54 @@ struct LinkedKeyrings {
 	// [authenticate] psk_keyrings: where a "user" key is a PSK too, when
 	// the keyring is searched (as a request's keyring or a configured one).
 	std::vector<key_serial_t> psk_keyrings;
+};
+
+// The keyrings lookups use, as one snapshot: workers take it at each
+// ACCEPT, the agent replaces it when keyrings are linked.
+class KeyringStore {
+public:
+	std::shared_ptr<const LinkedKeyrings> snapshot() const {
+		std::lock_guard lock(mu_);
+		return current_ ? current_ : std::make_shared<const LinkedKeyrings>();
+	}
+	void replace(LinkedKeyrings next) {
+		std::lock_guard lock(mu_);
+		current_ = std::make_shared<const LinkedKeyrings>(std::move(next));
+	}
+
+private:
+	mutable std::mutex mu_;
+	std::shared_ptr<const LinkedKeyrings> current_;
+};
+
+// Keeps the configured keyrings and the consumer keyrings linked as they
+// appear: at (re)load (set), then, for the ones still missing -- a
+// consumer keyring is made when its module loads, an administrator's
+// whenever -- at each retry(). The kernel tells no daemon when a keyring
+// is created (key notifications need CONFIG_KEY_NOTIFICATIONS and a watch
+// on a keyring that already exists), so the agent retries on a timer.
+class KeyringLinker {
+public:
+	explicit KeyringLinker(std::vector<std::string> consumer = {std::begin(kConsumerKeyrings),
+	                                                            std::end(kConsumerKeyrings)})
+	    : consumer_(std::move(consumer)) {}
+
+	// (Re)load: link what exists now; a configured keyring that does not
+	// is a warning (as tlshd), linked when it appears. EIO and the like
+	// when an existing keyring cannot be linked.
+	// WHERE names the configuration's keys in messages.
+	Result<LinkedKeyrings> set(const std::vector<std::string> &configured,
+	                           const std::vector<std::string> &psk, const std::string &where,
+	                           const Log &log);
+	// Links the missing ones that exist now; true when the snapshot changed.
+	bool retry(const Log &log);
+	bool missing() const { return !missing_.empty() || !missing_psk_.empty(); }
+	const LinkedKeyrings &linked() const { return linked_; }
+
+private:
+	std::vector<std::string> consumer_;
+	std::vector<std::string> missing_, missing_psk_; // names, in order
+	LinkedKeyrings linked_;
 };
 
 // Links the configured keyrings and kConsumerKeyrings into the process

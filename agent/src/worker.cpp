@@ -273,8 +273,9 @@ void Worker::begin_handshake(Job &job, std::optional<ReverseNames> names) {
 	SessionSetup setup = session_setup_for(job.request);
 	setup.keyring = job.keyring.keyring();
 	setup.credentials = shared_.credentials.snapshot();
-	setup.keyrings = setup.credentials->keyrings.keyrings;
-	setup.psk_keyrings = setup.credentials->keyrings.psk_keyrings;
+	auto rings = shared_.keyrings.snapshot();
+	setup.keyrings = rings->keyrings;
+	setup.psk_keyrings = rings->psk_keyrings;
 	setup.peer_keys = &shared_.peer_keys;
 	setup.priorities = priorities_.get();
 	setup.reverse_names = std::move(names);

@@ -36,6 +36,7 @@ struct WorkerSettings {
 struct WorkerShared {
 	const Log &log;
 	CredentialStore &credentials;
+	KeyringStore &keyrings;
 	Admission &admission;
 	Stats &stats;
 	ReverseResolver &resolver;

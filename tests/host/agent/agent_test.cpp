@@ -486,6 +486,60 @@ TEST_F(AgentTest, MissingConfiguredKeyringIsAWarningNotAFailedStart) {
 	                          "linked"));
 }
 
+TEST_F(AgentTest, AKeyringThatAppearsLaterIsLinkedWithoutAReload) {
+	// A consumer keyring (as .nvme when its module loads later) and a
+	// configured one that are missing at start-up: linked when they
+	// appear, and a server PSK in them then authenticates -- no reload.
+	write_conf("[authenticate]\nkeyrings = tlsupd-late-configured\n"
+	           "psk_keyrings = tlsupd-late-consumer;tlsupd-late-configured");
+	AgentOptions o = options();
+	o.consumer_keyrings = {"tlsupd-late-consumer"};
+	o.keyring_retry = 50ms;
+	auto agent = Agent::create(o, log_.log());
+	ASSERT_TRUE(agent.ok()) << agent.error().reason;
+	std::thread t([&] { EXPECT_TRUE(agent.value()->run().ok()); });
+	std::this_thread::sleep_for(100ms);
+
+	auto psk_handshake = [&](const std::string &identity, const std::vector<uint8_t> &key) {
+		auto fds = tcp_pair();
+		AcceptReply r;
+		r.sockfd = fds.second.release();
+		r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
+		r.auth_mode = HANDSHAKE_AUTH_PSK;
+		size_t before = kernel_.done_copy().size();
+		kernel_.submit(std::move(r));
+		PeerOptions p;
+		p.server = false;
+		p.priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+ECDHE-PSK:+PSK";
+		p.psk_identity = identity;
+		p.psk_key = key;
+		Peer peer(std::move(fds.first), p);
+		channels_[0]->notify_ready();
+		EXPECT_TRUE(kernel_.wait_dones(before + 1));
+		peer.wait();
+		return kernel_.done_copy().back().status;
+	};
+	auto key = random_bytes(32);
+	EXPECT_EQ(psk_handshake("late-client", key), static_cast<uint32_t>(EKEYREJECTED));
+	for (const char *name : {"tlsupd-late-consumer", "tlsupd-late-configured"}) {
+		key_serial_t ring = add_keyring(name, KEY_SPEC_SESSION_KEYRING);
+		add_user_key(std::string(name) + "-psk", key, ring);
+	}
+	for (int i = 0; i < 100 && !log_.contains("'tlsupd-late-configured'"); i++)
+		std::this_thread::sleep_for(20ms);
+	std::this_thread::sleep_for(100ms);
+	EXPECT_TRUE(log_.contains("keyring 'tlsupd-late-consumer'"));
+	EXPECT_TRUE(log_.contains("appeared: linked into the process keyring"));
+	// The consumer keyring is searched for every request, as .nvme is.
+	// The handshakes now succeed; kTLS then fails with EIO (this host's
+	// kernel has no "tls" ULP) where before the PSK was unknown.
+	EXPECT_EQ(psk_handshake("tlsupd-late-consumer-psk", key), static_cast<uint32_t>(EIO));
+	EXPECT_EQ(psk_handshake("tlsupd-late-configured-psk", key), static_cast<uint32_t>(EIO));
+	EXPECT_EQ(status()["reloads"], "0");
+	agent.value()->stop();
+	t.join();
+}
+
 TEST_F(AgentTest, UnreadableCertificateStopsStartUp) {
 	std::ofstream f(conf_);
 	f << "[authenticate.client]\nx509.certificate = /nonexistent.pem\nx509.private_key = "

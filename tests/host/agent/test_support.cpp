@@ -241,9 +241,8 @@ Config make_config(const ConfigSpec &spec) {
 	return cfg;
 }
 
-std::shared_ptr<const Credentials> make_credentials(const ConfigSpec &spec,
-                                                    LinkedKeyrings keyrings) {
-	auto creds = load_credentials(make_config(spec), std::move(keyrings));
+std::shared_ptr<const Credentials> make_credentials(const ConfigSpec &spec) {
+	auto creds = load_credentials(make_config(spec));
 	if (!creds) {
 		std::fprintf(stderr, "load_credentials: %s\n", creds.error().reason.c_str());
 		std::abort();

@@ -76,8 +76,7 @@ struct ConfigSpec {
 	std::string client_pq, server_pq; // x509.pq.certificate/private_key, e.g. "server-ed25519"
 };
 Config make_config(const ConfigSpec &spec);
-std::shared_ptr<const Credentials> make_credentials(const ConfigSpec &spec,
-                                                    LinkedKeyrings keyrings = {});
+std::shared_ptr<const Credentials> make_credentials(const ConfigSpec &spec);
 
 // Captures log lines (all levels).
 class CaptureLog {

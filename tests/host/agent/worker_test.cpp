@@ -29,7 +29,7 @@ public:
 	                       ReverseResolver::Lookup lookup = ReverseResolver::system_lookup)
 	    : admission(limit), resolver(std::make_unique<ReverseResolver>(1, std::move(lookup))),
 	      accept_keyrings(AcceptKeyrings::create(log.log()).value()),
-	      shared{log.log(), creds,    admission,   stats,
+	      shared{log.log(), creds,    keyrings,    admission,       stats,
 	             *resolver, settings, peer_keys(), *accept_keyrings} {
 		// As the agent does before its threads start: one process keyring
 		// shared by every worker (see ensure_process_keyring()).
@@ -66,6 +66,7 @@ public:
 
 	CaptureLog log;
 	CredentialStore creds;
+	KeyringStore keyrings;
 	Admission admission;
 	Stats stats;
 	std::unique_ptr<ReverseResolver> resolver;
@@ -383,7 +384,8 @@ void psk_stays_with_its_consumer(bool kernel_sends_keyring) {
 	rings.psk_keyrings = {ring_a, ring_b}; // both named for PSKs
 	ConfigSpec spec;
 	spec.server_cert = spec.server_key = "server";
-	h.creds.replace(make_credentials(spec, rings));
+	h.creds.replace(make_credentials(spec));
+	h.keyrings.replace(rings);
 
 	std::vector<std::unique_ptr<Peer>> peers;
 	std::vector<int> fds;
