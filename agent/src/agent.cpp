@@ -45,6 +45,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 	agent->peer_keys_ =
 	        std::make_unique<PeerCertificateKeys>(TRY(PeerCertificateKeys::create()));
 	agent->accept_keyrings_ = TRY(AcceptKeyrings::create(log));
+	agent->files_ = TRY(FileWatch::create());
 	agent->admission_ = std::make_unique<Admission>(cfg.max_inflight);
 	TRY(agent->apply(cfg, true));
 
@@ -106,6 +107,13 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 	agent->control_ = TRY(ControlServer::open(
 	        agent->config_.control_socket, *agent->loop_,
 	        [self](const std::string &cmd) { return self->handle_command(cmd); }, log));
+	TRY(agent->loop_->watch(agent->files_->fd(), EPOLLIN, [self](uint32_t) {
+		if (!self->files_->changed() || self->files_timer_)
+			return;
+		self->files_timer_ =
+		        self->loop_->add_timer(Clock::now() + self->opts_.credential_settle,
+		                               [self] { self->reload_credentials(); });
+	}));
 	TRY(agent->loop_->watch(agent->signals_.get(), EPOLLIN, [self](uint32_t) {
 		signalfd_siginfo si;
 		while (::read(self->signals_.get(), &si, sizeof(si)) == sizeof(si)) {
@@ -169,6 +177,16 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 	// Nothing has changed until here but links: a bad reload leaves the
 	// old state.
 	credentials_.replace(std::move(creds));
+	std::vector<std::string> files;
+	for (const X509Paths *p : {&cfg.client, &cfg.server})
+		for (const std::string *f :
+		     {&p->truststore, &p->crl, &p->certificate, &p->private_key, &p->pq_certificate,
+		      &p->pq_private_key})
+			if (!f->empty() && !is_gnutls_url(*f))
+				files.push_back(*f);
+	if (auto w = files_->watch(files); !w)
+		LOG_WARN(log_, "certificate files are not watched for renewal: %s",
+		         w.error().reason.c_str());
 	keyrings_.replace(std::move(linked).value());
 	log_.set_level(cfg.log_level);
 	settings_.default_timeout_ms.store(cfg.default_timeout_ms);
@@ -310,6 +328,22 @@ void Agent::watchdog_tick() {
 		systemd::watchdog();
 	auto period = std::max<Clock::duration>(watchdog_ / 4, std::chrono::milliseconds(1));
 	watchdog_timer_ = loop_->add_timer(now + period, [this] { watchdog_tick(); });
+}
+
+void Agent::reload_credentials() {
+	files_timer_ = 0;
+	auto creds = load_credentials(config_);
+	if (!creds) {
+		LOG_WARN(log_,
+		         "a certificate file changed, but the credentials do not load: %s; "
+		         "keeping the previous ones",
+		         creds.error().reason.c_str());
+		return;
+	}
+	for (const auto &w : creds.value()->warnings)
+		LOG_WARN(log_, "%s", w.c_str());
+	credentials_.replace(std::move(creds).value());
+	LOG_NOTICE(log_, "certificate files changed: credentials reloaded");
 }
 
 void Agent::retry_keyrings() {

@@ -18,6 +18,7 @@
 #include "control.hpp"
 #include "credentials.hpp"
 #include "event_loop.hpp"
+#include "file_watch.hpp"
 #include "handshake_channel.hpp"
 #include "log.hpp"
 #include "reverse_dns.hpp"
@@ -41,6 +42,9 @@ struct AgentOptions {
 	std::vector<std::string> consumer_keyrings{std::begin(kConsumerKeyrings),
 	                                           std::end(kConsumerKeyrings)};
 	std::chrono::milliseconds keyring_retry{5000};
+	// After a credential file changes, how long to let the rest of a
+	// renewal (the key after the certificate) land before re-reading.
+	std::chrono::milliseconds credential_settle{1000};
 };
 
 class Agent {
@@ -68,6 +72,7 @@ private:
 	void on_worker_swept();
 	void watchdog_tick();
 	void retry_keyrings();
+	void reload_credentials();
 
 	AgentOptions opts_;
 	Log &log_;
@@ -97,6 +102,8 @@ private:
 	std::vector<bool> stalled_;
 	EventLoop::TimerId watchdog_timer_ = 0;
 	EventLoop::TimerId keyring_timer_ = 0;
+	std::unique_ptr<FileWatch> files_;
+	EventLoop::TimerId files_timer_ = 0;
 };
 
 } // namespace tlsup

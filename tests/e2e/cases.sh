@@ -633,6 +633,42 @@ case_mldsa_certificate() {
 	case_failed=1
 }
 
+# reloaded_count: how often the agent has re-read renewed certificate files.
+reloaded_count() { grep -c 'certificate files changed: credentials reloaded' "$WORK/agent.log"; }
+
+case_certificate_renewal() {
+	# The server certificate is renewed on disk (a new file renamed over
+	# the old, as certbot does): the next handshake presents it, with no
+	# reload and no signal.
+	local t=$WORK/pki before
+	printf 'cn = localhost\norganization = renewed\ndns_name = localhost\nip_address = 127.0.0.1\ntls_www_server\nexpiration_days = 30\n' >"$t/renewed.tmpl"
+	certtool --generate-certificate --load-privkey "$t/server.key" --load-ca-certificate "$t/ca.pem" \
+		--load-ca-privkey "$t/ca.key" --template "$t/renewed.tmpl" --outfile "$t/renewed.pem" 2>/dev/null
+	cp "$t/server.pem" "$t/server.pem.orig"
+	before=$(reloaded_count)
+	cp "$t/renewed.pem" "$t/server.pem.new" && mv "$t/server.pem.new" "$t/server.pem"
+	for _ in $(seq 60); do
+		[ "$(reloaded_count)" -gt "$before" ] && break
+		sleep 0.1
+	done
+	expect "credentials re-read after the renewal" "$(( $(reloaded_count) > before ))" 1
+	next_port
+	consumer_start role=server port=$port auth=x509 timeout=10000 echo=1 recv=16
+	peer_client --ca pki/ca.pem --servername localhost --send 16 --recv 16
+	peer_wait
+	consumer_wait
+	expect status "$(field status)" 0
+	echo "$peer_out" | grep -q 'peer_dn=.*O=renewed' ||
+		{ log "the peer saw the old certificate: $peer_out"; case_failed=1; }
+	# Put the original back for whatever runs next.
+	before=$(reloaded_count)
+	mv "$t/server.pem.orig" "$t/server.pem"
+	for _ in $(seq 60); do
+		[ "$(reloaded_count)" -gt "$before" ] && break
+		sleep 0.1
+	done
+}
+
 # Functions that need tlsup.ko (skipped on the upstream flavour).
 TLSUP_ONLY='^case_agent_killed_setup$'
 
@@ -686,4 +722,5 @@ CASES=(
 	"RFC 8449 record size limit: set, or EIO with the reason|case_record_size_limit"
 	"server key in a PKCS#11 token (SoftHSM)|case_pkcs11_server_key"
 	"ML-DSA x509.pq certificate|case_mldsa_certificate"
+	"certificate renewal picked up without a reload|case_certificate_renewal"
 )

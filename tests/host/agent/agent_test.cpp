@@ -540,6 +540,68 @@ TEST_F(AgentTest, AKeyringThatAppearsLaterIsLinkedWithoutAReload) {
 	t.join();
 }
 
+TEST_F(AgentTest, ARenewedCertificateIsUsedWithoutAReload) {
+	// The server's certificate and key in a directory of their own, renewed
+	// as certbot or an administrator would: new files renamed over the old.
+	const Pki &pki = Pki::get();
+	std::string certs = dir_ + "/certs";
+	std::filesystem::create_directories(certs);
+	auto install = [&](const std::string &name) {
+		std::filesystem::copy_file(pki.path(name + ".pem"), certs + "/new.pem",
+		                           std::filesystem::copy_options::overwrite_existing);
+		std::filesystem::copy_file(pki.path(name + ".key"), certs + "/new.key",
+		                           std::filesystem::copy_options::overwrite_existing);
+		std::filesystem::rename(certs + "/new.pem", certs + "/server.pem");
+		std::filesystem::rename(certs + "/new.key", certs + "/server.key");
+	};
+	install("server");
+	std::ofstream(conf_) << "[agent]\nworkers = 1\ncontrol_socket = " << sock_
+	                     << "\n[authenticate.server]\nx509.truststore = " << pki.path("ca.pem")
+	                     << "\nx509.certificate = " << certs << "/server.pem\n"
+	                     << "x509.private_key = " << certs << "/server.key\n";
+	AgentOptions o = options();
+	o.credential_settle = 50ms;
+	auto agent = Agent::create(o, log_.log());
+	ASSERT_TRUE(agent.ok()) << agent.error().reason;
+	std::thread t([&] { EXPECT_TRUE(agent.value()->run().ok()); });
+
+	auto presented = [&] {
+		auto fds = tcp_pair();
+		AcceptReply r;
+		r.sockfd = fds.second.release();
+		r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
+		r.auth_mode = HANDSHAKE_AUTH_X509;
+		size_t before = kernel_.done_copy().size();
+		kernel_.submit(std::move(r));
+		PeerOptions p;
+		p.server = false;
+		p.ca = "ca.pem";
+		p.verify_name = "server.test";
+		Peer peer(std::move(fds.first), p);
+		channels_[0]->notify_ready();
+		EXPECT_TRUE(kernel_.wait_dones(before + 1));
+		return peer.wait().agent_cert_der;
+	};
+	EXPECT_EQ(presented(), pki.cert_der("server"));
+	install("server-noip"); // the renewal: another certificate for server.test
+	for (int i = 0; i < 200 && !log_.contains("credentials reloaded"); i++)
+		std::this_thread::sleep_for(10ms);
+	EXPECT_TRUE(log_.contains("certificate files changed: credentials reloaded"));
+	EXPECT_EQ(presented(), pki.cert_der("server-noip"));
+	EXPECT_EQ(status()["reloads"], "0");
+	// A half-done renewal (a certificate without its key) keeps the
+	// previous pair.
+	std::filesystem::copy_file(pki.path("client.pem"), certs + "/new.pem",
+	                           std::filesystem::copy_options::overwrite_existing);
+	std::filesystem::rename(certs + "/new.pem", certs + "/server.pem");
+	for (int i = 0; i < 200 && !log_.contains("keeping the previous ones"); i++)
+		std::this_thread::sleep_for(10ms);
+	EXPECT_TRUE(log_.contains("keeping the previous ones"));
+	EXPECT_EQ(presented(), pki.cert_der("server-noip"));
+	agent.value()->stop();
+	t.join();
+}
+
 TEST_F(AgentTest, UnreadableCertificateStopsStartUp) {
 	std::ofstream f(conf_);
 	f << "[authenticate.client]\nx509.certificate = /nonexistent.pem\nx509.private_key = "
