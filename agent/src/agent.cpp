@@ -42,6 +42,10 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 
 	// Before any thread exists: see ensure_process_keyring().
 	TRY(ensure_process_keyring());
+	agent->peer_keys_ =
+	        std::make_unique<PeerCertificateKeys>(TRY(PeerCertificateKeys::create()));
+	agent->accept_keyrings_ = TRY(AcceptKeyrings::create(log));
+	agent->files_ = TRY(FileWatch::create());
 	agent->admission_ = std::make_unique<Admission>(cfg.max_inflight);
 	TRY(agent->apply(cfg, true));
 
@@ -59,24 +63,40 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 		return make_error(errno, "signalfd: %s", strerror(errno));
 
 	agent->loop_ = TRY(EventLoop::create());
-	agent->resolver_ = std::make_unique<ReverseResolver>(2);
-	agent->shared_ = std::unique_ptr<WorkerShared>(
-	        new WorkerShared{log, agent->credentials_, *agent->admission_, agent->stats_,
-	                         *agent->resolver_, agent->settings_});
+	agent->resolver_ = std::make_unique<ReverseResolver>(agent->config_.reverse_dns_threads);
+	agent->shared_ = std::unique_ptr<WorkerShared>(new WorkerShared{
+	        log, agent->credentials_, agent->keyrings_, *agent->admission_, agent->stats_,
+	        *agent->resolver_, agent->settings_, *agent->peer_keys_, *agent->accept_keyrings_});
 
 	unsigned n = agent->config_.workers;
 	if (n == 0) {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 		n = cpus > 0 ? static_cast<unsigned>(cpus) : 1;
 	}
+	bool keeps = kernel_keeps_overflowed_requests();
+	{
+		auto policy = TRY(Priorities::create()); // each worker builds its own
+		LOG_INFO(log, "crypto policy: GnuTLS's default priority + \"%s\"",
+		         policy->appended().c_str());
+		for (const auto &n : policy->notes())
+			LOG_NOTICE(log, "crypto policy: %s", n.c_str());
+	}
 	for (unsigned i = 0; i < n; i++) {
 		std::unique_ptr<HandshakeChannel> ch;
 		if (agent->opts_.open_channel) {
 			ch = TRY(agent->opts_.open_channel());
 		} else {
-			auto g = GenlChannel::open();
+			auto g = GenlChannel::open(keeps);
 			if (!g)
 				return g.error();
+			if (i == 0)
+				LOG_NOTICE(log, "%s",
+				           g.value()->broadcast_error()
+				                   ? "NETLINK_BROADCAST_ERROR on: tlsup.ko keeps a "
+				                     "request whose READY overflowed"
+				                   : "NETLINK_BROADCAST_ERROR off: this kernel "
+				                     "fails a submit whose READY overflows any "
+				                     "listener");
 			ch = std::move(g).value();
 		}
 		agent->workers_.push_back(TRY(Worker::create(i, *agent->shared_, std::move(ch))));
@@ -87,6 +107,13 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 	agent->control_ = TRY(ControlServer::open(
 	        agent->config_.control_socket, *agent->loop_,
 	        [self](const std::string &cmd) { return self->handle_command(cmd); }, log));
+	TRY(agent->loop_->watch(agent->files_->fd(), EPOLLIN, [self](uint32_t) {
+		if (!self->files_->changed() || self->files_timer_)
+			return;
+		self->files_timer_ =
+		        self->loop_->add_timer(Clock::now() + self->opts_.credential_settle,
+		                               [self] { self->reload_credentials(); });
+	}));
 	TRY(agent->loop_->watch(agent->signals_.get(), EPOLLIN, [self](uint32_t) {
 		signalfd_siginfo si;
 		while (::read(self->signals_.get(), &si, sizeof(si)) == sizeof(si)) {
@@ -128,42 +155,58 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 		         "%s: session tags are not applied: tlsupd sends no DONE TAG attribute "
 		         "(Linux 6.12 refuses it, tlsup.ko ignores it); see tlsupd.conf(5)",
 		         f.c_str());
-	// A configured keyring that does not exist is skipped with a warning:
-	// tlshd logs it and goes on, and a keyring created later is linked at
-	// the next reload.
-	std::vector<std::string> present;
-	for (const auto &name : cfg.keyrings) {
-		if (auto id = resolve_keyring(name); !id)
-			LOG_WARN(log_, "%s: keyring '%s' not linked: %s",
-			         cfg.where("authenticate", "keyrings").c_str(), name.c_str(),
-			         id.error().reason.c_str());
-		else
-			present.push_back(name);
-	}
-	auto linked = link_keyrings(present, log_);
+	// A configured keyring that does not exist is a warning, as in tlshd,
+	// and is linked when it appears (retry_keyrings); so is a consumer's.
+	auto linked = [&] {
+		auto lock = accept_keyrings_->lock(); // no ACCEPT meanwhile
+		// "FILE: [authenticate] ", for the messages.
+		std::string where = cfg.where("authenticate", "");
+		return linker_.set(cfg.keyrings, cfg.psk_keyrings, where, log_);
+	}();
 	if (!linked)
 		return Error{linked.error().code,
 		             cfg.where("authenticate", "keyrings") + ": " + linked.error().reason};
-	auto creds = TRY(load_credentials(cfg, std::move(linked).value()));
+	auto creds = TRY(load_credentials(cfg));
+	for (const auto &w : creds->warnings)
+		LOG_WARN(log_, "%s", w.c_str());
 	LOG_INFO(log_, "credentials: client %u CA(s) %u CRL(s)%s, server %u CA(s) %u CRL(s)%s",
 	         creds->client.ca_count, creds->client.crl_count,
 	         creds->client.identity ? " + certificate" : "", creds->server.ca_count,
 	         creds->server.crl_count, creds->server.identity ? " + certificate" : "");
 
-	// Nothing has changed until here: a bad reload leaves the old state.
+	// Nothing has changed until here but links: a bad reload leaves the
+	// old state.
 	credentials_.replace(std::move(creds));
+	std::vector<std::string> files;
+	for (const X509Paths *p : {&cfg.client, &cfg.server})
+		for (const std::string *f :
+		     {&p->truststore, &p->crl, &p->certificate, &p->private_key, &p->pq_certificate,
+		      &p->pq_private_key})
+			if (!f->empty() && !is_gnutls_url(*f))
+				files.push_back(*f);
+	if (auto w = files_->watch(files); !w)
+		LOG_WARN(log_, "certificate files are not watched for renewal: %s",
+		         w.error().reason.c_str());
+	keyrings_.replace(std::move(linked).value());
 	log_.set_level(cfg.log_level);
 	settings_.default_timeout_ms.store(cfg.default_timeout_ms);
+	settings_.reverse_dns.store(cfg.reverse_dns && cfg.reverse_dns_timeout_ms > 0);
 	settings_.reverse_dns_timeout_ms.store(cfg.reverse_dns_timeout_ms);
+	if (settings_.reverse_dns.load())
+		LOG_NOTICE(log_, "reverse DNS name matching is on: without PEERNAME, a server "
+		                 "certificate may match a name a PTR lookup gave");
 	admission_->set_limit(cfg.max_inflight);
 	if (!initial) {
 		if (cfg.workers != config_.workers)
 			LOG_NOTICE(log_, "workers changes at the next restart");
 		if (cfg.control_socket != config_.control_socket)
 			LOG_NOTICE(log_, "control_socket changes at the next restart");
+		if (cfg.reverse_dns_threads != config_.reverse_dns_threads)
+			LOG_NOTICE(log_, "reverse_dns_threads changes at the next restart");
 		Config kept = cfg;
 		kept.workers = config_.workers;
 		kept.control_socket = config_.control_socket;
+		kept.reverse_dns_threads = config_.reverse_dns_threads;
 		config_ = std::move(kept);
 	} else {
 		config_ = cfg;
@@ -193,6 +236,8 @@ Result<void> Agent::reload_config() {
 	if (opts_.debug)
 		cfg.log_level = kLogDebug;
 	TRY(apply(cfg, false));
+	if (!keyring_timer_)
+		retry_keyrings(); // keyrings the new configuration names, if missing
 	reloads_++;
 	LOG_NOTICE(log_, "configuration reloaded");
 	return {};
@@ -285,6 +330,34 @@ void Agent::watchdog_tick() {
 	watchdog_timer_ = loop_->add_timer(now + period, [this] { watchdog_tick(); });
 }
 
+void Agent::reload_credentials() {
+	files_timer_ = 0;
+	auto creds = load_credentials(config_);
+	if (!creds) {
+		LOG_WARN(log_,
+		         "a certificate file changed, but the credentials do not load: %s; "
+		         "keeping the previous ones",
+		         creds.error().reason.c_str());
+		return;
+	}
+	for (const auto &w : creds.value()->warnings)
+		LOG_WARN(log_, "%s", w.c_str());
+	credentials_.replace(std::move(creds).value());
+	LOG_NOTICE(log_, "certificate files changed: credentials reloaded");
+}
+
+void Agent::retry_keyrings() {
+	keyring_timer_ = 0;
+	{
+		auto lock = accept_keyrings_->lock(); // no ACCEPT meanwhile
+		if (linker_.retry(log_))
+			keyrings_.replace(linker_.linked());
+	}
+	if (linker_.missing() && loop_)
+		keyring_timer_ = loop_->add_timer(Clock::now() + opts_.keyring_retry,
+		                                  [this] { retry_keyrings(); });
+}
+
 Result<void> Agent::run() {
 	auto start = Clock::now().time_since_epoch().count();
 	heartbeats_.clear();
@@ -308,6 +381,7 @@ Result<void> Agent::run() {
 		                        .count()));
 		watchdog_tick();
 	}
+	retry_keyrings();
 	auto r = loop_->run();
 	systemd::stopping();
 	return r;

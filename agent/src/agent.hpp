@@ -18,6 +18,7 @@
 #include "control.hpp"
 #include "credentials.hpp"
 #include "event_loop.hpp"
+#include "file_watch.hpp"
 #include "handshake_channel.hpp"
 #include "log.hpp"
 #include "reverse_dns.hpp"
@@ -36,6 +37,14 @@ struct AgentOptions {
 	bool debug = false;
 	// Opens one worker's kernel channel; GenlChannel::open by default.
 	std::function<Result<std::unique_ptr<HandshakeChannel>>()> open_channel;
+	// Consumer keyrings linked whenever they appear, and how often the
+	// agent looks for those (and configured ones) still missing.
+	std::vector<std::string> consumer_keyrings{std::begin(kConsumerKeyrings),
+	                                           std::end(kConsumerKeyrings)};
+	std::chrono::milliseconds keyring_retry{5000};
+	// After a credential file changes, how long to let the rest of a
+	// renewal (the key after the certificate) land before re-reading.
+	std::chrono::milliseconds credential_settle{1000};
 };
 
 class Agent {
@@ -62,15 +71,21 @@ private:
 	std::string handle_test_command(const std::string &cmd);
 	void on_worker_swept();
 	void watchdog_tick();
+	void retry_keyrings();
+	void reload_credentials();
 
 	AgentOptions opts_;
 	Log &log_;
 	Config config_;
 	CredentialStore credentials_;
+	KeyringStore keyrings_;
+	KeyringLinker linker_{opts_.consumer_keyrings};
 	std::unique_ptr<Admission> admission_;
 	Stats stats_;
 	WorkerSettings settings_;
 	std::unique_ptr<ReverseResolver> resolver_;
+	std::unique_ptr<PeerCertificateKeys> peer_keys_;
+	std::unique_ptr<AcceptKeyrings> accept_keyrings_;
 	std::unique_ptr<WorkerShared> shared_;
 	std::vector<std::unique_ptr<Worker>> workers_;
 	std::unique_ptr<EventLoop> loop_;
@@ -86,6 +101,9 @@ private:
 	std::vector<std::unique_ptr<std::atomic<Clock::rep>>> heartbeats_;
 	std::vector<bool> stalled_;
 	EventLoop::TimerId watchdog_timer_ = 0;
+	EventLoop::TimerId keyring_timer_ = 0;
+	std::unique_ptr<FileWatch> files_;
+	EventLoop::TimerId files_timer_ = 0;
 };
 
 } // namespace tlsup

@@ -167,6 +167,31 @@ Result<void> keyrings(Parser &p, const char *section, const char *key) {
 	return {};
 }
 
+// tlsupd's own: keyrings whose "user" keys are server PSKs too. Read like
+// keyrings, but every entry counts (a consumer keyring may be one).
+Result<void> psk_keyrings(Parser &p, const char *section, const char *key) {
+	gsize n = 0;
+	GError *raw = nullptr;
+	GStrv_ list(g_key_file_get_string_list(p.kf, section, key, &n, &raw));
+	GErrorPtr err(raw);
+	if (!list)
+		return p.fail(section, key, "the list cannot be read (not UTF-8?)");
+	for (gsize i = 0; i < n; i++)
+		if (*list.get()[i])
+			p.cfg.psk_keyrings.emplace_back(list.get()[i]);
+	return {};
+}
+
+Result<void> agent_reverse_dns(Parser &p, const char *section, const char *key) {
+	GError *raw = nullptr;
+	gboolean b = g_key_file_get_boolean(p.kf, section, key, &raw);
+	GErrorPtr err(raw);
+	if (err)
+		return p.fail(section, key, "not a boolean (true, false, 1 or 0)");
+	p.cfg.reverse_dns = b;
+	return {};
+}
+
 // DANE (ktls-utils after 1.4): "require" asks for a check tlsupd does not
 // make; running without it would accept servers tlshd refuses.
 Result<void> dane_mode(Parser &p, const char *section, const char *key) {
@@ -194,14 +219,6 @@ Result<void> x509_path(Parser &p, const char *section, const char *key) {
 	return {};
 }
 
-template <std::string X509Paths::*Field>
-Result<void> x509_pq_path(Parser &p, const char *section, const char *key) {
-	TRY(x509_path<Field>(p, section, key));
-	// Read so that a reload or -t reports a bad value; not used for
-	// handshakes yet.
-	return known_unused(p, section, key);
-}
-
 struct KnownKey {
 	const char *section;
 	const char *key;
@@ -218,6 +235,8 @@ const KnownKey kKnownKeys[] = {
         {"agent", "workers", agent_number<&Config::workers, 0, 256>},
         {"agent", "max_inflight", agent_number<&Config::max_inflight, 1, 1000000>},
         {"agent", "default_timeout_ms", agent_number<&Config::default_timeout_ms, 1, 3600000>},
+        {"agent", "reverse_dns", agent_reverse_dns},
+        {"agent", "reverse_dns_threads", agent_number<&Config::reverse_dns_threads, 1, 64>},
         {"agent", "reverse_dns_timeout_ms",
          agent_number<&Config::reverse_dns_timeout_ms, 0, 60000>},
         {"agent", "log_level", agent_log_level},
@@ -237,6 +256,7 @@ const KnownKey kKnownKeys[] = {
         {"main", "keyring", keyrings},
 
         {"authenticate", "keyrings", keyrings},
+        {"authenticate", "psk_keyrings", psk_keyrings},
         {"authenticate", "dane", dane_mode},
         {"authenticate", "dane.trust_anchor", known_unused},
         {"authenticate", "dane.resolver", known_unused},
@@ -245,14 +265,14 @@ const KnownKey kKnownKeys[] = {
         {kClient, "x509.crl", x509_path<&X509Paths::crl>},
         {kClient, "x509.certificate", x509_path<&X509Paths::certificate>},
         {kClient, "x509.private_key", x509_path<&X509Paths::private_key>},
-        {kClient, "x509.pq.certificate", x509_pq_path<&X509Paths::pq_certificate>},
-        {kClient, "x509.pq.private_key", x509_pq_path<&X509Paths::pq_private_key>},
+        {kClient, "x509.pq.certificate", x509_path<&X509Paths::pq_certificate>},
+        {kClient, "x509.pq.private_key", x509_path<&X509Paths::pq_private_key>},
         {kServer, "x509.truststore", x509_path<&X509Paths::truststore>},
         {kServer, "x509.crl", x509_path<&X509Paths::crl>},
         {kServer, "x509.certificate", x509_path<&X509Paths::certificate>},
         {kServer, "x509.private_key", x509_path<&X509Paths::private_key>},
-        {kServer, "x509.pq.certificate", x509_pq_path<&X509Paths::pq_certificate>},
-        {kServer, "x509.pq.private_key", x509_pq_path<&X509Paths::pq_private_key>},
+        {kServer, "x509.pq.certificate", x509_path<&X509Paths::pq_certificate>},
+        {kServer, "x509.pq.private_key", x509_path<&X509Paths::pq_private_key>},
         {kServer, "x509.client_auth", known_unused},
         {kServer, "x509.client_allowed_sans", known_unused},
 };

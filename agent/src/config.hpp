@@ -42,6 +42,11 @@ struct Config {
 	unsigned workers = 0; // 0: one per online CPU
 	unsigned max_inflight = 1024;
 	uint32_t default_timeout_ms = 20000;
+	// Reverse-DNS name matching of a server certificate when no PEERNAME
+	// is given: off unless asked for (anyone who can spoof one PTR answer
+	// and holds any certificate the trust store accepts would pass).
+	bool reverse_dns = false;
+	unsigned reverse_dns_threads = 2;       // the resolver pool (start-up only)
 	uint32_t reverse_dns_timeout_ms = 2000; // 0 disables the fallback
 	int log_level = kLogInfo;
 	std::string control_socket = kDefaultControlSocket;
@@ -52,6 +57,9 @@ struct Config {
 	// [authenticate] keyrings (names or serials), without .nvme .nfs
 	// .nfsd, which are always linked (as tlshd does).
 	std::vector<std::string> keyrings;
+	// [authenticate] psk_keyrings (tlsupd): keyrings whose "user" keys are
+	// server PSKs too (kernels without the "psk" key type, before 6.7)
+	std::vector<std::string> psk_keyrings;
 	X509Paths client;
 	X509Paths server;
 

@@ -86,51 +86,66 @@ Result<void> load_trust(RoleMaterial &m, const X509Paths &p, const Config &cfg,
 	return {};
 }
 
-Result<void> load_identity(RoleMaterial &m, const X509Paths &p, const Config &cfg,
-                           const char *section) {
-	if (p.certificate.empty() && p.private_key.empty())
-		return {};
-	if (p.certificate.empty())
-		return at(cfg, section, "x509.private_key",
-		          make_error(EINVAL, "x509.certificate is not set"));
-	if (p.private_key.empty())
-		return at(cfg, section, "x509.certificate",
-		          make_error(EINVAL, "x509.private_key is not set"));
-
-	X509Identity id;
-	auto cert_text = read_file(p.certificate);
-	if (!cert_text)
-		return at(cfg, section, "x509.certificate", cert_text.error());
-	gnutls_datum_t d = datum(cert_text.value());
+Result<std::vector<X509Crt>> load_certificates(const std::string &path) {
+	auto text = TRY(read_file(path));
+	gnutls_datum_t d = datum(text);
 	gnutls_x509_crt_t *list = nullptr;
 	unsigned count = 0;
 	int ret = gnutls_x509_crt_list_import2(&list, &count, &d, GNUTLS_X509_FMT_PEM, 0);
 	if (ret < 0 || count == 0)
-		return at(cfg, section, "x509.certificate",
-		          make_error(EINVAL, "no PEM certificate in %s (%s)", p.certificate.c_str(),
-		                     ret < 0 ? gnutls_strerror(ret) : "empty"));
+		return make_error(EINVAL, "no PEM certificate in %s (%s)", path.c_str(),
+		                  ret < 0 ? gnutls_strerror(ret) : "empty");
+	std::vector<X509Crt> chain;
 	for (unsigned i = 0; i < count; i++)
-		id.chain.emplace_back(list[i]);
+		chain.emplace_back(list[i]);
 	gnutls_free(list);
+	return chain;
+}
 
-	auto key_text = read_file(p.private_key);
-	if (!key_text)
-		return at(cfg, section, "x509.private_key", key_text.error());
-	gnutls_x509_privkey_t key = nullptr;
-	if (gnutls_x509_privkey_init(&key) < 0)
-		return make_error(ENOMEM, "cannot allocate a private key");
-	id.key.reset(key);
-	gnutls_datum_t kd = datum(key_text.value());
-	ret = gnutls_x509_privkey_import2(key, &kd, GNUTLS_X509_FMT_PEM, nullptr, 0);
-	explicit_bzero(key_text.value().data(), key_text.value().size());
-	if (ret < 0)
-		return at(cfg, section, "x509.private_key",
-		          make_error(EINVAL, "no usable PEM private key in %s (%s)",
-		                     p.private_key.c_str(), gnutls_strerror(ret)));
-	auto match = check_key_matches(id.chain.front().get(), key);
-	if (!match)
-		return at(cfg, section, "x509.private_key", match.error());
-	m.identity = std::move(id);
+// One certificate/key pair of a role; CERT_KEY and KEY_KEY name the
+// configuration keys for messages.
+Result<std::optional<CertifiedKey>> load_pair(const std::string &cert, const std::string &key,
+                                              const Config &cfg, const char *section,
+                                              const char *cert_key, const char *key_key) {
+	if (cert.empty() && key.empty())
+		return std::optional<CertifiedKey>();
+	if (cert.empty())
+		return at(cfg, section, key_key, make_error(EINVAL, "%s is not set", cert_key));
+	if (key.empty())
+		return at(cfg, section, cert_key, make_error(EINVAL, "%s is not set", key_key));
+	auto chain = load_certificates(cert);
+	if (!chain)
+		return at(cfg, section, cert_key, chain.error());
+	auto pk = load_private_key(key);
+	if (!pk)
+		return at(cfg, section, key_key, pk.error());
+	auto ck = CertifiedKey::make(std::move(chain).value(), std::move(pk).value());
+	if (!ck)
+		return at(cfg, section, key_key, ck.error());
+	return std::optional<CertifiedKey>(std::move(ck).value());
+}
+
+Result<void> load_identity(RoleMaterial &m, const X509Paths &p, const Config &cfg,
+                           const char *section, std::vector<std::string> &warnings) {
+	m.identity = TRY(load_pair(p.certificate, p.private_key, cfg, section, "x509.certificate",
+	                           "x509.private_key"));
+	// The second certificate is an addition: where this GnuTLS cannot
+	// read it (ML-DSA before GnuTLS 3.8.10), the first still serves.
+	auto pq = load_pair(p.pq_certificate, p.pq_private_key, cfg, section, "x509.pq.certificate",
+	                    "x509.pq.private_key");
+	if (!pq) {
+		warnings.push_back(pq.error().reason + "; only x509.certificate is presented" +
+		                   (gnutls_pk_get_id("ML-DSA-65") == GNUTLS_PK_UNKNOWN
+		                            ? std::string(" (this GnuTLS, ") +
+		                                      gnutls_check_version(nullptr) +
+		                                      ", has no ML-DSA)"
+		                            : std::string()));
+		return {};
+	}
+	m.pq_identity = std::move(pq).value();
+	if (m.pq_identity && !m.identity)
+		warnings.push_back(cfg.where(section, "x509.pq.certificate") +
+		                   ": set without x509.certificate; presented to every peer");
 	return {};
 }
 
@@ -193,6 +208,138 @@ Result<X509Privkey> import_der_privkey(std::span<const uint8_t> der) {
 	return out;
 }
 
+Result<Privkey> abstract_key(X509Privkey key) {
+	gnutls_privkey_t raw = nullptr;
+	if (gnutls_privkey_init(&raw) < 0)
+		return make_error(ENOMEM, "cannot allocate a private key");
+	Privkey out(raw);
+	int ret = gnutls_privkey_import_x509(raw, key.get(), GNUTLS_PRIVKEY_IMPORT_AUTO_RELEASE);
+	if (ret < 0)
+		return make_error(EINVAL, "private key: %s", gnutls_strerror(ret));
+	key.release(); // the abstract key owns it now
+	return out;
+}
+
+Result<Privkey> load_private_key(const std::string &path_or_url) {
+	if (is_gnutls_url(path_or_url)) {
+		gnutls_privkey_t raw = nullptr;
+		if (gnutls_privkey_init(&raw) < 0)
+			return make_error(ENOMEM, "cannot allocate a private key");
+		Privkey out(raw);
+		int ret = gnutls_privkey_import_url(raw, path_or_url.c_str(), 0);
+		if (ret < 0)
+			return make_error(ret == GNUTLS_E_UNIMPLEMENTED_FEATURE ? EINVAL : ENOKEY,
+			                  "no usable private key at %s (%s)", path_or_url.c_str(),
+			                  gnutls_strerror(ret));
+		return out;
+	}
+	// The key text lives in wiped memory only (SecretBytes).
+	auto text = TRY(read_secret_file(path_or_url));
+	gnutls_x509_privkey_t key = nullptr;
+	if (gnutls_x509_privkey_init(&key) < 0)
+		return make_error(ENOMEM, "cannot allocate a private key");
+	X509Privkey owned(key);
+	gnutls_datum_t d{text.data(), static_cast<unsigned>(text.size())};
+	int ret = gnutls_x509_privkey_import2(key, &d, GNUTLS_X509_FMT_PEM, nullptr, 0);
+	if (ret < 0)
+		return make_error(EINVAL, "no usable PEM private key in %s (%s)",
+		                  path_or_url.c_str(), gnutls_strerror(ret));
+	return abstract_key(std::move(owned));
+}
+
+namespace {
+
+// A token may keep no public key beside a private one: then the key
+// proves it belongs by signing, and the certificate's key verifies.
+Result<void> check_key_signs_for(gnutls_x509_crt_t cert, gnutls_privkey_t key) {
+	gnutls_pubkey_t raw = nullptr;
+	if (gnutls_pubkey_init(&raw) < 0)
+		return make_error(ENOMEM, "cannot allocate a public key");
+	Pubkey pub(raw);
+	if (gnutls_pubkey_import_x509(raw, cert, 0) < 0)
+		return make_error(EINVAL, "the certificate's public key is unreadable");
+	auto pk = static_cast<gnutls_pk_algorithm_t>(gnutls_pubkey_get_pk_algorithm(raw, nullptr));
+	gnutls_sign_algorithm_t sign = gnutls_pk_to_sign(pk, GNUTLS_DIG_SHA256);
+	static const unsigned char probe[] = "tlsupd: does this key belong to the certificate?";
+	gnutls_datum_t data{const_cast<unsigned char *>(probe), sizeof(probe)};
+	GnutlsDatum sig;
+	int ret = gnutls_privkey_sign_data2(key, sign, 0, &data, sig.out());
+	if (ret < 0)
+		return make_error(EINVAL, "the private key cannot sign (%s)", gnutls_strerror(ret));
+	if (gnutls_pubkey_verify_data2(raw, sign, 0, &data, &sig.get()) < 0)
+		return make_error(EINVAL, "the private key does not belong to the certificate");
+	return {};
+}
+
+} // namespace
+
+Result<void> check_key_matches(gnutls_x509_crt_t cert, gnutls_privkey_t key) {
+	gnutls_pubkey_t raw = nullptr;
+	if (gnutls_pubkey_init(&raw) < 0)
+		return make_error(ENOMEM, "cannot allocate a public key");
+	Pubkey pub(raw);
+	if (gnutls_pubkey_import_privkey(raw, key, 0, 0) < 0)
+		return check_key_signs_for(cert, key);
+	unsigned char a[64], b[64];
+	size_t alen = sizeof(a), blen = sizeof(b);
+	if (gnutls_x509_crt_get_key_id(cert, GNUTLS_KEYID_USE_SHA256, a, &alen) < 0 ||
+	    gnutls_pubkey_get_key_id(raw, GNUTLS_KEYID_USE_SHA256, b, &blen) < 0)
+		return make_error(EINVAL, "cannot compute key identifiers");
+	if (alen != blen || std::memcmp(a, b, alen) != 0)
+		return make_error(EINVAL, "the private key does not belong to the certificate");
+	return {};
+}
+
+Result<CertifiedKey> CertifiedKey::make(std::vector<X509Crt> chain, Privkey key) {
+	if (chain.empty() || !key)
+		return make_error(EINVAL, "no certificate or no key");
+	TRY(check_key_matches(chain.front().get(), key.get()));
+	CertifiedKey out;
+	out.pcerts_.reserve(chain.size());
+	for (const auto &c : chain) {
+		gnutls_pcert_st pc{};
+		int ret = gnutls_pcert_import_x509(&pc, c.get(), 0);
+		if (ret < 0)
+			return make_error(ret == GNUTLS_E_MEMORY_ERROR ? ENOMEM : EINVAL,
+			                  "certificate not usable: %s", gnutls_strerror(ret));
+		out.pcerts_.push_back(pc);
+	}
+	out.chain_ = std::move(chain);
+	out.key_ = std::move(key);
+	return out;
+}
+
+CertifiedKey::CertifiedKey(CertifiedKey &&o) noexcept
+    : chain_(std::move(o.chain_)), pcerts_(std::move(o.pcerts_)), key_(std::move(o.key_)) {
+	o.pcerts_.clear();
+}
+
+CertifiedKey &CertifiedKey::operator=(CertifiedKey &&o) noexcept {
+	if (this != &o) {
+		release();
+		chain_ = std::move(o.chain_);
+		pcerts_ = std::move(o.pcerts_);
+		o.pcerts_.clear();
+		key_ = std::move(o.key_);
+	}
+	return *this;
+}
+
+CertifiedKey::~CertifiedKey() {
+	release();
+}
+
+void CertifiedKey::release() {
+	for (auto &pc : pcerts_)
+		gnutls_pcert_deinit(&pc);
+	pcerts_.clear();
+}
+
+gnutls_pk_algorithm_t CertifiedKey::algorithm() const {
+	return static_cast<gnutls_pk_algorithm_t>(
+	        gnutls_privkey_get_pk_algorithm(key_.get(), nullptr));
+}
+
 Result<void> check_key_matches(gnutls_x509_crt_t cert, gnutls_x509_privkey_t key) {
 	unsigned char a[64], b[64];
 	size_t alen = sizeof(a), blen = sizeof(b);
@@ -204,14 +351,24 @@ Result<void> check_key_matches(gnutls_x509_crt_t cert, gnutls_x509_privkey_t key
 	return {};
 }
 
-Result<std::shared_ptr<const Credentials>> load_credentials(const Config &cfg,
-                                                            std::vector<key_serial_t> keyrings) {
+Result<std::shared_ptr<const Credentials>> load_credentials(const Config &cfg) {
 	auto creds = std::make_shared<Credentials>();
-	creds->keyrings = std::move(keyrings);
 	TRY(load_trust(creds->client, cfg.client, cfg, "authenticate.client"));
-	TRY(load_identity(creds->client, cfg.client, cfg, "authenticate.client"));
+	TRY(load_identity(creds->client, cfg.client, cfg, "authenticate.client", creds->warnings));
 	TRY(load_trust(creds->server, cfg.server, cfg, "authenticate.server"));
-	TRY(load_identity(creds->server, cfg.server, cfg, "authenticate.server"));
+	TRY(load_identity(creds->server, cfg.server, cfg, "authenticate.server", creds->warnings));
+	// ktls-utils does the same, so a tlshd configuration keeps working;
+	// but a server that requests client certificates then authenticates
+	// anyone a public CA ever certified, and says so in REMOTE_AUTH.
+	if (cfg.server.truststore.empty())
+		creds->warnings.push_back(
+		        cfg.where("authenticate.server", "x509.truststore") +
+		        ": not set: client certificates are verified against the system trust "
+		        "store (" +
+		        std::to_string(creds->server.ca_count) +
+		        " CAs), so any client with a certificate from one of them is authenticated "
+		        "(REMOTE_AUTH) by server x509 handshakes; set it to the CAs of your "
+		        "clients");
 	return std::shared_ptr<const Credentials>(std::move(creds));
 }
 

@@ -11,39 +11,65 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "config.hpp"
 #include "gnutls_handles.hpp"
+#include "keyring.hpp"
 #include "result.hpp"
 
 namespace tlsup {
 
-// A certificate chain (leaf first) and its private key.
-struct X509Identity {
-	std::vector<X509Crt> chain;
-	X509Privkey key;
+// A certificate chain (leaf first) and its private key, as GnuTLS
+// presents them: a pcert list and an abstract key, which may be in memory
+// or in a PKCS#11 token or TPM (a GnuTLS URL: pkcs11:, tpmkey:).
+// Immutable once made; shared by every session that presents it.
+class CertifiedKey {
+public:
+	// Fails unless KEY belongs to the leaf's public key.
+	static Result<CertifiedKey> make(std::vector<X509Crt> chain, Privkey key);
+	CertifiedKey(CertifiedKey &&o) noexcept;
+	CertifiedKey &operator=(CertifiedKey &&o) noexcept;
+	CertifiedKey(const CertifiedKey &) = delete;
+	CertifiedKey &operator=(const CertifiedKey &) = delete;
+	~CertifiedKey();
+
+	// For gnutls_certificate_retrieve_function2, which does not take
+	// ownership (hence the casts away from const there).
+	const gnutls_pcert_st *pcerts() const { return pcerts_.data(); }
+	unsigned count() const { return static_cast<unsigned>(pcerts_.size()); }
+	gnutls_privkey_t key() const { return key_.get(); }
+	gnutls_pk_algorithm_t algorithm() const;
+	gnutls_x509_crt_t leaf() const { return chain_.front().get(); }
+
+private:
+	CertifiedKey() = default;
+	void release();
+	std::vector<X509Crt> chain_;
+	std::vector<gnutls_pcert_st> pcerts_;
+	Privkey key_;
 };
 
 struct RoleMaterial {
 	TrustList trust; // CAs and CRLs that verify the peer
 	unsigned ca_count = 0;
 	unsigned crl_count = 0;
-	std::optional<X509Identity> identity; // from the configuration, if any
+	std::optional<CertifiedKey> identity; // x509.certificate, x509.private_key
+	// x509.pq.certificate, x509.pq.private_key: presented instead when the
+	// peer's signature algorithms can verify it (ML-DSA in ktls-utils).
+	std::optional<CertifiedKey> pq_identity;
 };
 
 struct Credentials {
 	RoleMaterial client; // used for ClientHello requests
 	RoleMaterial server; // used for ServerHello requests
-	// The keyrings linked at (re)load: the configured ones, then .nvme,
-	// .nfs, .nfsd where they exist. With the request's own keyring, the
-	// only places a server PSK is looked up.
-	std::vector<key_serial_t> keyrings;
+	// For the log at every (re)load, at warning priority.
+	std::vector<std::string> warnings;
 };
 
 // Loads both roles. Errors name the configuration line of the offending key.
-Result<std::shared_ptr<const Credentials>>
-load_credentials(const Config &cfg, std::vector<key_serial_t> keyrings = {});
+Result<std::shared_ptr<const Credentials>> load_credentials(const Config &cfg);
 
 // Parses a certificate chain given as DER (one certificate, or several
 // concatenated, as a key payload may hold).
@@ -52,6 +78,12 @@ Result<std::vector<X509Crt>> import_der_chain(std::span<const uint8_t> der);
 Result<X509Privkey> import_der_privkey(std::span<const uint8_t> der);
 // Fails unless KEY is the private key of CERT's public key.
 Result<void> check_key_matches(gnutls_x509_crt_t cert, gnutls_x509_privkey_t key);
+Result<void> check_key_matches(gnutls_x509_crt_t cert, gnutls_privkey_t key);
+// An abstract key wrapping KEY (which it then owns).
+Result<Privkey> abstract_key(X509Privkey key);
+// x509.private_key: a GnuTLS URL (pkcs11:, tpmkey:; a PIN may ride in the
+// URL as pin-value) or a PEM file, read into wiped memory.
+Result<Privkey> load_private_key(const std::string &path_or_url);
 
 class CredentialStore {
 public:

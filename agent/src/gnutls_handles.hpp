@@ -39,6 +39,12 @@ struct Privkey {
 struct TrustList {
 	void operator()(gnutls_x509_trust_list_t l) const { gnutls_x509_trust_list_deinit(l, 1); }
 };
+struct AbstractPrivkey {
+	void operator()(gnutls_privkey_t k) const { gnutls_privkey_deinit(k); }
+};
+struct Pubkey {
+	void operator()(gnutls_pubkey_t k) const { gnutls_pubkey_deinit(k); }
+};
 struct Priority {
 	void operator()(gnutls_priority_t p) const { gnutls_priority_deinit(p); }
 };
@@ -55,6 +61,9 @@ using X509Crt = std::unique_ptr<gnutls_x509_crt_int, gnutls_deleters::Crt>;
 using X509Privkey = std::unique_ptr<gnutls_x509_privkey_int, gnutls_deleters::Privkey>;
 using TrustList = std::unique_ptr<gnutls_x509_trust_list_st, gnutls_deleters::TrustList>;
 using Priority = std::unique_ptr<gnutls_priority_st, gnutls_deleters::Priority>;
+// A private key that may live in a PKCS#11 token or a TPM.
+using Privkey = std::unique_ptr<gnutls_privkey_st, gnutls_deleters::AbstractPrivkey>;
+using Pubkey = std::unique_ptr<gnutls_pubkey_st, gnutls_deleters::Pubkey>;
 
 // A datum GnuTLS allocated.
 class GnutlsDatum {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "handshake.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cstring>
 #include <netinet/in.h>
@@ -8,41 +9,16 @@
 #include <poll.h>
 #include <sys/uio.h>
 
-#include <uapi/linux/handshake.h>
-
+#include "credentials.hpp"
+#include "handshake_failure.hpp"
 #include "keyring.hpp"
+#include "psk_lookup.hpp"
+#include "record_size_limit.hpp"
+#include "session_credentials.hpp"
 
 namespace tlsup {
 
 namespace {
-
-// System-wide policy first ("SECURE256:+SECURE128", as ktls-utils), then
-// TLS 1.3 alone and only the ciphers the kernel's TLS implements. No
-// session tickets: the kernel consumers never resume.
-//
-// Groups: X25519 first. SECURE256 alone orders P-384, P-521 and FFDHE8192
-// first, and a client computes a key share for each of its top two groups
-// of different kinds: two expensive shares per handshake that an X25519
-// server discards (measured: ~11% of the agent's instructions). With
-// GNUTLS_KEY_SHARE_TOP (init_session) the client sends the X25519 share
-// only; a server without X25519 costs one HelloRetryRequest.
-constexpr const char *kPolicy = "SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3:-COMP-ALL:"
-                                "%NO_TICKETS:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:"
-                                "+GROUP-SECP384R1:+GROUP-SECP521R1:+GROUP-X448:-CIPHER-ALL";
-constexpr const char *kCiphersAll = ":+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:+AES-128-CCM";
-constexpr const char *kCiphersSha256 = ":+AES-128-GCM:+CHACHA20-POLY1305:+AES-128-CCM";
-constexpr const char *kCiphersSha384 = ":+AES-256-GCM";
-constexpr const char *kPskExchange = ":+ECDHE-PSK:+DHE-PSK:+PSK";
-
-Result<Priority> make_priority(const std::string &text) {
-	gnutls_priority_t p = nullptr;
-	const char *err = nullptr;
-	int ret = gnutls_priority_init(&p, text.c_str(), &err);
-	if (ret < 0)
-		return make_error(EIO, "priority string rejected at '%s': %s", err ? err : "?",
-		                  gnutls_strerror(ret));
-	return Priority(p);
-}
 
 bool is_ip_literal(const std::string &name) {
 	unsigned char buf[sizeof(in6_addr)];
@@ -50,89 +26,7 @@ bool is_ip_literal(const std::string &name) {
 	       inet_pton(AF_INET6, name.c_str(), buf) == 1;
 }
 
-bool is_closed_error(int ret, int sys_errno) {
-	switch (ret) {
-	case GNUTLS_E_PREMATURE_TERMINATION:
-	case GNUTLS_E_UNEXPECTED_PACKET_LENGTH:
-		return true;
-	case GNUTLS_E_PULL_ERROR:
-	case GNUTLS_E_PUSH_ERROR:
-		return sys_errno == ECONNRESET || sys_errno == EPIPE || sys_errno == 0;
-	default:
-		return false;
-	}
-}
-
-bool is_rejection(int ret) {
-	switch (ret) {
-	case GNUTLS_E_FATAL_ALERT_RECEIVED:
-	case GNUTLS_E_CERTIFICATE_ERROR:
-	case GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR:
-	case GNUTLS_E_NO_CERTIFICATE_FOUND:
-	case GNUTLS_E_INSUFFICIENT_CREDENTIALS:
-	case GNUTLS_E_NO_CIPHER_SUITES:
-	case GNUTLS_E_UNKNOWN_CIPHER_SUITE:
-	case GNUTLS_E_UNSUPPORTED_VERSION_PACKET:
-	case GNUTLS_E_NO_COMMON_KEY_SHARE:
-	case GNUTLS_E_NO_APPLICATION_PROTOCOL:
-	case GNUTLS_E_DECRYPTION_FAILED:
-	case GNUTLS_E_PK_SIG_VERIFY_FAILED:
-	case GNUTLS_E_USER_ERROR:
-		return true;
-	default:
-		return false;
-	}
-}
-
-// The binder hash follows the key length (RFC 8446 ties a PSK to one hash;
-// ktls-utils and the NVMe TLS spec use 48-byte keys for SHA-384). GnuTLS
-// before 3.8.1 computes every external PSK binder with SHA-256, so it
-// cannot use a 48-byte key correctly: refuse it with a clear reason rather
-// than fail the handshake in a way that names nothing.
-Result<void> psk_usable(size_t key_length) {
-#ifndef TLSUP_HAVE_PSK_CREDENTIALS2
-	if (key_length == 48)
-		return make_error(ENOKEY, "a 48-byte PSK needs SHA-384 binders, which this "
-		                          "GnuTLS (< 3.8.1) cannot compute");
-#else
-	(void)key_length;
-#endif
-	return {};
-}
-
 } // namespace
-
-Result<std::unique_ptr<Priorities>> Priorities::create() {
-	auto p = std::unique_ptr<Priorities>(new Priorities());
-	std::string base = kPolicy;
-	p->x509_ = TRY(make_priority(base + kCiphersAll));
-	p->psk_any_ = TRY(make_priority(base + kCiphersAll + kPskExchange));
-	p->psk_sha256_ = TRY(make_priority(base + kCiphersSha256 + kPskExchange));
-	p->psk_sha384_ = TRY(make_priority(base + kCiphersSha384 + kPskExchange));
-	return p;
-}
-
-gnutls_priority_t Priorities::psk(size_t key_length) const {
-	if (key_length == 32)
-		return psk_sha256_.get();
-	if (key_length == 48)
-		return psk_sha384_.get();
-	return psk_any_.get();
-}
-
-SessionSetup setup_for(const HandshakeRequest &req) {
-	SessionSetup s;
-	s.fd = req.sockfd;
-	s.role = req.message_type == HANDSHAKE_MSG_TYPE_SERVERHELLO ? Role::Server : Role::Client;
-	s.auth_mode = req.auth_mode;
-	s.peername = req.peername;
-	for (int32_t id : req.peer_identities)
-		if (id > 0) // 0 is TLS_NO_PEERID
-			s.peer_identities.push_back(id);
-	s.certificates = req.certificates;
-	s.keyring = req.keyring;
-	return s;
-}
 
 TlsSession::TlsSession(SessionSetup setup, const Log &log) : setup_(std::move(setup)), log_(log) {}
 
@@ -193,89 +87,29 @@ Result<void> TlsSession::init_session() {
 	gnutls_transport_set_pull_timeout_function(raw, pull_timeout);
 	// The worker owns the deadline.
 	gnutls_handshake_set_timeout(raw, GNUTLS_INDEFINITE_TIMEOUT);
+	gnutls_handshake_set_hook_function(raw, GNUTLS_HANDSHAKE_ANY, GNUTLS_HOOK_POST,
+	                                   handshake_hook);
 
-	switch (setup_.auth_mode) {
-	case HANDSHAKE_AUTH_UNAUTH:
+	switch (setup_.auth) {
+	case Auth::Anonymous:
 		if (setup_.role == Role::Server)
 			return make_error(EINVAL, "a server cannot be anonymous");
 		return init_x509();
-	case HANDSHAKE_AUTH_X509:
+	case Auth::X509:
 		return init_x509();
-	case HANDSHAKE_AUTH_PSK:
+	case Auth::Psk:
 		return setup_.role == Role::Client ? init_psk_client() : init_psk_server();
-	default:
-		return make_error(EINVAL, "unknown auth mode %u", setup_.auth_mode);
 	}
+	return make_error(EINVAL, "unknown authentication mode");
 }
 
 Result<void> TlsSession::init_x509() {
 	gnutls_session_t s = session_.get();
-	const RoleMaterial &material = setup_.role == Role::Client ? setup_.credentials->client
-	                                                           : setup_.credentials->server;
-	gnutls_certificate_credentials_t cred = nullptr;
-	if (gnutls_certificate_allocate_credentials(&cred) < 0)
-		return make_error(ENOMEM, "cannot allocate certificate credentials");
-	cert_cred_.reset(cred);
-
-	bool wants_identity = setup_.auth_mode == HANDSHAKE_AUTH_X509;
-	if (wants_identity) {
-		// The kernel's key serials first, then the configured files.
-		std::optional<CertificatePair> pair;
-		for (const auto &c : setup_.certificates) {
-			if (c.cert == 0 && c.privkey == 0)
-				continue;
-			if (c.cert == 0 || c.privkey == 0)
-				return make_error(
-				        EINVAL, "CERTIFICATE names a %s without a %s (%d, %d)",
-				        c.cert ? "certificate" : "private key",
-				        c.cert ? "private key" : "certificate", c.cert, c.privkey);
-			pair = c;
-			break;
-		}
-		std::vector<X509Crt> chain_owned;
-		X509Privkey key_owned;
-		std::vector<gnutls_x509_crt_t> chain;
-		gnutls_x509_privkey_t key = nullptr;
-		if (pair) {
-			auto cert_der = TRY(read_key(pair->cert));
-			auto key_der = TRY(read_key(pair->privkey));
-			auto parsed = import_der_chain(cert_der.span());
-			if (!parsed)
-				return make_error(ENOKEY, "certificate key %d: %s", pair->cert,
-				                  parsed.error().reason.c_str());
-			chain_owned = std::move(parsed).value();
-			auto pk = import_der_privkey(key_der.span());
-			if (!pk)
-				return make_error(ENOKEY, "private key %d: %s", pair->privkey,
-				                  pk.error().reason.c_str());
-			key_owned = std::move(pk).value();
-			auto match = check_key_matches(chain_owned.front().get(), key_owned.get());
-			if (!match)
-				return make_error(ENOKEY, "keys %d/%d: %s", pair->cert,
-				                  pair->privkey, match.error().reason.c_str());
-			for (auto &c : chain_owned)
-				chain.push_back(c.get());
-			key = key_owned.get();
-		} else if (material.identity) {
-			for (auto &c : material.identity->chain)
-				chain.push_back(c.get());
-			key = material.identity->key.get();
-		} else {
-			return make_error(ENOKEY,
-			                  "no %s certificate: none in the request and none "
-			                  "configured ([authenticate.%s] x509.certificate)",
-			                  setup_.role == Role::Client ? "client" : "server",
-			                  setup_.role == Role::Client ? "client" : "server");
-		}
-		int ret = gnutls_certificate_set_x509_key(cred, chain.data(),
-		                                          static_cast<int>(chain.size()), key);
-		if (ret < 0)
-			return make_error(ret == GNUTLS_E_MEMORY_ERROR ? ENOMEM : ENOKEY,
-			                  "certificate and key not usable: %s",
-			                  gnutls_strerror(ret));
-	}
-
-	int ret = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cred);
+	if (setup_.auth == Auth::X509)
+		identity_ = TRY(choose_identity(setup_));
+	cert_cred_ = TRY(
+	        certificate_credentials(setup_.auth == Auth::X509 ? retrieve_callback : nullptr));
+	int ret = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cert_cred_.get());
 	if (ret < 0)
 		return make_error(EIO, "gnutls_credentials_set: %s", gnutls_strerror(ret));
 	ret = gnutls_priority_set(s, setup_.priorities->certificate());
@@ -297,88 +131,43 @@ Result<void> TlsSession::init_x509() {
 
 Result<void> TlsSession::init_psk_client() {
 	// GnuTLS offers one external PSK per ClientHello, and a server that
-	// rejects it ends the connection, so a second ClientHello is not
-	// possible on this socket: take the first identity whose key is
-	// readable and well-formed, skipping (and logging) the others.
-	std::optional<Error> last;
-	for (key_serial_t id : setup_.peer_identities) {
-		auto identity = key_description(id);
-		if (!identity) {
-			LOG_INFO(log_, "fd %d: skipping PSK %d: %s", setup_.fd, id,
-			         identity.error().reason.c_str());
-			last = identity.error();
-			continue;
-		}
-		auto key = read_key(id);
-		if (!key) {
-			LOG_INFO(log_, "fd %d: skipping PSK %d: %s", setup_.fd, id,
-			         key.error().reason.c_str());
-			last = key.error();
-			continue;
-		}
-		if (key->empty() || identity->empty()) {
-			last = make_error(ENOKEY, "PSK %d has an empty identity or key", id);
-			LOG_INFO(log_, "fd %d: skipping PSK %d: %s", setup_.fd, id,
-			         last->reason.c_str());
-			continue;
-		}
-		if (auto usable = psk_usable(key->size()); !usable) {
-			last = make_error(ENOKEY, "PSK %d: %s", id, usable.error().reason.c_str());
-			LOG_INFO(log_, "fd %d: skipping PSK %d: %s", setup_.fd, id,
-			         usable.error().reason.c_str());
-			continue;
-		}
-		gnutls_psk_client_credentials_t cred = nullptr;
-		int ret;
-#ifdef TLSUP_HAVE_PSK_CREDENTIALS2
-		gnutls_mac_algorithm_t mac =
-		        key->size() == 48 ? GNUTLS_MAC_SHA384 : GNUTLS_MAC_SHA256;
-		ret = gnutls_psk_allocate_client_credentials2(&cred, mac);
-#else
-		ret = gnutls_psk_allocate_client_credentials(&cred);
-#endif
-		if (ret < 0)
-			return make_error(ENOMEM, "cannot allocate PSK credentials");
-		psk_client_cred_.reset(cred);
-		gnutls_datum_t k{const_cast<unsigned char *>(key->data()),
-		                 static_cast<unsigned>(key->size())};
-		ret = gnutls_psk_set_client_credentials(cred, identity->c_str(), &k,
-		                                        GNUTLS_PSK_KEY_RAW);
-		if (ret < 0)
-			return make_error(EINVAL, "PSK %d not usable: %s", id,
-			                  gnutls_strerror(ret));
-		gnutls_session_t s = session_.get();
-		ret = gnutls_credentials_set(s, GNUTLS_CRD_PSK, cred);
-		if (ret < 0)
-			return make_error(EIO, "gnutls_credentials_set: %s", gnutls_strerror(ret));
-		ret = gnutls_priority_set(s, setup_.priorities->psk(key->size()));
-		if (ret < 0)
-			return make_error(EIO, "gnutls_priority_set: %s", gnutls_strerror(ret));
-		psk_serial_ = id;
-		LOG_DEBUG(log_, "fd %d: offering PSK identity '%s' (key %d, %zu bytes)", setup_.fd,
-		          identity->c_str(), id, key->size());
-		return {};
-	}
-	if (last)
-		return make_error(ENOKEY, "no usable PSK among %zu identities (last: %s)",
-		                  setup_.peer_identities.size(), last->reason.c_str());
-	return make_error(ENOKEY, "no PSK identity in the request");
+	// rejects it ends the connection (RFC 8446 §6.2), which the kernel
+	// owns: take the first identity whose key is usable.
+	Psk psk = TRY(choose_client_psk(setup_.peer_identities, [this](key_serial_t id,
+	                                                               const Error &why) {
+		LOG_INFO(log_, "fd %d: skipping PSK %d: %s", setup_.fd, id, why.reason.c_str());
+	}));
+	psk_client_cred_ = TRY(psk_client_credentials(psk));
+	gnutls_session_t s = session_.get();
+	int ret = gnutls_credentials_set(s, GNUTLS_CRD_PSK, psk_client_cred_.get());
+	if (ret < 0)
+		return make_error(EIO, "gnutls_credentials_set: %s", gnutls_strerror(ret));
+	gnutls_priority_t prio = setup_.priorities->psk(psk.key.size());
+	if (!prio)
+		return make_error(ENOKEY,
+		                  "PSK %d: the system crypto policy allows no cipher suite "
+		                  "of the hash a %zu-byte key needs",
+		                  psk.serial, psk.key.size());
+	ret = gnutls_priority_set(s, prio);
+	if (ret < 0)
+		return make_error(EIO, "gnutls_priority_set: %s", gnutls_strerror(ret));
+	psk_serial_ = psk.serial;
+	LOG_DEBUG(log_, "fd %d: offering PSK identity '%s' (key %d, %zu bytes)", setup_.fd,
+	          psk.identity.c_str(), psk.serial, psk.key.size());
+	auto at =
+	        std::find(setup_.peer_identities.begin(), setup_.peer_identities.end(), psk.serial);
+	if (size_t rest = static_cast<size_t>(setup_.peer_identities.end() - at) - 1; rest > 0)
+		LOG_INFO(log_,
+		         "fd %d: %zu later PSK identit%s not offered: one per ClientHello, and a "
+		         "server that refuses it ends the connection",
+		         setup_.fd, rest, rest == 1 ? "y is" : "ies are");
+	return {};
 }
 
 Result<void> TlsSession::init_psk_server() {
-	gnutls_psk_server_credentials_t cred = nullptr;
-#ifdef TLSUP_HAVE_PSK_CREDENTIALS2
-	// The binder hash then follows the negotiated suite, as in ktls-utils.
-	int aret = gnutls_psk_allocate_server_credentials2(&cred, GNUTLS_MAC_UNKNOWN);
-#else
-	int aret = gnutls_psk_allocate_server_credentials(&cred);
-#endif
-	if (aret < 0)
-		return make_error(ENOMEM, "cannot allocate PSK credentials");
-	psk_server_cred_.reset(cred);
-	gnutls_psk_set_server_credentials_function2(cred, psk_callback);
+	psk_server_cred_ = TRY(psk_server_credentials(psk_callback));
 	gnutls_session_t s = session_.get();
-	int ret = gnutls_credentials_set(s, GNUTLS_CRD_PSK, cred);
+	int ret = gnutls_credentials_set(s, GNUTLS_CRD_PSK, psk_server_cred_.get());
 	if (ret < 0)
 		return make_error(EIO, "gnutls_credentials_set: %s", gnutls_strerror(ret));
 	ret = gnutls_priority_set(s, setup_.priorities->psk(0));
@@ -387,155 +176,91 @@ Result<void> TlsSession::init_psk_server() {
 	return {};
 }
 
-int TlsSession::verify_callback(gnutls_session_t session) {
-	return static_cast<TlsSession *>(gnutls_session_get_ptr(session))->verify_peer();
-}
-
-int TlsSession::verify_peer() {
-	auto chain = import_peer_chain(session_.get());
-	if (!chain) {
-		callback_error_ = chain.error();
-		return GNUTLS_E_CERTIFICATE_ERROR;
-	}
-	peer_chain_ = std::move(chain).value();
-	if (setup_.role == Role::Server && peer_chain_.certs.empty())
-		return 0; // the client may stay anonymous; no REMOTE_AUTH then
-
-	const RoleMaterial &material = setup_.role == Role::Client ? setup_.credentials->client
-	                                                           : setup_.credentials->server;
-	auto verified =
-	        verify_chain(material.trust.get(), peer_chain_, setup_.role == Role::Client);
-	if (!verified) {
-		callback_error_ = verified.error();
-		return GNUTLS_E_CERTIFICATE_ERROR;
-	}
-	if (setup_.role == Role::Server)
-		return 0;
-
-	gnutls_x509_crt_t leaf = peer_chain_.certs.front().get();
-	if (setup_.peername) {
-		if (certificate_matches_name(leaf, *setup_.peername))
-			return 0;
-		callback_error_ = make_error(EACCES, "server certificate does not match '%s'",
-		                             setup_.peername->c_str());
-		return GNUTLS_E_CERTIFICATE_ERROR;
-	}
-	auto addr = address_text(peer_addr_);
-	if (!addr) {
-		callback_error_ = make_error(EACCES, "no PEERNAME and the peer has no IP address "
-		                                     "to match the certificate against");
-		return GNUTLS_E_CERTIFICATE_ERROR;
-	}
-	if (certificate_matches_address(leaf, peer_addr_))
-		return 0;
-	if (!setup_.reverse_dns) {
-		callback_error_ = make_error(EACCES,
-		                             "no PEERNAME, %s is not in the certificate's IP "
-		                             "addresses, and reverse DNS is disabled",
-		                             addr->c_str());
-		return GNUTLS_E_CERTIFICATE_ERROR;
-	}
-	// Resolving here would block the worker; finish the handshake and
-	// check the name before anything is handed to the kernel.
-	pending_reverse_dns_ = true;
+int TlsSession::handshake_hook(gnutls_session_t session, unsigned type, unsigned, unsigned incoming,
+                               const gnutls_datum_t *msg) {
+	auto *self = static_cast<TlsSession *>(gnutls_session_get_ptr(session));
+	bool client_hello = type == GNUTLS_HANDSHAKE_CLIENT_HELLO;
+	bool from_peer =
+	        incoming && msg &&
+	        (self->setup_.role == Role::Server ? client_hello
+	                                           : type == GNUTLS_HANDSHAKE_ENCRYPTED_EXTENSIONS);
+	if (from_peer) // a second ClientHello (after a HelloRetryRequest) wins
+		self->peer_record_limit_ = parse_record_size_limit(*msg, client_hello);
 	return 0;
 }
 
-Result<void> TlsSession::complete_reverse_dns(const Result<std::vector<std::string>> &names) {
-	pending_reverse_dns_ = false;
-	std::string addr = address_text(peer_addr_).value_or("?");
-	auto reject = [&](const Error &e) -> Result<void> {
-		gnutls_alert_send(session_.get(), GNUTLS_AL_FATAL, GNUTLS_A_BAD_CERTIFICATE);
-		return e;
-	};
-	if (!names)
-		return reject(make_error(EACCES,
-		                         "no PEERNAME, %s is not in the certificate's IP "
-		                         "addresses, and reverse DNS failed: %s",
-		                         addr.c_str(), names.error().reason.c_str()));
-	gnutls_x509_crt_t leaf = peer_chain_.certs.front().get();
-	for (const auto &name : names.value()) {
-		if (certificate_matches_name(leaf, name)) {
-			LOG_DEBUG(log_, "fd %d: %s resolves to %s, which the certificate names",
-			          setup_.fd, addr.c_str(), name.c_str());
-			return {};
-		}
+int TlsSession::retrieve_callback(gnutls_session_t session, const gnutls_datum_t *, int,
+                                  const gnutls_pk_algorithm_t *, int, gnutls_pcert_st **pcert,
+                                  unsigned *pcert_length, gnutls_privkey_t *privkey) {
+	auto *self = static_cast<TlsSession *>(gnutls_session_get_ptr(session));
+	const CertifiedKey *key = select_identity(self->identity_, session);
+	if (!key) {
+		*pcert_length = 0;
+		return 0;
 	}
-	std::string list;
-	for (const auto &n : names.value())
-		list += (list.empty() ? "" : ", ") + n;
-	return reject(make_error(EACCES,
-	                         "no PEERNAME, and neither %s nor its reverse DNS names (%s) "
-	                         "match the server certificate",
-	                         addr.c_str(), list.empty() ? "none" : list.c_str()));
+	if (key == self->identity_.alternative)
+		LOG_DEBUG(self->log_, "fd %d: presenting the x509.pq certificate", self->setup_.fd);
+	// GnuTLS reads these and does not take them over.
+	*pcert = const_cast<gnutls_pcert_st *>(key->pcerts());
+	*pcert_length = key->count();
+	*privkey = key->key();
+	return 0;
+}
+
+int TlsSession::verify_callback(gnutls_session_t session) {
+	return static_cast<TlsSession *>(gnutls_session_get_ptr(session))->on_peer_certificate();
+}
+
+int TlsSession::on_peer_certificate() {
+	const RoleMaterial &material = setup_.role == Role::Client ? setup_.credentials->client
+	                                                           : setup_.credentials->server;
+	PeerCheck check;
+	check.role = setup_.role;
+	check.trust = material.trust.get();
+	check.server = ServerName{setup_.peername, peer_addr_, setup_.reverse_names};
+	std::string matched;
+	auto chain = check_peer(session_.get(), check, &matched);
+	if (!chain) {
+		verdict_ = chain.error();
+		return GNUTLS_E_CERTIFICATE_ERROR;
+	}
+	peer_chain_ = std::move(chain).value();
+	if (!matched.empty())
+		LOG_DEBUG(log_, "fd %d: %s", setup_.fd, matched.c_str());
+	return 0;
 }
 
 int TlsSession::psk_callback(gnutls_session_t session, const gnutls_datum_t *username,
                              gnutls_datum_t *key) {
 	return static_cast<TlsSession *>(gnutls_session_get_ptr(session))
-	        ->lookup_psk(username, key);
+	        ->on_psk_identity(username, key);
 }
 
-int TlsSession::lookup_psk(const gnutls_datum_t *username, gnutls_datum_t *key) {
+int TlsSession::on_psk_identity(const gnutls_datum_t *username, gnutls_datum_t *key) {
 	std::string identity(reinterpret_cast<const char *>(username->data), username->size);
-	if (identity.find('\0') != std::string::npos) {
-		callback_error_ = make_error(EKEYREJECTED, "PSK identity contains a NUL byte");
+	PskScope scope{setup_.peer_identities, setup_.keyring, setup_.keyrings,
+	               setup_.psk_keyrings};
+	auto psk = find_server_psk(scope, identity);
+	if (!psk) {
+		verdict_ = psk.error();
 		return -1;
 	}
-	key_serial_t found = 0;
-	// Identities the kernel named, then the request's keyring and the
-	// keyrings linked at (re)load (configured, .nvme, .nfs, .nfsd). Not the
-	// process keyring as a whole: the kernel links every request's keyring
-	// into it, so another consumer's keys (an NVMe host's keyring=, say)
-	// would answer this server's peer. Not the session keyring either.
-	for (key_serial_t id : setup_.peer_identities) {
-		auto desc = key_description(id);
-		if (desc && *desc == identity) {
-			found = id;
-			break;
-		}
-	}
-	if (!found) {
-		std::vector<key_serial_t> rings;
-		if (setup_.keyring > 0)
-			rings.push_back(setup_.keyring);
-		rings.insert(rings.end(), setup_.credentials->keyrings.begin(),
-		             setup_.credentials->keyrings.end());
-		auto r = search_psk(rings, identity);
-		if (!r) {
-			callback_error_ = r.error();
-			return -1;
-		}
-		found = r.value();
-	}
-	auto bytes = read_key(found);
-	if (!bytes) {
-		callback_error_ = make_error(EKEYREJECTED, "PSK identity '%s': %s",
-		                             identity.c_str(), bytes.error().reason.c_str());
-		return -1;
-	}
-	if (auto usable = psk_usable(bytes->size()); !usable) {
-		callback_error_ =
-		        make_error(ENOKEY, "PSK identity '%s' (key %d): %s", identity.c_str(),
-		                   found, usable.error().reason.c_str());
-		return -1;
-	}
-	key->data = static_cast<unsigned char *>(gnutls_malloc(bytes->size()));
+	key->data = static_cast<unsigned char *>(gnutls_malloc(psk->key.size()));
 	if (!key->data) {
-		callback_error_ = make_error(ENOMEM, "out of memory for a PSK");
+		verdict_ = make_error(ENOMEM, "out of memory for a PSK");
 		return -1;
 	}
-	std::memcpy(key->data, bytes->data(), bytes->size());
-	key->size = static_cast<unsigned>(bytes->size());
-	psk_serial_ = found;
+	std::memcpy(key->data, psk->key.data(), psk->key.size());
+	key->size = static_cast<unsigned>(psk->key.size());
+	psk_serial_ = psk->serial;
 	LOG_DEBUG(log_, "fd %d: client PSK identity '%s' is key %d", setup_.fd, identity.c_str(),
-	          found);
+	          psk->serial);
 	return 0;
 }
 
 Result<TlsSession::Progress> TlsSession::step() {
 	if (handshake_done_)
-		return pending_reverse_dns_ ? Progress::NeedReverseDns : Progress::Done;
+		return Progress::Done;
 	gnutls_session_t s = session_.get();
 	int ret;
 	for (int i = 0;; i++) {
@@ -558,70 +283,45 @@ Result<TlsSession::Progress> TlsSession::step() {
 		return make_error(EIO, "negotiated cipher %s has no kTLS support",
 		                  gnutls_cipher_get_name(gnutls_cipher_get(s)));
 	handshake_done_ = true;
-	return pending_reverse_dns_ ? Progress::NeedReverseDns : Progress::Done;
+	return Progress::Done;
 }
 
 Error TlsSession::failure(int ret) {
-	int sys_errno = last_io_errno_;
 	gnutls_session_t s = session_.get();
-	if (callback_error_) {
-		// Tell the peer why, best effort: the socket is non-blocking. An
-		// unknown identity gets its own alert, which ktls-utils' and our
-		// clients report as EKEYREJECTED.
-		if (callback_error_->code == EKEYREJECTED)
-			gnutls_alert_send(s, GNUTLS_AL_FATAL, GNUTLS_A_UNKNOWN_PSK_IDENTITY);
-		else
-			gnutls_alert_send_appropriate(s, ret);
-		return *callback_error_;
-	}
-	if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED && setup_.role == Role::Client &&
-	    setup_.auth_mode == HANDSHAKE_AUTH_PSK &&
-	    gnutls_alert_get(s) == GNUTLS_A_UNKNOWN_PSK_IDENTITY)
-		return make_error(EKEYREJECTED, "the server does not know PSK identity %d",
-		                  psk_serial_);
-	if (setup_.role == Role::Server && setup_.auth_mode == HANDSHAKE_AUTH_PSK && psk_serial_ &&
-	    (ret == GNUTLS_E_RECEIVED_ILLEGAL_PARAMETER || ret == GNUTLS_E_DECRYPTION_FAILED)) {
-		gnutls_alert_send_appropriate(s, ret);
-		return make_error(EACCES, "PSK binder for key %d did not verify (wrong key?)",
-		                  psk_serial_);
-	}
-	bool peer_done = ret == GNUTLS_E_FATAL_ALERT_RECEIVED || is_closed_error(ret, sys_errno);
-	if (!peer_done)
-		gnutls_alert_send_appropriate(s, ret);
-	return classify_handshake_error(
-	        ret, sys_errno,
-	        ret == GNUTLS_E_FATAL_ALERT_RECEIVED ? gnutls_alert_get(s) : GNUTLS_A_CLOSE_NOTIFY);
-}
-
-Error classify_handshake_error(int ret, int io_errno, gnutls_alert_description_t alert) {
+	FailureFacts facts;
+	facts.gnutls_error = ret;
+	facts.io_errno = last_io_errno_;
 	if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED)
-		return make_error(EACCES, "peer sent fatal alert '%s'",
-		                  gnutls_alert_get_name(alert));
-	// close_notify in the middle of a handshake: the peer chose to stop
-	// (GnuTLS peers that refuse a PSK do this), which is not a dropped
-	// connection.
-	if (ret == GNUTLS_E_SESSION_EOF)
-		return make_error(EACCES, "peer ended the handshake (close_notify)");
-	if (is_closed_error(ret, io_errno))
-		return make_error(ETIMEDOUT,
-		                  "peer closed the connection during the handshake (%s%s%s)",
-		                  gnutls_strerror(ret), io_errno ? ": " : "",
-		                  io_errno ? strerror(io_errno) : "");
-	if (ret == GNUTLS_E_MEMORY_ERROR)
-		return make_error(ENOMEM, "GnuTLS ran out of memory");
-	if (is_rejection(ret))
-		return make_error(EACCES, "negotiation failed: %s", gnutls_strerror(ret));
-	return make_error(EIO, "handshake failed: %s", gnutls_strerror(ret));
+		facts.alert = gnutls_alert_get(s);
+	facts.verdict = std::move(verdict_);
+	facts.role = setup_.role;
+	facts.auth = setup_.auth;
+	facts.psk_serial = psk_serial_;
+	FailureDecision d = decide_failure(facts);
+	switch (d.tell) {
+	case FailureDecision::Tell::UnknownPskIdentity:
+		gnutls_alert_send(s, GNUTLS_AL_FATAL, GNUTLS_A_UNKNOWN_PSK_IDENTITY);
+		break;
+	case FailureDecision::Tell::Appropriate:
+		gnutls_alert_send_appropriate(s, ret);
+		break;
+	case FailureDecision::Tell::Nothing:
+		break;
+	}
+	return d.error;
 }
 
 Result<TrafficSecrets> TlsSession::traffic_secrets() const {
-	if (!handshake_done_ || pending_reverse_dns_)
+	if (!handshake_done_)
 		return make_error(EIO, "traffic secrets requested before the handshake finished");
 	gnutls_session_t s = session_.get();
 	if (size_t pending = gnutls_record_check_pending(s); pending > 0)
 		return make_error(EIO, "GnuTLS buffered %zu bytes past the handshake", pending);
 	TrafficSecrets out;
 	out.cipher = gnutls_cipher_get(s);
+	// RFC 8449: the peer may accept less than TLS's 2^14 per record.
+	if (peer_record_limit_)
+		out.tx_max_payload = tls13_max_payload(*peer_record_limit_).value_or(0);
 	for (int read = 0; read <= 1; read++) {
 		gnutls_datum_t mac{}, iv{}, key{};
 		unsigned char seq[8];
@@ -639,17 +339,16 @@ Result<TrafficSecrets> TlsSession::traffic_secrets() const {
 Result<std::vector<uint32_t>> TlsSession::remote_identities() {
 	if (identities_ready_)
 		return remote_ids_;
-	if (setup_.auth_mode == HANDSHAKE_AUTH_PSK) {
+	if (setup_.auth == Auth::Psk) {
 		if (psk_serial_ <= 0)
 			return make_error(EIO, "PSK handshake finished without a known key");
 		remote_ids_.push_back(static_cast<uint32_t>(psk_serial_));
 	} else if (!peer_chain_.leaf_der.empty()) {
-		auto id = store_peer_certificate(peer_chain_.leaf_der, setup_.keyring);
-		if (!id && setup_.keyring > 0) {
-			LOG_INFO(log_, "fd %d: %s; using the process keyring", setup_.fd,
-			         id.error().reason.c_str());
-			id = store_peer_certificate(peer_chain_.leaf_der, 0);
-		}
+		if (!setup_.peer_keys)
+			return make_error(EIO, "no keyring for peer certificates");
+		auto id = setup_.peer_keys->store(
+		        peer_chain_.leaf_der,
+		        gnutls_x509_crt_get_expiration_time(peer_chain_.certs.front().get()));
 		if (!id)
 			return id.error();
 		remote_ids_.push_back(static_cast<uint32_t>(id.value()));
@@ -658,17 +357,11 @@ Result<std::vector<uint32_t>> TlsSession::remote_identities() {
 	return remote_ids_;
 }
 
-// The record boundary guard. GnuTLS asks for as many bytes as it needs; the
-// guard additionally never returns bytes past the end of the record being
-// read, so a pull can never swallow the start of the consumer's data.
 ssize_t TlsSession::pull(gnutls_transport_ptr_t ptr, void *buf, size_t len) {
 	auto *self = static_cast<TlsSession *>(ptr);
-	size_t allowed = self->body_left_ > 0 ? self->body_left_
-	                                      : sizeof(self->header_) - self->header_have_;
-	size_t want = len < allowed ? len : allowed;
 	ssize_t n;
 	do
-		n = ::recv(self->setup_.fd, buf, want, MSG_DONTWAIT);
+		n = ::recv(self->setup_.fd, buf, self->guard_.limit(len), MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		if (errno != EAGAIN)
@@ -676,20 +369,7 @@ ssize_t TlsSession::pull(gnutls_transport_ptr_t ptr, void *buf, size_t len) {
 		gnutls_transport_set_errno(self->session_.get(), errno);
 		return -1;
 	}
-	if (n == 0)
-		return 0;
-	size_t got = static_cast<size_t>(n);
-	if (self->body_left_ > 0) {
-		self->body_left_ -= got;
-	} else {
-		std::memcpy(self->header_ + self->header_have_, buf, got);
-		self->header_have_ += got;
-		if (self->header_have_ == sizeof(self->header_)) {
-			self->body_left_ =
-			        (static_cast<size_t>(self->header_[3]) << 8) | self->header_[4];
-			self->header_have_ = 0;
-		}
-	}
+	self->guard_.consumed(static_cast<const uint8_t *>(buf), static_cast<size_t>(n));
 	return n;
 }
 

@@ -2,9 +2,12 @@
 //
 // The handshake engine: one non-blocking GnuTLS TLS 1.3 session on the
 // kernel's socket, stepped by a worker's event loop. It reads the socket
-// one TLS record at a time and stops at the peer's Finished, so whatever
-// the peer sends next stays in the socket for kTLS. It installs nothing:
-// when it is done it reports the traffic secrets and the peer's identities.
+// one TLS record at a time and stops at the peer's Finished
+// (RecordBoundaryGuard), so whatever the peer sends next stays in the
+// socket for kTLS. It installs nothing: when it is done it reports the
+// traffic secrets and the peer's identities. Its parts: priorities.*,
+// session_credentials.*, psk_lookup.*, peer_verify.*, handshake_failure.*,
+// record_guard.*.
 #pragma once
 
 #include <cstdint>
@@ -15,60 +18,21 @@
 #include <sys/socket.h>
 #include <vector>
 
-#include "credentials.hpp"
 #include "gnutls_handles.hpp"
 #include "ktls_install.hpp"
 #include "log.hpp"
-#include "netlink_messages.hpp"
 #include "peer_verify.hpp"
+#include "priorities.hpp"
+#include "record_guard.hpp"
 #include "result.hpp"
-#include "secret_bytes.hpp"
+#include "session_credentials.hpp"
+#include "session_setup.hpp"
 
 namespace tlsup {
 
-enum class Role { Client, Server };
-
-// TLS 1.3 only, kTLS ciphers only. One set per worker.
-class Priorities {
-public:
-	static Result<std::unique_ptr<Priorities>> create();
-
-	gnutls_priority_t certificate() const { return x509_.get(); }
-	// The PSK's hash follows its length (32: SHA-256, 48: SHA-384) as in
-	// ktls-utils; the cipher suites offered must use the same hash.
-	gnutls_priority_t psk(size_t key_length) const;
-
-private:
-	Priority x509_, psk_any_, psk_sha256_, psk_sha384_;
-};
-
-struct SessionSetup {
-	int fd = -1; // the kernel's socket; borrowed, never closed here
-	Role role = Role::Client;
-	uint32_t auth_mode = 0; // HANDSHAKE_AUTH_*
-	std::optional<std::string> peername;
-	std::vector<key_serial_t> peer_identities;
-	std::vector<CertificatePair> certificates;
-	key_serial_t keyring = 0; // the request's KEYRING, 0 if none
-	bool reverse_dns = true;  // may fall back to reverse DNS
-	std::shared_ptr<const Credentials> credentials;
-	const Priorities *priorities = nullptr;
-};
-
-// The DONE status for a fatal gnutls_handshake() result: a peer's alert
-// (close_notify included) or a failed negotiation is EACCES, a connection
-// the peer closed without a word is ETIMEDOUT,
-// GnuTLS out of memory is ENOMEM, anything else EIO. IO_ERRNO is the
-// socket error behind a pull/push failure (0 for end of file).
-Error classify_handshake_error(int gnutls_error, int io_errno,
-                               gnutls_alert_description_t alert = GNUTLS_A_CLOSE_NOTIFY);
-
-// The setup for an accepted request (validate_request() already passed).
-SessionSetup setup_for(const HandshakeRequest &req);
-
 class TlsSession {
 public:
-	enum class Progress { WantRead, WantWrite, NeedReverseDns, Done };
+	enum class Progress { WantRead, WantWrite, Done };
 
 	// Reads the key material the request names (ENOKEY when missing) and
 	// prepares the session; no I/O on the socket yet.
@@ -79,13 +43,8 @@ public:
 
 	// Drives the handshake as far as the socket allows. Errors carry the
 	// DONE status: EACCES, EKEYREJECTED, ETIMEDOUT (peer closed), ENOMEM,
-	// EIO.
+	// EIO (decide_failure()).
 	Result<Progress> step();
-
-	// After NeedReverseDns: the names the resolver found for
-	// peer_address(), or its error. EACCES unless one matches.
-	Result<void> complete_reverse_dns(const Result<std::vector<std::string>> &names);
-	const sockaddr_storage &peer_address() const { return peer_addr_; }
 
 	// After Done: the secrets kTLS needs. EIO if GnuTLS holds bytes it read
 	// past the handshake or negotiated something kTLS cannot take.
@@ -108,11 +67,17 @@ private:
 	Result<void> init_x509();
 	Result<void> init_psk_client();
 	Result<void> init_psk_server();
-	int verify_peer();
-	int lookup_psk(const gnutls_datum_t *username, gnutls_datum_t *key);
+	int on_peer_certificate();
+	int on_psk_identity(const gnutls_datum_t *username, gnutls_datum_t *key);
 	Error failure(int gnutls_error);
 
+	static int handshake_hook(gnutls_session_t session, unsigned type, unsigned when,
+	                          unsigned incoming, const gnutls_datum_t *msg);
 	static int verify_callback(gnutls_session_t session);
+	static int retrieve_callback(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn,
+	                             int nreqs, const gnutls_pk_algorithm_t *pk_algos,
+	                             int pk_algos_length, gnutls_pcert_st **pcert,
+	                             unsigned *pcert_length, gnutls_privkey_t *privkey);
 	static int psk_callback(gnutls_session_t session, const gnutls_datum_t *username,
 	                        gnutls_datum_t *key);
 	static ssize_t pull(gnutls_transport_ptr_t ptr, void *buf, size_t len);
@@ -122,26 +87,24 @@ private:
 	SessionSetup setup_;
 	const Log &log_;
 	GnutlsSession session_;
+	PresentedIdentity identity_; // what a certificate handshake presents
 	CertCredentials cert_cred_;
 	PskClientCredentials psk_client_cred_;
 	PskServerCredentials psk_server_cred_;
 
 	sockaddr_storage peer_addr_{};
 	std::optional<int> saved_nodelay_;
-
-	// The record boundary guard: bytes of the current record header seen,
-	// and body bytes still to come.
-	uint8_t header_[5] = {};
-	size_t header_have_ = 0;
-	size_t body_left_ = 0;
+	RecordBoundaryGuard guard_;
 	int last_io_errno_ = 0; // the socket error behind a pull/push failure
 
-	std::optional<Error> callback_error_; // set by the verify/PSK callbacks
+	// What a callback decided, for decide_failure(): GnuTLS only carries a
+	// number out of a callback.
+	std::optional<Error> verdict_;
 	bool handshake_done_ = false;
-	bool pending_reverse_dns_ = false;
 	bool identities_ready_ = false;
 	PeerChain peer_chain_;
 	key_serial_t psk_serial_ = 0;
+	std::optional<size_t> peer_record_limit_; // RFC 8449, as the peer sent it
 	std::vector<uint32_t> remote_ids_;
 };
 

@@ -35,7 +35,7 @@ public:
 	virtual Result<std::optional<AcceptDecode>> accept() = 0;
 
 	// One DONE. Errors are the kernel's refusal (logged by the caller).
-	virtual Result<void> done(const DoneMessage &msg) = 0;
+	virtual Result<void> done(const DoneCommand &msg) = 0;
 };
 
 } // namespace tlsup

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "keyring.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -16,6 +17,21 @@ struct FreeDeleter {
 	void operator()(void *p) const { std::free(p); }
 };
 
+constexpr const char *kPeerCertificateKeyring = "tlsupd:peer-certificates";
+
+std::string fingerprint_name(std::span<const uint8_t> der) {
+	uint8_t digest[32];
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, der.data(), der.size(), digest) < 0)
+		return {};
+	std::string desc = std::string(kAgentKeyPrefix) + "x509:sha256:";
+	static constexpr char hex[] = "0123456789abcdef";
+	for (uint8_t b : digest) {
+		desc += hex[b >> 4];
+		desc += hex[b & 15];
+	}
+	return desc;
+}
+
 } // namespace
 
 Result<SecretBytes> read_key(key_serial_t serial) {
@@ -30,7 +46,7 @@ Result<SecretBytes> read_key(key_serial_t serial) {
 	return out;
 }
 
-Result<std::string> key_description(key_serial_t serial) {
+Result<KeyDescription> describe_key(key_serial_t serial) {
 	char *raw = nullptr;
 	if (keyctl_describe_alloc(serial, &raw) < 0)
 		return make_error(ENOKEY, "key %d cannot be described: %s", serial,
@@ -39,25 +55,76 @@ Result<std::string> key_description(key_serial_t serial) {
 	// "type;uid;gid;perm;description": the description is everything after
 	// the fourth ';' and may itself contain ';'.
 	const char *p = raw;
+	const char *type_end = std::strchr(raw, ';');
 	for (int i = 0; i < 4; i++) {
 		p = std::strchr(p, ';');
 		if (!p)
 			return make_error(EIO, "key %d has a malformed description", serial);
 		p++;
 	}
-	return std::string(p);
+	return KeyDescription{std::string(raw, static_cast<size_t>(type_end - raw)),
+	                      std::string(p)};
 }
 
-Result<key_serial_t> search_psk(std::span<const key_serial_t> keyrings,
-                                const std::string &identity) {
-	for (key_serial_t ring : keyrings) {
-		for (const char *type : {"psk", "user"}) {
-			long id = keyctl_search(ring, type, identity.c_str(), 0);
-			if (id > 0)
-				return static_cast<key_serial_t>(id);
-		}
+Result<std::string> key_description(key_serial_t serial) {
+	return TRY(describe_key(serial)).description;
+}
+
+std::optional<std::vector<key_serial_t>> keyring_contents(key_serial_t keyring) {
+	void *raw = nullptr;
+	long n = keyctl_read_alloc(keyring, &raw);
+	if (n < 0)
+		return std::nullopt;
+	std::unique_ptr<void, FreeDeleter> guard(raw);
+	auto *ids = static_cast<key_serial_t *>(raw);
+	return std::vector<key_serial_t>(ids, ids + static_cast<size_t>(n) / sizeof(key_serial_t));
+}
+
+namespace {
+
+bool is_exactly(key_serial_t id, const char *type, const std::string &description) {
+	auto d = describe_key(id);
+	return d && d->type == type && d->description == description;
+}
+
+// What keyctl_search does, but matching the description exactly; as deep
+// as the kernel searches (KEYRING_SEARCH_MAX_DEPTH).
+key_serial_t walk_for_exact(key_serial_t ring, const char *type, const std::string &description,
+                            int depth) {
+	auto contents = keyring_contents(ring);
+	if (!contents)
+		return 0;
+	for (key_serial_t id : *contents)
+		if (is_exactly(id, type, description))
+			return id;
+	if (depth >= 6)
+		return 0;
+	for (key_serial_t id : *contents) {
+		auto d = describe_key(id);
+		if (d && d->type == "keyring")
+			if (key_serial_t found = walk_for_exact(id, type, description, depth + 1))
+				return found;
 	}
-	return make_error(EKEYREJECTED, "no key for PSK identity '%s'", identity.c_str());
+	return 0;
+}
+
+} // namespace
+
+key_serial_t search_keyrings(std::span<const key_serial_t> keyrings, const char *type,
+                             const std::string &description) {
+	for (key_serial_t ring : keyrings) {
+		if (ring <= 0)
+			continue;
+		long id = keyctl_search(ring, type, description.c_str(), 0);
+		if (id <= 0)
+			continue;
+		if (is_exactly(static_cast<key_serial_t>(id), type, description))
+			return static_cast<key_serial_t>(id);
+		// A looser match of the key type's: look for the exact one.
+		if (key_serial_t exact = walk_for_exact(ring, type, description, 1))
+			return exact;
+	}
+	return 0;
 }
 
 Result<key_serial_t> ensure_process_keyring() {
@@ -82,51 +149,161 @@ Result<key_serial_t> resolve_keyring(const std::string &name) {
 	return id;
 }
 
-Result<std::vector<key_serial_t>> link_keyrings(const std::vector<std::string> &configured,
-                                                const Log &log) {
-	std::vector<key_serial_t> linked;
-	auto link_one = [&](key_serial_t id, const std::string &name) -> Result<void> {
+Result<LinkedKeyrings> link_keyrings(const std::vector<std::string> &configured,
+                                     const std::vector<std::string> &psk_configured,
+                                     const Log &log) {
+	LinkedKeyrings linked;
+	auto link_one = [&](key_serial_t id, const std::string &name,
+	                    std::vector<key_serial_t> &into) -> Result<void> {
 		if (keyctl_link(id, KEY_SPEC_PROCESS_KEYRING) < 0)
 			return make_error(errno, "cannot link keyring '%s' (%d): %s", name.c_str(),
 			                  id, strerror(errno));
 		LOG_INFO(log, "linked keyring '%s' (%d) into the process keyring", name.c_str(),
 		         id);
-		linked.push_back(id);
+		into.push_back(id);
 		return {};
 	};
 	for (const auto &name : configured)
-		TRY(link_one(TRY(resolve_keyring(name)), name));
+		TRY(link_one(TRY(resolve_keyring(name)), name, linked.keyrings));
+	for (const auto &name : psk_configured) {
+		auto id = resolve_keyring(name);
+		if (!id) {
+			LOG_WARN(log, "PSK keyring '%s': %s", name.c_str(),
+			         id.error().reason.c_str());
+			continue;
+		}
+		linked.psk_keyrings.push_back(id.value());
+	}
 	for (const char *name : kConsumerKeyrings) {
 		auto id = resolve_keyring(name);
 		if (!id) {
 			LOG_DEBUG(log, "keyring %s not present", name);
 			continue;
 		}
-		TRY(link_one(id.value(), name));
+		TRY(link_one(id.value(), name, linked.keyrings));
 	}
 	return linked;
 }
 
-Result<key_serial_t> store_peer_certificate(std::span<const uint8_t> der, key_serial_t dest) {
-	uint8_t digest[32];
-	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, der.data(), der.size(), digest) < 0)
-		return make_error(EIO, "cannot fingerprint the peer certificate");
-	std::string desc = "tlsupd:x509:sha256:";
-	static constexpr char hex[] = "0123456789abcdef";
-	for (uint8_t b : digest) {
-		desc += hex[b >> 4];
-		desc += hex[b & 15];
+Result<LinkedKeyrings> KeyringLinker::set(const std::vector<std::string> &configured,
+                                          const std::vector<std::string> &psk,
+                                          const std::string &where, const Log &log) {
+	LinkedKeyrings next;
+	std::vector<std::string> missing, missing_psk;
+	std::vector<std::string> all = configured;
+	for (const auto &c : consumer_)
+		if (std::find(all.begin(), all.end(), c) == all.end())
+			all.push_back(c);
+	for (const auto &name : all) {
+		auto id = resolve_keyring(name);
+		bool is_consumer =
+		        std::find(consumer_.begin(), consumer_.end(), name) != consumer_.end();
+		if (!id) {
+			if (is_consumer)
+				LOG_DEBUG(log, "keyring %s not present (linked when it appears)",
+				          name.c_str());
+			else
+				LOG_WARN(log,
+				         "%skeyrings: keyring '%s' not linked: %s; linked when it "
+				         "appears",
+				         where.c_str(), name.c_str(), id.error().reason.c_str());
+			missing.push_back(name);
+			continue;
+		}
+		if (keyctl_link(id.value(), KEY_SPEC_PROCESS_KEYRING) < 0)
+			return make_error(errno, "cannot link keyring '%s' (%d): %s", name.c_str(),
+			                  id.value(), strerror(errno));
+		LOG_INFO(log, "linked keyring '%s' (%d) into the process keyring", name.c_str(),
+		         id.value());
+		next.keyrings.push_back(id.value());
 	}
-	key_serial_t ring = dest > 0 ? dest : KEY_SPEC_PROCESS_KEYRING;
-	key_serial_t id = add_key("user", desc.c_str(), der.data(), der.size(), ring);
-	if (id < 0)
-		return make_error(errno == ENOMEM ? ENOMEM : EIO,
-		                  "cannot store the peer certificate in keyring %d: %s", ring,
+	for (const auto &name : psk) {
+		auto id = resolve_keyring(name);
+		if (!id) {
+			LOG_WARN(log, "%spsk_keyrings: keyring '%s': %s; used when it appears",
+			         where.c_str(), name.c_str(), id.error().reason.c_str());
+			missing_psk.push_back(name);
+			continue;
+		}
+		next.psk_keyrings.push_back(id.value());
+	}
+	linked_ = next;
+	missing_ = std::move(missing);
+	missing_psk_ = std::move(missing_psk);
+	return next;
+}
+
+bool KeyringLinker::retry(const Log &log) {
+	bool changed = false;
+	for (auto it = missing_.begin(); it != missing_.end();) {
+		auto id = resolve_keyring(*it);
+		if (!id || keyctl_link(id.value(), KEY_SPEC_PROCESS_KEYRING) < 0) {
+			++it;
+			continue;
+		}
+		LOG_NOTICE(log, "keyring '%s' (%d) appeared: linked into the process keyring",
+		           it->c_str(), id.value());
+		linked_.keyrings.push_back(id.value());
+		it = missing_.erase(it);
+		changed = true;
+	}
+	for (auto it = missing_psk_.begin(); it != missing_psk_.end();) {
+		auto id = resolve_keyring(*it);
+		if (!id) {
+			++it;
+			continue;
+		}
+		LOG_NOTICE(log, "PSK keyring '%s' (%d) appeared", it->c_str(), id.value());
+		linked_.psk_keyrings.push_back(id.value());
+		it = missing_psk_.erase(it);
+		changed = true;
+	}
+	return changed;
+}
+
+Result<PeerCertificateKeys> PeerCertificateKeys::create() {
+	key_serial_t ring =
+	        add_key("keyring", kPeerCertificateKeyring, nullptr, 0, KEY_SPEC_PROCESS_KEYRING);
+	if (ring < 0)
+		return make_error(errno, "cannot create keyring %s: %s", kPeerCertificateKeyring,
 		                  strerror(errno));
-	// Kernel consumers look the key up by serial; other users may read the
-	// (public) certificate but not change it.
+	return PeerCertificateKeys(ring);
+}
+
+Result<key_serial_t> PeerCertificateKeys::store(std::span<const uint8_t> der,
+                                                time_t not_after) const {
+	std::string desc = fingerprint_name(der);
+	if (desc.empty())
+		return make_error(EIO, "cannot fingerprint the peer certificate");
+	// ktls-utils' type first; the kernel parses the certificate itself,
+	// and refuses what its X.509 parser or crypto cannot handle (ECDSA
+	// without CONFIG_CRYPTO_ECDSA, or no CONFIG_ASYMMETRIC_KEY_TYPE at
+	// all): then the DER goes in a "user" key.
+	// An "asymmetric" key cannot be updated: adding it again would make a
+	// new key each time. Keep the one we have.
+	long have = keyctl_search(keyring_, "asymmetric", desc.c_str(), 0);
+	key_serial_t id =
+	        have > 0 ? static_cast<key_serial_t>(have)
+	                 : add_key("asymmetric", desc.c_str(), der.data(), der.size(), keyring_);
+	if (id < 0 && (errno == ENOMEM || errno == EDQUOT))
+		return make_error(ENOMEM, "cannot store the peer certificate: %s", strerror(errno));
+	if (id < 0)
+		id = add_key("user", desc.c_str(), der.data(), der.size(), keyring_);
+	if (id < 0)
+		return make_error(errno == ENOMEM || errno == EDQUOT ? ENOMEM : EIO,
+		                  "cannot store the peer certificate in keyring %d: %s", keyring_,
+		                  strerror(errno));
+	// Kernel consumers look the key up by serial; other processes of our
+	// user may read the (public) certificate but not change it.
 	if (keyctl_setperm(id, KEY_POS_ALL | KEY_USR_VIEW | KEY_USR_READ | KEY_USR_SEARCH) < 0)
 		return make_error(EIO, "cannot set permissions on key %d: %s", id, strerror(errno));
+	time_t now = time(nullptr);
+	time_t left = not_after > now ? not_after - now : 1;
+	unsigned timeout = left < static_cast<time_t>(kPeerKeyLifetime)
+	                           ? static_cast<unsigned>(left)
+	                           : kPeerKeyLifetime;
+	if (keyctl_set_timeout(id, timeout) < 0)
+		return make_error(EIO, "cannot set the expiry of key %d: %s", id, strerror(errno));
 	return id;
 }
 

@@ -6,9 +6,14 @@
 #pragma once
 
 #include <cstdint>
+#include <ctime>
 #include <keyutils.h>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "log.hpp"
@@ -20,17 +25,38 @@ namespace tlsup {
 // Keyrings the kernel consumers use; linked at start-up when they exist.
 constexpr const char *kConsumerKeyrings[] = {".nvme", ".nfs", ".nfsd"};
 
+// The key type of a TLS PSK (registered by the kernel's NVMe keyring, 6.7+).
+constexpr const char *kPskKeyType = "psk";
+
+// Every key and keyring tlsupd creates is named with this prefix; a PSK
+// identity that starts with it is refused (a peer must never be able to
+// name one of the agent's own keys).
+constexpr std::string_view kAgentKeyPrefix = "tlsupd:";
+inline bool is_agent_key_name(std::string_view name) {
+	return name.substr(0, kAgentKeyPrefix.size()) == kAgentKeyPrefix;
+}
+
 // The payload of a key (DER certificate, DER private key, PSK bytes).
 // ENOKEY when the key is gone, revoked or unreadable.
 Result<SecretBytes> read_key(key_serial_t serial);
 
-// The description of a key (for a PSK: its identity).
+struct KeyDescription {
+	std::string type;
+	std::string description; // for a PSK: its identity
+};
+Result<KeyDescription> describe_key(key_serial_t serial);
+// The description alone.
 Result<std::string> key_description(key_serial_t serial);
 
 // Searches each keyring in turn (recursively, as keyctl_search does) for a
-// key of type "psk" or "user" whose description is IDENTITY.
-Result<key_serial_t> search_psk(std::span<const key_serial_t> keyrings,
-                                const std::string &identity);
+// key of TYPE whose description is exactly DESCRIPTION; 0 when there is
+// none. (The kernel's search matches as the key type says: the "psk" type
+// also matches keys whose description merely starts with the identity.)
+key_serial_t search_keyrings(std::span<const key_serial_t> keyrings, const char *type,
+                             const std::string &description);
+
+// The serials a keyring links, in order; nullopt when it cannot be read.
+std::optional<std::vector<key_serial_t>> keyring_contents(key_serial_t keyring);
 
 // Makes sure this process has a process keyring. Must run before any
 // thread starts: threads share the credentials they were cloned with, so a
@@ -42,15 +68,95 @@ Result<key_serial_t> ensure_process_keyring();
 // Start-up and reload only (reads /proc/keys).
 Result<key_serial_t> resolve_keyring(const std::string &name_or_serial);
 
-// Links the configured keyrings and kConsumerKeyrings into the process
-// keyring. A configured keyring that is missing is an error; a missing
-// consumer keyring is skipped with a debug message.
-Result<std::vector<key_serial_t>> link_keyrings(const std::vector<std::string> &configured,
-                                                const Log &log);
+struct LinkedKeyrings {
+	// [authenticate] keyrings, then the kConsumerKeyrings that exist:
+	// linked, and searched for every request.
+	std::vector<key_serial_t> keyrings;
+	// [authenticate] psk_keyrings: where a "user" key is a PSK too, when
+	// the keyring is searched (as a request's keyring or a configured one).
+	std::vector<key_serial_t> psk_keyrings;
+};
 
-// Stores a verified peer certificate (DER) in a "user" key named after its
-// SHA-256 fingerprint in DEST (0: the process keyring); returns its serial.
-// Adding the same certificate again updates and returns the same key.
-Result<key_serial_t> store_peer_certificate(std::span<const uint8_t> der, key_serial_t dest);
+// The keyrings lookups use, as one snapshot: workers take it at each
+// ACCEPT, the agent replaces it when keyrings are linked.
+class KeyringStore {
+public:
+	std::shared_ptr<const LinkedKeyrings> snapshot() const {
+		std::lock_guard lock(mu_);
+		return current_ ? current_ : std::make_shared<const LinkedKeyrings>();
+	}
+	void replace(LinkedKeyrings next) {
+		std::lock_guard lock(mu_);
+		current_ = std::make_shared<const LinkedKeyrings>(std::move(next));
+	}
+
+private:
+	mutable std::mutex mu_;
+	std::shared_ptr<const LinkedKeyrings> current_;
+};
+
+// Keeps the configured keyrings and the consumer keyrings linked as they
+// appear: at (re)load (set), then, for the ones still missing -- a
+// consumer keyring is made when its module loads, an administrator's
+// whenever -- at each retry(). The kernel tells no daemon when a keyring
+// is created (key notifications need CONFIG_KEY_NOTIFICATIONS and a watch
+// on a keyring that already exists), so the agent retries on a timer.
+class KeyringLinker {
+public:
+	explicit KeyringLinker(std::vector<std::string> consumer = {std::begin(kConsumerKeyrings),
+	                                                            std::end(kConsumerKeyrings)})
+	    : consumer_(std::move(consumer)) {}
+
+	// (Re)load: link what exists now; a configured keyring that does not
+	// is a warning (as tlshd), linked when it appears. EIO and the like
+	// when an existing keyring cannot be linked.
+	// WHERE names the configuration's keys in messages.
+	Result<LinkedKeyrings> set(const std::vector<std::string> &configured,
+	                           const std::vector<std::string> &psk, const std::string &where,
+	                           const Log &log);
+	// Links the missing ones that exist now; true when the snapshot changed.
+	bool retry(const Log &log);
+	bool missing() const { return !missing_.empty() || !missing_psk_.empty(); }
+	const LinkedKeyrings &linked() const { return linked_; }
+
+private:
+	std::vector<std::string> consumer_;
+	std::vector<std::string> missing_, missing_psk_; // names, in order
+	LinkedKeyrings linked_;
+};
+
+// Links the configured keyrings and kConsumerKeyrings into the process
+// keyring (so that this process possesses them), and resolves the PSK
+// keyrings without linking them (a consumer's keyring is linked by the
+// kernel for that consumer's requests only). A configured keyring that is
+// missing is an error; a missing consumer or PSK keyring is skipped with a
+// message.
+Result<LinkedKeyrings> link_keyrings(const std::vector<std::string> &configured,
+                                     const std::vector<std::string> &psk_configured,
+                                     const Log &log);
+
+// Where verified peer certificates are kept: a keyring of the agent's own
+// ("tlsupd:peer-certificates" in the process keyring) that no PSK lookup
+// reads. Each certificate is an "asymmetric" key where the kernel can parse
+// it (as ktls-utils stores them), else a "user" key holding the DER; named
+// after its SHA-256 fingerprint, readable by its owner's user, and expiring
+// with the certificate (at most kPeerKeyLifetime from now).
+class PeerCertificateKeys {
+public:
+	static constexpr unsigned kPeerKeyLifetime = 24 * 3600; // seconds
+
+	// Start-up, after ensure_process_keyring().
+	static Result<PeerCertificateKeys> create();
+
+	// The key for DER (a verified leaf certificate), valid until NOT_AFTER.
+	// The same certificate again: the same key, its expiry renewed.
+	Result<key_serial_t> store(std::span<const uint8_t> der, time_t not_after) const;
+
+	key_serial_t keyring() const { return keyring_; }
+
+private:
+	explicit PeerCertificateKeys(key_serial_t ring) : keyring_(ring) {}
+	key_serial_t keyring_ = 0;
+};
 
 } // namespace tlsup

@@ -115,6 +115,19 @@ Result<void> install_ktls(int fd, const TrafficSecrets &secrets) {
 	if (setsockopt(fd, SOL_TLS, TLS_TX, tx->data(), static_cast<socklen_t>(tx->size())) < 0)
 		return make_error(EIO, "kTLS: setsockopt(SOL_TLS, TLS_TX, %s): %s",
 		                  gnutls_cipher_get_name(secrets.cipher), why(errno));
+	if (secrets.tx_max_payload) {
+		uint16_t limit = static_cast<uint16_t>(secrets.tx_max_payload);
+		if (setsockopt(fd, SOL_TLS, kTlsTxMaxPayloadLen, &limit, sizeof(limit)) < 0)
+			return make_error(
+			        EIO,
+			        "kTLS: the peer accepts records of at most %zu bytes (RFC 8449 "
+			        "record_size_limit), and setsockopt(SOL_TLS, "
+			        "TLS_TX_MAX_PAYLOAD_LEN) "
+			        "failed: %s%s",
+			        secrets.tx_max_payload, why(errno),
+			        errno == ENOPROTOOPT ? " (this kernel's kTLS has no such option)"
+			                             : "");
+	}
 	if (setsockopt(fd, SOL_TLS, TLS_RX, rx->data(), static_cast<socklen_t>(rx->size())) < 0)
 		return make_error(EIO, "kTLS: setsockopt(SOL_TLS, TLS_RX, %s): %s",
 		                  gnutls_cipher_get_name(secrets.cipher), why(errno));

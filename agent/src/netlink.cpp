@@ -7,6 +7,7 @@
 #include <netlink/genl/ctrl.h>
 #include <netlink/genl/genl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <uapi/linux/handshake.h>
 
@@ -47,7 +48,26 @@ void for_each_message(uint8_t *buf, size_t len, Fn fn) {
 
 } // namespace
 
-Result<std::unique_ptr<GenlChannel>> GenlChannel::open(int rcvbuf_bytes) {
+bool kernel_keeps_overflowed_requests(const std::string &proc, const std::string &sys) {
+	struct stat st;
+	if (::stat((proc + "/net/tlsup").c_str(), &st) == 0)
+		return true;
+	// Where /proc/net is readable its answer stands; else ask /sys.
+	if (::stat((proc + "/net/netlink").c_str(), &st) == 0)
+		return false;
+	return ::stat((sys + "/module/tlsup").c_str(), &st) == 0;
+}
+
+bool GenlChannel::broadcast_error() const {
+	int v = 0;
+	socklen_t len = sizeof(v);
+	if (getsockopt(nl_socket_get_fd(mcast_.get()), SOL_NETLINK, NETLINK_BROADCAST_ERROR, &v,
+	               &len) < 0)
+		return false;
+	return v != 0;
+}
+
+Result<std::unique_ptr<GenlChannel>> GenlChannel::open(bool broadcast_error, int rcvbuf_bytes) {
 	auto ch = std::unique_ptr<GenlChannel>(new GenlChannel());
 	ch->request_ = TRY(connect_genl());
 	ch->family_ = genl_ctrl_resolve(ch->request_.get(), HANDSHAKE_FAMILY_NAME);
@@ -73,13 +93,16 @@ Result<std::unique_ptr<GenlChannel>> GenlChannel::open(int rcvbuf_bytes) {
 	int fd = nl_socket_get_fd(ch->mcast_.get());
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf_bytes, sizeof(rcvbuf_bytes)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf_bytes, sizeof(rcvbuf_bytes));
-	// And the kernel learns of the loss too: a READY that overflows this
-	// queue fails its multicast with ENOBUFS instead of ESRCH, which tells
-	// tlsup.ko an agent exists here and will drain (a listener elsewhere
-	// or none would be ESRCH). Upstream kernels ignore the difference.
-	int one = 1;
-	if (setsockopt(fd, SOL_NETLINK, NETLINK_BROADCAST_ERROR, &one, sizeof(one)) < 0)
-		return make_error(errno, "NETLINK_BROADCAST_ERROR: %s", strerror(errno));
+	// On tlsup.ko the kernel learns of the loss too: a READY that
+	// overflows this queue fails its multicast with ENOBUFS instead of
+	// ESRCH, which tells it an agent exists here and will drain (a
+	// listener elsewhere or none would be ESRCH). Upstream must not see
+	// it: see kernel_keeps_overflowed_requests().
+	if (broadcast_error) {
+		int one = 1;
+		if (setsockopt(fd, SOL_NETLINK, NETLINK_BROADCAST_ERROR, &one, sizeof(one)) < 0)
+			return make_error(errno, "NETLINK_BROADCAST_ERROR: %s", strerror(errno));
+	}
 	return ch;
 }
 
@@ -210,7 +233,7 @@ Result<std::optional<AcceptDecode>> GenlChannel::accept() {
 	return std::optional<AcceptDecode>(decode_accept(*answer.value()));
 }
 
-Result<void> GenlChannel::done(const DoneMessage &done) {
+Result<void> GenlChannel::done(const DoneCommand &done) {
 	NlMsg msg(nlmsg_alloc());
 	if (!msg)
 		return make_error(ENOMEM, "nlmsg_alloc failed");

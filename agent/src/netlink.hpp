@@ -9,6 +9,7 @@
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/socket.h>
+#include <string>
 
 #include "handshake_channel.hpp"
 #include "result.hpp"
@@ -26,16 +27,37 @@ struct Msg {
 using NlSock = std::unique_ptr<nl_sock, nl_deleters::Sock>;
 using NlMsg = std::unique_ptr<nl_msg, nl_deleters::Msg>;
 
+// Whether the kernel side is tlsup.ko, which keeps a request whose READY
+// overflowed a listener's queue (the multicast fails with ENOBUFS and the
+// request stays queued for ACCEPT). Upstream's net/handshake (6.12
+// request.c) fails the submit on any multicast error instead, so there
+// NETLINK_BROADCAST_ERROR would turn one slow worker's overflow into a
+// failed handshake although another worker got the READY.
+//
+// The family is wire-identical by design (same name, version, ops and
+// attributes): nothing in its generic netlink description tells the two
+// apart. tlsup.ko's /proc/net/tlsup does: the module creates it in every
+// network namespace, /proc/net resolves to the calling thread's namespace
+// (the one this agent serves), and upstream kernels never have it.
+// /sys/module/tlsup is the fallback where /proc/net is not readable.
+bool kernel_keeps_overflowed_requests(const std::string &proc = "/proc",
+                                      const std::string &sys = "/sys");
+
 class GenlChannel final : public HandshakeChannel {
 public:
 	// RCVBUF: the notification socket's receive buffer; READY storms
-	// beyond it are lost (and seen as ENOBUFS).
-	static Result<std::unique_ptr<GenlChannel>> open(int rcvbuf_bytes = 8 << 20);
+	// beyond it are lost (and seen as ENOBUFS). BROADCAST_ERROR: set
+	// NETLINK_BROADCAST_ERROR (kernel_keeps_overflowed_requests()).
+	static Result<std::unique_ptr<GenlChannel>> open(bool broadcast_error,
+	                                                 int rcvbuf_bytes = 8 << 20);
+
+	// NETLINK_BROADCAST_ERROR as the notification socket has it.
+	bool broadcast_error() const;
 
 	int notify_fd() const override;
 	Result<Notifications> drain_notifications() override;
 	Result<std::optional<AcceptDecode>> accept() override;
-	Result<void> done(const DoneMessage &msg) override;
+	Result<void> done(const DoneCommand &msg) override;
 
 	int family() const { return family_; }
 	int group() const { return group_; }

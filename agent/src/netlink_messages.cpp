@@ -108,7 +108,7 @@ Result<std::string> read_string(const Attr &a) {
 	return std::string(reinterpret_cast<const char *>(a.payload.data()), len);
 }
 
-Result<void> apply_attr(HandshakeRequest &req, const Attr &a) {
+Result<void> apply_attr(AcceptReply &req, const Attr &a) {
 	const char *name = accept_attr_name(a.type);
 	switch (a.type) {
 	case HANDSHAKE_A_ACCEPT_SOCKFD: {
@@ -190,7 +190,7 @@ AcceptDecode decode_accept(std::span<const uint8_t> attrs) {
 	return out;
 }
 
-Result<void> validate_request(const HandshakeRequest &req) {
+Result<void> validate_request(const AcceptReply &req) {
 	if (req.sockfd < 0)
 		return make_error(EINVAL, "no socket");
 	switch (req.message_type) {
@@ -226,7 +226,7 @@ Result<void> validate_request(const HandshakeRequest &req) {
 	return {};
 }
 
-std::vector<uint8_t> encode_done(const DoneMessage &done) {
+std::vector<uint8_t> encode_done(const DoneCommand &done) {
 	std::vector<uint8_t> out;
 	out.reserve(8 * (2 + done.remote_auth.size()));
 	put_u32(out, HANDSHAKE_A_DONE_STATUS, done.status);

@@ -24,8 +24,9 @@ struct CertificatePair {
 	int32_t privkey = 0; // key serial holding a DER private key; 0 = none
 };
 
-// Everything an ACCEPT reply can carry. Absent attributes keep the defaults.
-struct HandshakeRequest {
+// Everything an ACCEPT reply can carry (the kernel core's struct
+// tlsup_accept_reply). Absent attributes keep the defaults.
+struct AcceptReply {
 	int32_t sockfd = -1;
 	uint32_t message_type = 0; // HANDSHAKE_MSG_TYPE_*
 	uint32_t auth_mode = 0;    // HANDSHAKE_AUTH_*
@@ -37,7 +38,7 @@ struct HandshakeRequest {
 };
 
 struct AcceptDecode {
-	HandshakeRequest request;
+	AcceptReply request;
 	// Set when the attributes are malformed; request.sockfd is still filled
 	// in when SOCKFD came before the damage, so the request can be
 	// completed with EINVAL instead of being stranded.
@@ -49,16 +50,17 @@ struct AcceptDecode {
 AcceptDecode decode_accept(std::span<const uint8_t> attrs);
 
 // The request-parameter rules of DESIGN §4 (EINVAL when broken).
-Result<void> validate_request(const HandshakeRequest &req);
+Result<void> validate_request(const AcceptReply &req);
 
-struct DoneMessage {
+// A DONE request (the kernel core's struct tlsup_done_cmd).
+struct DoneCommand {
 	int32_t sockfd = -1;
 	uint32_t status = 0; // positive errno, 0 = success
 	std::vector<uint32_t> remote_auth;
 };
 
 // The attribute stream of a DONE request: STATUS, SOCKFD, REMOTE_AUTH × n.
-std::vector<uint8_t> encode_done(const DoneMessage &done);
+std::vector<uint8_t> encode_done(const DoneCommand &done);
 
 // The READY notification's handler class, or nullopt when absent/malformed.
 std::optional<uint32_t> decode_ready_class(std::span<const uint8_t> attrs);

@@ -96,4 +96,62 @@ std::optional<std::string> address_text(const sockaddr_storage &addr) {
 	return std::nullopt;
 }
 
+Result<void> check_server_name(gnutls_x509_crt_t leaf, const ServerName &name,
+                               std::string *matched) {
+	auto note = [&](std::string how) {
+		if (matched)
+			*matched = std::move(how);
+	};
+	if (name.peername) {
+		if (certificate_matches_name(leaf, *name.peername)) {
+			note("the certificate names '" + *name.peername + "'");
+			return {};
+		}
+		return make_error(EACCES, "server certificate does not match '%s'",
+		                  name.peername->c_str());
+	}
+	auto addr = address_text(name.address);
+	if (!addr)
+		return make_error(EACCES, "no PEERNAME and the peer has no IP address to match "
+		                          "the certificate against");
+	if (certificate_matches_address(leaf, name.address)) {
+		note("the certificate holds " + *addr);
+		return {};
+	}
+	if (!name.reverse_names)
+		return make_error(EACCES,
+		                  "no PEERNAME, %s is not in the certificate's IP addresses, and "
+		                  "reverse DNS name matching is off",
+		                  addr->c_str());
+	if (!name.reverse_names->failure.empty())
+		return make_error(EACCES,
+		                  "no PEERNAME, %s is not in the certificate's IP addresses, and "
+		                  "reverse DNS failed: %s",
+		                  addr->c_str(), name.reverse_names->failure.c_str());
+	for (const auto &n : name.reverse_names->names) {
+		if (certificate_matches_name(leaf, n)) {
+			note(*addr + " resolves to " + n + ", which the certificate names");
+			return {};
+		}
+	}
+	std::string list;
+	for (const auto &n : name.reverse_names->names)
+		list += (list.empty() ? "" : ", ") + n;
+	return make_error(EACCES,
+	                  "no PEERNAME, and neither %s nor its reverse DNS names (%s) match the "
+	                  "server certificate",
+	                  addr->c_str(), list.empty() ? "none" : list.c_str());
+}
+
+Result<PeerChain> check_peer(gnutls_session_t session, const PeerCheck &check,
+                             std::string *matched) {
+	PeerChain chain = TRY(import_peer_chain(session));
+	if (check.role == Role::Server && chain.certs.empty())
+		return chain; // the client may stay anonymous; no REMOTE_AUTH then
+	TRY(verify_chain(check.trust, chain, check.role == Role::Client));
+	if (check.role == Role::Client)
+		TRY(check_server_name(chain.certs.front().get(), check.server, matched));
+	return chain;
+}
+
 } // namespace tlsup

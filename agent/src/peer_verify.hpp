@@ -14,6 +14,7 @@
 
 #include "gnutls_handles.hpp"
 #include "result.hpp"
+#include "session_setup.hpp"
 
 namespace tlsup {
 
@@ -38,5 +39,31 @@ bool certificate_matches_address(gnutls_x509_crt_t leaf, const sockaddr_storage 
 
 // "192.0.2.1" / "2001:db8::1", or nullopt for a non-IP socket.
 std::optional<std::string> address_text(const sockaddr_storage &addr);
+
+// Whom a client expects: PEERNAME if the consumer gave one; else the
+// peer's address in the certificate's IP SANs, or one of the names reverse
+// DNS gave for it (only when that is on).
+struct ServerName {
+	std::optional<std::string> peername;
+	sockaddr_storage address{};
+	std::optional<ReverseNames> reverse_names;
+};
+
+// EACCES unless the verified server certificate LEAF is the one NAME
+// expects. On success, says how it matched in MATCHED (for the log).
+Result<void> check_server_name(gnutls_x509_crt_t leaf, const ServerName &name,
+                               std::string *matched = nullptr);
+
+// The whole check of a peer's certificate, run while GnuTLS verifies it
+// (before the client sends its own certificate): the chain against TRUST,
+// then, for a client, the server's name. A server's client may send none:
+// the chain comes back empty.
+struct PeerCheck {
+	Role role = Role::Client;
+	gnutls_x509_trust_list_t trust = nullptr;
+	ServerName server; // a client's expectation
+};
+Result<PeerChain> check_peer(gnutls_session_t session, const PeerCheck &check,
+                             std::string *matched = nullptr);
 
 } // namespace tlsup

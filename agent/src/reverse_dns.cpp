@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "reverse_dns.hpp"
 
+#include <algorithm>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <utility>
 
 namespace tlsup {
 
@@ -16,8 +18,9 @@ ReverseResolver::Names ReverseResolver::system_lookup(const sockaddr_storage &ad
 	return std::vector<std::string>{host};
 }
 
-ReverseResolver::ReverseResolver(unsigned threads, Lookup lookup) : lookup_(std::move(lookup)) {
-	for (unsigned i = 0; i < threads; i++)
+ReverseResolver::ReverseResolver(unsigned threads, Lookup lookup)
+    : lookup_(std::move(lookup)), bound_(kQueuePerThread * std::max(threads, 1u)) {
+	for (unsigned i = 0; i < std::max(threads, 1u); i++)
 		threads_.emplace_back([this] { run(); });
 }
 
@@ -31,17 +34,59 @@ ReverseResolver::~ReverseResolver() {
 		t.join();
 }
 
-void ReverseResolver::resolve(const sockaddr_storage &addr, Reply reply) {
+ReverseResolver::Ticket &ReverseResolver::Ticket::operator=(Ticket &&o) noexcept {
+	if (this != &o) {
+		cancel();
+		resolver_ = std::exchange(o.resolver_, nullptr);
+		id_ = std::exchange(o.id_, 0);
+	}
+	return *this;
+}
+
+void ReverseResolver::Ticket::cancel() {
+	if (resolver_)
+		resolver_->cancel(id_);
+	resolver_ = nullptr;
+}
+
+Result<ReverseResolver::Ticket> ReverseResolver::resolve(const sockaddr_storage &addr,
+                                                         Reply reply) {
+	uint64_t id;
 	{
 		std::lock_guard lock(mu_);
-		queue_.emplace_back(addr, std::move(reply));
+		if (queue_.size() >= bound_)
+			return make_error(EAGAIN, "%zu reverse DNS lookups already wait",
+			                  queue_.size());
+		id = next_id_++;
+		queue_.push_back(Entry{id, addr, std::move(reply)});
 	}
 	cv_.notify_one();
+	return Ticket(this, id);
+}
+
+void ReverseResolver::cancel(uint64_t id) {
+	std::lock_guard lock(mu_);
+	auto it = std::find_if(queue_.begin(), queue_.end(),
+	                       [id](const Entry &e) { return e.id == id; });
+	if (it != queue_.end()) {
+		queue_.erase(it);
+		dropped_++;
+	}
+}
+
+size_t ReverseResolver::queued() const {
+	std::lock_guard lock(mu_);
+	return queue_.size();
+}
+
+uint64_t ReverseResolver::dropped() const {
+	std::lock_guard lock(mu_);
+	return dropped_;
 }
 
 void ReverseResolver::run() {
 	for (;;) {
-		std::pair<sockaddr_storage, Reply> job;
+		Entry job;
 		{
 			std::unique_lock lock(mu_);
 			cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
@@ -50,7 +95,7 @@ void ReverseResolver::run() {
 			job = std::move(queue_.front());
 			queue_.pop_front();
 		}
-		job.second(lookup_(job.first));
+		job.reply(lookup_(job.addr));
 	}
 }
 

@@ -3,15 +3,43 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <span>
+#include <string>
 #include <vector>
+
+#include "result.hpp"
 
 namespace tlsup {
 
-// Key material: wiped before the memory goes back to the allocator, never
-// copied implicitly, never formatted into a log line.
+// An allocator that wipes memory before giving it back, so that a buffer a
+// vector outgrows leaves no copy of a secret behind. BASE does the
+// allocating (tests substitute one that inspects what comes back).
+template <class T, class Base = std::allocator<T>>
+struct WipingAllocator : Base {
+	using value_type = T;
+	template <class U>
+	struct rebind {
+		using other = WipingAllocator<
+		        U, typename std::allocator_traits<Base>::template rebind_alloc<U>>;
+	};
+	WipingAllocator() = default;
+	template <class U, class B>
+	WipingAllocator(const WipingAllocator<U, B> &) {}
+	T *allocate(size_t n) { return Base::allocate(n); }
+	void deallocate(T *p, size_t n) {
+		explicit_bzero(p, n * sizeof(T));
+		Base::deallocate(p, n);
+	}
+	friend bool operator==(const WipingAllocator &, const WipingAllocator &) { return true; }
+};
+
+// Key material: wiped before the memory goes back to the allocator (also
+// when it grows), never copied implicitly, never formatted into a log line.
 class SecretBytes {
 public:
+	using Buffer = std::vector<uint8_t, WipingAllocator<uint8_t>>;
+
 	SecretBytes() = default;
 	explicit SecretBytes(std::span<const uint8_t> data) : bytes_(data.begin(), data.end()) {}
 	SecretBytes(SecretBytes &&o) noexcept : bytes_(std::move(o.bytes_)) {}
@@ -28,7 +56,9 @@ public:
 	uint8_t *data() { return bytes_.data(); }
 	size_t size() const { return bytes_.size(); }
 	bool empty() const { return bytes_.empty(); }
-	std::span<const uint8_t> span() const { return bytes_; }
+	std::span<const uint8_t> span() const { return {bytes_.data(), bytes_.size()}; }
+	// Grows or shrinks (zero-filled); the old buffer, if any, is wiped.
+	void resize(size_t n) { bytes_.resize(n); }
 
 private:
 	void wipe() {
@@ -36,7 +66,12 @@ private:
 			explicit_bzero(bytes_.data(), bytes_.size());
 		bytes_.clear();
 	}
-	std::vector<uint8_t> bytes_;
+	Buffer bytes_;
 };
+
+// A file that holds key material (a PEM private key), read straight into
+// wiped memory: no intermediate string, no stack buffer. ENOKEY when the
+// file does not exist; EINVAL above MAX bytes.
+Result<SecretBytes> read_secret_file(const std::string &path, size_t max = 16u << 20);
 
 } // namespace tlsup

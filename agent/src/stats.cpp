@@ -43,35 +43,8 @@ uint64_t LatencyHistogram::quantile(const Counts &counts, double q) {
 	return bucket_upper(counts.size() - 1);
 }
 
-const char *status_name(int status) {
-	switch (status) {
-	case 0:
-		return "ok";
-	case EACCES:
-		return "EACCES";
-	case ENOKEY:
-		return "ENOKEY";
-	case EKEYREJECTED:
-		return "EKEYREJECTED";
-	case ETIMEDOUT:
-		return "ETIMEDOUT";
-	case EINVAL:
-		return "EINVAL";
-	case ENOMEM:
-		return "ENOMEM";
-	case EIO:
-		return "EIO";
-	default:
-		return "other";
-	}
-}
-
 void Stats::record_done(int status, std::chrono::microseconds latency) {
-	size_t slot = kStatusSlots - 1;
-	for (size_t i = 0; i + 1 < kStatusSlots; i++)
-		if (kStatuses[i] == status)
-			slot = i;
-	done_[slot].fetch_add(1, std::memory_order_relaxed);
+	done_[status_slot(status)].fetch_add(1, std::memory_order_relaxed);
 	auto us = latency.count() < 0 ? 0 : static_cast<uint64_t>(latency.count());
 	latency_[LatencyHistogram::bucket_of(us)].fetch_add(1, std::memory_order_relaxed);
 }
@@ -107,7 +80,7 @@ std::string StatsSnapshot::render() const {
 	line("accept_paused", starved);
 	uint64_t total = 0;
 	for (size_t i = 0; i < kStatusSlots; i++) {
-		const char *name = i + 1 < kStatusSlots ? status_name(kStatuses[i]) : "other";
+		const char *name = i < kDoneStatusCount ? kDoneStatuses[i].name : "other";
 		line(std::string("done.") + name, done[i]);
 		total += done[i];
 	}

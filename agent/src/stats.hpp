@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <string>
 
+#include "done_status.hpp"
+
 namespace tlsup {
 
 // Log-linear buckets: four per power of two, in microseconds.
@@ -28,10 +30,8 @@ public:
 	static uint64_t quantile(const Counts &counts, double q);
 };
 
-// The DONE statuses tlsupd reports, in display order.
-constexpr int kStatuses[] = {0, EACCES, ENOKEY, EKEYREJECTED, ETIMEDOUT, EINVAL, ENOMEM, EIO};
-constexpr size_t kStatusSlots = sizeof(kStatuses) / sizeof(kStatuses[0]) + 1; // + "other"
-const char *status_name(int status);
+// One counter per DONE status (done_status.hpp), in its order, then "other".
+constexpr size_t kStatusSlots = kDoneStatusCount + 1;
 
 struct StatsSnapshot {
 	std::array<uint64_t, kStatusSlots> done{};

@@ -185,7 +185,8 @@ std::string format_status(const std::map<std::string, std::string> &agent,
 	if (agent.count("config"))
 		o << "configuration: " << get("config") << "\n";
 	o << "handshakes by DONE status:\n";
-	for (int s : kStatuses) {
+	for (const auto &d : kDoneStatuses) {
+		int s = d.status;
 		char buf[64];
 		std::snprintf(buf, sizeof(buf), "  %-14s %s\n", status_name(s),
 		              get(std::string("done.") + status_name(s)).c_str());

@@ -15,11 +15,14 @@ namespace tlsup {
 struct Worker::Job {
 	uint64_t id = 0;
 	UniqueFd fd;
-	HandshakeRequest request;
+	AcceptReply request;
+	RequestKeyring keyring; // released with the job, after DONE
 	std::unique_ptr<TlsSession> session;
 	Clock::time_point started;
 	EventLoop::TimerId deadline = 0;
 	EventLoop::TimerId dns_timer = 0;
+	ReverseResolver::Ticket dns; // a queued lookup goes with the job
+	sockaddr_storage peer{};
 	uint32_t events = 0; // what the fd is watched for; 0 = not watched
 	std::string label;
 };
@@ -39,7 +42,7 @@ const char *auth_name(uint32_t mode) {
 	}
 }
 
-std::string describe(const HandshakeRequest &req) {
+std::string describe(const AcceptReply &req) {
 	std::string s = "fd " + std::to_string(req.sockfd) + " (";
 	s += req.message_type == HANDSHAKE_MSG_TYPE_SERVERHELLO   ? "server"
 	     : req.message_type == HANDSHAKE_MSG_TYPE_CLIENTHELLO ? "client"
@@ -72,6 +75,42 @@ std::string peer_of(int fd) {
 }
 
 } // namespace
+
+SessionSetup session_setup_for(const AcceptReply &req) {
+	SessionSetup s;
+	s.fd = req.sockfd;
+	s.role = req.message_type == HANDSHAKE_MSG_TYPE_SERVERHELLO ? Role::Server : Role::Client;
+	s.auth = req.auth_mode == HANDSHAKE_AUTH_PSK    ? Auth::Psk
+	         : req.auth_mode == HANDSHAKE_AUTH_X509 ? Auth::X509
+	                                                : Auth::Anonymous;
+	s.peername = req.peername;
+	for (int32_t id : req.peer_identities)
+		if (id > 0) // 0 is TLS_NO_PEERID
+			s.peer_identities.push_back(id);
+	for (const auto &c : req.certificates)
+		s.certificates.push_back({c.cert, c.privkey});
+	s.keyring = req.keyring;
+	return s;
+}
+
+Result<void> require_tcp(int fd) {
+	int domain = 0, type = 0, protocol = 0;
+	socklen_t len = sizeof(int);
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
+		return make_error(errno == ENOTSOCK || errno == EBADF ? EINVAL : EIO,
+		                  "fd %d is not a socket: %s", fd, strerror(errno));
+	len = sizeof(int);
+	getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
+	len = sizeof(int);
+	getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len);
+	if ((domain != AF_INET && domain != AF_INET6) || type != SOCK_STREAM ||
+	    protocol != IPPROTO_TCP)
+		return make_error(EOPNOTSUPP,
+		                  "socket is not TCP over IPv4/IPv6 (family %d, type %d, protocol "
+		                  "%d): QUIC, MPTCP, UDP and the like are not handled",
+		                  domain, type, protocol);
+	return {};
+}
 
 Worker::Worker(unsigned index, WorkerShared &shared, std::unique_ptr<HandshakeChannel> channel)
     : index_(index), shared_(shared), channel_(std::move(channel)) {}
@@ -149,7 +188,14 @@ void Worker::accept_burst() {
 			          index_, shared_.admission.limit());
 			return;
 		}
-		auto r = channel_->accept();
+		RequestKeyring keyring;
+		auto r = [&] {
+			auto window = shared_.accept_keyrings.open_window();
+			auto accepted = channel_->accept();
+			if (accepted && accepted.value())
+				keyring = window.claim(accepted.value()->request.keyring);
+			return accepted;
+		}();
 		if (!r) {
 			shared_.admission.release();
 			shared_.stats.record_accept_error();
@@ -160,7 +206,7 @@ void Worker::accept_burst() {
 			shared_.admission.release();
 			return;
 		}
-		start_job(std::move(*r.value()));
+		start_job(std::move(*r.value()), std::move(keyring));
 	}
 	if (!accept_scheduled_) {
 		accept_scheduled_ = true;
@@ -168,7 +214,7 @@ void Worker::accept_burst() {
 	}
 }
 
-void Worker::start_job(AcceptDecode decoded) {
+void Worker::start_job(AcceptDecode decoded, RequestKeyring keyring) {
 	shared_.stats.record_accepted();
 	if (decoded.request.sockfd < 0) {
 		// Nothing to complete: there is no socket to name in a DONE.
@@ -184,6 +230,7 @@ void Worker::start_job(AcceptDecode decoded) {
 	job.started = Clock::now();
 	job.label = describe(decoded.request);
 	job.request = std::move(decoded.request);
+	job.keyring = std::move(keyring);
 	jobs_.emplace(job.id, std::move(owned));
 	job_count_.store(jobs_.size());
 	uint64_t id = job.id;
@@ -192,15 +239,8 @@ void Worker::start_job(AcceptDecode decoded) {
 		return complete(id, EINVAL, "malformed ACCEPT: " + decoded.error->reason);
 	if (auto v = validate_request(job.request); !v)
 		return complete(id, v.error().code, v.error().reason);
-
-	SessionSetup setup = setup_for(job.request);
-	setup.credentials = shared_.credentials.snapshot();
-	setup.priorities = priorities_.get();
-	setup.reverse_dns = shared_.settings.reverse_dns_timeout_ms.load() > 0;
-	auto session = TlsSession::create(std::move(setup), shared_.log);
-	if (!session)
-		return complete(id, session.error().code, session.error().reason);
-	job.session = std::move(session).value();
+	if (auto tcp = require_tcp(job.fd.get()); !tcp)
+		return complete(id, tcp.error().code, tcp.error().reason);
 
 	uint32_t timeout = job.request.timeout_ms ? job.request.timeout_ms
 	                                          : shared_.settings.default_timeout_ms.load();
@@ -208,6 +248,42 @@ void Worker::start_job(AcceptDecode decoded) {
 	                                                                                   this] {
 		complete(id, ETIMEDOUT, "deadline of " + std::to_string(timeout) + " ms passed");
 	});
+	LOG_DEBUG(shared_.log, "%s: accepted, deadline %u ms", job.label.c_str(), timeout);
+	if (needs_reverse_dns(job))
+		return start_reverse_dns(job);
+	begin_handshake(job, std::nullopt);
+}
+
+bool Worker::needs_reverse_dns(Job &job) {
+	// A client without PEERNAME may match the server certificate by a
+	// name reverse DNS gives for the peer's address, if the administrator
+	// turned that on. The names are looked up before the handshake, so the
+	// certificate is checked in full before the client sends its own.
+	if (!shared_.settings.reverse_dns.load() ||
+	    job.request.message_type != HANDSHAKE_MSG_TYPE_CLIENTHELLO || job.request.peername)
+		return false;
+	socklen_t len = sizeof(job.peer);
+	if (getpeername(job.fd.get(), reinterpret_cast<sockaddr *>(&job.peer), &len) < 0)
+		return false; // the session reports it
+	return job.peer.ss_family == AF_INET || job.peer.ss_family == AF_INET6;
+}
+
+void Worker::begin_handshake(Job &job, std::optional<ReverseNames> names) {
+	uint64_t id = job.id;
+	SessionSetup setup = session_setup_for(job.request);
+	setup.keyring = job.keyring.keyring();
+	setup.credentials = shared_.credentials.snapshot();
+	auto rings = shared_.keyrings.snapshot();
+	setup.keyrings = rings->keyrings;
+	setup.psk_keyrings = rings->psk_keyrings;
+	setup.peer_keys = &shared_.peer_keys;
+	setup.priorities = priorities_.get();
+	setup.reverse_names = std::move(names);
+	auto session = TlsSession::create(std::move(setup), shared_.log);
+	if (!session)
+		return complete(id, session.error().code, session.error().reason);
+	job.session = std::move(session).value();
+
 	auto watched = loop_->watch(job.fd.get(), EPOLLIN, [this, id](uint32_t) {
 		auto it = jobs_.find(id);
 		if (it != jobs_.end())
@@ -216,7 +292,6 @@ void Worker::start_job(AcceptDecode decoded) {
 	if (!watched)
 		return complete(id, watched.error().code, watched.error().reason);
 	job.events = EPOLLIN;
-	LOG_DEBUG(shared_.log, "%s: accepted, deadline %u ms", job.label.c_str(), timeout);
 	advance(job);
 }
 
@@ -232,8 +307,6 @@ void Worker::advance(Job &job) {
 	case TlsSession::Progress::WantWrite:
 		want = EPOLLOUT;
 		break;
-	case TlsSession::Progress::NeedReverseDns:
-		return start_reverse_dns(job);
 	case TlsSession::Progress::Done:
 		return finish(job);
 	}
@@ -245,35 +318,44 @@ void Worker::advance(Job &job) {
 }
 
 void Worker::start_reverse_dns(Job &job) {
-	loop_->unwatch(job.fd.get());
-	job.events = 0;
 	uint32_t ms = shared_.settings.reverse_dns_timeout_ms.load();
 	uint64_t id = job.id;
 	EventLoop *loop = loop_.get();
-	shared_.resolver.resolve(job.session->peer_address(),
-	                         [loop, id, this](ReverseResolver::Names names) {
-		                         loop->post([this, id, n = std::move(names)]() mutable {
-			                         on_reverse_dns(id, std::move(n));
-		                         });
-	                         });
+	auto ticket =
+	        shared_.resolver.resolve(job.peer, [loop, id, this](ReverseResolver::Names names) {
+		        loop->post([this, id, n = std::move(names)]() mutable {
+			        on_reverse_dns(id, std::move(n));
+		        });
+	        });
+	if (!ticket) {
+		// Refused, not waited for: the handshake goes on without names.
+		LOG_WARN(shared_.log, "%s: no reverse DNS: %s", job.label.c_str(),
+		         ticket.error().reason.c_str());
+		return begin_handshake(job,
+		                       ReverseNames{{}, "queue full: " + ticket.error().reason});
+	}
+	job.dns = std::move(ticket).value();
 	job.dns_timer = loop_->add_timer(Clock::now() + std::chrono::milliseconds(ms), [=, this] {
-		complete(id, EACCES,
-		         "no PEERNAME, the peer address is not in the certificate, and reverse "
-		         "DNS did not answer within " +
-		                 std::to_string(ms) + " ms");
+		on_reverse_dns(id, make_error(ETIMEDOUT, "no answer within %u ms", ms));
 	});
 }
 
 void Worker::on_reverse_dns(uint64_t id, ReverseResolver::Names names) {
 	auto it = jobs_.find(id);
 	if (it == jobs_.end())
-		return; // already completed (deadline or DNS timeout)
+		return; // already completed (deadline)
 	Job &job = *it->second;
+	if (job.session)
+		return; // the timer fired first
 	loop_->cancel_timer(job.dns_timer);
 	job.dns_timer = 0;
-	if (auto r = job.session->complete_reverse_dns(names); !r)
-		return complete(id, r.error().code, r.error().reason);
-	finish(job);
+	job.dns.cancel();
+	ReverseNames out;
+	if (names)
+		out.names = std::move(names).value();
+	else
+		out.failure = names.error().reason;
+	begin_handshake(job, std::move(out));
 }
 
 void Worker::finish(Job &job) {
@@ -294,7 +376,7 @@ void Worker::complete(uint64_t id, int status, const std::string &reason,
 	auto it = jobs_.find(id);
 	if (it == jobs_.end())
 		return;
-	if (std::find(std::begin(kStatuses), std::end(kStatuses), status) == std::end(kStatuses)) {
+	if (!is_done_status(status)) {
 		// DONE speaks a fixed vocabulary; anything else is unexpected.
 		std::string why = std::string(strerror(status)) + ": " + reason;
 		return complete(id, EIO, why, std::move(remote));
@@ -308,6 +390,7 @@ void Worker::complete(uint64_t id, int status, const std::string &reason,
 		loop_->cancel_timer(job->deadline);
 	if (job->dns_timer)
 		loop_->cancel_timer(job->dns_timer);
+	job->dns.cancel();    // a lookup still queued is dropped
 	job->session.reset(); // gives the consumer back its Nagle setting
 
 	auto elapsed =
@@ -333,7 +416,7 @@ void Worker::complete(uint64_t id, int status, const std::string &reason,
 }
 
 void Worker::send_done(int fd, int status, const std::vector<uint32_t> &remote) {
-	DoneMessage msg{fd, static_cast<uint32_t>(status), remote};
+	DoneCommand msg{fd, static_cast<uint32_t>(status), remote};
 	if (auto r = channel_->done(msg); !r) {
 		shared_.stats.record_done_error();
 		LOG_WARN(shared_.log, "worker %u: fd %d: %s", index_, fd, r.error().reason.c_str());

@@ -19,6 +19,7 @@
 #include "handshake_channel.hpp"
 #include "ktls_install.hpp"
 #include "log.hpp"
+#include "request_keyring.hpp"
 #include "reverse_dns.hpp"
 #include "stats.hpp"
 
@@ -27,6 +28,7 @@ namespace tlsup {
 // Settings a reload may change; read by workers at each ACCEPT.
 struct WorkerSettings {
 	std::atomic<uint32_t> default_timeout_ms{20000};
+	std::atomic<bool> reverse_dns{false}; // [agent] reverse_dns
 	std::atomic<uint32_t> reverse_dns_timeout_ms{2000};
 };
 
@@ -34,13 +36,26 @@ struct WorkerSettings {
 struct WorkerShared {
 	const Log &log;
 	CredentialStore &credentials;
+	KeyringStore &keyrings;
 	Admission &admission;
 	Stats &stats;
 	ReverseResolver &resolver;
 	WorkerSettings &settings;
+	const PeerCertificateKeys &peer_keys;
+	AcceptKeyrings &accept_keyrings;
 	// kTLS installation; tests substitute a recorder.
 	std::function<Result<void>(int fd, const TrafficSecrets &)> install = install_ktls;
 };
+
+// What the engine needs from an accepted request (validate_request()
+// already passed): the wire's message type and auth mode become a role and
+// a mode, TLS_NO_PEERID entries go.
+SessionSetup session_setup_for(const AcceptReply &req);
+
+// The kernel hands over TCP sockets (IPv4 or IPv6) only; anything else
+// (QUIC, MPTCP, UDP, a unix socket) is refused with EOPNOTSUPP before a
+// single handshake byte: this agent speaks TLS over TCP.
+Result<void> require_tcp(int fd);
 
 class Worker {
 public:
@@ -60,7 +75,9 @@ private:
 
 	void on_notification();
 	void accept_burst();
-	void start_job(AcceptDecode decoded);
+	void start_job(AcceptDecode decoded, RequestKeyring keyring);
+	bool needs_reverse_dns(Job &job);
+	void begin_handshake(Job &job, std::optional<ReverseNames> names);
 	void advance(Job &job);
 	void finish(Job &job);
 	void start_reverse_dns(Job &job);

@@ -472,6 +472,203 @@ case_tlsupctl_reload() {
 	expect "reload of the good configuration exits" "$?" 0
 }
 
+# ---- what an attacker on the network tries ----
+
+case_psk_bypass_with_stored_certificate() {
+	# A verified client certificate, once stored by the agent, must not
+	# double as a server PSK: the attacker computes the name the agent
+	# gave it from the public certificate and uses the DER as the key.
+	next_port
+	consumer_start role=server port=$port auth=x509 keyring="$RING" timeout=10000 \
+		echo=1 recv=16
+	peer_client --cert pki/peerclient.pem --key pki/peerclient.key --ca pki/ca.pem \
+		--servername localhost --send 16 --recv 16
+	peer_wait
+	consumer_wait
+	expect "mTLS status (stores the certificate)" "$(field status)" 0
+	expect_ne "peer id of the stored certificate" "$(field peerid)" 0
+	local der=$WORK/pki/peerclient.der desc hex
+	certtool --certificate-info --infile pki/peerclient.pem --outder --outfile "$der" 2>/dev/null
+	desc="tlsupd:x509:sha256:$(sha256sum <"$der" | cut -d' ' -f1)"
+	hex=$(od -An -tx1 -v "$der" | tr -d ' \n')
+	local lines
+	lines=$(wc -l <"$WORK/agent.log")
+	next_port
+	consumer_start role=server port=$port auth=psk keyring="$RING" timeout=10000 \
+		echo=1 recv=16
+	peer_client --psk "$desc:$hex" --send 16 --recv 16
+	peer_wait
+	consumer_wait
+	case "$(field status)" in
+	-13 | -129) ;;
+	*) log "the attacker's PSK handshake gave status $(field status)"; case_failed=1 ;;
+	esac
+	echo "$peer_out" | grep -q 'status=ok' && { log "the attacker completed: $peer_out"; case_failed=1; }
+	tail -n +$((lines + 1)) "$WORK/agent.log" | grep -q "handshake failed: EKEYREJECTED" ||
+		{ log "the agent logged no EKEYREJECTED"; case_failed=1; }
+}
+
+# psk_server_status KEYRING IDENTITY HEX: a server-PSK consumer with that
+# keyring (0: none) against a tlspeer client offering IDENTITY; leaves the
+# consumer's line in $out.
+psk_server_status() {
+	next_port
+	consumer_start role=server port=$port auth=psk keyring="$1" timeout=10000 echo=1 recv=16
+	peer_client --psk "$2:$3" --send 16 --recv 16
+	peer_wait
+	consumer_wait
+}
+
+case_psk_cross_consumer() {
+	# Consumer A's PSK, in A's own keyring, authenticates A's peers and
+	# no one else's -- though the kernel links every consumer's keyring
+	# into the agent's process keyring, which all workers share.
+	psk_server_status "$RING_A" e2e-consumer-a "$PSKA_HEX"
+	expect "A's peer with A's PSK" "$(field status)" 0
+	expect "A's peer id" "$(field peerid)" "$PSKA"
+	psk_server_status "$RING_B" e2e-consumer-a "$PSKA_HEX"
+	expect "B's peer with A's PSK" "$(field status)" -129
+	psk_server_status 0 e2e-consumer-a "$PSKA_HEX"
+	expect "a keyring-less consumer's peer with A's PSK" "$(field status)" -129
+	psk_server_status "$RING_A" e2e-consumer-a "$PSKA_HEX"
+	expect "A's peer again, after B's" "$(field status)" 0
+}
+
+case_psk_type_in_request_keyring() {
+	if [ -z "$PSKT" ]; then
+		case_skip='this kernel has no "psk" key type (the NVMe keyring, 6.7+)'
+		return
+	fi
+	psk_server_status "$RING_A" e2e-consumer-a-psk "$PSKA_HEX"
+	expect "psk-type key in the request's keyring" "$(field status)" 0
+	expect "its peer id" "$(field peerid)" "$PSKT"
+	psk_server_status "$RING_B" e2e-consumer-a-psk "$PSKA_HEX"
+	expect "another consumer's peer" "$(field status)" -129
+}
+
+case_broadcast_error_per_kernel() {
+	# tlsup.ko keeps a request whose READY overflowed an agent's queue;
+	# upstream fails the submit on any multicast error, so the agent sets
+	# NETLINK_BROADCAST_ERROR on tlsup.ko only (it reads the socket back).
+	local want=on other=off
+	[ "$UPSTREAM" = 1 ] && want=off other=on
+	grep -q "NETLINK_BROADCAST_ERROR $want" "$WORK/agent.log" ||
+		{ log "agent log lacks 'NETLINK_BROADCAST_ERROR $want'"; case_failed=1; }
+	if grep -q "NETLINK_BROADCAST_ERROR $other" "$WORK/agent.log"; then
+		log "agent said 'NETLINK_BROADCAST_ERROR $other' on this kernel"
+		case_failed=1
+	fi
+}
+
+case_record_size_limit() {
+	# RFC 8449: the peer accepts records of at most 1025 bytes. kTLS must
+	# be told (TLS_TX_MAX_PAYLOAD_LEN, newer than 6.1 and 6.12); a kernel
+	# without it fails the handshake with EIO and the reason, rather than
+	# send records the peer refuses.
+	local lines
+	lines=$(wc -l <"$WORK/agent.log")
+	next_port
+	peer_server --cert pki/server.pem --key pki/server.key --mode echo --record-size-limit 1024
+	consumer role=client port=$port auth=anon peername=localhost timeout=10000 \
+		send=8192 recv=8192
+	peer_stop
+	case "$(field status)" in
+	0) expect "echoed over small records" "$(field received)" 8192 ;;
+	-5)
+		tail -n +$((lines + 1)) "$WORK/agent.log" | grep -q 'RFC 8449 record_size_limit.*TLS_TX_MAX_PAYLOAD_LEN' ||
+			{ log "EIO without the RFC 8449 reason"; case_failed=1; }
+		;;
+	*) log "status $(field status)"; case_failed=1 ;;
+	esac
+}
+
+case_pkcs11_server_key() {
+	# x509.private_key as a PKCS#11 URL: the server key lives in a SoftHSM
+	# token of the run's own (a private SOFTHSM2_CONF), and the handshake
+	# is signed there.
+	if ! command -v softhsm2-util >/dev/null || ! command -v p11tool >/dev/null; then
+		case_skip="softhsm2 or gnutls-bin not installed"
+		return
+	fi
+	local hsm=$WORK/hsm url
+	mkdir -p "$hsm/tokens"
+	printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\n' "$hsm" >"$hsm/softhsm2.conf"
+	export SOFTHSM2_CONF=$hsm/softhsm2.conf
+	softhsm2-util --init-token --free --label e2e --pin 1234 --so-pin 4321 >/dev/null ||
+		{ log "token init failed"; case_failed=1; unset SOFTHSM2_CONF; return; }
+	p11tool --write --load-privkey pki/server.key --label srv --id 01 --login --set-pin 1234 \
+		'pkcs11:token=e2e' >/dev/null 2>&1 || { log "key import failed"; case_failed=1; }
+	url='pkcs11:token=e2e;object=srv;type=private?pin-value=1234'
+	sed "s|^x509.private_key = $WORK/pki/server.key\$|x509.private_key = $url|" \
+		"$WORK/tlsupd.conf" >"$hsm/tlsupd.conf"
+	grep -q "pkcs11:token=e2e" "$hsm/tlsupd.conf" || { log "config not rewritten"; case_failed=1; }
+	agent_stop
+	"$TLSUPD" -c "$hsm/tlsupd.conf" -d >"$WORK/agent-hsm.log" 2>&1 &
+	local hsm_agent=$!
+	for _ in $(seq 100); do
+		grep -q 'tlsupd running' "$WORK/agent-hsm.log" && break
+		sleep 0.05
+	done
+	next_port
+	consumer_start role=server port=$port auth=x509 timeout=10000 echo=1 recv=4096
+	peer_client --ca pki/ca.pem --servername localhost --send 4096 --recv 4096
+	peer_wait
+	consumer_wait
+	expect status "$(field status)" 0
+	expect "peer result" "$(echo "$peer_out" | grep -o 'status=[a-z:A-Z-]*')" status=ok
+	kill "$hsm_agent" 2>/dev/null
+	wait "$hsm_agent" 2>/dev/null
+	[ "$case_failed" = 0 ] || tail -n 5 "$WORK/agent-hsm.log" | sed 's/^/#   /'
+	unset SOFTHSM2_CONF
+	agent_start
+}
+
+case_mldsa_certificate() {
+	# x509.pq.*: an ML-DSA second certificate, where this GnuTLS has ML-DSA.
+	if ! certtool --generate-privkey --key-type=mldsa65 --outfile "$WORK/mldsa.key" >/dev/null 2>&1; then
+		case_skip="GnuTLS $(certtool --version 2>/dev/null | head -n 1 | grep -o '[0-9.]*$') has no ML-DSA (3.8.10+); the x509.pq choice is host-tested with Ed25519 (agent.IdentityTest.*)"
+		return
+	fi
+	log "this certtool makes ML-DSA keys: the ML-DSA case is not written yet"
+	case_failed=1
+}
+
+# reloaded_count: how often the agent has re-read renewed certificate files.
+reloaded_count() { grep -c 'certificate files changed: credentials reloaded' "$WORK/agent.log"; }
+
+case_certificate_renewal() {
+	# The server certificate is renewed on disk (a new file renamed over
+	# the old, as certbot does): the next handshake presents it, with no
+	# reload and no signal.
+	local t=$WORK/pki before
+	printf 'cn = localhost\norganization = renewed\ndns_name = localhost\nip_address = 127.0.0.1\ntls_www_server\nexpiration_days = 30\n' >"$t/renewed.tmpl"
+	certtool --generate-certificate --load-privkey "$t/server.key" --load-ca-certificate "$t/ca.pem" \
+		--load-ca-privkey "$t/ca.key" --template "$t/renewed.tmpl" --outfile "$t/renewed.pem" 2>/dev/null
+	cp "$t/server.pem" "$t/server.pem.orig"
+	before=$(reloaded_count)
+	cp "$t/renewed.pem" "$t/server.pem.new" && mv "$t/server.pem.new" "$t/server.pem"
+	for _ in $(seq 60); do
+		[ "$(reloaded_count)" -gt "$before" ] && break
+		sleep 0.1
+	done
+	expect "credentials re-read after the renewal" "$(( $(reloaded_count) > before ))" 1
+	next_port
+	consumer_start role=server port=$port auth=x509 timeout=10000 echo=1 recv=16
+	peer_client --ca pki/ca.pem --servername localhost --send 16 --recv 16
+	peer_wait
+	consumer_wait
+	expect status "$(field status)" 0
+	echo "$peer_out" | grep -q 'peer_dn=.*O=renewed' ||
+		{ log "the peer saw the old certificate: $peer_out"; case_failed=1; }
+	# Put the original back for whatever runs next.
+	before=$(reloaded_count)
+	mv "$t/server.pem.orig" "$t/server.pem"
+	for _ in $(seq 60); do
+		[ "$(reloaded_count)" -gt "$before" ] && break
+		sleep 0.1
+	done
+}
+
 # Functions that need tlsup.ko (skipped on the upstream flavour).
 TLSUP_ONLY='^case_agent_killed_setup$'
 
@@ -518,4 +715,12 @@ CASES=(
 	"100 concurrent handshakes|case_concurrent_100"
 	"tlsupctl status|case_tlsupctl_status"
 	"tlsupctl reload with a bad configuration|case_tlsupctl_reload"
+	"attacker: stored peer certificate as a PSK (refused)|case_psk_bypass_with_stored_certificate"
+	"one consumer's PSK is not another's|case_psk_cross_consumer"
+	"server PSK: psk-type key in the request's keyring|case_psk_type_in_request_keyring"
+	"NETLINK_BROADCAST_ERROR on tlsup.ko only|case_broadcast_error_per_kernel"
+	"RFC 8449 record size limit: set, or EIO with the reason|case_record_size_limit"
+	"server key in a PKCS#11 token (SoftHSM)|case_pkcs11_server_key"
+	"ML-DSA x509.pq certificate|case_mldsa_certificate"
+	"certificate renewal picked up without a reload|case_certificate_renewal"
 )

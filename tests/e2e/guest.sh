@@ -81,13 +81,26 @@ keys() {
 	PSK1=$(keyctl padd user e2e-identity-1 "$RING" <"$WORK/psk1.bin")
 	PSK2=$(keyctl padd user e2e-identity-2 "$RING" <"$WORK/psk2.bin")
 	keyctl setperm "$RING" 0x3f3f0000 >/dev/null
-	[ -n "$PSK2" ] && [ -n "$PRIVKEY" ]
+	# Two consumers' own keyrings, named for PSKs but not configured: each
+	# is searched only for its consumer's requests.
+	RING_A=$(keyctl newring tlsup-e2e-a @u)
+	RING_B=$(keyctl newring tlsup-e2e-b @u)
+	PSKA_HEX=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	unhex "$PSKA_HEX" >"$WORK/pska.bin"
+	PSKA=$(keyctl padd user e2e-consumer-a "$RING_A" <"$WORK/pska.bin")
+	# A "psk" key too where the kernel has the type (the NVMe keyring).
+	PSKT=$(keyctl padd psk e2e-consumer-a-psk "$RING_A" <"$WORK/pska.bin" 2>/dev/null)
+	keyctl setperm "$RING_A" 0x3f3f0000 >/dev/null
+	keyctl setperm "$RING_B" 0x3f3f0000 >/dev/null
+	[ -n "$PSK2" ] && [ -n "$PRIVKEY" ] && [ -n "$PSKA" ] && [ -n "$RING_B" ]
 }
 
 agent_conf() {
 	cat >"$WORK/tlsupd.conf" <<EOF
 [authenticate]
 keyrings = tlsup-e2e
+# Their "user" keys are server PSKs too (6.1 has no "psk" key type).
+psk_keyrings = tlsup-e2e;tlsup-e2e-a;tlsup-e2e-b
 
 [authenticate.client]
 x509.truststore = $WORK/pki/ca.pem

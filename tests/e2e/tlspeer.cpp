@@ -46,6 +46,7 @@ struct Options {
 	int concurrency = 0; // client only: connections at once, 0 = all
 	std::string priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3";
 	int timeout_s = 30;
+	size_t record_size_limit = 0; // RFC 8449: the largest record accepted (0: default)
 };
 
 std::mutex out_mu;
@@ -271,6 +272,8 @@ void serve_one(int conn, int fd, const Options &o, const Creds &c) {
 	if (gnutls_priority_set_direct(s, prio.c_str(), &err) < 0)
 		die("priority", GNUTLS_E_INVALID_REQUEST);
 	gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, c.x509);
+	if (o.record_size_limit)
+		gnutls_record_set_max_recv_size(s, o.record_size_limit);
 	if (c.psk_server)
 		gnutls_credentials_set(s, GNUTLS_CRD_PSK, c.psk_server);
 	if (o.require_client_cert)
@@ -364,6 +367,8 @@ void client_one(int conn, const Options &o, const Creds &c) {
 	if (gnutls_priority_set_direct(s, prio.c_str(), &err) < 0)
 		die("priority", GNUTLS_E_INVALID_REQUEST);
 	gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, c.x509);
+	if (o.record_size_limit)
+		gnutls_record_set_max_recv_size(s, o.record_size_limit);
 	if (c.psk_client)
 		gnutls_credentials_set(s, GNUTLS_CRD_PSK, c.psk_client);
 	if (!o.servername.empty()) {
@@ -399,7 +404,7 @@ Options parse(int argc, char **argv) {
 		             "--key K] [--ca CA] [--require-client-cert] [--psk ID:HEX] "
 		             "[--servername N] [--mode echo|send|silent|hangup] [--send N] "
 		             "[--recv N] [--early] [--count N] [--concurrency N] [--priority P] "
-		             "[--timeout S]\n");
+		             "[--timeout S] [--record-size-limit N]\n");
 		std::exit(2);
 	}
 	o.server = !std::strcmp(argv[1], "server");
@@ -426,7 +431,8 @@ Options parse(int argc, char **argv) {
 			o.require_client_cert = true;
 		else if (a == "--psk") {
 			std::string v = next();
-			auto c = v.find(':');
+			// The key is hex; the identity may itself hold ':'.
+			auto c = v.rfind(':');
 			o.psks.push_back({v.substr(0, c), v.substr(c + 1)});
 		} else if (a == "--servername")
 			o.servername = next();
@@ -438,6 +444,8 @@ Options parse(int argc, char **argv) {
 			o.recv = std::stoul(next());
 		else if (a == "--early")
 			o.early = true;
+		else if (a == "--record-size-limit")
+			o.record_size_limit = std::stoul(next());
 		else if (a == "--count")
 			o.count = std::stoi(next());
 		else if (a == "--concurrency")

@@ -78,6 +78,13 @@ TEST_F(AgentTest, ServesStatusReloadsAndRunsHandshakes) {
 	ASSERT_TRUE(agent.ok()) << agent.error().reason;
 	std::thread t([&] { EXPECT_TRUE(agent.value()->run().ok()); });
 
+	// The configuration sets no server trust store: said at warning level.
+	bool warned = false;
+	for (const auto &line : log_.lines())
+		warned |= line.rfind("<4>", 0) == 0 &&
+		          line.find("[authenticate.server] x509.truststore: not set") !=
+		                  std::string::npos;
+	EXPECT_TRUE(warned);
 	auto s = status();
 	EXPECT_EQ(s["workers"], "2");
 	EXPECT_EQ(s["max_inflight"], "8");
@@ -85,8 +92,8 @@ TEST_F(AgentTest, ServesStatusReloadsAndRunsHandshakes) {
 	EXPECT_EQ(channels_.size(), 2u);
 
 	// A handshake through a worker.
-	auto fds = unix_pair();
-	HandshakeRequest r;
+	auto fds = tcp_pair();
+	AcceptReply r;
 	r.sockfd = fds.first.release();
 	r.message_type = HANDSHAKE_MSG_TYPE_CLIENTHELLO;
 	r.auth_mode = HANDSHAKE_AUTH_UNAUTH;
@@ -247,7 +254,7 @@ TEST_F(AgentTest, SystemdReadyReloadingWatchdogAndAStalledWorker) {
 	// Queued before the agent starts: only the start-up sweep can take it,
 	// and READY=1 must not come before it did.
 	auto fds = unix_pair();
-	HandshakeRequest r;
+	AcceptReply r;
 	r.sockfd = fds.first.release();
 	r.message_type = HANDSHAKE_MSG_TYPE_CLIENTHELLO;
 	r.auth_mode = HANDSHAKE_AUTH_UNAUTH;
@@ -339,7 +346,7 @@ TEST_F(AgentTest, HandshakeOutcomeCarriesJournalFields) {
 	sockaddr_in local{};
 	socklen_t len = sizeof(local);
 	ASSERT_EQ(getsockname(fds.second.get(), reinterpret_cast<sockaddr *>(&local), &len), 0);
-	HandshakeRequest r;
+	AcceptReply r;
 	r.sockfd = fds.first.release();
 	r.message_type = HANDSHAKE_MSG_TYPE_CLIENTHELLO;
 	r.auth_mode = HANDSHAKE_AUTH_UNAUTH;
@@ -477,6 +484,122 @@ TEST_F(AgentTest, MissingConfiguredKeyringIsAWarningNotAFailedStart) {
 	ASSERT_TRUE(agent.ok()) << agent.error().reason;
 	EXPECT_TRUE(log_.contains("[authenticate] keyrings: keyring 'tlsupd-no-such-ring' not "
 	                          "linked"));
+}
+
+TEST_F(AgentTest, AKeyringThatAppearsLaterIsLinkedWithoutAReload) {
+	// A consumer keyring (as .nvme when its module loads later) and a
+	// configured one that are missing at start-up: linked when they
+	// appear, and a server PSK in them then authenticates -- no reload.
+	write_conf("[authenticate]\nkeyrings = tlsupd-late-configured\n"
+	           "psk_keyrings = tlsupd-late-consumer;tlsupd-late-configured");
+	AgentOptions o = options();
+	o.consumer_keyrings = {"tlsupd-late-consumer"};
+	o.keyring_retry = 50ms;
+	auto agent = Agent::create(o, log_.log());
+	ASSERT_TRUE(agent.ok()) << agent.error().reason;
+	std::thread t([&] { EXPECT_TRUE(agent.value()->run().ok()); });
+	std::this_thread::sleep_for(100ms);
+
+	auto psk_handshake = [&](const std::string &identity, const std::vector<uint8_t> &key) {
+		auto fds = tcp_pair();
+		AcceptReply r;
+		r.sockfd = fds.second.release();
+		r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
+		r.auth_mode = HANDSHAKE_AUTH_PSK;
+		size_t before = kernel_.done_copy().size();
+		kernel_.submit(std::move(r));
+		PeerOptions p;
+		p.server = false;
+		p.priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+ECDHE-PSK:+PSK";
+		p.psk_identity = identity;
+		p.psk_key = key;
+		Peer peer(std::move(fds.first), p);
+		channels_[0]->notify_ready();
+		EXPECT_TRUE(kernel_.wait_dones(before + 1));
+		peer.wait();
+		return kernel_.done_copy().back().status;
+	};
+	auto key = random_bytes(32);
+	EXPECT_EQ(psk_handshake("late-client", key), static_cast<uint32_t>(EKEYREJECTED));
+	for (const char *name : {"tlsupd-late-consumer", "tlsupd-late-configured"}) {
+		key_serial_t ring = add_keyring(name, KEY_SPEC_SESSION_KEYRING);
+		add_user_key(std::string(name) + "-psk", key, ring);
+	}
+	for (int i = 0; i < 100 && !log_.contains("'tlsupd-late-configured'"); i++)
+		std::this_thread::sleep_for(20ms);
+	std::this_thread::sleep_for(100ms);
+	EXPECT_TRUE(log_.contains("keyring 'tlsupd-late-consumer'"));
+	EXPECT_TRUE(log_.contains("appeared: linked into the process keyring"));
+	// The consumer keyring is searched for every request, as .nvme is.
+	// The handshakes now succeed; kTLS then fails with EIO (this host's
+	// kernel has no "tls" ULP) where before the PSK was unknown.
+	EXPECT_EQ(psk_handshake("tlsupd-late-consumer-psk", key), static_cast<uint32_t>(EIO));
+	EXPECT_EQ(psk_handshake("tlsupd-late-configured-psk", key), static_cast<uint32_t>(EIO));
+	EXPECT_EQ(status()["reloads"], "0");
+	agent.value()->stop();
+	t.join();
+}
+
+TEST_F(AgentTest, ARenewedCertificateIsUsedWithoutAReload) {
+	// The server's certificate and key in a directory of their own, renewed
+	// as certbot or an administrator would: new files renamed over the old.
+	const Pki &pki = Pki::get();
+	std::string certs = dir_ + "/certs";
+	std::filesystem::create_directories(certs);
+	auto install = [&](const std::string &name) {
+		std::filesystem::copy_file(pki.path(name + ".pem"), certs + "/new.pem",
+		                           std::filesystem::copy_options::overwrite_existing);
+		std::filesystem::copy_file(pki.path(name + ".key"), certs + "/new.key",
+		                           std::filesystem::copy_options::overwrite_existing);
+		std::filesystem::rename(certs + "/new.pem", certs + "/server.pem");
+		std::filesystem::rename(certs + "/new.key", certs + "/server.key");
+	};
+	install("server");
+	std::ofstream(conf_) << "[agent]\nworkers = 1\ncontrol_socket = " << sock_
+	                     << "\n[authenticate.server]\nx509.truststore = " << pki.path("ca.pem")
+	                     << "\nx509.certificate = " << certs << "/server.pem\n"
+	                     << "x509.private_key = " << certs << "/server.key\n";
+	AgentOptions o = options();
+	o.credential_settle = 50ms;
+	auto agent = Agent::create(o, log_.log());
+	ASSERT_TRUE(agent.ok()) << agent.error().reason;
+	std::thread t([&] { EXPECT_TRUE(agent.value()->run().ok()); });
+
+	auto presented = [&] {
+		auto fds = tcp_pair();
+		AcceptReply r;
+		r.sockfd = fds.second.release();
+		r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
+		r.auth_mode = HANDSHAKE_AUTH_X509;
+		size_t before = kernel_.done_copy().size();
+		kernel_.submit(std::move(r));
+		PeerOptions p;
+		p.server = false;
+		p.ca = "ca.pem";
+		p.verify_name = "server.test";
+		Peer peer(std::move(fds.first), p);
+		channels_[0]->notify_ready();
+		EXPECT_TRUE(kernel_.wait_dones(before + 1));
+		return peer.wait().agent_cert_der;
+	};
+	EXPECT_EQ(presented(), pki.cert_der("server"));
+	install("server-noip"); // the renewal: another certificate for server.test
+	for (int i = 0; i < 200 && !log_.contains("credentials reloaded"); i++)
+		std::this_thread::sleep_for(10ms);
+	EXPECT_TRUE(log_.contains("certificate files changed: credentials reloaded"));
+	EXPECT_EQ(presented(), pki.cert_der("server-noip"));
+	EXPECT_EQ(status()["reloads"], "0");
+	// A half-done renewal (a certificate without its key) keeps the
+	// previous pair.
+	std::filesystem::copy_file(pki.path("client.pem"), certs + "/new.pem",
+	                           std::filesystem::copy_options::overwrite_existing);
+	std::filesystem::rename(certs + "/new.pem", certs + "/server.pem");
+	for (int i = 0; i < 200 && !log_.contains("keeping the previous ones"); i++)
+		std::this_thread::sleep_for(10ms);
+	EXPECT_TRUE(log_.contains("keeping the previous ones"));
+	EXPECT_EQ(presented(), pki.cert_der("server-noip"));
+	agent.value()->stop();
+	t.join();
 }
 
 TEST_F(AgentTest, UnreadableCertificateStopsStartUp) {

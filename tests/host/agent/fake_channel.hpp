@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <deque>
 #include <fcntl.h>
+#include <keyutils.h>
 #include <mutex>
 #include <sys/eventfd.h>
 
@@ -21,14 +22,15 @@ struct FakeKernel {
 	std::mutex mu;
 	std::condition_variable cv;
 	std::deque<AcceptDecode> queue;
-	std::vector<DoneMessage> dones;
+	std::deque<std::pair<key_serial_t, bool>> links; // per queued request
+	std::vector<DoneCommand> dones;
 	std::vector<bool> fd_open_at_done;
 	unsigned accepts = 0;
 	unsigned eagains = 0;
 	unsigned outstanding = 0; // accepted, not yet done
 	unsigned max_outstanding = 0;
 
-	void submit(HandshakeRequest req) {
+	void submit(AcceptReply req) {
 		AcceptDecode d;
 		d.request = std::move(req);
 		submit(std::move(d));
@@ -36,12 +38,24 @@ struct FakeKernel {
 	void submit(AcceptDecode d) {
 		std::lock_guard lock(mu);
 		queue.push_back(std::move(d));
+		links.push_back({0, true});
+	}
+	// As the kernel does with ta_keyring: the ACCEPT links RING into the
+	// caller's process keyring, and names it in KEYRING (tlsup.ko) or not
+	// (upstream 6.12).
+	void submit(AcceptReply req, key_serial_t ring, bool send_keyring) {
+		std::lock_guard lock(mu);
+		req.keyring = send_keyring ? ring : 0;
+		AcceptDecode d;
+		d.request = std::move(req);
+		queue.push_back(std::move(d));
+		links.push_back({ring, send_keyring});
 	}
 	bool wait_dones(size_t n, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
 		std::unique_lock lock(mu);
 		return cv.wait_for(lock, limit, [&] { return dones.size() >= n; });
 	}
-	std::vector<DoneMessage> done_copy() {
+	std::vector<DoneCommand> done_copy() {
 		std::lock_guard lock(mu);
 		return dones;
 	}
@@ -75,13 +89,17 @@ public:
 		}
 		AcceptDecode d = std::move(k_.queue.front());
 		k_.queue.pop_front();
+		auto [ring, sent] = k_.links.front();
+		k_.links.pop_front();
+		if (ring > 0 && keyctl_link(ring, KEY_SPEC_PROCESS_KEYRING) < 0)
+			return make_error(EIO, "fake ACCEPT: cannot link keyring %d", ring);
 		k_.accepts++;
 		k_.outstanding++;
 		k_.max_outstanding = std::max(k_.max_outstanding, k_.outstanding);
 		return std::optional<AcceptDecode>(std::move(d));
 	}
 
-	Result<void> done(const DoneMessage &msg) override {
+	Result<void> done(const DoneCommand &msg) override {
 		std::lock_guard lock(k_.mu);
 		k_.dones.push_back(msg);
 		k_.fd_open_at_done.push_back(fcntl(msg.sockfd, F_GETFD) != -1);

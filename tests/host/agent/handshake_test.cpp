@@ -10,8 +10,11 @@
 
 #include <uapi/linux/handshake.h>
 
+#include "handshake_failure.hpp"
 #include "keyring.hpp"
+#include "record_size_limit.hpp"
 #include "test_support.hpp"
+#include "worker.hpp"
 
 namespace tlsup::test {
 namespace {
@@ -43,22 +46,15 @@ protected:
 		return s;
 	}
 
-	// A keyring linked at start-up ([authenticate] keyrings, .nvme): where
-	// a server looks up the PSK its peer names.
-	key_serial_t linked_keyring() {
-		if (!linked_) {
-			linked_ = add_keyring("linked at start-up", KEY_SPEC_SESSION_KEYRING);
-			creds_ = make_credentials(full_spec(), {linked_});
-		}
-		return linked_;
-	}
-
-	SessionSetup setup(Role role, uint32_t auth) {
+	SessionSetup setup(Role role, Auth auth) {
 		SessionSetup s;
 		s.role = role;
-		s.auth_mode = auth;
+		s.auth = auth;
 		s.credentials = creds_;
 		s.priorities = prio_.get();
+		s.peer_keys = &peer_keys();
+		s.keyrings = {psk_ring_};
+		s.psk_keyrings = {psk_ring_};
 		return s;
 	}
 
@@ -93,9 +89,11 @@ protected:
 		return p;
 	}
 
+	// A keyring the administrator named for PSKs (psk_keyrings): the
+	// server finds "user" keys there.
+	key_serial_t psk_ring_ = add_keyring("psk ring", KEY_SPEC_SESSION_KEYRING);
 	std::unique_ptr<Priorities> prio_;
 	std::shared_ptr<const Credentials> creds_;
-	key_serial_t linked_ = 0;
 	CaptureLog log_;
 };
 
@@ -110,7 +108,7 @@ std::vector<uint8_t> read_payload(key_serial_t id) {
 // ---- client, anonymous: the server is still verified ----
 
 TEST_F(HandshakeTest, ClientAnonVerifiesServerAgainstPeername) {
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	s.peername = "server.test";
 	auto r = run(std::move(s), unix_pair(), server_peer("server"));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
@@ -122,15 +120,12 @@ TEST_F(HandshakeTest, ClientAnonVerifiesServerAgainstPeername) {
 	ASSERT_TRUE(ids.ok()) << ids.error().reason;
 	ASSERT_EQ(ids->size(), 1u);
 	EXPECT_NE(ids->front(), 0u);
-	EXPECT_EQ(read_payload(static_cast<key_serial_t>(ids->front())),
-	          Pki::get().cert_der("server"));
-	auto desc = key_description(static_cast<key_serial_t>(ids->front()));
-	ASSERT_TRUE(desc.ok());
-	EXPECT_EQ(desc->rfind("tlsupd:x509:sha256:", 0), 0u) << *desc;
+	expect_certificate_key(static_cast<key_serial_t>(ids->front()),
+	                       Pki::get().cert_der("server"));
 }
 
 TEST_F(HandshakeTest, ClientAnonRejectsUntrustedCa) {
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	s.peername = "server.test";
 	auto r = run(std::move(s), unix_pair(), server_peer("rogue-server"));
 	EXPECT_EQ(r.status(), EACCES) << r.reason();
@@ -139,7 +134,7 @@ TEST_F(HandshakeTest, ClientAnonRejectsUntrustedCa) {
 }
 
 TEST_F(HandshakeTest, ClientAnonRejectsExpiredCertificate) {
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	s.peername = "server.test";
 	auto r = run(std::move(s), unix_pair(), server_peer("expired"));
 	EXPECT_EQ(r.status(), EACCES) << r.reason();
@@ -147,7 +142,7 @@ TEST_F(HandshakeTest, ClientAnonRejectsExpiredCertificate) {
 }
 
 TEST_F(HandshakeTest, ClientAnonRejectsWrongHost) {
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	s.peername = "server.test";
 	auto r = run(std::move(s), unix_pair(), server_peer("wronghost"));
 	EXPECT_EQ(r.status(), EACCES) << r.reason();
@@ -155,7 +150,7 @@ TEST_F(HandshakeTest, ClientAnonRejectsWrongHost) {
 }
 
 TEST_F(HandshakeTest, ClientAnonRejectsRevokedCertificate) {
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	s.peername = "server.test";
 	auto r = run(std::move(s), unix_pair(), server_peer("revoked"));
 	EXPECT_EQ(r.status(), EACCES) << r.reason();
@@ -167,26 +162,26 @@ TEST_F(HandshakeTest, ClientAnonAcceptsRevokedCertificateWithoutCrl) {
 	ConfigSpec spec = full_spec();
 	spec.crl.clear();
 	creds_ = make_credentials(spec);
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	s.peername = "server.test";
 	auto r = run(std::move(s), unix_pair(), server_peer("revoked"));
 	EXPECT_TRUE(r.result.ok()) << r.reason();
 }
 
 TEST_F(HandshakeTest, ClientAnonPeernameIpLiteralMatchesIpSan) {
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	s.peername = "127.0.0.1";
 	auto r = run(std::move(s), unix_pair(), server_peer("server"));
 	EXPECT_TRUE(r.result.ok()) << r.reason();
 
-	auto s2 = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s2 = setup(Role::Client, Auth::Anonymous);
 	s2.peername = "127.0.0.1";
 	auto r2 = run(std::move(s2), unix_pair(), server_peer("server-noip"));
 	EXPECT_EQ(r2.status(), EACCES) << r2.reason();
 }
 
 TEST_F(HandshakeTest, ClientWithoutPeernameMatchesPeerAddressInIpSan) {
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	auto r = run(std::move(s), tcp_pair(), server_peer("server"));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
 	EXPECT_EQ(r.result.value(), Progress::Done);
@@ -199,55 +194,76 @@ TEST_F(HandshakeTest, ClientWithoutPeernameMatchesIpv6PeerAddress) {
 	a.sin6_addr = in6addr_loopback;
 	if (!probe.valid() || bind(probe.get(), reinterpret_cast<sockaddr *>(&a), sizeof(a)) < 0)
 		GTEST_SKIP() << "no IPv6 loopback here";
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	auto r = run(std::move(s), tcp_pair(true), server_peer("server"));
 	EXPECT_TRUE(r.result.ok()) << r.reason();
 }
 
-TEST_F(HandshakeTest, ClientWithoutPeernameAsksForReverseDnsThenAccepts) {
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+TEST_F(HandshakeTest, ClientWithoutPeernameAcceptsAReverseDnsName) {
+	auto s = setup(Role::Client, Auth::Anonymous);
+	s.reverse_names = ReverseNames{{"elsewhere.test", "server.test"}, ""};
 	auto r = run(std::move(s), tcp_pair(), server_peer("server-noip"));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
-	ASSERT_EQ(r.result.value(), Progress::NeedReverseDns);
-	// Nothing may be handed to the kernel before the name is checked.
-	EXPECT_FALSE(r.session->traffic_secrets().ok());
-	EXPECT_EQ(address_text(r.session->peer_address()).value_or(""), "127.0.0.1");
-	auto ok = r.session->complete_reverse_dns(std::vector<std::string>{"server.test"});
-	EXPECT_TRUE(ok.ok()) << ok.error().reason;
+	EXPECT_EQ(r.result.value(), Progress::Done);
 	EXPECT_TRUE(r.session->traffic_secrets().ok());
+	EXPECT_TRUE(log_.contains("resolves to server.test"));
 }
 
 TEST_F(HandshakeTest, ClientWithoutPeernameRejectsReverseDnsMismatch) {
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
+	s.reverse_names = ReverseNames{{"evil.test"}, ""};
 	auto r = run(std::move(s), tcp_pair(), server_peer("server-noip"));
-	ASSERT_TRUE(r.result.ok()) << r.reason();
-	ASSERT_EQ(r.result.value(), Progress::NeedReverseDns);
-	auto bad = r.session->complete_reverse_dns(std::vector<std::string>{"evil.test"});
-	ASSERT_FALSE(bad.ok());
-	EXPECT_EQ(bad.error().code, EACCES);
-	EXPECT_NE(bad.error().reason.find("evil.test"), std::string::npos);
+	EXPECT_EQ(r.status(), EACCES) << r.reason();
+	EXPECT_NE(r.reason().find("evil.test"), std::string::npos) << r.reason();
+	EXPECT_NE(r.peer.ret, 0); // the server was told, in the handshake
 }
 
 TEST_F(HandshakeTest, ClientWithoutPeernameRejectsReverseDnsFailure) {
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
+	s.reverse_names = ReverseNames{{}, "NXDOMAIN"};
 	auto r = run(std::move(s), tcp_pair(), server_peer("server-noip"));
-	ASSERT_TRUE(r.result.ok()) << r.reason();
-	auto bad = r.session->complete_reverse_dns(make_error(EACCES, "NXDOMAIN"));
-	ASSERT_FALSE(bad.ok());
-	EXPECT_EQ(bad.error().code, EACCES);
-	EXPECT_NE(bad.error().reason.find("NXDOMAIN"), std::string::npos);
+	EXPECT_EQ(r.status(), EACCES) << r.reason();
+	EXPECT_NE(r.reason().find("NXDOMAIN"), std::string::npos) << r.reason();
 }
 
-TEST_F(HandshakeTest, ClientWithoutPeernameAndReverseDnsDisabledRejects) {
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
-	s.reverse_dns = false;
+TEST_F(HandshakeTest, ClientWithoutPeernameAndReverseDnsOffRejects) {
+	auto s = setup(Role::Client, Auth::Anonymous); // reverse_names: nullopt
 	auto r = run(std::move(s), tcp_pair(), server_peer("server-noip"));
 	EXPECT_EQ(r.status(), EACCES);
-	EXPECT_NE(r.reason().find("reverse DNS is disabled"), std::string::npos) << r.reason();
+	EXPECT_NE(r.reason().find("reverse DNS name matching is off"), std::string::npos)
+	        << r.reason();
+}
+
+TEST_F(HandshakeTest, ClientCertificateIsNotSentBeforeTheServerNameIsChecked) {
+	// The name check happens while verifying the server's certificate,
+	// before the client's own Certificate goes out: a server that fails
+	// it never sees who the client is.
+	for (bool with_names : {false, true}) {
+		auto s = setup(Role::Client, Auth::X509);
+		if (with_names)
+			s.reverse_names = ReverseNames{{"evil.test"}, ""};
+		PeerOptions p = server_peer("server-noip");
+		p.ca = "ca.pem";
+		p.require_client_cert = true;
+		auto r = run(std::move(s), tcp_pair(), p);
+		EXPECT_EQ(r.status(), EACCES) << r.reason();
+		EXPECT_FALSE(r.peer.saw_client_certificate)
+		        << "the client certificate went to a server whose name is unchecked";
+	}
+	// The control: with a matching name the server does get it.
+	auto s = setup(Role::Client, Auth::X509);
+	s.reverse_names = ReverseNames{{"server.test"}, ""};
+	PeerOptions p = server_peer("server-noip");
+	p.ca = "ca.pem";
+	p.require_client_cert = true;
+	auto r = run(std::move(s), tcp_pair(), p);
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	EXPECT_TRUE(r.peer.saw_client_certificate);
+	EXPECT_EQ(r.peer.ret, 0) << r.peer.error;
 }
 
 TEST_F(HandshakeTest, ClientWithoutPeernameOnNonIpSocketRejects) {
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	auto r = run(std::move(s), unix_pair(), server_peer("server"));
 	EXPECT_EQ(r.status(), EACCES);
 	EXPECT_NE(r.reason().find("no IP address"), std::string::npos) << r.reason();
@@ -270,7 +286,7 @@ TEST_F(HandshakeTest, ClientX509UsesKernelKeySerialsDer) {
 	creds_ = make_credentials(spec);
 	auto cert = add_user_key("client cert", Pki::get().cert_der("client"));
 	auto key = add_user_key("client key", Pki::get().key_der("client"));
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Client, Auth::X509);
 	s.peername = "server.test";
 	s.certificates = {{0, 0}, {cert, key}}; // repeated nests: the first usable one
 	auto r = run(std::move(s), unix_pair(), verifying_server());
@@ -279,7 +295,7 @@ TEST_F(HandshakeTest, ClientX509UsesKernelKeySerialsDer) {
 }
 
 TEST_F(HandshakeTest, ClientX509FallsBackToConfiguredPem) {
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Client, Auth::X509);
 	s.peername = "server.test";
 	auto r = run(std::move(s), unix_pair(), verifying_server());
 	ASSERT_TRUE(r.result.ok()) << r.reason();
@@ -290,7 +306,7 @@ TEST_F(HandshakeTest, ClientX509WithoutAnyCertificateIsEnokey) {
 	ConfigSpec spec = full_spec();
 	spec.client_cert.clear();
 	creds_ = make_credentials(spec);
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Client, Auth::X509);
 	s.peername = "server.test";
 	auto r = run(std::move(s), unix_pair(), verifying_server());
 	EXPECT_EQ(r.status(), ENOKEY) << r.reason();
@@ -300,7 +316,7 @@ TEST_F(HandshakeTest, ClientX509WithRevokedKeySerialIsEnokey) {
 	auto cert = add_user_key("client cert", Pki::get().cert_der("client"));
 	auto key = add_user_key("client key", Pki::get().key_der("client"));
 	ASSERT_EQ(keyctl_revoke(key), 0);
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Client, Auth::X509);
 	s.peername = "server.test";
 	s.certificates = {{cert, key}};
 	auto r = run(std::move(s), unix_pair(), verifying_server());
@@ -310,7 +326,7 @@ TEST_F(HandshakeTest, ClientX509WithRevokedKeySerialIsEnokey) {
 TEST_F(HandshakeTest, ClientX509WithMismatchedKeyIsEnokey) {
 	auto cert = add_user_key("client cert", Pki::get().cert_der("client"));
 	auto key = add_user_key("server key", Pki::get().key_der("server"));
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Client, Auth::X509);
 	s.peername = "server.test";
 	s.certificates = {{cert, key}};
 	auto r = run(std::move(s), unix_pair(), verifying_server());
@@ -320,7 +336,7 @@ TEST_F(HandshakeTest, ClientX509WithMismatchedKeyIsEnokey) {
 
 TEST_F(HandshakeTest, ClientX509WithCertificateButNoKeyIsEinval) {
 	auto cert = add_user_key("client cert", Pki::get().cert_der("client"));
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Client, Auth::X509);
 	s.peername = "server.test";
 	s.certificates = {{cert, 0}};
 	auto r = run(std::move(s), unix_pair(), verifying_server());
@@ -333,7 +349,7 @@ TEST_F(HandshakeTest, ClientX509ServerRejectionArrivesAfterTheHandshake) {
 	// which kTLS hands to the consumer (record type 21).
 	PeerOptions p = verifying_server();
 	p.ca = "rogue-ca.pem";
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Client, Auth::X509);
 	s.peername = "server.test";
 	std::unique_ptr<Peer> peer;
 	auto r = run(std::move(s), unix_pair(), p, &peer);
@@ -375,7 +391,7 @@ PeerOptions psk_client(const std::string &identity, const std::vector<uint8_t> &
 TEST_F(HandshakeTest, ClientPskSha256KeyNegotiatesSha256Suite) {
 	auto key = random_bytes(32);
 	auto id = add_user_key("nfs-client-1", key);
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Client, Auth::Psk);
 	s.peer_identities = {id};
 	auto r = run(std::move(s), unix_pair(), psk_server("nfs-client-1", key));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
@@ -390,7 +406,7 @@ TEST_F(HandshakeTest, ClientPskSha256KeyNegotiatesSha256Suite) {
 TEST_F(HandshakeTest, ClientPskSha384KeyNegotiatesSha384Suite) {
 	auto key = random_bytes(48);
 	auto id = add_user_key("NVMe0R02 host subsys", key);
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Client, Auth::Psk);
 	s.peer_identities = {id};
 	auto r = run(std::move(s), unix_pair(), psk_server("NVMe0R02 host subsys", key));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
@@ -402,7 +418,7 @@ TEST_F(HandshakeTest, ClientPskSha384KeyIsRefusedWithoutSha384Binders) {
 	// GnuTLS < 3.8.1 computes every external PSK binder with SHA-256; a
 	// 48-byte key would need SHA-384, so it is not offered at all.
 	auto id = add_user_key("NVMe0R02 host subsys", random_bytes(48));
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Client, Auth::Psk);
 	s.peer_identities = {id};
 	auto r = run(std::move(s), unix_pair(), psk_server("NVMe0R02 host subsys", {}));
 	EXPECT_EQ(r.status(), ENOKEY) << r.reason();
@@ -413,7 +429,7 @@ TEST_F(HandshakeTest, ClientPskSkipsSha384KeyForTheNextIdentity) {
 	auto key = random_bytes(32);
 	auto big = add_user_key("NVMe0R02 host subsys", random_bytes(48));
 	auto good = add_user_key("NVMe0R01 host subsys", key);
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Client, Auth::Psk);
 	s.peer_identities = {big, good};
 	auto r = run(std::move(s), unix_pair(), psk_server("NVMe0R01 host subsys", key));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
@@ -422,8 +438,8 @@ TEST_F(HandshakeTest, ClientPskSkipsSha384KeyForTheNextIdentity) {
 }
 
 TEST_F(HandshakeTest, ServerPskSha384KeyIsRefusedWithoutSha384Binders) {
-	add_user_key("client-48", random_bytes(48), linked_keyring());
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	add_user_key("client-48", random_bytes(48), psk_ring_);
+	auto s = setup(Role::Server, Auth::Psk);
 	auto r = run(std::move(s), unix_pair(), psk_client("client-48", random_bytes(48)));
 	EXPECT_EQ(r.status(), ENOKEY) << r.reason();
 }
@@ -435,7 +451,7 @@ TEST_F(HandshakeTest, ClientPskSkipsUnusableIdentities) {
 	ASSERT_EQ(keyctl_revoke(gone), 0);
 	key_serial_t missing = 0x7ffffff0; // no such key
 	auto good = add_user_key("good", key);
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Client, Auth::Psk);
 	s.peer_identities = {gone, missing, good};
 	auto r = run(std::move(s), unix_pair(), psk_server("good", key));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
@@ -444,10 +460,29 @@ TEST_F(HandshakeTest, ClientPskSkipsUnusableIdentities) {
 	EXPECT_TRUE(log_.contains("skipping PSK " + std::to_string(gone)));
 }
 
+TEST_F(HandshakeTest, ClientPskOffersOneIdentityInOneClientHello) {
+	// Two usable identities; the server knows only the second. GnuTLS
+	// offers one external PSK per ClientHello, and after the server's
+	// fatal alert both sides must close (RFC 8446 §6.2): the first is
+	// offered once, the request fails (the GnuTLS server answers an
+	// unknown identity with a generic alert: EACCES), the log says the
+	// second was not tried. (ktls-utils writes a second ClientHello onto
+	// the same socket instead; see Documentation/agent.rst.)
+	auto k1 = random_bytes(32), k2 = random_bytes(32);
+	auto first = add_user_key("first-identity", k1);
+	auto second = add_user_key("second-identity", k2);
+	auto s = setup(Role::Client, Auth::Psk);
+	s.peer_identities = {first, second};
+	auto r = run(std::move(s), unix_pair(), psk_server("second-identity", k2));
+	EXPECT_EQ(r.status(), EACCES) << r.reason();
+	EXPECT_EQ(r.peer.client_hellos, 1);
+	EXPECT_TRUE(log_.contains("1 later PSK identity is not offered"));
+}
+
 TEST_F(HandshakeTest, ClientPskWithoutUsableIdentityIsEnokey) {
 	auto gone = add_user_key("gone", random_bytes(32));
 	ASSERT_EQ(keyctl_revoke(gone), 0);
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Client, Auth::Psk);
 	s.peer_identities = {gone};
 	auto r = run(std::move(s), unix_pair(), psk_server("gone", random_bytes(32)));
 	EXPECT_EQ(r.status(), ENOKEY) << r.reason();
@@ -455,7 +490,7 @@ TEST_F(HandshakeTest, ClientPskWithoutUsableIdentityIsEnokey) {
 
 TEST_F(HandshakeTest, ClientPskWrongKeyIsRejected) {
 	auto id = add_user_key("nfs-client-1", random_bytes(32));
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Client, Auth::Psk);
 	s.peer_identities = {id};
 	auto r = run(std::move(s), unix_pair(), psk_server("nfs-client-1", random_bytes(32)));
 	EXPECT_EQ(r.status(), EACCES) << r.reason();
@@ -465,7 +500,7 @@ TEST_F(HandshakeTest, ClientPskWrongKeyIsRejected) {
 TEST_F(HandshakeTest, ClientPskUnknownToServerIsRejected) {
 	auto key = random_bytes(32);
 	auto id = add_user_key("stranger", key);
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Client, Auth::Psk);
 	s.peer_identities = {id};
 	auto r = run(std::move(s), unix_pair(), psk_server("someone-else", key));
 	EXPECT_EQ(r.status(), EACCES) << r.reason();
@@ -493,10 +528,10 @@ TEST_F(HandshakeTest, UnknownPskIdentityIsEkeyrejectedOnBothSides) {
 	// EKEYREJECTED too, as ktls-utils does.
 	auto id = add_user_key("known-only-to-the-client", random_bytes(32));
 	auto fds = unix_pair();
-	auto c = setup(Role::Client, HANDSHAKE_AUTH_PSK);
+	auto c = setup(Role::Client, Auth::Psk);
 	c.fd = fds.first.get();
 	c.peer_identities = {id};
-	auto sv = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto sv = setup(Role::Server, Auth::Psk);
 	sv.fd = fds.second.get();
 	auto client = TlsSession::create(std::move(c), log_.log());
 	auto server = TlsSession::create(std::move(sv), log_.log());
@@ -511,13 +546,13 @@ TEST_F(HandshakeTest, UnknownPskIdentityIsEkeyrejectedOnBothSides) {
 
 TEST_F(HandshakeTest, AgentToAgentPskAndX509) {
 	auto key = random_bytes(32);
-	auto id = add_user_key("agent-to-agent", key, linked_keyring());
+	auto id = add_user_key("agent-to-agent", key, psk_ring_);
 	{
 		auto fds = unix_pair();
-		auto c = setup(Role::Client, HANDSHAKE_AUTH_PSK);
+		auto c = setup(Role::Client, Auth::Psk);
 		c.fd = fds.first.get();
 		c.peer_identities = {id};
-		auto sv = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+		auto sv = setup(Role::Server, Auth::Psk);
 		sv.fd = fds.second.get();
 		auto client = TlsSession::create(std::move(c), log_.log()).value();
 		auto server = TlsSession::create(std::move(sv), log_.log()).value();
@@ -538,10 +573,10 @@ TEST_F(HandshakeTest, AgentToAgentPskAndX509) {
 	}
 	{
 		auto fds = unix_pair();
-		auto c = setup(Role::Client, HANDSHAKE_AUTH_X509);
+		auto c = setup(Role::Client, Auth::X509);
 		c.fd = fds.first.get();
 		c.peername = "server.test";
-		auto sv = setup(Role::Server, HANDSHAKE_AUTH_X509);
+		auto sv = setup(Role::Server, Auth::X509);
 		sv.fd = fds.second.get();
 		auto client = TlsSession::create(std::move(c), log_.log()).value();
 		auto server = TlsSession::create(std::move(sv), log_.log()).value();
@@ -550,8 +585,8 @@ TEST_F(HandshakeTest, AgentToAgentPskAndX509) {
 		ASSERT_TRUE(rs.ok()) << rs.error().reason;
 		auto sid = server->remote_identities().value();
 		ASSERT_EQ(sid.size(), 1u);
-		EXPECT_EQ(read_payload(static_cast<key_serial_t>(sid[0])),
-		          Pki::get().cert_der("client"));
+		expect_certificate_key(static_cast<key_serial_t>(sid[0]),
+		                       Pki::get().cert_der("client"));
 	}
 }
 
@@ -569,7 +604,7 @@ PeerOptions client_peer(const std::string &cert) {
 
 TEST_F(HandshakeTest, ServerX509ReturnsVerifiedClientCertAsKey) {
 	key_serial_t ring = add_keyring("consumer ring", KEY_SPEC_SESSION_KEYRING);
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Server, Auth::X509);
 	s.keyring = ring;
 	auto r = run(std::move(s), unix_pair(), client_peer("client"));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
@@ -578,13 +613,20 @@ TEST_F(HandshakeTest, ServerX509ReturnsVerifiedClientCertAsKey) {
 	ASSERT_TRUE(ids.ok()) << ids.error().reason;
 	ASSERT_EQ(ids->size(), 1u);
 	EXPECT_NE(ids->front(), 0u);
-	EXPECT_EQ(read_payload(static_cast<key_serial_t>(ids->front())),
-	          Pki::get().cert_der("client"));
-	// Linked into the request's keyring.
-	long found = keyctl_search(ring, "user", key_description(ids->front()).value().c_str(), 0);
+	expect_certificate_key(static_cast<key_serial_t>(ids->front()),
+	                       Pki::get().cert_der("client"));
+	// In the agent's own keyring, never in the consumer's (where a PSK
+	// lookup would see it), and it expires.
+	std::string desc = key_description(ids->front()).value();
+	EXPECT_LT(keyctl_search(ring, "user", desc.c_str(), 0), 0);
+	EXPECT_LT(keyctl_search(ring, "asymmetric", desc.c_str(), 0), 0);
+	long found = keyctl_search(peer_keys().keyring(), "user", desc.c_str(), 0);
+	if (found < 0)
+		found = keyctl_search(peer_keys().keyring(), "asymmetric", desc.c_str(), 0);
 	EXPECT_EQ(found, static_cast<long>(ids->front()));
+	EXPECT_NE(key_expiry(ids->front()), "perm");
 	// The same certificate again: the same key.
-	auto s2 = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto s2 = setup(Role::Server, Auth::X509);
 	s2.keyring = ring;
 	auto r2 = run(std::move(s2), unix_pair(), client_peer("client"));
 	ASSERT_TRUE(r2.result.ok()) << r2.reason();
@@ -592,27 +634,27 @@ TEST_F(HandshakeTest, ServerX509ReturnsVerifiedClientCertAsKey) {
 }
 
 TEST_F(HandshakeTest, ServerX509AcceptsClientWithoutCertificate) {
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Server, Auth::X509);
 	auto r = run(std::move(s), unix_pair(), client_peer(""));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
 	EXPECT_TRUE(r.session->remote_identities().value().empty());
 }
 
 TEST_F(HandshakeTest, ServerX509RejectsUntrustedClient) {
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Server, Auth::X509);
 	auto r = run(std::move(s), unix_pair(), client_peer("rogue-client"));
 	EXPECT_EQ(r.status(), EACCES) << r.reason();
 }
 
 TEST_F(HandshakeTest, ServerX509RejectsExpiredClient) {
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Server, Auth::X509);
 	auto r = run(std::move(s), unix_pair(), client_peer("client-expired"));
 	EXPECT_EQ(r.status(), EACCES) << r.reason();
 	EXPECT_NE(r.reason().find("expired"), std::string::npos) << r.reason();
 }
 
 TEST_F(HandshakeTest, ServerX509RejectsRevokedClient) {
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Server, Auth::X509);
 	auto r = run(std::move(s), unix_pair(), client_peer("client-revoked"));
 	EXPECT_EQ(r.status(), EACCES) << r.reason();
 	EXPECT_NE(r.reason().find("revoked"), std::string::npos) << r.reason();
@@ -624,7 +666,7 @@ TEST_F(HandshakeTest, ServerX509UsesKernelKeySerials) {
 	creds_ = make_credentials(spec);
 	auto cert = add_user_key("srv cert", Pki::get().cert_der("server"));
 	auto key = add_user_key("srv key", Pki::get().key_der("server"));
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Server, Auth::X509);
 	s.certificates = {{cert, key}};
 	auto r = run(std::move(s), unix_pair(), client_peer("client"));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
@@ -635,17 +677,17 @@ TEST_F(HandshakeTest, ServerX509WithoutCertificateIsEnokey) {
 	ConfigSpec spec = full_spec();
 	spec.server_cert.clear();
 	creds_ = make_credentials(spec);
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Server, Auth::X509);
 	auto r = run(std::move(s), unix_pair(), client_peer("client"));
 	EXPECT_EQ(r.status(), ENOKEY) << r.reason();
 }
 
 // ---- server, PSK ----
 
-TEST_F(HandshakeTest, ServerPskFindsIdentityInLinkedKeyring) {
+TEST_F(HandshakeTest, ServerPskFindsUserKeyInAPskKeyring) {
 	auto key = random_bytes(32);
-	auto id = add_user_key("client-7", key, linked_keyring());
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto id = add_user_key("client-7", key, psk_ring_);
+	auto s = setup(Role::Server, Auth::Psk);
 	auto r = run(std::move(s), unix_pair(), psk_client("client-7", key));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
 	EXPECT_EQ(r.peer.ret, 0) << r.peer.error;
@@ -653,12 +695,35 @@ TEST_F(HandshakeTest, ServerPskFindsIdentityInLinkedKeyring) {
 	          std::vector<uint32_t>{static_cast<uint32_t>(id)});
 }
 
+TEST_F(HandshakeTest, ServerPskFindsPskKeysInRequestAndConfiguredKeyrings) {
+	key_serial_t request = add_keyring("request ring", KEY_SPEC_SESSION_KEYRING);
+	key_serial_t configured = add_keyring("configured ring", KEY_SPEC_SESSION_KEYRING);
+	auto k1 = random_bytes(32), k2 = random_bytes(32);
+	key_serial_t in_request = add_psk_key("client-8", k1, request);
+	if (in_request < 0)
+		GTEST_SKIP() << "this kernel has no \"psk\" key type (the NVMe keyring, 6.7+)";
+	key_serial_t in_configured = add_psk_key("client-8b", k2, configured);
+	auto s = setup(Role::Server, Auth::Psk);
+	s.keyring = request;
+	s.keyrings = {configured};
+	auto r = run(std::move(s), unix_pair(), psk_client("client-8", k1));
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	EXPECT_EQ(r.session->remote_identities().value(),
+	          std::vector<uint32_t>{static_cast<uint32_t>(in_request)});
+	auto s2 = setup(Role::Server, Auth::Psk);
+	s2.keyrings = {configured};
+	auto r2 = run(std::move(s2), unix_pair(), psk_client("client-8b", k2));
+	ASSERT_TRUE(r2.result.ok()) << r2.reason();
+	EXPECT_EQ(r2.session->remote_identities().value(),
+	          std::vector<uint32_t>{static_cast<uint32_t>(in_configured)});
+}
+
 TEST_F(HandshakeTest, ServerPskIgnoresTheSessionKeyring) {
 	// Whatever the agent's session keyring reaches (root's user keyring,
 	// outside systemd) is no server PSK.
 	auto key = random_bytes(32);
 	add_user_key("client-7s", key);
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Server, Auth::Psk);
 	auto r = run(std::move(s), unix_pair(), psk_client("client-7s", key));
 	EXPECT_EQ(r.status(), EKEYREJECTED) << r.reason();
 }
@@ -672,44 +737,52 @@ TEST_F(HandshakeTest, ServerPskIgnoresAnotherRequestsKeyringInTheProcessKeyring)
 	key_serial_t ring = add_keyring("another request's", KEY_SPEC_PROCESS_KEYRING);
 	auto key = random_bytes(32);
 	add_user_key("client-8", key, ring);
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Server, Auth::Psk);
 	auto r = run(std::move(s), unix_pair(), psk_client("client-8", key));
 	EXPECT_EQ(r.status(), EKEYREJECTED) << r.reason();
 	keyctl_invalidate(ring);
 }
 
-TEST_F(HandshakeTest, ServerPskFindsIdentityInRequestKeyring) {
-	// A keyring reachable only through the request's KEYRING serial.
-	key_serial_t holder = add_keyring("holder", KEY_SPEC_SESSION_KEYRING);
-	key_serial_t ring = add_keyring("request ring", holder);
+TEST_F(HandshakeTest, ServerPskIgnoresUserKeysOutsideThePskKeyrings) {
+	// The same "user" key is nothing in a configured or request keyring,
+	// or in the process keyring, and a PSK where its keyring is named for
+	// PSKs: as the request's keyring, or as a configured one.
+	ASSERT_TRUE(ensure_process_keyring().ok());
+	key_serial_t ring = add_keyring("not for PSKs", KEY_SPEC_PROCESS_KEYRING);
 	auto key = random_bytes(32);
 	auto id = add_user_key("client-9", key, ring);
-	// Searchable by its owner without possession, as a consumer's keyring
-	// may be; then out of every keyring the agent searches by itself.
-	ASSERT_EQ(keyctl_setperm(ring, KEY_POS_ALL | KEY_USR_ALL), 0);
-	ASSERT_EQ(keyctl_setperm(id, KEY_POS_ALL | KEY_USR_ALL), 0);
-	ASSERT_EQ(keyctl_unlink(holder, KEY_SPEC_SESSION_KEYRING), 0);
-
-	auto without = setup(Role::Server, HANDSHAKE_AUTH_PSK);
-	auto r0 = run(std::move(without), unix_pair(), psk_client("client-9", key));
-	EXPECT_EQ(r0.status(), EKEYREJECTED) << r0.reason();
-
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Server, Auth::Psk);
 	s.keyring = ring;
+	s.keyrings = {ring};
+	s.psk_keyrings = {};
 	auto r = run(std::move(s), unix_pair(), psk_client("client-9", key));
-	ASSERT_TRUE(r.result.ok()) << r.reason();
-	EXPECT_EQ(r.session->remote_identities().value(),
-	          std::vector<uint32_t>{static_cast<uint32_t>(id)});
+	EXPECT_EQ(r.status(), EKEYREJECTED) << r.reason();
+	// Named for PSKs but not searched for this request.
+	auto s1 = setup(Role::Server, Auth::Psk);
+	s1.psk_keyrings = {ring};
+	auto r1 = run(std::move(s1), unix_pair(), psk_client("client-9", key));
+	EXPECT_EQ(r1.status(), EKEYREJECTED) << r1.reason();
+	for (bool as_request : {true, false}) {
+		auto s2 = setup(Role::Server, Auth::Psk);
+		s2.psk_keyrings = {ring};
+		if (as_request)
+			s2.keyring = ring;
+		else
+			s2.keyrings = {ring};
+		auto r2 = run(std::move(s2), unix_pair(), psk_client("client-9", key));
+		ASSERT_TRUE(r2.result.ok()) << r2.reason();
+		EXPECT_EQ(r2.session->remote_identities().value(),
+		          std::vector<uint32_t>{static_cast<uint32_t>(id)});
+	}
 	keyctl_invalidate(ring);
-	keyctl_invalidate(holder);
 }
 
 TEST_F(HandshakeTest, ServerPskPrefersIdentitiesTheKernelNamed) {
 	auto key = random_bytes(32);
-	auto other = add_user_key("client-10", random_bytes(32));
+	auto other = add_user_key("client-10", random_bytes(32), psk_ring_);
 	key_serial_t holder = add_keyring("holder", KEY_SPEC_SESSION_KEYRING);
 	auto named = add_user_key("client-10", key, holder);
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Server, Auth::Psk);
 	s.peer_identities = {named};
 	auto r = run(std::move(s), unix_pair(), psk_client("client-10", key));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
@@ -721,17 +794,19 @@ TEST_F(HandshakeTest, ServerPskPrefersIdentitiesTheKernelNamed) {
 TEST_F(HandshakeTest, ServerPskRequestAsUpstreamSendsIt) {
 	// The kernel sends PEER_IDENTITY 0 (TLS_NO_PEERID) for a server PSK.
 	auto key = random_bytes(32);
-	auto id = add_user_key("client-12", key, linked_keyring());
-	HandshakeRequest req;
+	auto id = add_user_key("client-12", key, psk_ring_);
+	AcceptReply req;
 	req.sockfd = 0;
 	req.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
 	req.auth_mode = HANDSHAKE_AUTH_PSK;
 	req.peer_identities = {0};
 	ASSERT_TRUE(validate_request(req).ok());
-	SessionSetup s = setup_for(req);
+	SessionSetup s = session_setup_for(req);
 	EXPECT_TRUE(s.peer_identities.empty());
 	s.credentials = creds_;
 	s.priorities = prio_.get();
+	s.keyrings = {psk_ring_};
+	s.psk_keyrings = {psk_ring_};
 	auto r = run(std::move(s), unix_pair(), psk_client("client-12", key));
 	ASSERT_TRUE(r.result.ok()) << r.reason();
 	EXPECT_EQ(r.session->remote_identities().value(),
@@ -739,7 +814,7 @@ TEST_F(HandshakeTest, ServerPskRequestAsUpstreamSendsIt) {
 }
 
 TEST_F(HandshakeTest, ServerPskUnknownIdentityIsEkeyrejected) {
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	auto s = setup(Role::Server, Auth::Psk);
 	auto r = run(std::move(s), unix_pair(), psk_client("nobody", random_bytes(32)));
 	EXPECT_EQ(r.status(), EKEYREJECTED) << r.reason();
 	EXPECT_NE(r.reason().find("nobody"), std::string::npos) << r.reason();
@@ -749,8 +824,8 @@ TEST_F(HandshakeTest, ServerPskUnknownIdentityIsEkeyrejected) {
 }
 
 TEST_F(HandshakeTest, ServerPskWrongKeyIsEacces) {
-	add_user_key("client-11", random_bytes(32), linked_keyring());
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_PSK);
+	add_user_key("client-11", random_bytes(32), psk_ring_);
+	auto s = setup(Role::Server, Auth::Psk);
 	auto r = run(std::move(s), unix_pair(), psk_client("client-11", random_bytes(32)));
 	EXPECT_EQ(r.status(), EACCES) << r.reason();
 }
@@ -760,7 +835,7 @@ TEST_F(HandshakeTest, ServerPskWrongKeyIsEacces) {
 TEST_F(HandshakeTest, ServerClosingMidHandshakeIsEtimedout) {
 	PeerOptions p = server_peer("server");
 	p.misbehave = PeerOptions::Misbehave::CloseAfterFirstMessage;
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	s.peername = "server.test";
 	auto r = run(std::move(s), unix_pair(), p);
 	EXPECT_EQ(r.status(), ETIMEDOUT) << r.reason();
@@ -770,7 +845,7 @@ TEST_F(HandshakeTest, ServerClosingMidHandshakeIsEtimedout) {
 TEST_F(HandshakeTest, ClientClosingMidHandshakeIsEtimedout) {
 	PeerOptions p = client_peer("client");
 	p.misbehave = PeerOptions::Misbehave::CloseAfterFirstMessage;
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Server, Auth::X509);
 	auto r = run(std::move(s), unix_pair(), p);
 	EXPECT_EQ(r.status(), ETIMEDOUT) << r.reason();
 }
@@ -779,7 +854,7 @@ TEST_F(HandshakeTest, CloseNotifyInsteadOfServerHelloIsEacces) {
 	// A peer that refuses by ending the session (close_notify, as GnuTLS
 	// servers do with gnutls_bye) rejected us; it did not just vanish.
 	auto fds = unix_pair();
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	s.peername = "server.test";
 	s.fd = fds.first.get();
 	auto session = TlsSession::create(std::move(s), log_.log());
@@ -796,7 +871,7 @@ TEST_F(HandshakeTest, CloseNotifyInsteadOfServerHelloIsEacces) {
 TEST_F(HandshakeTest, PeerClosingBeforeAnythingIsEtimedout) {
 	auto fds = unix_pair();
 	fds.second.reset();
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Server, Auth::X509);
 	s.fd = fds.first.get();
 	auto session = TlsSession::create(std::move(s), log_.log());
 	ASSERT_TRUE(session.ok());
@@ -808,7 +883,7 @@ TEST_F(HandshakeTest, PeerClosingBeforeAnythingIsEtimedout) {
 TEST_F(HandshakeTest, Tls12OnlyPeerIsRejected) {
 	PeerOptions p = server_peer("server");
 	p.priority = "NORMAL:-VERS-ALL:+VERS-TLS1.2";
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	s.peername = "server.test";
 	auto r = run(std::move(s), unix_pair(), p);
 	EXPECT_EQ(r.status(), EACCES) << r.reason();
@@ -818,7 +893,7 @@ TEST_F(HandshakeTest, PeerWithoutKtlsCipherIsRejected) {
 	PeerOptions p = client_peer("client");
 	// TLS 1.3's fifth suite, which kTLS does not implement.
 	p.priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-CCM-8";
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Server, Auth::X509);
 	auto r = run(std::move(s), unix_pair(), p);
 	EXPECT_EQ(r.peer.error.find("bad priority"), std::string::npos) << r.peer.error;
 	EXPECT_EQ(r.status(), EACCES) << r.reason();
@@ -829,7 +904,7 @@ TEST_F(HandshakeTest, NotASocketIsEinval) {
 	int p[2];
 	ASSERT_EQ(pipe(p), 0);
 	UniqueFd a(p[0]), b(p[1]);
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	s.fd = a.get();
 	auto session = TlsSession::create(std::move(s), log_.log());
 	ASSERT_FALSE(session.ok());
@@ -838,7 +913,7 @@ TEST_F(HandshakeTest, NotASocketIsEinval) {
 
 TEST_F(HandshakeTest, AnonymousServerIsEinval) {
 	auto fds = unix_pair();
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Server, Auth::Anonymous);
 	s.fd = fds.first.get();
 	auto session = TlsSession::create(std::move(s), log_.log());
 	ASSERT_FALSE(session.ok());
@@ -907,7 +982,7 @@ TEST_F(HandshakeTest, ServerNeverReadsClientDataSentWithFinished) {
 	PeerOptions p = client_peer("client");
 	p.data_after = "hello in the same flight";
 	p.receive_after = 4;
-	auto s = setup(Role::Server, HANDSHAKE_AUTH_X509);
+	auto s = setup(Role::Server, Auth::X509);
 	std::unique_ptr<Peer> peer;
 	auto r = run(std::move(s), unix_pair(), p, &peer);
 	ASSERT_TRUE(r.result.ok()) << r.reason();
@@ -918,7 +993,7 @@ TEST_F(HandshakeTest, ClientNeverReadsServerDataSentWithFinished) {
 	PeerOptions p = server_peer("server");
 	p.data_after = "half-RTT data";
 	p.receive_after = 4;
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	s.peername = "server.test";
 	std::unique_ptr<Peer> peer;
 	auto r = run(std::move(s), unix_pair(), p, &peer);
@@ -929,7 +1004,7 @@ TEST_F(HandshakeTest, ClientNeverReadsServerDataSentWithFinished) {
 TEST_F(HandshakeTest, NewSessionTicketIsLeftForTheConsumer) {
 	PeerOptions p = server_peer("server");
 	p.tickets = true;
-	auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+	auto s = setup(Role::Client, Auth::Anonymous);
 	s.peername = "server.test";
 	std::unique_ptr<Peer> peer;
 	auto r = run(std::move(s), unix_pair(), p, &peer);
@@ -945,6 +1020,53 @@ TEST_F(HandshakeTest, NewSessionTicketIsLeftForTheConsumer) {
 	ASSERT_TRUE(opened.ok()) << opened.error().reason;
 	EXPECT_EQ(opened->first, 22); // handshake: NewSessionTicket
 	EXPECT_EQ(static_cast<uint8_t>(opened->second.at(0)), 4);
+}
+
+// ---- RFC 8449 record size limit ----
+
+TEST_F(HandshakeTest, PeersRecordSizeLimitGoesToKtls) {
+	PeerOptions p = server_peer("server");
+	p.record_size_limit = 1024;
+	auto s = setup(Role::Client, Auth::Anonymous);
+	s.peername = "server.test";
+	auto r = run(std::move(s), unix_pair(), p);
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	auto secrets = r.session->traffic_secrets();
+	ASSERT_TRUE(secrets.ok());
+	EXPECT_EQ(secrets->tx_max_payload, 1024u); // 1025 on the wire: + the content type
+	// Without the extension's limit: nothing to set.
+	auto s2 = setup(Role::Client, Auth::Anonymous);
+	s2.peername = "server.test";
+	auto r2 = run(std::move(s2), unix_pair(), server_peer("server"));
+	ASSERT_TRUE(r2.result.ok()) << r2.reason();
+	EXPECT_EQ(r2.session->traffic_secrets()->tx_max_payload, 0u);
+}
+
+TEST_F(HandshakeTest, AClientsRecordSizeLimitGoesToKtlsToo) {
+	PeerOptions p = client_peer("client");
+	p.record_size_limit = 2048;
+	auto s = setup(Role::Server, Auth::X509);
+	auto r = run(std::move(s), unix_pair(), p);
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	EXPECT_EQ(r.session->traffic_secrets()->tx_max_payload, 2048u);
+}
+
+TEST(RecordSizeLimit, Tls13PayloadIsTheLimitLessTheContentType) {
+	EXPECT_EQ(tls13_max_payload(1025), 1024u);
+	EXPECT_EQ(tls13_max_payload(64), 63u);
+	EXPECT_EQ(tls13_max_payload(16384), 16383u);
+	EXPECT_FALSE(tls13_max_payload(16385)); // TLS's own: nothing to set
+	EXPECT_FALSE(tls13_max_payload(63));    // below RFC 8449's minimum
+	// An EncryptedExtensions body: extensions length, then type 28 = 0x0401.
+	const unsigned char ee[] = {0, 6, 0, 28, 0, 2, 0x04, 0x01};
+	gnutls_datum_t d{const_cast<unsigned char *>(ee), sizeof(ee)};
+	EXPECT_EQ(parse_record_size_limit(d, false), 0x401u);
+	const unsigned char bad[] = {0, 5, 0, 28, 0, 1, 4};
+	gnutls_datum_t b{const_cast<unsigned char *>(bad), sizeof(bad)};
+	EXPECT_FALSE(parse_record_size_limit(b, false));
+	const unsigned char none[] = {0, 4, 0, 10, 0, 0};
+	gnutls_datum_t n{const_cast<unsigned char *>(none), sizeof(none)};
+	EXPECT_FALSE(parse_record_size_limit(n, false));
 }
 
 // ---- Nagle ----
@@ -963,7 +1085,7 @@ TEST_F(HandshakeTest, NagleIsOffDuringTheHandshakeAndRestored) {
 		                     sizeof(original)),
 		          0);
 		int fd = fds.first.get();
-		auto s = setup(Role::Client, HANDSHAKE_AUTH_UNAUTH);
+		auto s = setup(Role::Client, Auth::Anonymous);
 		s.peername = "server.test";
 		s.fd = fd;
 		Peer peer(std::move(fds.second), server_peer("server"));

@@ -35,11 +35,14 @@ TEST(Keyring, SearchesKeyringsInOrder) {
 	auto in_b = add_user_key("ident", bytes("b"), b);
 	auto in_a = add_user_key("ident", bytes("a"), a);
 	std::vector<key_serial_t> ab{a, b}, ba{b, a};
-	EXPECT_EQ(search_psk(ab, "ident").value(), in_a);
-	EXPECT_EQ(search_psk(ba, "ident").value(), in_b);
-	auto miss = search_psk(ab, "nobody");
-	ASSERT_FALSE(miss.ok());
-	EXPECT_EQ(miss.error().code, EKEYREJECTED);
+	EXPECT_EQ(search_keyrings(ab, "user", "ident"), in_a);
+	EXPECT_EQ(search_keyrings(ba, "user", "ident"), in_b);
+	EXPECT_EQ(search_keyrings(ab, "user", "nobody"), 0);
+	EXPECT_EQ(search_keyrings(ab, "psk", "ident"), 0); // another type
+	auto d = describe_key(in_a);
+	ASSERT_TRUE(d.ok());
+	EXPECT_EQ(d->type, "user");
+	EXPECT_EQ(d->description, "ident");
 }
 
 TEST(Keyring, ResolvesKeyringsBySerialOrName) {
@@ -55,31 +58,68 @@ TEST(Keyring, LinksConfiguredKeyringsIntoTheProcessKeyring) {
 	key_serial_t ring = add_keyring("tlsupd-configured", KEY_SPEC_SESSION_KEYRING);
 	auto id = add_user_key("only-here", bytes("k"), ring);
 	CaptureLog log;
-	auto linked = link_keyrings({"tlsupd-configured"}, log.log());
+	key_serial_t psk_ring = add_keyring("tlsupd-psks", KEY_SPEC_SESSION_KEYRING);
+	auto linked = link_keyrings({"tlsupd-configured"}, {"tlsupd-psks"}, log.log());
 	ASSERT_TRUE(linked.ok()) << linked.error().reason;
-	EXPECT_EQ(linked->front(), ring);
+	EXPECT_EQ(linked->keyrings.front(), ring);
+	EXPECT_EQ(linked->psk_keyrings, std::vector<key_serial_t>{psk_ring});
 	ASSERT_EQ(keyctl_unlink(ring, KEY_SPEC_SESSION_KEYRING), 0);
 	EXPECT_EQ(keyctl_search(KEY_SPEC_PROCESS_KEYRING, "user", "only-here", 0), id);
 	// A configured keyring that does not exist stops start-up.
-	auto missing = link_keyrings({"tlsupd-missing-ring"}, log.log());
+	auto missing = link_keyrings({"tlsupd-missing-ring"}, {}, log.log());
 	ASSERT_FALSE(missing.ok());
 	EXPECT_NE(missing.error().reason.find("tlsupd-missing-ring"), std::string::npos);
 }
 
-TEST(Keyring, PeerCertificateKeyIsStableAndReadable) {
-	ASSERT_TRUE(ensure_process_keyring().ok());
+TEST(Keyring, PeerCertificateKeyIsStableAndExpires) {
+	const auto &keys = peer_keys();
 	auto der = Pki::get().cert_der("client");
-	auto a = store_peer_certificate(der, 0);
-	auto b = store_peer_certificate(der, 0);
-	ASSERT_TRUE(a.ok() && b.ok());
+	time_t in_ten_days = time(nullptr) + 10 * 86400;
+	auto a = keys.store(der, in_ten_days);
+	auto b = keys.store(der, in_ten_days);
+	ASSERT_TRUE(a.ok() && b.ok()) << (a ? b.error().reason : a.error().reason);
 	EXPECT_GT(a.value(), 0);
 	EXPECT_EQ(a.value(), b.value());
-	auto payload = read_key(a.value());
-	ASSERT_TRUE(payload.ok());
-	EXPECT_EQ(std::vector<uint8_t>(payload->data(), payload->data() + payload->size()), der);
-	auto other = store_peer_certificate(Pki::get().cert_der("server"), 0);
+	expect_certificate_key(a.value(), der);
+	// At most a day, however long the certificate lasts.
+	auto expiry = key_expiry(a.value());
+	EXPECT_TRUE(expiry == "1d" || expiry == "23h") << expiry;
+	auto other = keys.store(Pki::get().cert_der("server"), time(nullptr) + 100);
+	ASSERT_TRUE(other.ok());
 	EXPECT_NE(other.value(), a.value());
-	EXPECT_FALSE(store_peer_certificate(der, 0x7ffffff2).ok()); // no such keyring
+	EXPECT_EQ(key_expiry(other.value()), "1m"); // with the certificate
+}
+
+TEST(Keyring, PeerCertificateKeysLiveInTheAgentsOwnKeyring) {
+	const auto &keys = peer_keys();
+	auto der = Pki::get().cert_der("client");
+	auto id = keys.store(der, time(nullptr) + 3600).value();
+	auto desc = key_description(id).value();
+	auto d = describe_key(keys.keyring()).value();
+	EXPECT_EQ(d.type, "keyring");
+	EXPECT_TRUE(is_agent_key_name(d.description)) << d.description;
+	EXPECT_TRUE(is_agent_key_name(desc)) << desc;
+	long in_ring =
+	        keyctl_search(keys.keyring(), describe_key(id)->type.c_str(), desc.c_str(), 0);
+	EXPECT_EQ(in_ring, id);
+	EXPECT_LT(keyctl_search(KEY_SPEC_SESSION_KEYRING, "user", desc.c_str(), 0), 0);
+}
+
+TEST(Keyring, PeerCertificateIsAnAsymmetricKeyWhereTheKernelParsesIt) {
+	// As ktls-utils stores it; this host's kernel parses an RSA leaf if it
+	// has CONFIG_ASYMMETRIC_KEY_TYPE and an X.509 parser.
+	auto der = Pki::get().cert_der("rsa-client");
+	key_serial_t probe = add_key("asymmetric", "tlsupd-probe", der.data(), der.size(),
+	                             KEY_SPEC_SESSION_KEYRING);
+	if (probe < 0)
+		GTEST_SKIP() << "no asymmetric key type for this certificate here: "
+		             << strerror(errno);
+	keyctl_invalidate(probe);
+	auto id = peer_keys().store(der, time(nullptr) + 3600);
+	ASSERT_TRUE(id.ok()) << id.error().reason;
+	EXPECT_EQ(describe_key(id.value())->type, "asymmetric");
+	EXPECT_EQ(peer_keys().store(der, time(nullptr) + 3600).value(), id.value());
+	EXPECT_NE(key_expiry(id.value()), "perm");
 }
 
 } // namespace

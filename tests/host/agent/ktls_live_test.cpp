@@ -50,7 +50,7 @@ TEST_P(KtlsLive, DataBehindFinishedAndAnAnswerGoThroughTheKernel) {
 	ConfigSpec spec;
 	SessionSetup s;
 	s.role = Role::Client;
-	s.auth_mode = HANDSHAKE_AUTH_UNAUTH;
+	s.auth = Auth::Anonymous;
 	s.peername = "server.test";
 	s.credentials = make_credentials(spec);
 	s.priorities = prio.get();
@@ -102,6 +102,47 @@ INSTANTIATE_TEST_SUITE_P(Ciphers, KtlsLive,
 			                         c = '_';
 	                         return n;
                          });
+
+TEST(KtlsLiveInstall, APeersRecordSizeLimitIsSetOrRefusedClearly) {
+	// RFC 8449: a peer that accepts at most 1025-byte records. Where the
+	// kernel has TLS_TX_MAX_PAYLOAD_LEN kTLS is told; where it has not
+	// (6.1, 6.12) the handshake fails with EIO and says why, instead of
+	// kTLS sending records the peer refuses.
+	auto prio = Priorities::create().value();
+	ConfigSpec spec;
+	SessionSetup s;
+	s.role = Role::Client;
+	s.auth = Auth::Anonymous;
+	s.peername = "server.test";
+	s.credentials = make_credentials(spec);
+	s.priorities = prio.get();
+	auto fds = tcp_pair();
+	PeerOptions p;
+	p.cert = p.key = "server";
+	p.record_size_limit = 1024;
+	Peer peer(std::move(fds.second), p);
+	UniqueFd agent(std::move(fds.first));
+	s.fd = agent.get();
+	CaptureLog log;
+	auto session = TlsSession::create(std::move(s), log.log()).value();
+	ASSERT_TRUE(drive(*session, agent.get()).ok());
+	auto secrets = session->traffic_secrets().value();
+	ASSERT_EQ(secrets.tx_max_payload, 1024u);
+	auto installed = install_ktls(agent.get(), secrets);
+	if (installed) {
+		uint16_t v = 0;
+		socklen_t len = sizeof(v);
+		ASSERT_EQ(getsockopt(agent.get(), SOL_TLS, kTlsTxMaxPayloadLen, &v, &len), 0);
+		EXPECT_EQ(v, 1024);
+	} else {
+		EXPECT_EQ(installed.error().code, EIO);
+		EXPECT_NE(installed.error().reason.find("RFC 8449"), std::string::npos)
+		        << installed.error().reason;
+		std::printf("# this kernel: %s\n", installed.error().reason.c_str());
+	}
+	agent.reset();
+	peer.wait();
+}
 
 TEST(KtlsLiveInstall, SocketpairStillRefusedWithEio) {
 	auto fds = unix_pair();

@@ -74,7 +74,7 @@ TEST_P(KtlsCipherTest, CryptoInfoMatchesRecordStateAndCarriesRecords) {
 	spec.server_cert = spec.server_key = "server";
 	SessionSetup s;
 	s.role = Role::Server;
-	s.auth_mode = HANDSHAKE_AUTH_X509;
+	s.auth = Auth::X509;
 	s.credentials = make_credentials(spec);
 	s.priorities = prio.get();
 	auto fds = unix_pair();

@@ -14,8 +14,12 @@
 #   rogue-ca.pem               a CA nobody trusts
 #   rogue-server.pem           server.test signed by rogue-ca
 #   rogue-client.pem           client.test signed by rogue-ca
+#   rsa-client.pem             rsa-client.test, TLS client, RSA 2048
+#   server-ed25519.pem         server.test, TLS server, Ed25519
+#   client-ed25519.pem         client.test, TLS client, Ed25519
 #   crl.pem                    CRL from ca listing revoked.pem and client-revoked.pem
-# Every leaf has NAME.key next to it. Keys are ECDSA P-256.
+# Every leaf has NAME.key next to it. Keys are ECDSA P-256 but rsa-client's and
+# the *-ed25519 ones.
 set -eu
 dir=$1
 mkdir -p "$dir"
@@ -74,6 +78,24 @@ leaf client-revoked ca 'cn = "client.test"' "$client" "$valid" 'serial = 2003'
 leaf rogue-server rogue-ca 'cn = "server.test"' 'dns_name = "server.test"' \
 	'ip_address = "127.0.0.1"' "$server" "$valid" 'serial = 3001'
 leaf rogue-client rogue-ca 'cn = "client.test"' "$client" "$valid" 'serial = 3002'
+# An RSA leaf: the kernel's asymmetric key type parses it without ECDSA.
+certtool --generate-privkey --key-type=rsa --bits=2048 --no-text --outfile rsa-client.key 2>/dev/null
+printf '%s\n' 'cn = "rsa-client.test"' "$client" "$valid" 'serial = 2004' >rsa-client.tmpl
+certtool --generate-certificate --load-privkey rsa-client.key --load-ca-certificate ca.pem \
+	--load-ca-privkey ca.key --template rsa-client.tmpl --outfile rsa-client.pem 2>/dev/null
+
+# Ed25519 leaves: the second certificate (x509.pq.*) a peer gets when its
+# signature algorithms allow it.
+for who in server client; do
+	certtool --generate-privkey --key-type=ed25519 --no-text --outfile "$who-ed25519.key" 2>/dev/null
+done
+printf '%s\n' 'cn = "server.test"' 'dns_name = "server.test"' 'ip_address = "127.0.0.1"' \
+	"$server" "$valid" 'serial = 1006' >server-ed25519.tmpl
+printf '%s\n' 'cn = "client.test"' "$client" "$valid" 'serial = 2005' >client-ed25519.tmpl
+for who in server client; do
+	certtool --generate-certificate --load-privkey "$who-ed25519.key" --load-ca-certificate ca.pem \
+		--load-ca-privkey ca.key --template "$who-ed25519.tmpl" --outfile "$who-ed25519.pem" 2>/dev/null
+done
 
 cat revoked.pem client-revoked.pem >revoked-list.pem
 printf 'crl_next_update = 3650\ncrl_number = 1\n' >crl.tmpl

@@ -180,8 +180,8 @@ TEST(AcceptDecode, DamagedCertificateNestIsAnError) {
 	EXPECT_NE(d.error->reason.find("CERTIFICATE"), std::string::npos);
 }
 
-HandshakeRequest request(uint32_t type, uint32_t auth) {
-	HandshakeRequest r;
+AcceptReply request(uint32_t type, uint32_t auth) {
+	AcceptReply r;
 	r.sockfd = 3;
 	r.message_type = type;
 	r.auth_mode = auth;
@@ -190,10 +190,10 @@ HandshakeRequest request(uint32_t type, uint32_t auth) {
 
 TEST(ValidateRequest, ZeroPeerIdentityMeansNone) {
 	// Upstream's server PSK request carries ta_my_peerids[0], usually 0.
-	HandshakeRequest server = request(2, HANDSHAKE_AUTH_PSK);
+	AcceptReply server = request(2, HANDSHAKE_AUTH_PSK);
 	server.peer_identities = {0};
 	EXPECT_TRUE(validate_request(server).ok());
-	HandshakeRequest client = request(1, HANDSHAKE_AUTH_PSK);
+	AcceptReply client = request(1, HANDSHAKE_AUTH_PSK);
 	client.peer_identities = {0};
 	EXPECT_FALSE(validate_request(client).ok());
 	client.peer_identities = {0, 12};
@@ -201,7 +201,7 @@ TEST(ValidateRequest, ZeroPeerIdentityMeansNone) {
 }
 
 TEST(ValidateRequest, ParameterRules) {
-	using R = HandshakeRequest;
+	using R = AcceptReply;
 	EXPECT_TRUE(validate_request(request(1, HANDSHAKE_AUTH_UNAUTH)).ok());
 	EXPECT_TRUE(validate_request(request(1, HANDSHAKE_AUTH_X509)).ok());
 	EXPECT_TRUE(validate_request(request(2, HANDSHAKE_AUTH_X509)).ok());
@@ -234,7 +234,7 @@ TEST(ValidateRequest, ParameterRules) {
 }
 
 TEST(DoneEncode, StatusSockfdAndEveryRemoteAuth) {
-	DoneMessage m{17, EACCES, {100, 200, 300}};
+	DoneCommand m{17, EACCES, {100, 200, 300}};
 	auto b = encode_done(m);
 	ASSERT_EQ(b.size() % 4, 0u);
 	auto *head = reinterpret_cast<nlattr *>(b.data());
@@ -256,7 +256,7 @@ TEST(DoneEncode, StatusSockfdAndEveryRemoteAuth) {
 }
 
 TEST(DoneEncode, SuccessWithoutPeers) {
-	auto b = encode_done(DoneMessage{4, 0, {}});
+	auto b = encode_done(DoneCommand{4, 0, {}});
 	EXPECT_EQ(b.size(), 16u); // STATUS and SOCKFD only
 	nlattr *tb[HANDSHAKE_A_DONE_MAX + 1] = {};
 	ASSERT_EQ(nla_parse(tb, HANDSHAKE_A_DONE_MAX, reinterpret_cast<nlattr *>(b.data()),

@@ -17,6 +17,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 namespace tlsup::test {
 
 namespace {
@@ -121,6 +123,51 @@ key_serial_t add_keyring(const std::string &desc, key_serial_t ring) {
 	return id;
 }
 
+key_serial_t add_psk_key(const std::string &desc, std::span<const uint8_t> payload,
+                         key_serial_t ring) {
+	return add_key(kPskKeyType, desc.c_str(), payload.data(), payload.size(), ring);
+}
+
+const PeerCertificateKeys &peer_keys() {
+	static PeerCertificateKeys keys = [] {
+		if (!ensure_process_keyring())
+			std::abort();
+		auto k = PeerCertificateKeys::create();
+		if (!k)
+			std::abort();
+		return std::move(k).value();
+	}();
+	return keys;
+}
+
+void expect_certificate_key(key_serial_t key, const std::vector<uint8_t> &der) {
+	auto d = describe_key(key);
+	ASSERT_TRUE(d.ok()) << d.error().reason;
+	EXPECT_EQ(d->description.rfind("tlsupd:x509:sha256:", 0), 0u) << d->description;
+	if (d->type == "asymmetric")
+		return;
+	ASSERT_EQ(d->type, "user");
+	auto k = read_key(key);
+	ASSERT_TRUE(k.ok()) << k.error().reason;
+	EXPECT_EQ(std::vector<uint8_t>(k->data(), k->data() + k->size()), der);
+}
+
+std::string key_expiry(key_serial_t key) {
+	std::ifstream in("/proc/keys");
+	std::string line;
+	char want[16];
+	std::snprintf(want, sizeof(want), "%08x ", static_cast<unsigned>(key));
+	while (std::getline(in, line)) {
+		if (line.rfind(want, 0) != 0)
+			continue;
+		std::istringstream fields(line);
+		std::string serial, flags, usage, expiry;
+		fields >> serial >> flags >> usage >> expiry;
+		return expiry;
+	}
+	return "";
+}
+
 std::vector<uint8_t> bytes(const std::string &s) {
 	return {s.begin(), s.end()};
 }
@@ -183,12 +230,19 @@ Config make_config(const ConfigSpec &spec) {
 		cfg.server.certificate = pki.path(spec.server_cert + ".pem");
 		cfg.server.private_key = pki.path(spec.server_key + ".key");
 	}
+	if (!spec.client_pq.empty()) {
+		cfg.client.pq_certificate = pki.path(spec.client_pq + ".pem");
+		cfg.client.pq_private_key = pki.path(spec.client_pq + ".key");
+	}
+	if (!spec.server_pq.empty()) {
+		cfg.server.pq_certificate = pki.path(spec.server_pq + ".pem");
+		cfg.server.pq_private_key = pki.path(spec.server_pq + ".key");
+	}
 	return cfg;
 }
 
-std::shared_ptr<const Credentials> make_credentials(const ConfigSpec &spec,
-                                                    std::vector<key_serial_t> keyrings) {
-	auto creds = load_credentials(make_config(spec), std::move(keyrings));
+std::shared_ptr<const Credentials> make_credentials(const ConfigSpec &spec) {
+	auto creds = load_credentials(make_config(spec));
 	if (!creds) {
 		std::fprintf(stderr, "load_credentials: %s\n", creds.error().reason.c_str());
 		std::abort();
@@ -226,7 +280,16 @@ struct PeerState {
 	const PeerOptions *opts;
 	bool corked = false;
 	std::string pending;
+	bool saw_certificate = false;
+	int client_hellos = 0;
 };
+
+int note_certificate(gnutls_session_t s, unsigned, unsigned, unsigned incoming,
+                     const gnutls_datum_t *) {
+	if (incoming)
+		static_cast<PeerState *>(gnutls_session_get_ptr(s))->saw_certificate = true;
+	return 0;
+}
 
 ssize_t peer_push(gnutls_transport_ptr_t ptr, const void *data, size_t len) {
 	auto *st = static_cast<PeerState *>(ptr);
@@ -269,6 +332,24 @@ int close_on_first_message(gnutls_session_t s, unsigned, unsigned, unsigned inco
 		return 0;
 	::shutdown(static_cast<PeerState *>(gnutls_session_get_ptr(s))->fd, SHUT_RDWR);
 	return GNUTLS_E_USER_ERROR;
+}
+
+int peer_hook(gnutls_session_t s, unsigned htype, unsigned when, unsigned incoming,
+              const gnutls_datum_t *msg) {
+	auto *st = static_cast<PeerState *>(gnutls_session_get_ptr(s));
+	if (when == GNUTLS_HOOK_PRE && htype == GNUTLS_HANDSHAKE_FINISHED &&
+	    !st->opts->data_after.empty())
+		return cork_on_finished(s, htype, when, incoming, msg);
+	if (when == GNUTLS_HOOK_PRE && st->opts->server && incoming &&
+	    htype == GNUTLS_HANDSHAKE_CLIENT_HELLO)
+		st->client_hellos++; // counted before GnuTLS may refuse it
+	if (when != GNUTLS_HOOK_POST)
+		return 0;
+	if (st->opts->server && htype == GNUTLS_HANDSHAKE_CERTIFICATE_PKT)
+		note_certificate(s, htype, when, incoming, msg);
+	if (st->opts->misbehave == PeerOptions::Misbehave::CloseAfterFirstMessage)
+		return close_on_first_message(s, htype, when, incoming, msg);
+	return 0;
 }
 
 int peer_psk_lookup(gnutls_session_t s, const gnutls_datum_t *user, gnutls_datum_t *key) {
@@ -359,6 +440,8 @@ void Peer::run() {
 		        s, opts_.verify_name.empty() ? nullptr : opts_.verify_name.c_str(), 0);
 	}
 	gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, xcred);
+	if (opts_.record_size_limit)
+		gnutls_record_set_max_recv_size(s, opts_.record_size_limit);
 	gnutls_datum_t ticket_key{};
 	if (opts_.server && opts_.tickets) {
 		gnutls_session_ticket_key_generate(&ticket_key);
@@ -379,18 +462,16 @@ void Peer::run() {
 		gnutls_psk_set_server_credentials_function2(scred, peer_psk_lookup);
 		gnutls_credentials_set(s, GNUTLS_CRD_PSK, scred);
 	}
-	if (!opts_.data_after.empty())
-		gnutls_handshake_set_hook_function(s, GNUTLS_HANDSHAKE_FINISHED, GNUTLS_HOOK_PRE,
-		                                   cork_on_finished);
-	if (opts_.misbehave == PeerOptions::Misbehave::CloseAfterFirstMessage)
-		gnutls_handshake_set_hook_function(s, GNUTLS_HANDSHAKE_ANY, GNUTLS_HOOK_POST,
-		                                   close_on_first_message);
+	// GnuTLS keeps one hook per session: one that does all of it.
+	gnutls_handshake_set_hook_function(s, GNUTLS_HANDSHAKE_ANY, GNUTLS_HOOK_BOTH, peer_hook);
 
 	int ret;
 	do
 		ret = gnutls_handshake(s);
 	while (ret < 0 && ret != GNUTLS_E_AGAIN && !gnutls_error_is_fatal(ret));
 	out_.ret = ret;
+	out_.saw_client_certificate = st.saw_certificate;
+	out_.client_hellos = st.client_hellos;
 	if (ret < 0) {
 		out_.error = gnutls_strerror(ret);
 		if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED)
@@ -441,7 +522,7 @@ Result<TlsSession::Progress> drive(TlsSession &session, int fd, std::chrono::mil
 	auto deadline = std::chrono::steady_clock::now() + limit;
 	for (;;) {
 		auto r = TRY(session.step());
-		if (r == TlsSession::Progress::Done || r == TlsSession::Progress::NeedReverseDns)
+		if (r == TlsSession::Progress::Done)
 			return r;
 		auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
 		        deadline - std::chrono::steady_clock::now());

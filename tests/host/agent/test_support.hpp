@@ -22,6 +22,7 @@
 #include "config.hpp"
 #include "credentials.hpp"
 #include "handshake.hpp"
+#include "keyring.hpp"
 #include "log.hpp"
 #include "result.hpp"
 #include "unique_fd.hpp"
@@ -47,6 +48,17 @@ void join_private_session_keyring();
 key_serial_t add_user_key(const std::string &desc, std::span<const uint8_t> payload,
                           key_serial_t ring = KEY_SPEC_SESSION_KEYRING);
 key_serial_t add_keyring(const std::string &desc, key_serial_t ring);
+// A "psk" key (the kernel's NVMe keyring type, 6.7+); -1 when this kernel
+// has no such type.
+key_serial_t add_psk_key(const std::string &desc, std::span<const uint8_t> payload,
+                         key_serial_t ring);
+// The agent's keyring for verified peer certificates, made once per process.
+const PeerCertificateKeys &peer_keys();
+// KEY holds the certificate DER: a "user" key with that payload, or an
+// "asymmetric" key (whose payload the kernel does not give back).
+void expect_certificate_key(key_serial_t key, const std::vector<uint8_t> &der);
+// The expiry column of /proc/keys for KEY ("perm", "23h", ...).
+std::string key_expiry(key_serial_t key);
 std::vector<uint8_t> bytes(const std::string &s);
 std::vector<uint8_t> random_bytes(size_t n);
 
@@ -61,11 +73,10 @@ struct ConfigSpec {
 	std::string crl;                     // "" or "crl.pem"
 	std::string client_cert, client_key; // e.g. "client"
 	std::string server_cert, server_key;
+	std::string client_pq, server_pq; // x509.pq.certificate/private_key, e.g. "server-ed25519"
 };
 Config make_config(const ConfigSpec &spec);
-// KEYRINGS: as if linked at start-up (where server PSKs are looked up).
-std::shared_ptr<const Credentials> make_credentials(const ConfigSpec &spec,
-                                                    std::vector<key_serial_t> keyrings = {});
+std::shared_ptr<const Credentials> make_credentials(const ConfigSpec &spec);
 
 // Captures log lines (all levels).
 class CaptureLog {
@@ -91,6 +102,8 @@ struct PeerOptions {
 	bool request_client_cert = false; // server peer
 	bool require_client_cert = false;
 	bool tickets = false; // server peer sends NewSessionTickets
+	// RFC 8449: the largest record the peer accepts (0: GnuTLS's default).
+	size_t record_size_limit = 0;
 
 	std::string psk_identity; // client peer
 	std::vector<uint8_t> psk_key;
@@ -117,6 +130,8 @@ struct PeerOutcome {
 	std::string received;
 	int receive_ret = 0;
 	std::vector<uint8_t> agent_cert_der; // what the agent presented, if any
+	bool saw_client_certificate = false; // server peer: a client Certificate arrived
+	int client_hellos = 0;               // server peer: ClientHellos received
 };
 
 class Peer {
@@ -135,7 +150,7 @@ private:
 	int stall_pipe_[2] = {-1, -1};
 };
 
-// Steps SESSION until it finishes (Done or NeedReverseDns) or fails.
+// Steps SESSION until it finishes (Done) or fails.
 Result<TlsSession::Progress> drive(TlsSession &session, int fd,
                                    std::chrono::milliseconds limit = std::chrono::seconds(10));
 

@@ -4,7 +4,10 @@
 // -EAGAIN, READY storms and lost notifications, the in-flight bound,
 // deadlines, reverse DNS on the helper thread, and the DONE each request
 // gets (status, remote peer ids, the agent's fd closed only afterwards).
+#include <condition_variable>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <optional>
 #include <poll.h>
 #include <thread>
 
@@ -25,7 +28,9 @@ public:
 	explicit WorkerHarness(unsigned limit = 64,
 	                       ReverseResolver::Lookup lookup = ReverseResolver::system_lookup)
 	    : admission(limit), resolver(std::make_unique<ReverseResolver>(1, std::move(lookup))),
-	      shared{log.log(), creds, admission, stats, *resolver, settings} {
+	      accept_keyrings(AcceptKeyrings::create(log.log()).value()),
+	      shared{log.log(), creds,    keyrings,    admission,       stats,
+	             *resolver, settings, peer_keys(), *accept_keyrings} {
 		// As the agent does before its threads start: one process keyring
 		// shared by every worker (see ensure_process_keyring()).
 		EXPECT_TRUE(ensure_process_keyring().ok());
@@ -61,10 +66,12 @@ public:
 
 	CaptureLog log;
 	CredentialStore creds;
+	KeyringStore keyrings;
 	Admission admission;
 	Stats stats;
 	std::unique_ptr<ReverseResolver> resolver;
 	WorkerSettings settings;
+	std::unique_ptr<AcceptKeyrings> accept_keyrings;
 	WorkerShared shared;
 	FakeKernel kernel;
 	std::atomic<int> installs{0};
@@ -79,10 +86,10 @@ struct Conn {
 };
 
 Conn client_request(FakeKernel &k, PeerOptions p = {}, uint32_t timeout_ms = 0) {
-	auto fds = unix_pair();
+	auto fds = tcp_pair();
 	if (p.cert.empty() && p.misbehave == PeerOptions::Misbehave::None)
 		p.cert = p.key = "server";
-	HandshakeRequest r;
+	AcceptReply r;
 	r.sockfd = fds.first.release();
 	r.message_type = HANDSHAKE_MSG_TYPE_CLIENTHELLO;
 	r.auth_mode = HANDSHAKE_AUTH_UNAUTH;
@@ -155,7 +162,7 @@ TEST(Worker, ReadyStormStrandsNothing) {
 	std::vector<UniqueFd> peers;
 	for (int i = 0; i < 300; i++) {
 		auto fds = unix_pair();
-		HandshakeRequest r;
+		AcceptReply r;
 		r.sockfd = fds.first.release();
 		r.message_type = 7;
 		h.kernel.submit(std::move(r));
@@ -268,7 +275,7 @@ TEST(Worker, ReplyWithoutSocketIsLoggedAndReleased) {
 TEST(Worker, BadParametersAreEinval) {
 	WorkerHarness h;
 	auto fds = unix_pair();
-	HandshakeRequest r;
+	AcceptReply r;
 	r.sockfd = fds.first.release();
 	r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
 	r.auth_mode = HANDSHAKE_AUTH_UNAUTH;
@@ -293,8 +300,8 @@ TEST(Worker, DoneCarriesThePskPeerId) {
 	WorkerHarness h;
 	auto key = random_bytes(32);
 	auto id = add_user_key("worker-client", key);
-	auto fds = unix_pair();
-	HandshakeRequest r;
+	auto fds = tcp_pair();
+	AcceptReply r;
 	r.sockfd = fds.first.release();
 	r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
 	r.auth_mode = HANDSHAKE_AUTH_PSK;
@@ -323,7 +330,7 @@ TEST(Worker, ConcurrentMtlsServersEachGetTheirPeerId) {
 	std::vector<int> fds;
 	for (int i = 0; i < 8; i++) {
 		auto pair = tcp_pair();
-		HandshakeRequest r;
+		AcceptReply r;
 		r.sockfd = pair.second.release(); // the accepted side: a server
 		r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
 		r.auth_mode = HANDSHAKE_AUTH_X509;
@@ -352,6 +359,171 @@ TEST(Worker, ConcurrentMtlsServersEachGetTheirPeerId) {
 		EXPECT_EQ(p->wait().ret, 0);
 }
 
+// The PSK a server consumer provisioned in its own keyring serves that
+// consumer's peers and no one else's, though the kernel links every
+// consumer's keyring into the agent's process keyring, which all workers
+// share; and each is unlinked again once its handshake is over.
+std::vector<key_serial_t> process_keyring_contents() {
+	void *raw = nullptr;
+	int n = keyctl_read_alloc(KEY_SPEC_PROCESS_KEYRING, &raw);
+	std::vector<key_serial_t> out;
+	if (n > 0)
+		out.assign(static_cast<key_serial_t *>(raw),
+		           static_cast<key_serial_t *>(raw) + n / sizeof(key_serial_t));
+	free(raw);
+	return out;
+}
+
+void psk_stays_with_its_consumer(bool kernel_sends_keyring) {
+	WorkerHarness h;
+	key_serial_t ring_a = add_keyring("consumer A", KEY_SPEC_SESSION_KEYRING);
+	key_serial_t ring_b = add_keyring("consumer B", KEY_SPEC_SESSION_KEYRING);
+	auto key = random_bytes(32);
+	auto psk_a = add_user_key("consumer-a-host", key, ring_a);
+	LinkedKeyrings rings;
+	rings.psk_keyrings = {ring_a, ring_b}; // both named for PSKs
+	ConfigSpec spec;
+	spec.server_cert = spec.server_key = "server";
+	h.creds.replace(make_credentials(spec));
+	h.keyrings.replace(rings);
+
+	std::vector<std::unique_ptr<Peer>> peers;
+	std::vector<int> fds;
+	// Every peer uses consumer A's identity and key.
+	auto request = [&](key_serial_t ring) {
+		auto pair = tcp_pair();
+		AcceptReply r;
+		r.sockfd = pair.second.release();
+		r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
+		r.auth_mode = HANDSHAKE_AUTH_PSK;
+		r.timeout_ms = 10000;
+		fds.push_back(r.sockfd);
+		h.kernel.submit(std::move(r), ring, kernel_sends_keyring);
+		PeerOptions p;
+		p.server = false;
+		p.priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+ECDHE-PSK:+PSK";
+		p.psk_identity = "consumer-a-host";
+		p.psk_key = key;
+		peers.push_back(std::make_unique<Peer>(std::move(pair.first), p));
+	};
+	request(ring_a); // A's peer
+	request(ring_b); // B's
+	request(0);      // a consumer without a keyring's
+	request(ring_a); // A's again, after B's
+	h.start(2);
+	ASSERT_TRUE(h.kernel.wait_dones(4));
+	auto status_of = [&](int fd) {
+		for (const auto &d : h.kernel.done_copy())
+			if (d.sockfd == fd)
+				return d;
+		return DoneCommand{};
+	};
+	EXPECT_EQ(status_of(fds[0]).status, 0u);
+	EXPECT_EQ(status_of(fds[0]).remote_auth,
+	          std::vector<uint32_t>{static_cast<uint32_t>(psk_a)});
+	EXPECT_EQ(status_of(fds[1]).status, static_cast<uint32_t>(EKEYREJECTED));
+	EXPECT_EQ(status_of(fds[2]).status, static_cast<uint32_t>(EKEYREJECTED));
+	EXPECT_EQ(status_of(fds[3]).status, 0u);
+	for (auto &p : peers)
+		p->wait();
+	for (key_serial_t k : process_keyring_contents()) {
+		EXPECT_NE(k, ring_a) << "consumer A's keyring is still linked";
+		EXPECT_NE(k, ring_b) << "consumer B's keyring is still linked";
+	}
+	keyctl_invalidate(ring_a);
+	keyctl_invalidate(ring_b);
+}
+
+TEST(Worker, PskStaysWithItsConsumerWhenTheKernelNamesTheKeyring) {
+	psk_stays_with_its_consumer(true); // tlsup.ko: KEYRING attribute
+}
+
+TEST(Worker, PskStaysWithItsConsumerWhenTheKernelDoesNotNameIt) {
+	psk_stays_with_its_consumer(false); // upstream 6.12: no KEYRING
+}
+
+// Sockets of kinds the kernel consumers do not hand over, each connected to
+// a peer that must not receive a byte.
+struct OtherSocket {
+	std::string kind;
+	UniqueFd agent, peer;
+};
+
+std::optional<OtherSocket> udp_socket() {
+	UniqueFd rx(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+	sockaddr_in a{};
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t len = sizeof(a);
+	if (bind(rx.get(), reinterpret_cast<sockaddr *>(&a), len) < 0 ||
+	    getsockname(rx.get(), reinterpret_cast<sockaddr *>(&a), &len) < 0)
+		return std::nullopt;
+	UniqueFd tx(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+	if (connect(tx.get(), reinterpret_cast<sockaddr *>(&a), len) < 0)
+		return std::nullopt;
+	return OtherSocket{"UDP", std::move(tx), std::move(rx)};
+}
+
+std::optional<OtherSocket> stream_socket(int protocol, const char *kind) {
+	UniqueFd lst(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, protocol));
+	if (!lst.valid())
+		return std::nullopt; // this kernel has no such protocol
+	sockaddr_in a{};
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t len = sizeof(a);
+	if (bind(lst.get(), reinterpret_cast<sockaddr *>(&a), len) < 0 ||
+	    listen(lst.get(), 1) < 0 ||
+	    getsockname(lst.get(), reinterpret_cast<sockaddr *>(&a), &len) < 0)
+		return std::nullopt;
+	UniqueFd c(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, protocol));
+	if (connect(c.get(), reinterpret_cast<sockaddr *>(&a), len) < 0)
+		return std::nullopt;
+	UniqueFd s(accept4(lst.get(), nullptr, nullptr, SOCK_CLOEXEC));
+	return OtherSocket{kind, std::move(c), std::move(s)};
+}
+
+TEST(Worker, ASocketThatIsNotTcpIsEopnotsuppBeforeAnyByte) {
+	std::vector<OtherSocket> sockets;
+	if (auto u = udp_socket())
+		sockets.push_back(std::move(*u));
+	auto unix_sock = unix_pair();
+	sockets.push_back({"unix", std::move(unix_sock.first), std::move(unix_sock.second)});
+	if (auto m = stream_socket(262 /* IPPROTO_MPTCP */, "MPTCP"))
+		sockets.push_back(std::move(*m));
+	else
+		std::printf("# no MPTCP on this kernel: not tried\n");
+	if (auto q = stream_socket(261 /* IPPROTO_QUIC */, "QUIC"))
+		sockets.push_back(std::move(*q));
+	else
+		std::printf("# no QUIC on this kernel: not tried\n");
+	ASSERT_GE(sockets.size(), 2u);
+
+	WorkerHarness h;
+	std::vector<int> fds;
+	for (uint32_t type : {HANDSHAKE_MSG_TYPE_CLIENTHELLO, HANDSHAKE_MSG_TYPE_SERVERHELLO})
+		for (auto &sock : sockets) {
+			AcceptReply r;
+			r.sockfd = dup(sock.agent.get());
+			r.message_type = type;
+			r.auth_mode = type == HANDSHAKE_MSG_TYPE_CLIENTHELLO ? HANDSHAKE_AUTH_UNAUTH
+			                                                     : HANDSHAKE_AUTH_X509;
+			r.peername = "server.test";
+			fds.push_back(r.sockfd);
+			h.kernel.submit(std::move(r));
+		}
+	h.start(1);
+	ASSERT_TRUE(h.kernel.wait_dones(fds.size()));
+	for (const auto &d : h.kernel.done_copy())
+		EXPECT_EQ(d.status, static_cast<uint32_t>(EOPNOTSUPP));
+	EXPECT_TRUE(h.log.contains("is not TCP over IPv4/IPv6"));
+	for (auto &sock : sockets) {
+		char c;
+		EXPECT_LT(::recv(sock.peer.get(), &c, 1, MSG_DONTWAIT), 0)
+		        << sock.kind << " peer got a byte";
+	}
+}
+
 ReverseResolver::Names answer_server_test(const sockaddr_storage &addr) {
 	if (address_text(addr).value_or("") != "127.0.0.1")
 		return make_error(EACCES, "unexpected address");
@@ -362,7 +534,7 @@ Conn tcp_client_request(FakeKernel &k, const char *cert) {
 	auto fds = tcp_pair();
 	PeerOptions p;
 	p.cert = p.key = cert;
-	HandshakeRequest r;
+	AcceptReply r;
 	r.sockfd = fds.first.release();
 	r.message_type = HANDSHAKE_MSG_TYPE_CLIENTHELLO;
 	r.auth_mode = HANDSHAKE_AUTH_UNAUTH; // no PEERNAME
@@ -371,12 +543,27 @@ Conn tcp_client_request(FakeKernel &k, const char *cert) {
 	return {std::make_unique<Peer>(std::move(fds.second), p), fd};
 }
 
+TEST(Worker, ReverseDnsIsOffByDefault) {
+	std::atomic<int> lookups{0};
+	WorkerHarness h(64, [&lookups](const sockaddr_storage &a) {
+		lookups++;
+		return answer_server_test(a);
+	});
+	Conn c = tcp_client_request(h.kernel, "server-noip");
+	h.start(1);
+	ASSERT_TRUE(h.kernel.wait_dones(1));
+	EXPECT_EQ(h.kernel.done_copy()[0].status, static_cast<uint32_t>(EACCES));
+	EXPECT_EQ(lookups.load(), 0);
+	EXPECT_TRUE(h.log.contains("reverse DNS name matching is off"));
+}
+
 TEST(Worker, ReverseDnsRunsOnTheHelperThread) {
 	std::thread::id helper;
 	WorkerHarness h(64, [&helper](const sockaddr_storage &a) {
 		helper = std::this_thread::get_id();
 		return answer_server_test(a);
 	});
+	h.settings.reverse_dns = true;
 	Conn c = tcp_client_request(h.kernel, "server-noip");
 	h.start(1);
 	ASSERT_TRUE(h.kernel.wait_dones(1));
@@ -390,6 +577,7 @@ TEST(Worker, SlowReverseDnsIsBoundedAndDoesNotBlockTheLoop) {
 		std::this_thread::sleep_for(1500ms);
 		return answer_server_test(a);
 	});
+	h.settings.reverse_dns = true;
 	h.settings.reverse_dns_timeout_ms = 100;
 	Conn slow = tcp_client_request(h.kernel, "server-noip");
 	auto chans = h.start(1);
@@ -407,7 +595,41 @@ TEST(Worker, SlowReverseDnsIsBoundedAndDoesNotBlockTheLoop) {
 	};
 	EXPECT_EQ(find(slow.agent_fd), EACCES);
 	EXPECT_EQ(find(other.agent_fd), 0);
-	EXPECT_TRUE(h.log.contains("reverse DNS did not answer within 100 ms"));
+	EXPECT_TRUE(h.log.contains("reverse DNS failed: no answer within 100 ms"));
+}
+
+TEST(Worker, AQueuedLookupGoesWithItsRequest) {
+	// The only resolver thread is stuck; the second request's lookup waits
+	// in the queue until its deadline completes the request, and is then
+	// dropped: it never runs.
+	std::mutex mu;
+	std::condition_variable cv;
+	bool release = false;
+	std::atomic<int> lookups{0};
+	WorkerHarness h(64, [&](const sockaddr_storage &a) {
+		lookups++;
+		std::unique_lock lock(mu);
+		cv.wait(lock, [&] { return release; });
+		return answer_server_test(a);
+	});
+	h.settings.reverse_dns = true;
+	h.settings.reverse_dns_timeout_ms = 60000;
+	h.settings.default_timeout_ms = 200;
+	Conn first = tcp_client_request(h.kernel, "server-noip");
+	Conn second = tcp_client_request(h.kernel, "server-noip");
+	h.start(1);
+	ASSERT_TRUE(h.kernel.wait_dones(2, 5s));
+	for (const auto &d : h.kernel.done_copy())
+		EXPECT_EQ(d.status, static_cast<uint32_t>(ETIMEDOUT));
+	EXPECT_EQ(h.resolver->queued(), 0u);
+	EXPECT_EQ(h.resolver->dropped(), 1u);
+	{
+		std::lock_guard lock(mu);
+		release = true;
+	}
+	cv.notify_all();
+	std::this_thread::sleep_for(50ms);
+	EXPECT_EQ(lookups.load(), 1);
 }
 
 TEST(Worker, StopCompletesWhatIsInFlight) {

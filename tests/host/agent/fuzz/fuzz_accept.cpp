@@ -20,7 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 	(void)tlsup::validate_request(r);
 	(void)tlsup::decode_ready_class(in);
 	// DONE encoding of whatever was decoded round-trips its size.
-	tlsup::DoneMessage m{r.sockfd, r.auth_mode, {}};
+	tlsup::DoneCommand m{r.sockfd, r.auth_mode, {}};
 	for (int32_t id : r.peer_identities)
 		m.remote_auth.push_back(static_cast<uint32_t>(id));
 	if (tlsup::encode_done(m).size() != 16 + 8 * m.remote_auth.size())

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// A request's own keyring. During ACCEPT the kernel links the consumer's
+// ta_keyring into the accepting process's process keyring, which every
+// worker thread shares, and nothing unlinks it: left there, one consumer's
+// keys would be every later request's. tlsup.ko names the keyring in the
+// ACCEPT reply (KEYRING); upstream 6.12 does not. So each ACCEPT runs in a
+// window that owns the process keyring: its contents before and after tell
+// which keyring this ACCEPT linked, and that keyring moves out of the
+// process keyring into a holder keyring of the request's own, which goes
+// when the request does.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "keyring.hpp"
+#include "log.hpp"
+#include "result.hpp"
+
+namespace tlsup {
+
+// Holds one request's keyring (possessed by the agent, as the kernel's link
+// made it, for as long as the object lives). Move-only.
+class RequestKeyring {
+public:
+	RequestKeyring() = default;
+	RequestKeyring(key_serial_t keyring, key_serial_t holder, key_serial_t parent)
+	    : keyring_(keyring), holder_(holder), parent_(parent) {}
+	RequestKeyring(RequestKeyring &&o) noexcept { *this = std::move(o); }
+	RequestKeyring &operator=(RequestKeyring &&o) noexcept;
+	RequestKeyring(const RequestKeyring &) = delete;
+	RequestKeyring &operator=(const RequestKeyring &) = delete;
+	~RequestKeyring() { release(); }
+
+	// The keyring the request's own lookups use; 0 for none.
+	key_serial_t keyring() const { return keyring_; }
+	void release();
+
+private:
+	key_serial_t keyring_ = 0;
+	key_serial_t holder_ = 0; // our keyring that links keyring_
+	key_serial_t parent_ = 0; // where holder_ is linked
+};
+
+class AcceptKeyrings {
+public:
+	// Start-up, after ensure_process_keyring(): creates the keyring that
+	// holds the per-request holders ("tlsupd:requests").
+	static Result<std::unique_ptr<AcceptKeyrings>> create(const Log &log);
+
+	// Every change tlsupd makes to its process keyring takes this lock
+	// (start-up and reload linking too), so a window sees only its own
+	// ACCEPT's link.
+	std::unique_lock<std::mutex> lock() { return std::unique_lock(mu_); }
+
+	class Window {
+	public:
+		// After the ACCEPT: the request's keyring -- the KEYRING attribute
+		// when the kernel sent one, else the keyring this ACCEPT linked
+		// -- moved into a holder of its own. Keyrings the ACCEPT linked
+		// leave the process keyring either way.
+		RequestKeyring claim(key_serial_t keyring_attribute);
+
+	private:
+		friend class AcceptKeyrings;
+		Window(AcceptKeyrings &owner);
+		AcceptKeyrings &owner_;
+		std::unique_lock<std::mutex> lock_;
+		std::vector<key_serial_t> before_;
+		bool readable_ = false;
+	};
+
+	// Before an ACCEPT; the window closes when it goes out of scope.
+	Window open_window() { return Window(*this); }
+
+	key_serial_t holders() const { return holders_; }
+
+private:
+	AcceptKeyrings(key_serial_t holders, const Log &log) : holders_(holders), log_(log) {}
+	std::mutex mu_;
+	key_serial_t holders_;
+	const Log &log_;
+	uint64_t next_ = 1;
+};
+
+} // namespace tlsup

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "secret_bytes.hpp"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "unique_fd.hpp"
+
+namespace tlsup {
+
+Result<SecretBytes> read_secret_file(const std::string &path, size_t max) {
+	UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+	if (!fd.valid())
+		return make_error(errno == ENOENT ? ENOKEY : errno, "cannot open %s: %s",
+		                  path.c_str(), strerror(errno));
+	struct stat st;
+	if (fstat(fd.get(), &st) < 0)
+		return make_error(errno, "cannot stat %s: %s", path.c_str(), strerror(errno));
+	SecretBytes out;
+	size_t have = 0;
+	// Room for the size fstat says and one byte more, to see the end.
+	out.resize(std::min(static_cast<size_t>(st.st_size > 0 ? st.st_size : 0), max) + 1);
+	for (;;) {
+		if (have == out.size()) {
+			if (out.size() > max)
+				return make_error(EINVAL, "%s is larger than %zu bytes",
+				                  path.c_str(), max);
+			out.resize(std::min(out.size() * 2, max + 1));
+		}
+		ssize_t n = ::read(fd.get(), out.data() + have, out.size() - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return make_error(errno, "cannot read %s: %s", path.c_str(),
+			                  strerror(errno));
+		if (n == 0)
+			break;
+		have += static_cast<size_t>(n);
+	}
+	if (have > max)
+		return make_error(EINVAL, "%s is larger than %zu bytes", path.c_str(), max);
+	out.resize(have);
+	return out;
+}
+
+} // namespace tlsup

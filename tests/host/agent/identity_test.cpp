@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// What a session presents: the second (x509.pq) certificate when the
+// peer's signature algorithms can verify it, else the first; a private key
+// in a PKCS#11 token (SoftHSM, a private SOFTHSM2_CONF) by its URL; and
+// ML-DSA where this GnuTLS has it.
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <thread>
+
+#include "credentials.hpp"
+#include "test_support.hpp"
+
+namespace tlsup::test {
+namespace {
+
+class IdentityTest : public ::testing::Test {
+protected:
+	void SetUp() override { prio_ = Priorities::create().value(); }
+
+	// A server handshake presenting SPEC's identities to a client peer
+	// limited to SIGN (a GnuTLS priority fragment); the certificate the
+	// peer saw.
+	std::vector<uint8_t> server_presents(const ConfigSpec &spec, const std::string &sign) {
+		SessionSetup s;
+		s.role = Role::Server;
+		s.auth = Auth::X509;
+		s.credentials = make_credentials(spec);
+		s.priorities = prio_.get();
+		s.peer_keys = &peer_keys();
+		auto fds = tcp_pair();
+		s.fd = fds.first.get();
+		PeerOptions p;
+		p.server = false;
+		p.ca = "ca.pem";
+		p.verify_name = "server.test";
+		p.priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3" + sign;
+		Peer peer(std::move(fds.second), p);
+		auto session = TlsSession::create(std::move(s), log_.log());
+		EXPECT_TRUE(session.ok()) << session.error().reason;
+		if (session) {
+			auto r = drive(**session, fds.first.get());
+			EXPECT_TRUE(r.ok()) << r.error().reason;
+		}
+		::shutdown(fds.first.get(), SHUT_RDWR);
+		auto out = peer.wait();
+		EXPECT_EQ(out.ret, 0) << out.error;
+		return out.agent_cert_der;
+	}
+
+	std::unique_ptr<Priorities> prio_;
+	CaptureLog log_;
+};
+
+TEST_F(IdentityTest, TheSecondCertificateGoesToPeersThatCanVerifyIt) {
+	ConfigSpec spec;
+	spec.server_cert = spec.server_key = "server"; // ECDSA P-256
+	spec.server_pq = "server-ed25519";
+	const auto ecdsa = Pki::get().cert_der("server");
+	const auto ed25519 = Pki::get().cert_der("server-ed25519");
+	EXPECT_EQ(server_presents(spec, ":-SIGN-ALL:+SIGN-EDDSA-ED25519"), ed25519);
+	EXPECT_EQ(server_presents(spec, ":-SIGN-ALL:+SIGN-ECDSA-SECP256R1-SHA256"), ecdsa);
+	EXPECT_EQ(server_presents(spec, ""), ed25519); // both: the second one, as tlshd prefers
+	spec.server_pq.clear();
+	EXPECT_EQ(server_presents(spec, ""), ecdsa);
+}
+
+TEST_F(IdentityTest, AClientPresentsTheSecondToAServerThatAsksForIt) {
+	ConfigSpec spec;
+	spec.client_cert = spec.client_key = "client";
+	spec.client_pq = "client-ed25519";
+	for (bool ed : {true, false}) {
+		CaptureLog log;
+		SessionSetup s;
+		s.role = Role::Client;
+		s.auth = Auth::X509;
+		s.peername = "server.test";
+		s.credentials = make_credentials(spec);
+		s.priorities = prio_.get();
+		s.peer_keys = &peer_keys();
+		auto fds = tcp_pair();
+		s.fd = fds.first.get();
+		PeerOptions p;
+		p.server = true;
+		p.cert = p.key = "server";
+		p.ca = "ca.pem";
+		p.require_client_cert = true;
+		// The server's signature algorithms (its CertificateRequest): its
+		// own certificate is ECDSA, so that one stays allowed.
+		p.priority = ed ? "NORMAL:-VERS-ALL:+VERS-TLS1.3"
+		                : "NORMAL:-VERS-ALL:+VERS-TLS1.3:-SIGN-EDDSA-ED25519";
+		Peer peer(std::move(fds.second), p);
+		auto session = TlsSession::create(std::move(s), log.log()).value();
+		auto r = drive(*session, fds.first.get());
+		ASSERT_TRUE(r.ok()) << r.error().reason;
+		auto out = peer.wait();
+		EXPECT_EQ(out.ret, 0) << out.error;
+		EXPECT_EQ(log.contains("presenting the x509.pq certificate"), ed) << ed;
+	}
+}
+
+TEST_F(IdentityTest, AnUnreadableSecondCertificateIsAWarning) {
+	Config cfg = make_config(ConfigSpec{});
+	const Pki &pki = Pki::get();
+	cfg.server.certificate = pki.path("server.pem");
+	cfg.server.private_key = pki.path("server.key");
+	cfg.server.pq_certificate = pki.path("server-ed25519.pem");
+	cfg.server.pq_private_key = pki.path("server.key"); // not its key
+	auto creds = load_credentials(cfg);
+	ASSERT_TRUE(creds.ok()) << creds.error().reason;
+	EXPECT_TRUE((*creds)->server.identity.has_value());
+	EXPECT_FALSE((*creds)->server.pq_identity.has_value());
+	bool warned = false;
+	for (const auto &w : (*creds)->warnings)
+		warned |= w.find("only x509.certificate is presented") != std::string::npos;
+	EXPECT_TRUE(warned);
+}
+
+TEST_F(IdentityTest, MlDsaWhereThisGnutlsHasIt) {
+	if (gnutls_pk_get_id("ML-DSA-65") == GNUTLS_PK_UNKNOWN)
+		GTEST_SKIP() << "GnuTLS " << gnutls_check_version(nullptr)
+		             << " has no ML-DSA (3.8.10+): an ML-DSA x509.pq certificate cannot be "
+		                "read here; the second-certificate choice is tested with Ed25519";
+	FAIL() << "this GnuTLS has ML-DSA: add an ML-DSA x509.pq certificate to the test PKI";
+}
+
+// ---- a private key in a PKCS#11 token ----
+
+// One token per test process: SoftHSM reads its configuration once, when
+// GnuTLS first loads the PKCS#11 modules.
+class SoftHsm : public ::testing::Test {
+protected:
+	static void SetUpTestSuite() {
+		if (std::system("command -v softhsm2-util >/dev/null && command -v p11tool "
+		                ">/dev/null") != 0) {
+			skip_ = "softhsm2-util or p11tool (softhsm2, gnutls-bin) not installed";
+			return;
+		}
+		char d[] = "/tmp/tlsupd-hsm.XXXXXX";
+		if (!mkdtemp(d))
+			std::abort();
+		dir_ = d;
+		std::filesystem::create_directories(dir_ + "/tokens");
+		std::ofstream(dir_ + "/softhsm2.conf") << "directories.tokendir = " << dir_
+		                                       << "/tokens\nobjectstore.backend = file\n";
+		// A private token, never the host's: set before GnuTLS first loads
+		// the modules (p11-kit's softhsm2 module reads it), which nothing in
+		// this test binary has done yet.
+		setenv("SOFTHSM2_CONF", (dir_ + "/softhsm2.conf").c_str(), 1);
+		std::string init =
+		        "softhsm2-util --init-token --free --label tlsupd-test --pin 1234 "
+		        "--so-pin 4321 >/dev/null";
+		std::string write = "p11tool --write --load-privkey " +
+		                    Pki::get().path("server.key") +
+		                    " --label srv --id 01 --login --set-pin 1234 "
+		                    "'pkcs11:token=tlsupd-test' >/dev/null 2>&1";
+		if (std::system(init.c_str()) != 0 || std::system(write.c_str()) != 0)
+			skip_ = "SoftHSM token set-up failed";
+	}
+	static void TearDownTestSuite() {
+		if (!dir_.empty())
+			std::filesystem::remove_all(dir_);
+	}
+	void SetUp() override {
+		if (!skip_.empty())
+			GTEST_SKIP() << skip_;
+	}
+	static inline std::string dir_, skip_;
+};
+
+constexpr const char *kKeyUrl = "pkcs11:token=tlsupd-test;object=srv;type=private?pin-value=1234";
+
+TEST_F(SoftHsm, TheServerKeyLivesInTheToken) {
+	Config cfg = make_config(ConfigSpec{});
+	cfg.server.certificate = Pki::get().path("server.pem");
+	cfg.server.private_key = kKeyUrl;
+	auto creds = load_credentials(cfg);
+	ASSERT_TRUE(creds.ok()) << creds.error().reason;
+	ASSERT_TRUE((*creds)->server.identity.has_value());
+
+	auto prio = Priorities::create().value();
+	SessionSetup s;
+	s.role = Role::Server;
+	s.auth = Auth::X509;
+	s.credentials = creds.value();
+	s.priorities = prio.get();
+	s.peer_keys = &peer_keys();
+	auto fds = tcp_pair();
+	s.fd = fds.first.get();
+	PeerOptions p;
+	p.server = false;
+	p.ca = "ca.pem";
+	p.verify_name = "server.test";
+	Peer peer(std::move(fds.second), p);
+	CaptureLog log;
+	auto session = TlsSession::create(std::move(s), log.log()).value();
+	auto r = drive(*session, fds.first.get());
+	ASSERT_TRUE(r.ok()) << r.error().reason;
+	auto out = peer.wait();
+	EXPECT_EQ(out.ret, 0) << out.error; // the token signed the CertificateVerify
+	EXPECT_EQ(out.agent_cert_der, Pki::get().cert_der("server"));
+}
+
+TEST_F(SoftHsm, ManyHandshakesAtOnceShareTheTokenKey) {
+	// One configured key, every session presenting it, handshakes on
+	// several threads at once.
+	Config cfg = make_config(ConfigSpec{});
+	cfg.server.certificate = Pki::get().path("server.pem");
+	cfg.server.private_key = kKeyUrl;
+	auto creds = load_credentials(cfg).value();
+	constexpr int kThreads = 4, kEach = 6;
+	std::atomic<int> ok{0};
+	std::vector<std::thread> threads;
+	for (int t = 0; t < kThreads; t++)
+		threads.emplace_back([&] {
+			auto prio = Priorities::create().value();
+			for (int i = 0; i < kEach; i++) {
+				SessionSetup s;
+				s.role = Role::Server;
+				s.auth = Auth::X509;
+				s.credentials = creds;
+				s.priorities = prio.get();
+				s.peer_keys = &peer_keys();
+				auto fds = tcp_pair();
+				s.fd = fds.first.get();
+				PeerOptions p;
+				p.server = false;
+				p.ca = "ca.pem";
+				p.verify_name = "server.test";
+				Peer peer(std::move(fds.second), p);
+				CaptureLog log;
+				auto session = TlsSession::create(std::move(s), log.log());
+				if (!session)
+					continue;
+				auto r = drive(**session, fds.first.get());
+				::shutdown(fds.first.get(), SHUT_RDWR);
+				if (r && peer.wait().ret == 0)
+					ok++;
+			}
+		});
+	for (auto &t : threads)
+		t.join();
+	EXPECT_EQ(ok.load(), kThreads * kEach);
+}
+
+TEST_F(SoftHsm, AMissingOrForeignTokenKeyStopsTheLoad) {
+	Config cfg = make_config(ConfigSpec{});
+	cfg.server.certificate = Pki::get().path("server.pem");
+	cfg.server.private_key =
+	        "pkcs11:token=tlsupd-test;object=nothing;type=private?pin-value=1234";
+	auto missing = load_credentials(cfg);
+	ASSERT_FALSE(missing.ok());
+	EXPECT_NE(missing.error().reason.find("x509.private_key"), std::string::npos)
+	        << missing.error().reason;
+	cfg.server.certificate = Pki::get().path("client.pem"); // not the token key's
+	cfg.server.private_key = kKeyUrl;
+	auto foreign = load_credentials(cfg);
+	ASSERT_FALSE(foreign.ok());
+	EXPECT_NE(foreign.error().reason.find("does not belong"), std::string::npos)
+	        << foreign.error().reason;
+}
+
+} // namespace
+} // namespace tlsup::test

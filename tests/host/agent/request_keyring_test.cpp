@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// A request's keyring: found from what its ACCEPT linked into the process
+// keyring (or its KEYRING attribute), moved out of the process keyring for
+// the request's life, and let go afterwards.
+#include <algorithm>
+#include <gtest/gtest.h>
+
+#include "request_keyring.hpp"
+#include "test_support.hpp"
+
+namespace tlsup::test {
+namespace {
+
+bool linked_in(key_serial_t ring, key_serial_t key) {
+	auto c = keyring_contents(ring);
+	return c && std::find(c->begin(), c->end(), key) != c->end();
+}
+
+class RequestKeyringTest : public ::testing::Test {
+protected:
+	void SetUp() override {
+		ASSERT_TRUE(ensure_process_keyring().ok());
+		keyrings_ = AcceptKeyrings::create(log_.log()).value();
+	}
+	CaptureLog log_;
+	std::unique_ptr<AcceptKeyrings> keyrings_;
+};
+
+TEST_F(RequestKeyringTest, TheKeyringAnAcceptLinkedIsTheRequestsAndLeavesTheProcessKeyring) {
+	key_serial_t consumer = add_keyring("consumer", KEY_SPEC_SESSION_KEYRING);
+	RequestKeyring mine;
+	{
+		auto window = keyrings_->open_window();
+		ASSERT_EQ(keyctl_link(consumer, KEY_SPEC_PROCESS_KEYRING), 0); // the ACCEPT
+		mine = window.claim(0); // upstream: no KEYRING
+	}
+	EXPECT_EQ(mine.keyring(), consumer);
+	EXPECT_FALSE(linked_in(KEY_SPEC_PROCESS_KEYRING, consumer));
+	// Still reachable (possessed) through the request's holder.
+	auto holders = keyring_contents(keyrings_->holders()).value();
+	ASSERT_EQ(holders.size(), 1u);
+	EXPECT_TRUE(linked_in(holders[0], consumer));
+	mine.release();
+	EXPECT_TRUE(keyring_contents(keyrings_->holders()).value().empty());
+	keyctl_invalidate(consumer);
+}
+
+TEST_F(RequestKeyringTest, TheKeyringAttributeWins) {
+	key_serial_t named = add_keyring("named", KEY_SPEC_SESSION_KEYRING);
+	RequestKeyring mine;
+	{
+		auto window = keyrings_->open_window();
+		ASSERT_EQ(keyctl_link(named, KEY_SPEC_PROCESS_KEYRING), 0);
+		mine = window.claim(named); // tlsup.ko
+	}
+	EXPECT_EQ(mine.keyring(), named);
+	EXPECT_FALSE(linked_in(KEY_SPEC_PROCESS_KEYRING, named));
+	keyctl_invalidate(named);
+}
+
+TEST_F(RequestKeyringTest, AKeyringLinkedBeforeStaysLinked) {
+	// A configured keyring the consumer also names: the ACCEPT's link was
+	// a no-op, and start-up's link must survive the request.
+	key_serial_t configured = add_keyring("configured", KEY_SPEC_SESSION_KEYRING);
+	ASSERT_EQ(keyctl_link(configured, KEY_SPEC_PROCESS_KEYRING), 0);
+	{
+		auto window = keyrings_->open_window();
+		ASSERT_EQ(keyctl_link(configured, KEY_SPEC_PROCESS_KEYRING), 0);
+		auto mine = window.claim(configured);
+		EXPECT_EQ(mine.keyring(), configured);
+	}
+	EXPECT_TRUE(linked_in(KEY_SPEC_PROCESS_KEYRING, configured));
+	// Without the attribute nothing says which keyring it was: none.
+	{
+		auto window = keyrings_->open_window();
+		ASSERT_EQ(keyctl_link(configured, KEY_SPEC_PROCESS_KEYRING), 0);
+		EXPECT_EQ(window.claim(0).keyring(), 0);
+	}
+	EXPECT_TRUE(linked_in(KEY_SPEC_PROCESS_KEYRING, configured));
+	ASSERT_EQ(keyctl_unlink(configured, KEY_SPEC_PROCESS_KEYRING), 0);
+	keyctl_invalidate(configured);
+}
+
+TEST_F(RequestKeyringTest, AnAcceptWithoutAKeyringMakesNoHolder) {
+	{
+		auto window = keyrings_->open_window();
+		EXPECT_EQ(window.claim(0).keyring(), 0);
+	}
+	EXPECT_TRUE(keyring_contents(keyrings_->holders()).value().empty());
+}
+
+TEST_F(RequestKeyringTest, TwoRequestsWithTheSameKeyringEachHoldIt) {
+	key_serial_t consumer = add_keyring("shared consumer", KEY_SPEC_SESSION_KEYRING);
+	auto accept = [&] {
+		auto window = keyrings_->open_window();
+		keyctl_link(consumer, KEY_SPEC_PROCESS_KEYRING);
+		return window.claim(0);
+	};
+	RequestKeyring first = accept();
+	RequestKeyring second = accept(); // linked afresh: the first moved it out
+	EXPECT_EQ(first.keyring(), consumer);
+	EXPECT_EQ(second.keyring(), consumer);
+	first.release();
+	auto holders = keyring_contents(keyrings_->holders()).value();
+	ASSERT_EQ(holders.size(), 1u);
+	EXPECT_TRUE(linked_in(holders[0], consumer));
+	keyctl_invalidate(consumer);
+}
+
+} // namespace
+} // namespace tlsup::test
