@@ -635,22 +635,41 @@ case_mldsa_certificate() {
 
 # reloaded_count: how often the agent has re-read renewed certificate files.
 reloaded_count() { grep -c 'certificate files changed: credentials reloaded' "$WORK/agent.log"; }
+# config_reloads: how often it has re-read its configuration.
+config_reloads() { grep -c 'configuration reloaded' "$WORK/agent.log"; }
+
+# wait_count FUNCTION N: until FUNCTION prints more than N (6 s at most).
+wait_count() {
+	for _ in $(seq 60); do
+		[ "$($1)" -gt "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
 
 case_certificate_renewal() {
 	# The server certificate is renewed on disk (a new file renamed over
 	# the old, as certbot does): the next handshake presents it, with no
-	# reload and no signal.
-	local t=$WORK/pki before
-	printf 'cn = localhost\norganization = renewed\ndns_name = localhost\nip_address = 127.0.0.1\ntls_www_server\nexpiration_days = 30\n' >"$t/renewed.tmpl"
-	certtool --generate-certificate --load-privkey "$t/server.key" --load-ca-certificate "$t/ca.pem" \
-		--load-ca-privkey "$t/ca.key" --template "$t/renewed.tmpl" --outfile "$t/renewed.pem" 2>/dev/null
-	cp "$t/server.pem" "$t/server.pem.orig"
+	# reload and no signal. inotify sees only changes made through the
+	# kernel that holds the files, which UML's hostfs (the guest's view of
+	# the host) does not report: the server's pair moves to the guest's
+	# own tmpfs first, by a reload, and only then is renewed.
+	local t=$WORK/pki d before reloads
+	d=$(mktemp -d /tmp/tlsup-renewal.XXXXXX)
+	cp "$t/server.pem" "$t/server.key" "$d/"
+	cp "$WORK/tlsupd.conf" "$WORK/tlsupd.conf.renewal"
+	sed -i "s|^x509.certificate = $t/server.pem|x509.certificate = $d/server.pem|;
+		s|^x509.private_key = $t/server.key|x509.private_key = $d/server.key|" "$WORK/tlsupd.conf"
+	reloads=$(config_reloads)
+	kill -HUP "$agent_pid"
+	wait_count config_reloads "$reloads" || { log "no reload"; case_failed=1; }
+	printf 'cn = localhost\norganization = renewed\ndns_name = localhost\nip_address = 127.0.0.1\ntls_www_server\nexpiration_days = 30\n' >"$d/renewed.tmpl"
+	certtool --generate-certificate --load-privkey "$d/server.key" --load-ca-certificate "$t/ca.pem" \
+		--load-ca-privkey "$t/ca.key" --template "$d/renewed.tmpl" --outfile "$d/renewed.pem" 2>/dev/null
 	before=$(reloaded_count)
-	cp "$t/renewed.pem" "$t/server.pem.new" && mv "$t/server.pem.new" "$t/server.pem"
-	for _ in $(seq 60); do
-		[ "$(reloaded_count)" -gt "$before" ] && break
-		sleep 0.1
-	done
+	reloads=$(config_reloads)
+	cp "$d/renewed.pem" "$d/server.pem.new" && mv "$d/server.pem.new" "$d/server.pem"
+	wait_count reloaded_count "$before"
 	expect "credentials re-read after the renewal" "$(( $(reloaded_count) > before ))" 1
 	next_port
 	consumer_start role=server port=$port auth=x509 timeout=10000 echo=1 recv=16
@@ -660,13 +679,71 @@ case_certificate_renewal() {
 	expect status "$(field status)" 0
 	echo "$peer_out" | grep -q 'peer_dn=.*O=renewed' ||
 		{ log "the peer saw the old certificate: $peer_out"; case_failed=1; }
-	# Put the original back for whatever runs next.
-	before=$(reloaded_count)
-	mv "$t/server.pem.orig" "$t/server.pem"
-	for _ in $(seq 60); do
-		[ "$(reloaded_count)" -gt "$before" ] && break
-		sleep 0.1
+	expect "configuration reloads for the renewal" "$(config_reloads)" "$reloads"
+	# The configuration this run started with, for whatever runs next.
+	mv "$WORK/tlsupd.conf.renewal" "$WORK/tlsupd.conf"
+	kill -HUP "$agent_pid"
+	wait_count config_reloads "$reloads" || { log "no reload back"; case_failed=1; }
+	rm -rf "$d"
+}
+
+# ---- what the log must withstand, and reloads under load ----
+
+case_log_injection() {
+	# A PSK identity is the peer's choice: one holding a newline and a
+	# journald priority prefix must come out as one escaped line, not as a
+	# forged emergency entry.
+	local evil lines
+	evil=$'e2e-evil\n<0>tlsup-forged-entry\r\033[2J'
+	next_port
+	consumer_start role=server port=$port auth=psk keyring="$RING" timeout=10000
+	peer_client --psk "$evil:$PSK_HEX" --send 16
+	peer_wait
+	consumer_wait
+	expect status "$(field status)" -129
+	lines=$(grep -c 'tlsup-forged-entry' "$WORK/agent.log")
+	expect "log lines naming the identity" "$(( lines >= 1 ))" 1
+	expect "log lines that start with the forged prefix" \
+		"$(grep -c '^<0>tlsup-forged-entry' "$WORK/agent.log")" 0
+	expect "raw control bytes in those lines" \
+		"$(grep 'tlsup-forged-entry' "$WORK/agent.log" | grep -c $'[\r\033]')" 0
+	grep 'tlsup-forged-entry' "$WORK/agent.log" | grep -qF 'e2e-evil\x0a<0>tlsup-forged-entry\x0d\x1b[2J' ||
+		{ log "no escaped identity: $(grep -F 'e2e-evil' "$WORK/agent.log" | tail -n 3)"; case_failed=1; }
+}
+
+agent_inflight() {
+	"$TLSUPCTL" -s "$WORK/tlsupd.sock" status --json 2>/dev/null |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["agent"].get("inflight", -1))' 2>/dev/null
+}
+
+case_sigusr1_reload_in_flight() {
+	# tlshd's reload signal, sent while a handshake waits on its peer: the
+	# configuration is re-read and the handshake still completes.
+	local before n
+	next_port
+	peer_server --cert pki/server.pem --key pki/server.key --mode echo --timeout 10
+	kill -STOP "$peer_pid" # the kernel still completes the TCP connect
+	consumer_start role=client port=$port auth=anon peername=localhost timeout=10000 \
+		send=16 recv=16
+	for _ in $(seq 100); do
+		n=$(agent_inflight)
+		[ "${n:-0}" -ge 1 ] && break
+		sleep 0.05
 	done
+	expect "handshakes in flight at the signal" "${n:-0}" 1
+	before=$(grep -c 'configuration reloaded' "$WORK/agent.log")
+	kill -USR1 "$agent_pid"
+	for _ in $(seq 100); do
+		[ "$(grep -c 'configuration reloaded' "$WORK/agent.log")" -gt "$before" ] && break
+		sleep 0.05
+	done
+	expect "reloaded by SIGUSR1" \
+		"$(( $(grep -c 'configuration reloaded' "$WORK/agent.log") > before ))" 1
+	kill -CONT "$peer_pid"
+	consumer_wait
+	peer_wait
+	expect status "$(field status)" 0
+	expect received "$(field received)" 16
 }
 
 # Functions that need tlsup.ko (skipped on the upstream flavour).
@@ -723,4 +800,6 @@ CASES=(
 	"server key in a PKCS#11 token (SoftHSM)|case_pkcs11_server_key"
 	"ML-DSA x509.pq certificate|case_mldsa_certificate"
 	"certificate renewal picked up without a reload|case_certificate_renewal"
+	"attacker: a PSK identity that forges a log entry (one escaped line)|case_log_injection"
+	"SIGUSR1 reload with a handshake in flight|case_sigusr1_reload_in_flight"
 )

@@ -97,14 +97,6 @@ protected:
 	CaptureLog log_;
 };
 
-std::vector<uint8_t> read_payload(key_serial_t id) {
-	auto k = read_key(id);
-	EXPECT_TRUE(k.ok()) << (k ? "" : k.error().reason);
-	if (!k)
-		return {};
-	return {k->data(), k->data() + k->size()};
-}
-
 // ---- client, anonymous: the server is still verified ----
 
 TEST_F(HandshakeTest, ClientAnonVerifiesServerAgainstPeername) {

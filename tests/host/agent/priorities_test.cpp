@@ -40,9 +40,10 @@ TEST(Priorities, OnlyKtlsCiphersAndTls13) {
 	EXPECT_NE((*p)->appended().find("+VERS-TLS1.3"), std::string::npos);
 	EXPECT_NE((*p)->appended().find("%NO_TICKETS"), std::string::npos);
 	// The PSK hash follows the key length.
-	if ((*p)->psk(48))
+	if ((*p)->psk(48)) {
 		for (const auto &c : priority_ciphers((*p)->psk(48)))
 			EXPECT_EQ(c, "AES-256-GCM");
+	}
 	for (const auto &c : priority_ciphers((*p)->psk(32)))
 		EXPECT_NE(c, "AES-256-GCM");
 }

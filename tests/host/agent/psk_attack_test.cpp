@@ -203,9 +203,10 @@ TEST_F(PskAttack, KeyOfTheWrongSizeIsNoPsk) {
 		s.keyrings = s.psk_keyrings = {ring};
 		auto [r, peer] = run(std::move(s), attacker(name, key));
 		expect_refused(r, peer);
-		if (!r)
+		if (!r) {
 			EXPECT_NE(r.error().reason.find("is no PSK"), std::string::npos)
 			        << r.error().reason;
+		}
 	}
 	keyctl_invalidate(ring);
 }
