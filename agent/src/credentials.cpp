@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "credentials.hpp"
 
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <unistd.h>
 
 #include "unique_fd.hpp"
 
@@ -351,8 +353,67 @@ Result<void> check_key_matches(gnutls_x509_crt_t cert, gnutls_x509_privkey_t key
 	return {};
 }
 
+std::string file_exposure(const struct stat &st, bool secret, uid_t euid) {
+	char mode[8];
+	std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
+	std::vector<std::string> why;
+	if (secret && (st.st_mode & (S_IROTH | S_IWOTH)))
+		why.push_back(std::string("any user may ") +
+		              ((st.st_mode & S_IROTH) ? "read" : "write") +
+		              " this private key (mode " + mode + "; chmod o-rwx)");
+	else if (st.st_mode & S_IWOTH)
+		why.push_back(std::string("any user may replace it (mode ") + mode +
+		              "; chmod o-w)");
+	if (st.st_mode & S_IWGRP)
+		why.push_back(std::string("its group may replace it (mode ") + mode +
+		              "; chmod g-w)");
+	if (st.st_uid != 0 && st.st_uid != euid)
+		why.push_back("it belongs to uid " + std::to_string(st.st_uid) +
+		              ", who may replace it (chown root)");
+	std::string out;
+	for (const auto &w : why)
+		out += (out.empty() ? "" : "; ") + w;
+	return out;
+}
+
+namespace {
+
+// A warning for every configured file that others may read (keys) or
+// replace (anything): tlsupd authenticates peers with them.
+void warn_exposed_files(const Config &cfg, std::vector<std::string> &warnings) {
+	struct Entry {
+		const char *section, *key;
+		const std::string *path;
+		bool secret;
+	};
+	for (const auto &[section, p] : {std::pair{"authenticate.client", &cfg.client},
+	                                 std::pair{"authenticate.server", &cfg.server}}) {
+		const Entry entries[] = {
+		        {section, "x509.truststore", &p->truststore, false},
+		        {section, "x509.crl", &p->crl, false},
+		        {section, "x509.certificate", &p->certificate, false},
+		        {section, "x509.private_key", &p->private_key, true},
+		        {section, "x509.pq.certificate", &p->pq_certificate, false},
+		        {section, "x509.pq.private_key", &p->pq_private_key, true},
+		};
+		for (const Entry &e : entries) {
+			struct stat st;
+			if (e.path->empty() || is_gnutls_url(*e.path) ||
+			    ::stat(e.path->c_str(), &st) != 0)
+				continue;
+			std::string w = file_exposure(st, e.secret, ::geteuid());
+			if (!w.empty())
+				warnings.push_back(cfg.where(e.section, e.key) + ": " + *e.path +
+				                   ": " + w);
+		}
+	}
+}
+
+} // namespace
+
 Result<std::shared_ptr<const Credentials>> load_credentials(const Config &cfg) {
 	auto creds = std::make_shared<Credentials>();
+	warn_exposed_files(cfg, creds->warnings);
 	TRY(load_trust(creds->client, cfg.client, cfg, "authenticate.client"));
 	TRY(load_identity(creds->client, cfg.client, cfg, "authenticate.client", creds->warnings));
 	TRY(load_trust(creds->server, cfg.server, cfg, "authenticate.server"));

@@ -21,7 +21,7 @@ MiB=1048576
 pki() {
 	local t=$WORK/pki
 	mkdir -p "$t"
-	gen_key() { certtool --generate-privkey --key-type=ecdsa --outfile "$t/$1.key" 2>/dev/null; }
+	gen_key() { (umask 077 && certtool --generate-privkey --key-type=ecdsa --outfile "$t/$1.key" 2>/dev/null); }
 	gen_ca() {
 		gen_key "$1"
 		printf 'cn = %s\nca\ncert_signing_key\ncrl_signing_key\nexpiration_days = 30\n' "$1" >"$t/$1.tmpl"

@@ -25,7 +25,7 @@ dir=$1
 mkdir -p "$dir"
 cd "$dir"
 
-key() { certtool --generate-privkey --key-type=ecdsa --curve=secp256r1 --no-text --outfile "$1.key" 2>/dev/null; }
+key() { (umask 077 && certtool --generate-privkey --key-type=ecdsa --curve=secp256r1 --no-text --outfile "$1.key" 2>/dev/null); }
 
 ca() { # name cn
 	key "$1"
