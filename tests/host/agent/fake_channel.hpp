@@ -51,6 +51,12 @@ struct FakeKernel {
 		queue.push_back(std::move(d));
 		links.push_back({ring, send_keyring});
 	}
+	// Until the agent has seen N empty queues (its start-up ACCEPT is the
+	// first): a test that must submit after it waits for it, not a guess.
+	bool wait_eagains(unsigned n, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+		std::unique_lock lock(mu);
+		return cv.wait_for(lock, limit, [&] { return eagains >= n; });
+	}
 	bool wait_dones(size_t n, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
 		std::unique_lock lock(mu);
 		return cv.wait_for(lock, limit, [&] { return dones.size() >= n; });
@@ -85,6 +91,7 @@ public:
 		std::lock_guard lock(k_.mu);
 		if (k_.queue.empty()) {
 			k_.eagains++;
+			k_.cv.notify_all();
 			return std::optional<AcceptDecode>();
 		}
 		AcceptDecode d = std::move(k_.queue.front());
