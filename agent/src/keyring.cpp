@@ -281,6 +281,7 @@ Result<key_serial_t> PeerCertificateKeys::store(std::span<const uint8_t> der,
 	// all): then the DER goes in a "user" key.
 	// An "asymmetric" key cannot be updated: adding it again would make a
 	// new key each time. Keep the one we have.
+	std::lock_guard lock(*mu_);
 	long have = keyctl_search(keyring_, "asymmetric", desc.c_str(), 0);
 	key_serial_t id =
 	        have > 0 ? static_cast<key_serial_t>(have)

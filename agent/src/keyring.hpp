@@ -155,8 +155,12 @@ public:
 	key_serial_t keyring() const { return keyring_; }
 
 private:
-	explicit PeerCertificateKeys(key_serial_t ring) : keyring_(ring) {}
+	explicit PeerCertificateKeys(key_serial_t ring)
+	    : keyring_(ring), mu_(std::make_unique<std::mutex>()) {}
 	key_serial_t keyring_ = 0;
+	// Workers store at once; search-then-add must be one step, or a second
+	// add of an "asymmetric" key displaces the first (a dead serial).
+	std::unique_ptr<std::mutex> mu_;
 };
 
 } // namespace tlsup

@@ -3,6 +3,10 @@
 // Key material by serial, PSK identities by description, keyrings by name,
 // and the keys that carry verified peer certificates.
 #include <gtest/gtest.h>
+#include <latch>
+#include <optional>
+#include <thread>
+#include <vector>
 
 #include "keyring.hpp"
 #include "test_support.hpp"
@@ -103,6 +107,47 @@ TEST(Keyring, PeerCertificateKeysLiveInTheAgentsOwnKeyring) {
 	        keyctl_search(keys.keyring(), describe_key(id)->type.c_str(), desc.c_str(), 0);
 	EXPECT_EQ(in_ring, id);
 	EXPECT_LT(keyctl_search(KEY_SPEC_SESSION_KEYRING, "user", desc.c_str(), 0), 0);
+}
+
+TEST(Keyring, WorkersStoringOneCertificateAtOnceGetOneLiveKey) {
+	// Every worker stores the certificate of the peer it verified; several
+	// may verify the same server at once. Each must get the key that stays
+	// in the keyring: an "asymmetric" key added again displaces the first,
+	// whose serial would reach the consumer dead (and whose permissions can
+	// no longer be set: EACCES, seen as a failed handshake under TSan).
+	const auto &keys = peer_keys();
+	constexpr int kThreads = 4;
+	for (const char *name : {"server", "rsa-client"}) {
+		auto der = Pki::get().cert_der(name);
+		for (int round = 0; round < 100; round++) {
+			std::vector<std::optional<key_serial_t>> got(kThreads);
+			std::vector<std::string> why(kThreads);
+			std::latch go(kThreads);
+			std::vector<std::thread> threads;
+			for (int t = 0; t < kThreads; t++)
+				threads.emplace_back([&, t] {
+					go.arrive_and_wait();
+					auto r = keys.store(der, time(nullptr) + 3600);
+					if (r)
+						got[t] = r.value();
+					else
+						why[t] = r.error().reason;
+				});
+			for (auto &t : threads)
+				t.join();
+			for (int t = 0; t < kThreads; t++) {
+				ASSERT_TRUE(got[t]) << name << " round " << round << ": " << why[t];
+				ASSERT_EQ(*got[t], *got[0]) << name << " round " << round;
+			}
+			auto d = describe_key(*got[0]);
+			ASSERT_TRUE(d.ok()) << d.error().reason;
+			EXPECT_EQ(keyctl_search(keys.keyring(), d->type.c_str(),
+			                        d->description.c_str(), 0),
+			          *got[0]);
+			// The next round adds it anew.
+			ASSERT_EQ(keyctl_unlink(*got[0], keys.keyring()), 0);
+		}
+	}
 }
 
 TEST(Keyring, PeerCertificateIsAnAsymmetricKeyWhereTheKernelParsesIt) {
