@@ -43,6 +43,7 @@ if [ ! -f "$src/Makefile" ]; then
 fi
 
 fragments=("$here/config/base.config")
+[ "$version" = 6.12 ] && fragments+=("$here/config/common-6.12.config")
 [ "$flavour" = debug ] && fragments+=("$here/config/debug.config")
 [ "$flavour" = upstream ] && fragments+=("$here/config/upstream.config")
 
@@ -81,6 +82,11 @@ apply_fragment() {
 
 command -v ccache >/dev/null || { log "ccache missing (run make deps)"; exit 1; }
 export CCACHE_DIR=${CCACHE_DIR:-$cache/ccache}
+# Two flavours of one version share the source tree, so a compile reads
+# the same absolute source paths and the same O=-relative generated ones;
+# where their configurations agree for a file, the second build's direct
+# lookup misses (autoconf.h differs) but the preprocessed one hits. No
+# debug info (DEBUG_INFO_NONE), so the build directory is not hashed.
 mkdir -p "$out"
 kmake=(make -C "$src" O="$out" ARCH=um SUBARCH=x86_64 CC="ccache gcc" HOSTCC="ccache gcc")
 
