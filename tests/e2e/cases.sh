@@ -731,14 +731,10 @@ case_sigusr1_reload_in_flight() {
 		sleep 0.05
 	done
 	expect "handshakes in flight at the signal" "${n:-0}" 1
-	before=$(grep -c 'configuration reloaded' "$WORK/agent.log")
+	before=$(config_reloads)
 	kill -USR1 "$agent_pid"
-	for _ in $(seq 100); do
-		[ "$(grep -c 'configuration reloaded' "$WORK/agent.log")" -gt "$before" ] && break
-		sleep 0.05
-	done
-	expect "reloaded by SIGUSR1" \
-		"$(( $(grep -c 'configuration reloaded' "$WORK/agent.log") > before ))" 1
+	wait_count config_reloads "$before"
+	expect "reloaded by SIGUSR1" "$(( $(config_reloads) > before ))" 1
 	kill -CONT "$peer_pid"
 	consumer_wait
 	peer_wait
