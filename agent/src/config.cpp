@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "unique_fd.hpp"
+#include "configured_file.hpp"
 
 namespace tlsup {
 
@@ -404,31 +404,18 @@ Result<Config> parse_config(std::string_view text, std::string_view filename) {
 }
 
 Result<Config> load_config_file(const std::string &path) {
-	UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-	if (!fd.valid())
-		return make_error(errno, "%s: cannot open: %s", path.c_str(), strerror(errno));
-	struct stat sb;
-	if (fstat(fd.get(), &sb) != 0)
-		return make_error(errno, "%s: cannot stat: %s", path.c_str(), strerror(errno));
-	if (!S_ISREG(sb.st_mode))
-		return make_error(EINVAL, "%s: not a regular file", path.c_str());
-	if (sb.st_size > (1 << 20))
-		return make_error(EINVAL, "%s: larger than 1 MiB", path.c_str());
-	std::string text;
-	char buf[4096];
-	for (;;) {
-		ssize_t n = ::read(fd.get(), buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return make_error(errno, "%s: read: %s", path.c_str(), strerror(errno));
-		if (n == 0)
-			break;
-		text.append(buf, static_cast<size_t>(n));
-		if (text.size() > (1 << 20))
-			return make_error(EINVAL, "%s: larger than 1 MiB", path.c_str());
+	// Absolute: a relative -c is taken against the working directory.
+	std::string full = path;
+	if (full.empty() || full.front() != '/') {
+		char cwd[4096];
+		if (!::getcwd(cwd, sizeof(cwd)))
+			return make_error(errno, "%s: getcwd: %s", path.c_str(), strerror(errno));
+		full = std::string(cwd) + "/" + path;
 	}
-	Config cfg = TRY(parse_config(text, path));
+	auto text = read_configured_file(full, 1 << 20);
+	if (!text)
+		return text.error();
+	Config cfg = TRY(parse_config(text.value(), path));
 	char cwd[4096];
 	if (!::getcwd(cwd, sizeof(cwd)))
 		return make_error(errno, "%s: getcwd: %s", path.c_str(), strerror(errno));

@@ -6,34 +6,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "unique_fd.hpp"
+#include "configured_file.hpp"
 
 namespace tlsup {
 
 namespace {
-
-Result<std::string> read_file(const std::string &path) {
-	UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-	if (!fd.valid())
-		return make_error(errno == ENOENT ? ENOKEY : errno, "cannot open %s: %s",
-		                  path.c_str(), strerror(errno));
-	std::string out;
-	char buf[8192];
-	for (;;) {
-		ssize_t n = ::read(fd.get(), buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return make_error(errno, "cannot read %s: %s", path.c_str(),
-			                  strerror(errno));
-		if (n == 0)
-			break;
-		out.append(buf, static_cast<size_t>(n));
-		if (out.size() > (16u << 20))
-			return make_error(EINVAL, "%s is larger than 16 MiB", path.c_str());
-	}
-	return out;
-}
 
 gnutls_datum_t datum(const std::string &s) {
 	return {reinterpret_cast<unsigned char *>(const_cast<char *>(s.data())),
@@ -53,7 +30,7 @@ Result<void> load_trust(RoleMaterial &m, const X509Paths &p, const Config &cfg,
 	m.trust.reset(raw);
 	int n;
 	if (!p.truststore.empty()) {
-		auto text = read_file(p.truststore);
+		auto text = read_configured_file(p.truststore);
 		if (!text)
 			return at(cfg, section, "x509.truststore", text.error());
 		gnutls_datum_t d = datum(text.value());
@@ -71,7 +48,7 @@ Result<void> load_trust(RoleMaterial &m, const X509Paths &p, const Config &cfg,
 	}
 	m.ca_count = static_cast<unsigned>(n);
 	if (!p.crl.empty()) {
-		auto text = read_file(p.crl);
+		auto text = read_configured_file(p.crl);
 		if (!text)
 			return at(cfg, section, "x509.crl", text.error());
 		gnutls_datum_t d = datum(text.value());
@@ -89,7 +66,7 @@ Result<void> load_trust(RoleMaterial &m, const X509Paths &p, const Config &cfg,
 }
 
 Result<std::vector<X509Crt>> load_certificates(const std::string &path) {
-	auto text = TRY(read_file(path));
+	auto text = TRY(read_configured_file(path));
 	gnutls_datum_t d = datum(text);
 	gnutls_x509_crt_t *list = nullptr;
 	unsigned count = 0;
@@ -397,11 +374,15 @@ void warn_exposed_files(const Config &cfg, std::vector<std::string> &warnings) {
 		        {section, "x509.pq.private_key", &p->pq_private_key, true},
 		};
 		for (const Entry &e : entries) {
-			struct stat st;
-			if (e.path->empty() || is_gnutls_url(*e.path) ||
-			    ::stat(e.path->c_str(), &st) != 0)
+			if (e.path->empty() || is_gnutls_url(*e.path))
 				continue;
-			std::string w = file_exposure(st, e.secret, ::geteuid());
+			// A file that does not open is the load's error to report.
+			auto f = open_configured_file(*e.path);
+			if (!f)
+				continue;
+			std::string w = file_exposure(f->st, e.secret, ::geteuid());
+			for (const auto &d : f->exposure)
+				w += (w.empty() ? "" : "; ") + d;
 			if (!w.empty())
 				warnings.push_back(cfg.where(e.section, e.key) + ": " + *e.path +
 				                   ": " + w);

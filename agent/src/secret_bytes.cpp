@@ -2,21 +2,14 @@
 #include "secret_bytes.hpp"
 
 #include <cerrno>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "unique_fd.hpp"
-
 namespace tlsup {
 
-Result<SecretBytes> read_secret_file(const std::string &path, size_t max) {
-	UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-	if (!fd.valid())
-		return make_error(errno == ENOENT ? ENOKEY : errno, "cannot open %s: %s",
-		                  path.c_str(), strerror(errno));
+Result<SecretBytes> read_secret_fd(int fd, const std::string &path, size_t max) {
 	struct stat st;
-	if (fstat(fd.get(), &st) < 0)
+	if (fstat(fd, &st) < 0)
 		return make_error(errno, "cannot stat %s: %s", path.c_str(), strerror(errno));
 	SecretBytes out;
 	size_t have = 0;
@@ -29,7 +22,7 @@ Result<SecretBytes> read_secret_file(const std::string &path, size_t max) {
 				                  path.c_str(), max);
 			out.resize(std::min(out.size() * 2, max + 1));
 		}
-		ssize_t n = ::read(fd.get(), out.data() + have, out.size() - have);
+		ssize_t n = ::read(fd, out.data() + have, out.size() - have);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)

@@ -69,9 +69,10 @@ private:
 	Buffer bytes_;
 };
 
-// A file that holds key material (a PEM private key), read straight into
-// wiped memory: no intermediate string, no stack buffer. ENOKEY when the
-// file does not exist; EINVAL above MAX bytes.
-Result<SecretBytes> read_secret_file(const std::string &path, size_t max = 16u << 20);
+// The rest of FD (a file that holds key material, NAME in messages), read
+// straight into wiped memory: no intermediate string, no stack buffer.
+// EINVAL above MAX bytes. Opening such a file: read_secret_file
+// (configured_file.hpp).
+Result<SecretBytes> read_secret_fd(int fd, const std::string &name, size_t max);
 
 } // namespace tlsup

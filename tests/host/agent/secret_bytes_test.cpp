@@ -6,6 +6,7 @@
 #include <fstream>
 #include <gtest/gtest.h>
 
+#include "configured_file.hpp"
 #include "secret_bytes.hpp"
 #include "test_support.hpp"
 
