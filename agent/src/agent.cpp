@@ -148,6 +148,8 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 		           cfg.source.c_str(), k.c_str());
 	for (const auto &n : cfg.notices)
 		LOG_NOTICE(log_, "%s", n.c_str());
+	for (const auto &w : cfg.warnings)
+		LOG_WARN(log_, "%s", w.c_str());
 	// tlshd reads tag definitions here and sends matching tags in DONE; no
 	// kernel tlsupd runs on passes them to a consumer.
 	for (const auto &f : session_tag_files(opts_.tags_dir))

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <glib.h>
@@ -403,6 +404,44 @@ Result<Config> parse_config(std::string_view text, std::string_view filename) {
 	return std::move(p.cfg);
 }
 
+namespace {
+
+bool holds_pin(const std::string &value) {
+	std::string lower;
+	for (char c : value)
+		lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+	return is_gnutls_url(value) && lower.find("pin-value=") != std::string::npos;
+}
+
+// Who besides root may replace the file, and who may read a PIN in it.
+void warn_about_file(Config &cfg, const ConfiguredFile &file) {
+	std::string replace = file_exposure(file.st, false, ::geteuid());
+	for (const auto &d : file.exposure)
+		replace += (replace.empty() ? "" : "; ") + d;
+	if (!replace.empty())
+		cfg.warnings.push_back(cfg.source + ": " + replace);
+	char mode[8];
+	std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(file.st.st_mode & 07777));
+	std::string readers;
+	if (file.st.st_mode & S_IROTH)
+		readers = "any user may read " + cfg.source + " (mode " + mode + "; chmod o-r)";
+	else if ((file.st.st_mode & S_IRGRP) && file.st.st_gid != 0)
+		readers = "group " + std::to_string(file.st.st_gid) + " may read " + cfg.source +
+		          " (mode " + mode + "; chmod g-r)";
+	if (readers.empty())
+		return;
+	for (const auto &[section, p] : {std::pair{"authenticate.client", &cfg.client},
+	                                 std::pair{"authenticate.server", &cfg.server}})
+		for (const auto &[key, value] :
+		     {std::pair{"x509.private_key", &p->private_key},
+		      std::pair{"x509.pq.private_key", &p->pq_private_key}})
+			if (holds_pin(*value))
+				cfg.warnings.push_back(cfg.where(section, key) +
+				                       ": holds a PIN (pin-value), and " + readers);
+}
+
+} // namespace
+
 Result<Config> load_config_file(const std::string &path) {
 	// Absolute: a relative -c is taken against the working directory.
 	std::string full = path;
@@ -412,10 +451,12 @@ Result<Config> load_config_file(const std::string &path) {
 			return make_error(errno, "%s: getcwd: %s", path.c_str(), strerror(errno));
 		full = std::string(cwd) + "/" + path;
 	}
-	auto text = read_configured_file(full, 1 << 20);
-	if (!text)
-		return text.error();
-	Config cfg = TRY(parse_config(text.value(), path));
+	ConfiguredFile file = TRY(open_configured_file(full));
+	SecretBytes bytes = TRY(read_secret_fd(file.fd.get(), full, 1 << 20));
+	Config cfg = TRY(parse_config(
+	        std::string_view(reinterpret_cast<const char *>(bytes.data()), bytes.size()),
+	        path));
+	warn_about_file(cfg, file);
 	char cwd[4096];
 	if (!::getcwd(cwd, sizeof(cwd)))
 		return make_error(errno, "%s: getcwd: %s", path.c_str(), strerror(errno));

@@ -73,6 +73,9 @@ struct Config {
 	// Messages for the log about keys and sections tlsupd does not know, and
 	// values it read the way tlshd does (a bad [debug] number is 0).
 	std::vector<std::string> notices;
+	// Warnings about the file itself: who besides root may replace it, and
+	// a PIN in it that others may read.
+	std::vector<std::string> warnings;
 
 	// "FILE: [section] key" for messages about a configured value.
 	std::string where(const std::string &section, const std::string &key) const;

@@ -204,6 +204,29 @@ Result<ConfiguredFile> open_configured_file(const std::string &path) {
 	return make_error(EINVAL, "%s: not a regular file (a directory)", path.c_str());
 }
 
+std::string file_exposure(const struct stat &st, bool secret, uid_t euid) {
+	char mode[8];
+	std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
+	std::vector<std::string> why;
+	if (secret && (st.st_mode & (S_IROTH | S_IWOTH)))
+		why.push_back(std::string("any user may ") +
+		              ((st.st_mode & S_IROTH) ? "read" : "write") +
+		              " this private key (mode " + mode + "; chmod o-rwx)");
+	else if (st.st_mode & S_IWOTH)
+		why.push_back(std::string("any user may replace it (mode ") + mode +
+		              "; chmod o-w)");
+	if (st.st_mode & S_IWGRP)
+		why.push_back(std::string("its group may replace it (mode ") + mode +
+		              "; chmod g-w)");
+	if (st.st_uid != 0 && st.st_uid != euid)
+		why.push_back("it belongs to uid " + std::to_string(st.st_uid) +
+		              ", who may replace it (chown root)");
+	std::string out;
+	for (const auto &w : why)
+		out += (out.empty() ? "" : "; ") + w;
+	return out;
+}
+
 Result<std::string> read_configured_file(const std::string &path, size_t max) {
 	ConfiguredFile f = TRY(open_configured_file(path));
 	SecretBytes bytes = TRY(read_secret_fd(f.fd.get(), path, max));

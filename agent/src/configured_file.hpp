@@ -40,6 +40,12 @@ struct ConfiguredFile {
 // errno otherwise. Every reason names the path.
 Result<ConfiguredFile> open_configured_file(const std::string &path);
 
+// What is wrong with who may touch a configured file: a private key (SECRET)
+// that any user may read, or any file that a user other than root or the
+// agent's (EUID) may replace. Empty when nothing is; the words say which
+// bits and what to do. Group read of a key is fine (Debian's ssl-cert).
+std::string file_exposure(const struct stat &st, bool secret, uid_t euid);
+
 // The whole of a configured file, at most MAX bytes (EINVAL beyond).
 Result<std::string> read_configured_file(const std::string &path, size_t max = 16u << 20);
 

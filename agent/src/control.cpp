@@ -106,7 +106,9 @@ void ControlServer::on_client(int fd) {
 	}
 	std::string command = c.in.substr(0, nl);
 	LOG_DEBUG(log_, "control: '%s'", command.c_str());
-	std::string reply = handler_(command);
+	// Whatever a reply quotes (a reload's error names the key that failed)
+	// leaves a key URL's secrets behind, as the log does.
+	std::string reply = redact_secrets(handler_(command));
 	// Replies are a few hundred bytes: they fit the socket buffer.
 	(void)!::send(fd, reply.data(), reply.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
 	drop(fd);

@@ -17,9 +17,11 @@ gnutls_datum_t datum(const std::string &s) {
 	        static_cast<unsigned>(s.size())};
 }
 
-// Prefixes an error with the configuration line that named the file.
+// Prefixes an error with the configuration line that named the file. The
+// reason goes to the log and to `tlsupctl reload`: a value that was a key
+// URL (wherever it was put) leaves its secrets behind.
 Error at(const Config &cfg, const char *section, const char *key, const Error &e) {
-	return Error{e.code, cfg.where(section, key) + ": " + e.reason};
+	return Error{e.code, cfg.where(section, key) + ": " + redact_secrets(e.reason)};
 }
 
 Result<void> load_trust(RoleMaterial &m, const X509Paths &p, const Config &cfg,
@@ -208,7 +210,8 @@ Result<Privkey> load_private_key(const std::string &path_or_url) {
 		int ret = gnutls_privkey_import_url(raw, path_or_url.c_str(), 0);
 		if (ret < 0)
 			return make_error(ret == GNUTLS_E_UNIMPLEMENTED_FEATURE ? EINVAL : ENOKEY,
-			                  "no usable private key at %s (%s)", path_or_url.c_str(),
+			                  "no usable private key at %s (%s)",
+			                  redact_key_url(path_or_url).c_str(),
 			                  gnutls_strerror(ret));
 		return out;
 	}
@@ -328,29 +331,6 @@ Result<void> check_key_matches(gnutls_x509_crt_t cert, gnutls_x509_privkey_t key
 	if (alen != blen || std::memcmp(a, b, alen) != 0)
 		return make_error(EINVAL, "the private key does not belong to the certificate");
 	return {};
-}
-
-std::string file_exposure(const struct stat &st, bool secret, uid_t euid) {
-	char mode[8];
-	std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
-	std::vector<std::string> why;
-	if (secret && (st.st_mode & (S_IROTH | S_IWOTH)))
-		why.push_back(std::string("any user may ") +
-		              ((st.st_mode & S_IROTH) ? "read" : "write") +
-		              " this private key (mode " + mode + "; chmod o-rwx)");
-	else if (st.st_mode & S_IWOTH)
-		why.push_back(std::string("any user may replace it (mode ") + mode +
-		              "; chmod o-w)");
-	if (st.st_mode & S_IWGRP)
-		why.push_back(std::string("its group may replace it (mode ") + mode +
-		              "; chmod g-w)");
-	if (st.st_uid != 0 && st.st_uid != euid)
-		why.push_back("it belongs to uid " + std::to_string(st.st_uid) +
-		              ", who may replace it (chown root)");
-	std::string out;
-	for (const auto &w : why)
-		out += (out.empty() ? "" : "; ") + w;
-	return out;
 }
 
 namespace {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "configured_file.hpp"
 #include "gnutls_handles.hpp"
 #include "keyring.hpp"
 #include "result.hpp"
@@ -71,12 +72,6 @@ struct Credentials {
 };
 
 // Loads both roles. Errors name the configuration line of the offending key.
-// What is wrong with who may touch a configured file: a private key (SECRET)
-// that any user may read, or any file that a user other than root or the
-// agent's (EUID) may replace. Empty when nothing is; the words say which
-// bits and what to do. Group read of a key is fine (Debian's ssl-cert).
-std::string file_exposure(const struct stat &st, bool secret, uid_t euid);
-
 Result<std::shared_ptr<const Credentials>> load_credentials(const Config &cfg);
 
 // Parses a certificate chain given as DER (one certificate, or several

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "log.hpp"
 
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdarg>
@@ -207,14 +208,91 @@ Log::Log(Sink sink) : sink_(std::move(sink)) {}
 Log::Log(LineSink sink)
     : sink_([s = std::move(sink)](const LogRecord &r) { s(r.priority, r.message); }) {}
 
+std::string redact_key_url(std::string_view url) {
+	size_t q = url.find('?');
+	std::string out(url.substr(0, q));
+	if (q != std::string_view::npos)
+		out += "?<redacted>";
+	return redact_secrets(out); // a pin-value in the path, where it does not belong
+}
+
+namespace {
+
+bool url_end(char c) {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\'' || c == '"' ||
+	       c == ')' || c == ']' || c == '>' || c == ',';
+}
+
+bool starts_with_nocase(std::string_view text, size_t at, std::string_view word) {
+	if (text.size() - at < word.size())
+		return false;
+	for (size_t i = 0; i < word.size(); i++)
+		if (std::tolower(static_cast<unsigned char>(text[at + i])) != word[i])
+			return false;
+	return true;
+}
+
+} // namespace
+
+std::string redact_secrets(std::string_view text) {
+	static constexpr std::string_view kSchemes[] = {"pkcs11:", "tpmkey:"};
+	static constexpr std::string_view kPin = "pin-value=";
+	static constexpr std::string_view kRedacted = "<redacted>";
+	// Text redacted already (an error's reason, then its log line) stays
+	// as it is.
+	auto redacted_at = [&](size_t at) {
+		return text.substr(at, kRedacted.size()) == kRedacted;
+	};
+	std::string out;
+	out.reserve(text.size());
+	size_t i = 0;
+	bool in_url = false;
+	while (i < text.size()) {
+		char c = text[i];
+		if (!in_url) {
+			for (auto scheme : kSchemes)
+				if (starts_with_nocase(text, i, scheme)) {
+					in_url = true;
+					break;
+				}
+		} else if (url_end(c)) {
+			in_url = false;
+		}
+		if (in_url && c == '?') {
+			out += '?';
+			out += kRedacted;
+			i = redacted_at(i + 1) ? i + 1 + kRedacted.size() : i + 1;
+			while (i < text.size() && !url_end(text[i]))
+				i++;
+			in_url = false;
+			continue;
+		}
+		if (starts_with_nocase(text, i, kPin)) {
+			out += text.substr(i, kPin.size());
+			out += kRedacted;
+			i += kPin.size();
+			if (redacted_at(i))
+				i += kRedacted.size();
+			while (i < text.size() && !url_end(text[i]) && text[i] != '&' &&
+			       text[i] != ';')
+				i++;
+			continue;
+		}
+		out += c;
+		i++;
+	}
+	return out;
+}
+
 void Log::emit(int priority, const LogFields *fields, const char *fmt, va_list ap) const {
 	char buf[kMaxMessage + 1];
 	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	if (n < 0)
 		return;
 	bool cut = static_cast<size_t>(n) >= sizeof(buf);
-	std::string message =
-	        escape_log_text(std::string_view(buf, cut ? kMaxMessage : static_cast<size_t>(n)));
+	std::string message = escape_log_text(
+	        redact_secrets(std::string_view(buf, cut ? kMaxMessage : static_cast<size_t>(n))));
+	explicit_bzero(buf, sizeof(buf));
 	if (cut)
 		message += " [truncated]";
 	if (priority < 0)

@@ -41,6 +41,17 @@ const char *log_level_name(int level);
 // stored. '\' becomes "\\", so the escaping can be undone exactly.
 std::string escape_log_text(std::string_view text);
 
+// A private key URL (pkcs11:, tpmkey:) fit to print: its query part -- where
+// RFC 7512 puts pin-value, the token's PIN -- replaced by "<redacted>".
+std::string redact_key_url(std::string_view url);
+
+// TEXT with every secret a key URL may carry taken out: the query part of
+// each pkcs11: or tpmkey: URL in it (up to the next space, quote or
+// bracket), and the value of every pin-value= wherever it stands. The
+// logger applies it to every line and the control socket to every reply,
+// whoever built the text; redact_key_url is for the places that name a key.
+std::string redact_secrets(std::string_view text);
+
 // A handshake's outcome as journal fields (journalctl TLSUP_STATUS=EACCES).
 struct LogFields {
 	std::string request;                // TLSUP_REQUEST: "WORKER.SEQ"

@@ -50,6 +50,8 @@ int check(const tlsup::AgentOptions &opts, tlsup::Log &log) {
 	}
 	for (const auto &n : cfg->notices)
 		LOG_NOTICE(log, "%s", n.c_str());
+	for (const auto &w : cfg->warnings)
+		LOG_WARN(log, "%s", w.c_str());
 	for (const auto &k : cfg->ignored)
 		LOG_NOTICE(log, "%s: ktls-utils key [%s] is accepted and ignored",
 		           cfg->source.c_str(), k.c_str());
@@ -58,6 +60,8 @@ int check(const tlsup::AgentOptions &opts, tlsup::Log &log) {
 		LOG_ERR(log, "%s", creds.error().reason.c_str());
 		return kFailed;
 	}
+	for (const auto &w : creds.value()->warnings)
+		LOG_WARN(log, "%s", w.c_str());
 	LOG_NOTICE(log, "%s: OK", cfg->source.empty() ? "built-in defaults" : cfg->source.c_str());
 	return kOk;
 }

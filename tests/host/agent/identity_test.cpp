@@ -129,49 +129,15 @@ TEST_F(IdentityTest, MlDsaWhereThisGnutlsHasIt) {
 
 // ---- a private key in a PKCS#11 token ----
 
-// One token per test process: SoftHSM reads its configuration once, when
-// GnuTLS first loads the PKCS#11 modules.
 class SoftHsm : public ::testing::Test {
 protected:
-	static void SetUpTestSuite() {
-		if (std::system("command -v softhsm2-util >/dev/null && command -v p11tool "
-		                ">/dev/null") != 0) {
-			skip_ = "softhsm2-util or p11tool (softhsm2, gnutls-bin) not installed";
-			return;
-		}
-		char d[] = "/tmp/tlsupd-hsm.XXXXXX";
-		if (!mkdtemp(d))
-			std::abort();
-		dir_ = d;
-		std::filesystem::create_directories(dir_ + "/tokens");
-		std::ofstream(dir_ + "/softhsm2.conf") << "directories.tokendir = " << dir_
-		                                       << "/tokens\nobjectstore.backend = file\n";
-		// A private token, never the host's: set before GnuTLS first loads
-		// the modules (p11-kit's softhsm2 module reads it), which nothing in
-		// this test binary has done yet.
-		setenv("SOFTHSM2_CONF", (dir_ + "/softhsm2.conf").c_str(), 1);
-		std::string init =
-		        "softhsm2-util --init-token --free --label tlsupd-test --pin 1234 "
-		        "--so-pin 4321 >/dev/null";
-		std::string write = "p11tool --write --load-privkey " +
-		                    Pki::get().path("server.key") +
-		                    " --label srv --id 01 --login --set-pin 1234 "
-		                    "'pkcs11:token=tlsupd-test' >/dev/null 2>&1";
-		if (std::system(init.c_str()) != 0 || std::system(write.c_str()) != 0)
-			skip_ = "SoftHSM token set-up failed";
-	}
-	static void TearDownTestSuite() {
-		if (!dir_.empty())
-			std::filesystem::remove_all(dir_);
-	}
 	void SetUp() override {
-		if (!skip_.empty())
-			GTEST_SKIP() << skip_;
+		if (!softhsm_token().empty())
+			GTEST_SKIP() << softhsm_token();
 	}
-	static inline std::string dir_, skip_;
 };
 
-constexpr const char *kKeyUrl = "pkcs11:token=tlsupd-test;object=srv;type=private?pin-value=1234";
+constexpr const char *kKeyUrl = kTokenKeyUrl;
 
 TEST_F(SoftHsm, TheServerKeyLivesInTheToken) {
 	Config cfg = make_config(ConfigSpec{});
@@ -249,8 +215,9 @@ TEST_F(SoftHsm, ManyHandshakesAtOnceShareTheTokenKey) {
 TEST_F(SoftHsm, AMissingOrForeignTokenKeyStopsTheLoad) {
 	Config cfg = make_config(ConfigSpec{});
 	cfg.server.certificate = Pki::get().path("server.pem");
-	cfg.server.private_key =
-	        "pkcs11:token=tlsupd-test;object=nothing;type=private?pin-value=1234";
+	cfg.server.private_key = std::string("pkcs11:token=tlsupd-test;object=nothing;type=private"
+	                                     "?pin-value=") +
+	                         kTokenPin;
 	auto missing = load_credentials(cfg);
 	ASSERT_FALSE(missing.ok());
 	EXPECT_NE(missing.error().reason.find("x509.private_key"), std::string::npos)

@@ -44,6 +44,42 @@ TEST(LogEscape, Utf8StaysUnlessItMisleads) {
 	EXPECT_EQ(escape_log_text("\xe5\x90"), "\\xe5\\x90");
 }
 
+TEST(LogRedact, AKeyUrlLosesItsQuery) {
+	EXPECT_EQ(redact_key_url("pkcs11:token=t;object=k;type=private?pin-value=1234"),
+	          "pkcs11:token=t;object=k;type=private?<redacted>");
+	EXPECT_EQ(redact_key_url("pkcs11:token=t;object=k"), "pkcs11:token=t;object=k");
+	// Where it does not belong, the PIN goes all the same.
+	EXPECT_EQ(redact_key_url("pkcs11:token=t;pin-value=1234;object=k"),
+	          "pkcs11:token=t;pin-value=<redacted>;object=k");
+}
+
+TEST(LogRedact, EverySecretAKeyUrlCarriesLeavesAnyText) {
+	EXPECT_EQ(redact_secrets("no usable private key at pkcs11:object=k?pin-value=1234 (gone)"),
+	          "no usable private key at pkcs11:object=k?<redacted> (gone)");
+	EXPECT_EQ(redact_secrets("cannot open /etc/PKCS11:object=k?module-name=x&pin-value=9: "
+	                         "No such file"),
+	          "cannot open /etc/PKCS11:object=k?<redacted> No such file");
+	EXPECT_EQ(redact_secrets("'tpmkey:uuid=1?srk=2', \"pkcs11:a?b\""),
+	          "'tpmkey:uuid=1?<redacted>', \"pkcs11:a?<redacted>\"");
+	EXPECT_EQ(redact_secrets("x PIN-Value=secret&y=1"), "x PIN-Value=<redacted>&y=1");
+	// Other text, question marks included, is left alone.
+	EXPECT_EQ(redact_secrets("what? pkcs11 support: on"), "what? pkcs11 support: on");
+	EXPECT_EQ(redact_secrets("pkcs11:token=t ok? yes"), "pkcs11:token=t ok? yes");
+	// Twice is once (a reason is redacted, then its log line).
+	for (const char *t :
+	     {"at pkcs11:object=k?pin-value=1 (x)", "a pin-value=2;b", "pkcs11:?"}) {
+		std::string once = redact_secrets(t);
+		EXPECT_EQ(redact_secrets(once), once) << t;
+	}
+}
+
+TEST(Log, EveryLineIsRedactedInTheLogger) {
+	CaptureLog log;
+	LOG_ERR(log.log(), "key %s", "pkcs11:object=k?pin-value=1234");
+	ASSERT_EQ(log.lines().size(), 1u);
+	EXPECT_EQ(log.lines()[0], "<3>key pkcs11:object=k?<redacted>");
+}
+
 TEST(Log, EveryLineIsEscapedInTheLogger) {
 	CaptureLog cap;
 	std::string identity = "client\n<0>tlsupd: forged emergency";

@@ -99,6 +99,62 @@ std::vector<uint8_t> Pki::key_der(const std::string &name) const {
 	return der;
 }
 
+namespace {
+
+struct SoftHsmHolder {
+	SoftHsmHolder() {
+		if (std::system("command -v softhsm2-util >/dev/null && command -v p11tool "
+		                ">/dev/null") != 0) {
+			skip = "softhsm2-util or p11tool (softhsm2, gnutls-bin) not installed";
+			return;
+		}
+		char d[] = "/tmp/tlsupd-hsm.XXXXXX";
+		if (!mkdtemp(d))
+			std::abort();
+		dir = d;
+		std::filesystem::create_directories(dir + "/tokens");
+		std::ofstream(dir + "/softhsm2.conf") << "directories.tokendir = " << dir
+		                                      << "/tokens\nobjectstore.backend = file\n";
+		// A private token, never the host's: set before GnuTLS first loads
+		// the modules (p11-kit's softhsm2 module reads it), which nothing in
+		// a test binary does before it asks for the token.
+		setenv("SOFTHSM2_CONF", (dir + "/softhsm2.conf").c_str(), 1);
+		std::string init =
+		        std::string("softhsm2-util --init-token --free --label tlsupd-test "
+		                    "--pin ") +
+		        kTokenPin + " --so-pin 4321 >/dev/null";
+		if (std::system(init.c_str()) != 0 || !softhsm_write_key("server", "srv"))
+			skip = "SoftHSM token set-up failed";
+	}
+	~SoftHsmHolder() {
+		if (!dir.empty())
+			std::filesystem::remove_all(dir);
+	}
+	std::string dir, skip;
+};
+
+} // namespace
+
+const std::string &softhsm_token() {
+	static SoftHsmHolder holder;
+	return holder.skip;
+}
+
+bool softhsm_write_key(const std::string &name, const std::string &label) {
+	static int id = 1;
+	std::string write = "p11tool --write --load-privkey " + Pki::get().path(name + ".key") +
+	                    " --label " + label + " --id 0" + std::to_string(id++ % 10) +
+	                    " --login --set-pin " + kTokenPin +
+	                    " 'pkcs11:token=tlsupd-test' >/dev/null 2>&1";
+	return std::system(write.c_str()) == 0;
+}
+
+bool softhsm_delete(const std::string &label) {
+	std::string del = std::string("p11tool --batch --delete --login --set-pin ") + kTokenPin +
+	                  " 'pkcs11:token=tlsupd-test;object=" + label + "' >/dev/null 2>&1";
+	return std::system(del.c_str()) == 0;
+}
+
 void join_private_session_keyring() {
 	if (keyctl_join_session_keyring(nullptr) < 0)
 		std::abort();

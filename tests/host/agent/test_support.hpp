@@ -43,6 +43,18 @@ private:
 	std::string dir_;
 };
 
+// A SoftHSM token "tlsupd-test" (user PIN kTokenPin) holding server.key as
+// object "srv", made once per test process in a private directory. Empty
+// when it is ready, else why not (to skip with).
+constexpr const char *kTokenPin = "tlsup-pin-7731";
+constexpr const char *kTokenKeyUrl =
+        "pkcs11:token=tlsupd-test;object=srv;type=private?pin-value=tlsup-pin-7731";
+const std::string &softhsm_token();
+// Writes PKI key NAME (e.g. "server") into the token as object LABEL.
+bool softhsm_write_key(const std::string &name, const std::string &label);
+// Deletes object LABEL from the token.
+bool softhsm_delete(const std::string &label);
+
 // Fresh anonymous session keyring for this process (call once, early).
 void join_private_session_keyring();
 key_serial_t add_user_key(const std::string &desc, std::span<const uint8_t> payload,
