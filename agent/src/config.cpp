@@ -74,6 +74,13 @@ std::string_view trim_trailing_space(std::string_view s) {
 	return s;
 }
 
+std::string_view trim_space(std::string_view s) {
+	s = trim_trailing_space(s);
+	while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
+		s.remove_prefix(1);
+	return s;
+}
+
 // GLib reads an integer with strtol and allows trailing white space; these
 // are tlsupd's own keys, so anything else is an error, not 0.
 Result<uint64_t> number(Parser &p, const char *section, const char *key, uint64_t min,
@@ -187,9 +194,7 @@ Result<void> psk_keyrings(Parser &p, const char *section, const char *key) {
 // an error here rather than a keyring refused later for no visible reason.
 Result<void> keyring_owners(Parser &p, const char *section, const char *key) {
 	for (const std::string &text : TRY(string_list(p, section, key))) {
-		std::string_view item = trim_trailing_space(text);
-		while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front())))
-			item.remove_prefix(1);
+		std::string_view item = trim_space(text);
 		if (item.empty())
 			continue;
 		uint32_t uid = 0;
@@ -224,15 +229,65 @@ Result<void> agent_reverse_dns(Parser &p, const char *section, const char *key) 
 	return {};
 }
 
-// DANE (ktls-utils after 1.4): "require" asks for a check tlsupd does not
-// make; running without it would accept servers tlshd refuses.
+// DANE (ktls-utils after 1.4): "require" and "opportunistic" both refuse a
+// server whose certificate does not match a DNSSEC-signed TLSA record, or
+// whose TLSA lookup fails; without that check tlsupd would accept it. Only
+// "off" is the same as no DANE. Any other value is refused too: it could
+// mean either.
 Result<void> dane_mode(Parser &p, const char *section, const char *key) {
 	std::string v = TRY(p.string(section, key));
-	if (trim_trailing_space(v) == "require")
+	std::string mode(trim_trailing_space(v));
+	for (char &c : mode)
+		c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+	if (mode == "off")
+		return known_unused(p, section, key);
+	if (mode == "require" || mode == "opportunistic")
 		return p.fail(section, key,
-		              "tlsupd does not implement DANE; 'require' would be weakened to "
-		              "PKIX only, so it is refused");
-	return known_unused(p, section, key);
+		              "tlsupd does not implement DANE; '" + v +
+		                      "' refuses servers whose certificate a DNSSEC-signed TLSA "
+		                      "record does not match, which tlsupd would accept, so it is "
+		                      "refused (dane = off, or remove the key)");
+	return p.fail(section, key, "'" + v + "' is not a DANE mode (off, opportunistic, require)");
+}
+
+// ktls-utils' x509.client_auth: 0 or 1 (GLib's booleans: true/false too).
+// A value that is neither is no "0": it is refused.
+Result<void> client_auth(Parser &p, const char *section, const char *key) {
+	GError *raw = nullptr;
+	gboolean b = g_key_file_get_boolean(p.kf, section, key, &raw);
+	GErrorPtr err(raw);
+	if (err)
+		return p.fail(section, key, "not 0, 1, true or false");
+	p.cfg.client_policy.require_certificate = b;
+	return {};
+}
+
+// ktls-utils' x509.client_allowed_sans: DNS names or IP addresses, ';'
+// separated. Items are trimmed; an empty list would refuse every client
+// certificate, which is surely not what was meant: refused.
+Result<void> client_allowed_sans(Parser &p, const char *section, const char *key) {
+	std::vector<std::string> out;
+	for (const std::string &text : TRY(string_list(p, section, key))) {
+		std::string_view item = trim_space(text);
+		if (item.empty())
+			continue;
+		std::string name(item);
+		for (char c : name)
+			if (std::isspace(static_cast<unsigned char>(c)) || c < 0x20)
+				return p.fail(section, key,
+				              "'" + name + "' is not a name or address");
+		for (char &c : name)
+			c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+		if (name.size() > 1 && name.back() == '.')
+			name.pop_back();
+		out.push_back(std::move(name));
+	}
+	if (out.empty())
+		return p.fail(section, key,
+		              "empty: no client certificate would do; remove the key to accept "
+		              "any the trust store verifies");
+	p.cfg.client_policy.allowed_sans = std::move(out);
+	return {};
 }
 
 X509Paths &role(Parser &p, const char *section) {
@@ -306,8 +361,8 @@ const KnownKey kKnownKeys[] = {
         {kServer, "x509.private_key", x509_path<&X509Paths::private_key>},
         {kServer, "x509.pq.certificate", x509_path<&X509Paths::pq_certificate>},
         {kServer, "x509.pq.private_key", x509_path<&X509Paths::pq_private_key>},
-        {kServer, "x509.client_auth", known_unused},
-        {kServer, "x509.client_allowed_sans", known_unused},
+        {kServer, "x509.client_auth", client_auth},
+        {kServer, "x509.client_allowed_sans", client_allowed_sans},
 };
 
 const KnownKey *find_key(std::string_view section, std::string_view key) {

@@ -36,6 +36,17 @@ struct X509Paths {
 	std::string pq_private_key; // x509.pq.private_key
 };
 
+// Which clients a server x509 handshake accepts, beyond its trust store:
+// ktls-utils' [authenticate.server] x509.client_auth and
+// x509.client_allowed_sans (development after 1.4).
+struct ClientPolicy {
+	bool require_certificate = false; // x509.client_auth
+	// x509.client_allowed_sans: DNS names (lower case, no trailing dot) or
+	// IP literals; a client certificate must carry one of them as a SAN.
+	// Empty: any certificate the trust store verifies.
+	std::vector<std::string> allowed_sans;
+};
+
 struct Config {
 	std::string source; // file name, or "" for built-in defaults
 
@@ -67,6 +78,7 @@ struct Config {
 	std::vector<uid_t> keyring_owners;
 	X509Paths client;
 	X509Paths server;
+	ClientPolicy client_policy; // server role only
 
 	// "section.key" of ktls-utils keys tlsupd reads but does not act on.
 	std::vector<std::string> ignored;

@@ -378,6 +378,7 @@ Result<std::shared_ptr<const Credentials>> load_credentials(const Config &cfg) {
 	TRY(load_trust(creds->client, cfg.client, cfg, "authenticate.client"));
 	TRY(load_identity(creds->client, cfg.client, cfg, "authenticate.client", creds->warnings));
 	TRY(load_trust(creds->server, cfg.server, cfg, "authenticate.server"));
+	creds->server.clients = cfg.client_policy;
 	TRY(load_identity(creds->server, cfg.server, cfg, "authenticate.server", creds->warnings));
 	// ktls-utils does the same, so a tlshd configuration keeps working;
 	// but a server that requests client certificates then authenticates

@@ -62,6 +62,9 @@ struct RoleMaterial {
 	// x509.pq.certificate, x509.pq.private_key: presented instead when the
 	// peer's signature algorithms can verify it (ML-DSA in ktls-utils).
 	std::optional<CertifiedKey> pq_identity;
+	// Server role: which of the clients the trust store verifies are
+	// accepted ([authenticate.server] x509.client_auth/client_allowed_sans).
+	ClientPolicy clients;
 };
 
 struct Credentials {

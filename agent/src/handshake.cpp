@@ -118,7 +118,10 @@ Result<void> TlsSession::init_x509() {
 	gnutls_session_set_verify_function(s, verify_callback);
 
 	if (setup_.role == Role::Server) {
-		gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUEST);
+		gnutls_certificate_server_set_request(
+		        s, setup_.credentials->server.clients.require_certificate
+		                   ? GNUTLS_CERT_REQUIRE
+		                   : GNUTLS_CERT_REQUEST);
 	} else if (setup_.peername && !is_ip_literal(*setup_.peername)) {
 		ret = gnutls_server_name_set(s, GNUTLS_NAME_DNS, setup_.peername->data(),
 		                             setup_.peername->size());
@@ -218,6 +221,7 @@ int TlsSession::on_peer_certificate() {
 	check.role = setup_.role;
 	check.trust = material.trust.get();
 	check.server = ServerName{setup_.peername, peer_addr_, setup_.reverse_names};
+	check.clients = &setup_.credentials->server.clients;
 	std::string matched;
 	auto chain = check_peer(session_.get(), check, &matched);
 	if (!chain) {

@@ -59,6 +59,10 @@ Error classify_handshake_error(int ret, int io_errno, gnutls_alert_description_t
 		                  io_errno ? strerror(io_errno) : "");
 	if (ret == GNUTLS_E_MEMORY_ERROR)
 		return make_error(ENOMEM, "GnuTLS ran out of memory");
+	// A server that requires a certificate (x509.client_auth) and got none.
+	if (ret == GNUTLS_E_CERTIFICATE_REQUIRED)
+		return make_error(EACCES, "the client sent no certificate, and "
+		                          "[authenticate.server] x509.client_auth requires one");
 	if (is_rejection(ret))
 		return make_error(EACCES, "negotiation failed: %s", gnutls_strerror(ret));
 	return make_error(EIO, "handshake failed: %s", gnutls_strerror(ret));

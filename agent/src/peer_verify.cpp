@@ -143,14 +143,84 @@ Result<void> check_server_name(gnutls_x509_crt_t leaf, const ServerName &name,
 	                  addr->c_str(), list.empty() ? "none" : list.c_str());
 }
 
+namespace {
+
+// An allow-list entry as an address: 4 or 16 bytes, or none.
+std::vector<unsigned char> ip_bytes(const std::string &text) {
+	unsigned char buf[16];
+	if (inet_pton(AF_INET, text.c_str(), buf) == 1)
+		return {buf, buf + 4};
+	if (inet_pton(AF_INET6, text.c_str(), buf) == 1)
+		return {buf, buf + 16};
+	return {};
+}
+
+std::string dns_form(std::string name) {
+	for (char &c : name)
+		c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+	if (name.size() > 1 && name.back() == '.')
+		name.pop_back();
+	return name;
+}
+
+} // namespace
+
+Result<void> check_client_sans(gnutls_x509_crt_t leaf, const std::vector<std::string> &allowed) {
+	std::string seen;
+	auto note = [&](const std::string &what) {
+		if (seen.size() < 512)
+			seen += (seen.empty() ? "" : ", ") + what;
+	};
+	for (unsigned i = 0;; i++) {
+		char buf[1024];
+		size_t size = sizeof(buf);
+		unsigned critical = 0;
+		int type = gnutls_x509_crt_get_subject_alt_name(leaf, i, buf, &size, &critical);
+		if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		if (type == GNUTLS_E_SHORT_MEMORY_BUFFER)
+			continue; // longer than any name we would allow
+		if (type < 0)
+			return make_error(EACCES, "client certificate SANs unreadable: %s",
+			                  gnutls_strerror(type));
+		if (type == GNUTLS_SAN_DNSNAME) {
+			std::string name = dns_form(std::string(buf, size));
+			for (const auto &a : allowed)
+				if (a == name)
+					return {};
+			note("DNS:" + name);
+		} else if (type == GNUTLS_SAN_IPADDRESS && (size == 4 || size == 16)) {
+			std::vector<unsigned char> ip(buf, buf + size);
+			for (const auto &a : allowed)
+				if (ip_bytes(a) == ip)
+					return {};
+			char text[INET6_ADDRSTRLEN] = "?";
+			inet_ntop(size == 4 ? AF_INET : AF_INET6, buf, text, sizeof(text));
+			note(std::string("IP:") + text);
+		}
+	}
+	return make_error(EACCES,
+	                  "client certificate (%s) matches no entry of [authenticate.server] "
+	                  "x509.client_allowed_sans",
+	                  seen.empty() ? "no DNS or IP SAN" : seen.c_str());
+}
+
 Result<PeerChain> check_peer(gnutls_session_t session, const PeerCheck &check,
                              std::string *matched) {
 	PeerChain chain = TRY(import_peer_chain(session));
-	if (check.role == Role::Server && chain.certs.empty())
+	bool server = check.role == Role::Server;
+	if (server && chain.certs.empty()) {
+		if (check.clients && check.clients->require_certificate)
+			return make_error(EACCES,
+			                  "the client sent no certificate, and "
+			                  "[authenticate.server] x509.client_auth requires one");
 		return chain; // the client may stay anonymous; no REMOTE_AUTH then
+	}
 	TRY(verify_chain(check.trust, chain, check.role == Role::Client));
 	if (check.role == Role::Client)
 		TRY(check_server_name(chain.certs.front().get(), check.server, matched));
+	if (server && check.clients && !check.clients->allowed_sans.empty())
+		TRY(check_client_sans(chain.certs.front().get(), check.clients->allowed_sans));
 	return chain;
 }
 

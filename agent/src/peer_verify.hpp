@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <vector>
 
+#include "config.hpp"
 #include "gnutls_handles.hpp"
 #include "result.hpp"
 #include "session_setup.hpp"
@@ -54,14 +55,23 @@ struct ServerName {
 Result<void> check_server_name(gnutls_x509_crt_t leaf, const ServerName &name,
                                std::string *matched = nullptr);
 
+// EACCES unless the verified client certificate LEAF carries one of
+// ALLOWED (x509.client_allowed_sans) as a DNS SAN (compared without case or
+// a trailing dot, wildcards only as the very same text) or an IP SAN (an
+// entry that is an IP literal, compared as an address). The reason lists
+// the certificate's DNS and IP SANs.
+Result<void> check_client_sans(gnutls_x509_crt_t leaf, const std::vector<std::string> &allowed);
+
 // The whole check of a peer's certificate, run while GnuTLS verifies it
 // (before the client sends its own certificate): the chain against TRUST,
-// then, for a client, the server's name. A server's client may send none:
-// the chain comes back empty.
+// then, for a client, the server's name; for a server, the client policy.
+// A server's client may send none unless the policy requires one: the
+// chain comes back empty.
 struct PeerCheck {
 	Role role = Role::Client;
 	gnutls_x509_trust_list_t trust = nullptr;
-	ServerName server; // a client's expectation
+	ServerName server;                     // a client's expectation
+	const ClientPolicy *clients = nullptr; // a server's
 };
 Result<PeerChain> check_peer(gnutls_session_t session, const PeerCheck &check,
                              std::string *matched = nullptr);

@@ -296,19 +296,27 @@ TEST(Config, X509Values) {
 	EXPECT_EQ(c.server.private_key, "pkcs11:token=t;object=k");
 	EXPECT_EQ(c.server.pq_private_key, "tpmkey:file=/k.blob");
 	EXPECT_FALSE(has(c.ignored, "authenticate.server.x509.pq.private_key")); // used
-	// Keys of later ktls-utils that tlsupd does not act on.
-	Config k = parse_ok("[authenticate.server]\nx509.client_auth=0\n"
-	                    "x509.client_allowed_sans=a.example;b.example\n");
-	EXPECT_TRUE(has(k.ignored, "authenticate.server.x509.client_auth"));
-	EXPECT_TRUE(has(k.ignored, "authenticate.server.x509.client_allowed_sans"));
+	// ktls-utils' client policy (after 1.4): used, never ignored.
+	Config k = parse_ok("[authenticate.server]\nx509.client_auth=1\n"
+	                    "x509.client_allowed_sans= A.example. ;b.example;192.0.2.1\n");
+	EXPECT_TRUE(k.ignored.empty());
 	EXPECT_TRUE(k.notices.empty());
+	EXPECT_TRUE(k.client_policy.require_certificate);
+	EXPECT_EQ(k.client_policy.allowed_sans,
+	          (std::vector<std::string>{"a.example", "b.example", "192.0.2.1"}));
+	EXPECT_FALSE(parse_ok("[authenticate.server]\nx509.client_auth=0\n")
+	                     .client_policy.require_certificate);
 }
 
-TEST(Config, DaneRequireIsRefusedOtherModesIgnored) {
-	EXPECT_EQ(parse_err("[authenticate]\ndane=require\n")
-	                  .rfind("t.conf: [authenticate] dane: tlsupd does not implement DANE", 0),
-	          0u);
-	Config c = parse_ok("[authenticate]\ndane=opportunistic\ndane.resolver=127.0.0.1\n");
+TEST(Config, DaneIsRefusedUnlessOff) {
+	for (const char *mode : {"require", "opportunistic"})
+		EXPECT_EQ(parse_err(std::string("[authenticate]\ndane=") + mode + "\n")
+		                  .rfind("t.conf: [authenticate] dane: tlsupd does not implement "
+		                         "DANE",
+		                         0),
+		          0u)
+		        << mode;
+	Config c = parse_ok("[authenticate]\ndane=off\ndane.resolver=127.0.0.1\n");
 	EXPECT_TRUE(has(c.ignored, "authenticate.dane"));
 	EXPECT_TRUE(has(c.ignored, "authenticate.dane.resolver"));
 }

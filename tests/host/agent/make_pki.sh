@@ -9,6 +9,7 @@
 #   expired.pem                server.test, expired in 2020
 #   revoked.pem                server.test, listed in crl.pem
 #   client.pem                 client.test, TLS client
+#   client-ip.pem              Client2.Test + IP 192.0.2.7 and 2001:db8::7, TLS client
 #   client-expired.pem         client.test, expired
 #   client-revoked.pem         client.test, listed in crl.pem
 #   rogue-ca.pem               a CA nobody trusts
@@ -73,6 +74,8 @@ leaf expired ca 'cn = "server.test"' 'dns_name = "server.test"' 'ip_address = "1
 leaf revoked ca 'cn = "server.test"' 'dns_name = "server.test"' 'ip_address = "127.0.0.1"' \
 	"$server" "$valid" 'serial = 1005'
 leaf client ca 'cn = "client.test"' 'dns_name = "client.test"' "$client" "$valid" 'serial = 2001'
+leaf client-ip ca 'cn = "client2.test"' 'dns_name = "Client2.Test"' 'ip_address = "192.0.2.7"' \
+	'ip_address = "2001:db8::7"' "$client" "$valid" 'serial = 2006'
 leaf client-expired ca 'cn = "client.test"' "$client" "$expired" 'serial = 2002'
 leaf client-revoked ca 'cn = "client.test"' "$client" "$valid" 'serial = 2003'
 leaf rogue-server rogue-ca 'cn = "server.test"' 'dns_name = "server.test"' \
