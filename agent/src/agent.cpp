@@ -45,6 +45,8 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 	agent->peer_keys_ =
 	        std::make_unique<PeerCertificateKeys>(TRY(PeerCertificateKeys::create()));
 	agent->accept_keyrings_ = TRY(AcceptKeyrings::create(log));
+	AcceptKeyrings *accept = agent->accept_keyrings_.get();
+	agent->linker_.set_link_guard([accept] { return accept->lock(); }); // no ACCEPT meanwhile
 	agent->files_ = TRY(FileWatch::create());
 	agent->admission_ = std::make_unique<Admission>(cfg.max_inflight);
 	TRY(agent->apply(cfg, true));
@@ -159,13 +161,9 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 		         f.c_str());
 	// A configured keyring that does not exist is a warning, as in tlshd,
 	// and is linked when it appears (retry_keyrings); so is a consumer's.
-	auto linked = [&] {
-		auto lock = accept_keyrings_->lock(); // no ACCEPT meanwhile
-		// "FILE: [authenticate] ", for the messages.
-		std::string where = cfg.where("authenticate", "");
-		return linker_.set(cfg.keyrings, cfg.psk_keyrings, where, log_,
-		                   KeyringTrust{cfg.keyring_owners});
-	}();
+	// Each link takes the ACCEPT lock (set_link_guard in create()).
+	auto linked = linker_.set(cfg.keyrings, cfg.psk_keyrings, cfg.where("authenticate", ""),
+	                          log_, KeyringTrust{cfg.keyring_owners});
 	if (!linked)
 		return Error{linked.error().code,
 		             cfg.where("authenticate", "keyrings") + ": " + linked.error().reason};
@@ -351,11 +349,8 @@ void Agent::reload_credentials() {
 
 void Agent::retry_keyrings() {
 	keyring_timer_ = 0;
-	{
-		auto lock = accept_keyrings_->lock(); // no ACCEPT meanwhile
-		if (linker_.retry(log_))
-			keyrings_.replace(linker_.linked());
-	}
+	if (linker_.retry(log_))
+		keyrings_.replace(linker_.linked());
 	if (linker_.missing() && loop_)
 		keyring_timer_ = loop_->add_timer(Clock::now() + opts_.keyring_retry,
 		                                  [this] { retry_keyrings(); });

@@ -274,6 +274,9 @@ Result<key_serial_t> KeyringLinker::resolve(const std::string &name, const Log &
 }
 
 Result<void> KeyringLinker::link_checked(key_serial_t id, const std::string &name) {
+	std::unique_lock<std::mutex> lock;
+	if (guard_)
+		lock = guard_();
 	if (keyctl_link(id, KEY_SPEC_PROCESS_KEYRING) < 0)
 		return make_error(errno, "cannot link keyring '%s' (%d): %s", name.c_str(), id,
 		                  strerror(errno));

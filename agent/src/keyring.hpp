@@ -160,6 +160,12 @@ public:
 	bool missing() const { return !missing_.empty() || !missing_psk_.empty(); }
 	const LinkedKeyrings &linked() const { return linked_; }
 
+	// Held around each link into the process keyring (the agent's ACCEPT
+	// lock: see AcceptKeyrings::lock). Resolving names -- reading
+	// /proc/keys, which may be long -- happens outside it.
+	using LinkGuard = std::function<std::unique_lock<std::mutex>()>;
+	void set_link_guard(LinkGuard guard) { guard_ = std::move(guard); }
+
 private:
 	Result<key_serial_t> resolve(const std::string &name, const Log &log);
 	// Links ID into the process keyring and checks it again once linked
@@ -170,6 +176,7 @@ private:
 	std::vector<std::string> missing_, missing_psk_; // names, in order
 	LinkedKeyrings linked_;
 	KeyringTrust trust_;
+	LinkGuard guard_;
 	std::vector<key_serial_t> refused_; // warned about already
 	static constexpr size_t kMaxRemembered = 1024;
 };

@@ -3,6 +3,7 @@
 // The agent as a whole with fake kernel channels: start-up checks, the
 // control socket, reload by command and by SIGHUP, and a handshake end to
 // end through a worker.
+#include <algorithm>
 #include <arpa/inet.h>
 #include <csignal>
 #include <cstdio>
@@ -525,9 +526,19 @@ TEST_F(AgentTest, AKeyringThatAppearsLaterIsLinkedWithoutAReload) {
 		key_serial_t ring = add_keyring(name, KEY_SPEC_SESSION_KEYRING);
 		add_user_key(std::string(name) + "-psk", key, ring);
 	}
-	for (int i = 0; i < 100 && !log_.contains("'tlsupd-late-configured'"); i++)
-		std::this_thread::sleep_for(20ms);
-	std::this_thread::sleep_for(100ms);
+	// Until the retry timer has linked both and taken the second as a PSK
+	// keyring (the start-up warning names them too: wait for these lines).
+	auto linked_both = [&] {
+		auto lines = log_.lines();
+		return std::count_if(lines.begin(), lines.end(),
+		                     [](const std::string &l) {
+			                     return l.find("appeared: linked into the process "
+			                                   "keyring") != std::string::npos;
+		                     }) == 2 &&
+		       log_.contains("PSK keyring 'tlsupd-late-configured' (");
+	};
+	for (int i = 0; i < 500 && !linked_both(); i++)
+		std::this_thread::sleep_for(10ms);
 	EXPECT_TRUE(log_.contains("keyring 'tlsupd-late-consumer'"));
 	EXPECT_TRUE(log_.contains("appeared: linked into the process keyring"));
 	// The consumer keyring is searched for every request, as .nvme is.

@@ -151,29 +151,38 @@ TEST_F(AttackKeyring, AnOwnerTheAdministratorNamesIsTrusted) {
 TEST_F(AttackKeyring, TheAdministratorsKeyringWinsWhateverTheSerials) {
 	// The administrator's keyring (another root process's, not one this
 	// process possesses) and the attacker's copy with a lower serial:
-	// serials are random, so the attacker makes copies until one is.
-	// The administrator's mode is tlsupd.conf(5)'s recipe.
-	LocalUser admin(0, keyring_with_psk(name_, "admin-id", key_, 0x3f3f0000));
-	ASSERT_TRUE(admin.ok()) << admin.why();
-	std::unique_ptr<LocalUser> attacker;
+	// serials are random, so both are made again until the attacker's is
+	// lower (an even chance each time). The administrator's mode is
+	// tlsupd.conf(5)'s recipe.
+	std::unique_ptr<LocalUser> admin, attacker;
 	for (int i = 0; i < 64; i++) {
+		// The kernel collects a keyring its owner let go of later: a
+		// discarded one stays visible meanwhile unless invalidated.
+		for (auto *u : {&attacker, &admin})
+			if (*u && (*u)->ok())
+				keyctl_invalidate(static_cast<key_serial_t>((*u)->value(0)));
+		attacker.reset();
+		admin.reset();
 		attacker = std::make_unique<LocalUser>(
 		        LocalUser::kAttacker, keyring_with_psk(name_, "attacker-id", key_));
+		admin = std::make_unique<LocalUser>(
+		        0, keyring_with_psk(name_, "admin-id", key_, 0x3f3f0000));
 		ASSERT_TRUE(attacker->ok()) << attacker->why();
-		if (attacker->value(0) < admin.value(0))
+		ASSERT_TRUE(admin->ok()) << admin->why();
+		if (attacker->value(0) < admin->value(0))
 			break;
 	}
-	ASSERT_LT(attacker->value(0), admin.value(0)) << "no lower serial in 64 tries";
+	ASSERT_LT(attacker->value(0), admin->value(0)) << "no lower serial in 64 tries";
 	KeyringLinker linker(std::vector<std::string>{});
 	auto linked = linker.set({name_}, {name_}, "test.conf: [authenticate] ", log_.log());
 	ASSERT_TRUE(linked.ok()) << linked.error().reason;
-	EXPECT_TRUE(contains(linked->keyrings, admin.value(0)));
+	EXPECT_TRUE(contains(linked->keyrings, admin->value(0)));
 	EXPECT_FALSE(contains(linked->keyrings, attacker->value(0)));
 	EXPECT_FALSE(server_psk(*linked, "attacker-id").ok());
 	auto psk = server_psk(*linked, "admin-id");
 	ASSERT_TRUE(psk.ok()) << psk.error().reason;
-	EXPECT_EQ(psk->serial, admin.value(1));
-	keyctl_unlink(static_cast<key_serial_t>(admin.value(0)), KEY_SPEC_PROCESS_KEYRING);
+	EXPECT_EQ(psk->serial, admin->value(1));
+	keyctl_unlink(static_cast<key_serial_t>(admin->value(0)), KEY_SPEC_PROCESS_KEYRING);
 }
 
 TEST_F(AttackKeyring, AKeyringNamedBySerialIsCheckedToo) {
