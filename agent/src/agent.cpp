@@ -45,8 +45,6 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 	agent->peer_keys_ =
 	        std::make_unique<PeerCertificateKeys>(TRY(PeerCertificateKeys::create()));
 	agent->accept_keyrings_ = TRY(AcceptKeyrings::create(log));
-	AcceptKeyrings *accept = agent->accept_keyrings_.get();
-	agent->linker_.set_link_guard([accept] { return accept->lock(); }); // no ACCEPT meanwhile
 	agent->files_ = TRY(FileWatch::create());
 	agent->admission_ = std::make_unique<Admission>(cfg.max_inflight);
 	TRY(agent->apply(cfg, true));
@@ -161,7 +159,8 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 		         f.c_str());
 	// A configured keyring that does not exist is a warning, as in tlshd,
 	// and is linked when it appears (retry_keyrings); so is a consumer's.
-	// Each link takes the ACCEPT lock (set_link_guard in create()).
+	// Linked into tlsupd:linked, not the process keyring: no ACCEPT window
+	// sees it, so no lock.
 	auto linked = linker_.set(cfg.keyrings, cfg.psk_keyrings, cfg.where("authenticate", ""),
 	                          log_, KeyringTrust{cfg.keyring_owners});
 	if (!linked)

@@ -274,27 +274,38 @@ Result<key_serial_t> KeyringLinker::resolve(const std::string &name, const Log &
 }
 
 Result<void> KeyringLinker::link_checked(key_serial_t id, const std::string &name) {
-	std::unique_lock<std::mutex> lock;
-	if (guard_)
-		lock = guard_();
-	if (keyctl_link(id, KEY_SPEC_PROCESS_KEYRING) < 0)
+	if (keyctl_link(id, holder_) < 0)
 		return make_error(errno, "cannot link keyring '%s' (%d): %s", name.c_str(), id,
 		                  strerror(errno));
 	// Linked, it cannot go away; were it another key than the one checked
 	// (the checked one gone, its serial given to a new key), or its owner
 	// or mode changed meanwhile, this says so.
 	if (auto ok = check_keyring_trust(id, trust_); !ok) {
-		keyctl_unlink(id, KEY_SPEC_PROCESS_KEYRING);
+		keyctl_unlink(id, holder_);
 		return ok.error();
 	}
 	return {};
+}
+
+bool KeyringLinker::is_consumer(const std::string &name) const {
+	return std::find(configured_.begin(), configured_.end(), name) == configured_.end() &&
+	       std::find(consumer_.begin(), consumer_.end(), name) != consumer_.end();
 }
 
 Result<LinkedKeyrings> KeyringLinker::set(const std::vector<std::string> &configured,
                                           const std::vector<std::string> &psk,
                                           const std::string &where, const Log &log,
                                           const KeyringTrust &trust) {
+	if (!holder_) {
+		key_serial_t h =
+		        add_key("keyring", "tlsupd:linked", nullptr, 0, KEY_SPEC_PROCESS_KEYRING);
+		if (h < 0)
+			return make_error(errno, "cannot create keyring tlsupd:linked: %s",
+			                  strerror(errno));
+		holder_ = h;
+	}
 	trust_ = trust;
+	configured_ = configured;
 	refused_.clear();
 	LinkedKeyrings next;
 	std::vector<std::string> missing, missing_psk;
@@ -304,8 +315,7 @@ Result<LinkedKeyrings> KeyringLinker::set(const std::vector<std::string> &config
 			all.push_back(c);
 	for (const auto &name : all) {
 		auto id = resolve(name, log);
-		bool is_consumer =
-		        std::find(consumer_.begin(), consumer_.end(), name) != consumer_.end();
+		bool consumer = is_consumer(name);
 		if (id) {
 			auto linked = link_checked(id.value(), name);
 			if (!linked && linked.error().code != EACCES)
@@ -314,7 +324,7 @@ Result<LinkedKeyrings> KeyringLinker::set(const std::vector<std::string> &config
 				id = linked.error();
 		}
 		if (!id) {
-			if (is_consumer && id.error().code == ENOKEY)
+			if (consumer && id.error().code == ENOKEY)
 				LOG_DEBUG(log, "keyring %s not present (linked when it appears)",
 				          name.c_str());
 			else
@@ -325,9 +335,10 @@ Result<LinkedKeyrings> KeyringLinker::set(const std::vector<std::string> &config
 			missing.push_back(name);
 			continue;
 		}
-		LOG_INFO(log, "linked keyring '%s' (%d) into the process keyring", name.c_str(),
-		         id.value());
-		next.keyrings.push_back(id.value());
+		LOG_INFO(log, "linked keyring '%s' (%d)%s", name.c_str(), id.value(),
+		         consumer ? ": searched for its consumer's requests only"
+		                  : ": searched for every request");
+		(consumer ? next.consumer : next.keyrings).push_back(id.value());
 	}
 	for (const auto &name : psk) {
 		auto id = resolve(name, log);
@@ -339,6 +350,14 @@ Result<LinkedKeyrings> KeyringLinker::set(const std::vector<std::string> &config
 		}
 		next.psk_keyrings.push_back(id.value());
 	}
+	// What an earlier configuration linked and this one does not name.
+	if (auto held = keyring_contents(holder_))
+		for (key_serial_t k : *held)
+			if (std::find(next.keyrings.begin(), next.keyrings.end(), k) ==
+			            next.keyrings.end() &&
+			    std::find(next.consumer.begin(), next.consumer.end(), k) ==
+			            next.consumer.end())
+				keyctl_unlink(k, holder_);
 	linked_ = next;
 	missing_ = std::move(missing);
 	missing_psk_ = std::move(missing_psk);
@@ -365,9 +384,11 @@ bool KeyringLinker::retry(const Log &log) {
 			++it;
 			continue;
 		}
-		LOG_NOTICE(log, "keyring '%s' (%d) appeared: linked into the process keyring",
-		           it->c_str(), id.value());
-		linked_.keyrings.push_back(id.value());
+		bool consumer = is_consumer(*it);
+		LOG_NOTICE(log, "keyring '%s' (%d) appeared: linked, %s", it->c_str(), id.value(),
+		           consumer ? "searched for its consumer's requests only"
+		                    : "searched for every request");
+		(consumer ? linked_.consumer : linked_.keyrings).push_back(id.value());
 		it = missing_.erase(it);
 		changed = true;
 	}

@@ -107,9 +107,13 @@ Result<key_serial_t> resolve_keyring(const std::string &name_or_serial,
                                      const RefusedKeyring &refused = {});
 
 struct LinkedKeyrings {
-	// [authenticate] keyrings, then the kConsumerKeyrings that exist:
-	// linked, and searched for every request.
+	// [authenticate] keyrings: linked, and searched for every request (the
+	// administrator shares them between consumers).
 	std::vector<key_serial_t> keyrings;
+	// The kConsumerKeyrings that exist: linked, so that the agent possesses
+	// the keys the kernel names in them, but searched only for a request
+	// whose own keyring each is -- one consumer's PSK is not another's.
+	std::vector<key_serial_t> consumer;
 	// [authenticate] psk_keyrings: where a "user" key is a PSK too, when
 	// the keyring is searched (as a request's keyring or a configured one).
 	std::vector<key_serial_t> psk_keyrings;
@@ -139,15 +143,22 @@ private:
 // whenever -- at each retry(). The kernel tells no daemon when a keyring
 // is created (key notifications need CONFIG_KEY_NOTIFICATIONS and a watch
 // on a keyring that already exists), so the agent retries on a timer.
+//
+// They are linked into a keyring of the agent's own, "tlsupd:linked" in the
+// process keyring, never into the process keyring itself: there, each
+// ACCEPT's link of the request's keyring must stand out (AcceptKeyrings),
+// also when that keyring is one of these.
 class KeyringLinker {
 public:
 	explicit KeyringLinker(std::vector<std::string> consumer = {std::begin(kConsumerKeyrings),
 	                                                            std::end(kConsumerKeyrings)})
 	    : consumer_(std::move(consumer)) {}
 
-	// (Re)load: link what exists now; a configured keyring that does not
-	// is a warning (as tlshd), linked when it appears. EIO and the like
-	// when an existing keyring cannot be linked.
+	// (Re)load: link what exists now, unlink what is no longer named; a
+	// configured keyring that does not exist is a warning (as tlshd),
+	// linked when it appears. EIO and the like when the holder cannot be
+	// made or an existing keyring cannot be linked. The first call makes
+	// the holder in the process keyring: before the agent's threads start.
 	// WHERE names the configuration's keys in messages.
 	// Only keyrings check_keyring_trust() accepts under TRUST are linked or
 	// used -- here and at every retry(), with a warning, once per keyring,
@@ -159,24 +170,22 @@ public:
 	bool retry(const Log &log);
 	bool missing() const { return !missing_.empty() || !missing_psk_.empty(); }
 	const LinkedKeyrings &linked() const { return linked_; }
-
-	// Held around each link into the process keyring (the agent's ACCEPT
-	// lock: see AcceptKeyrings::lock). Resolving names -- reading
-	// /proc/keys, which may be long -- happens outside it.
-	using LinkGuard = std::function<std::unique_lock<std::mutex>()>;
-	void set_link_guard(LinkGuard guard) { guard_ = std::move(guard); }
+	// "tlsupd:linked", 0 before the first set().
+	key_serial_t holder() const { return holder_; }
 
 private:
 	Result<key_serial_t> resolve(const std::string &name, const Log &log);
-	// Links ID into the process keyring and checks it again once linked
-	// (a keyring that changed owner or mode meanwhile is unlinked).
+	// Links ID into the holder and checks it again once linked (a keyring
+	// that changed owner or mode meanwhile is unlinked).
 	Result<void> link_checked(key_serial_t id, const std::string &name);
+	bool is_consumer(const std::string &name) const;
 
 	std::vector<std::string> consumer_;
+	std::vector<std::string> configured_;
 	std::vector<std::string> missing_, missing_psk_; // names, in order
 	LinkedKeyrings linked_;
 	KeyringTrust trust_;
-	LinkGuard guard_;
+	key_serial_t holder_ = 0;
 	std::vector<key_serial_t> refused_; // warned about already
 	static constexpr size_t kMaxRemembered = 1024;
 };

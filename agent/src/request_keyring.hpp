@@ -51,9 +51,10 @@ public:
 	// holds the per-request holders ("tlsupd:requests").
 	static Result<std::unique_ptr<AcceptKeyrings>> create(const Log &log);
 
-	// Every change tlsupd makes to its process keyring takes this lock
-	// (start-up and reload linking too), so a window sees only its own
-	// ACCEPT's link.
+	// Every change tlsupd makes to its process keyring takes this lock, so
+	// a window sees only its own ACCEPT's link. (Configured and consumer
+	// keyrings live in tlsupd:linked, made before the workers start; see
+	// KeyringLinker.)
 	std::unique_lock<std::mutex> lock() { return std::unique_lock(mu_); }
 
 	class Window {

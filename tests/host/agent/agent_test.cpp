@@ -501,14 +501,17 @@ TEST_F(AgentTest, AKeyringThatAppearsLaterIsLinkedWithoutAReload) {
 	std::thread t([&] { EXPECT_TRUE(agent.value()->run().ok()); });
 	std::this_thread::sleep_for(100ms);
 
-	auto psk_handshake = [&](const std::string &identity, const std::vector<uint8_t> &key) {
+	// RING: the request's own keyring, linked by the ACCEPT (as upstream
+	// does, without KEYRING).
+	auto psk_handshake = [&](const std::string &identity, const std::vector<uint8_t> &key,
+	                         key_serial_t ring = 0) {
 		auto fds = tcp_pair();
 		AcceptReply r;
 		r.sockfd = fds.second.release();
 		r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
 		r.auth_mode = HANDSHAKE_AUTH_PSK;
 		size_t before = kernel_.done_copy().size();
-		kernel_.submit(std::move(r));
+		kernel_.submit(std::move(r), ring, false);
 		PeerOptions p;
 		p.server = false;
 		p.priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+ECDHE-PSK:+PSK";
@@ -522,9 +525,12 @@ TEST_F(AgentTest, AKeyringThatAppearsLaterIsLinkedWithoutAReload) {
 	};
 	auto key = random_bytes(32);
 	EXPECT_EQ(psk_handshake("late-client", key), static_cast<uint32_t>(EKEYREJECTED));
+	key_serial_t consumer = 0;
 	for (const char *name : {"tlsupd-late-consumer", "tlsupd-late-configured"}) {
 		key_serial_t ring = add_keyring(name, KEY_SPEC_SESSION_KEYRING);
 		add_user_key(std::string(name) + "-psk", key, ring);
+		if (!consumer)
+			consumer = ring;
 	}
 	// Until the retry timer has linked both and taken the second as a PSK
 	// keyring (the start-up warning names them too: wait for these lines).
@@ -532,19 +538,23 @@ TEST_F(AgentTest, AKeyringThatAppearsLaterIsLinkedWithoutAReload) {
 		auto lines = log_.lines();
 		return std::count_if(lines.begin(), lines.end(),
 		                     [](const std::string &l) {
-			                     return l.find("appeared: linked into the process "
-			                                   "keyring") != std::string::npos;
+			                     return l.find("appeared: linked") != std::string::npos;
 		                     }) == 2 &&
 		       log_.contains("PSK keyring 'tlsupd-late-configured' (");
 	};
 	for (int i = 0; i < 500 && !linked_both(); i++)
 		std::this_thread::sleep_for(10ms);
 	EXPECT_TRUE(log_.contains("keyring 'tlsupd-late-consumer'"));
-	EXPECT_TRUE(log_.contains("appeared: linked into the process keyring"));
-	// The consumer keyring is searched for every request, as .nvme is.
+	EXPECT_TRUE(log_.contains("appeared: linked, searched for its consumer's requests only"));
+	EXPECT_TRUE(log_.contains("appeared: linked, searched for every request"));
 	// The handshakes now succeed; kTLS then fails with EIO (this host's
-	// kernel has no "tls" ULP) where before the PSK was unknown.
-	EXPECT_EQ(psk_handshake("tlsupd-late-consumer-psk", key), static_cast<uint32_t>(EIO));
+	// kernel has no "tls" ULP) where before the PSK was unknown. The
+	// consumer keyring serves its consumer's requests (those whose ACCEPT
+	// links it), as .nvme serves an NVMe target's; the configured one all.
+	EXPECT_EQ(psk_handshake("tlsupd-late-consumer-psk", key, consumer),
+	          static_cast<uint32_t>(EIO));
+	EXPECT_EQ(psk_handshake("tlsupd-late-consumer-psk", key),
+	          static_cast<uint32_t>(EKEYREJECTED));
 	EXPECT_EQ(psk_handshake("tlsupd-late-configured-psk", key), static_cast<uint32_t>(EIO));
 	EXPECT_EQ(status()["reloads"], "0");
 	agent.value()->stop();

@@ -2,6 +2,7 @@
 //
 // Key material by serial, PSK identities by description, keyrings by name,
 // and the keys that carry verified peer certificates.
+#include <algorithm>
 #include <gtest/gtest.h>
 #include <latch>
 #include <optional>
@@ -58,7 +59,7 @@ TEST(Keyring, ResolvesKeyringsBySerialOrName) {
 	EXPECT_EQ(resolve_keyring("-5").error().code, EINVAL);
 }
 
-TEST(Keyring, LinksConfiguredKeyringsIntoTheProcessKeyring) {
+TEST(Keyring, LinksConfiguredKeyringsUnderTheProcessKeyring) {
 	ASSERT_TRUE(ensure_process_keyring().ok());
 	key_serial_t ring = add_keyring("tlsupd-configured", KEY_SPEC_SESSION_KEYRING);
 	auto id = add_user_key("only-here", bytes("k"), ring);
@@ -70,11 +71,20 @@ TEST(Keyring, LinksConfiguredKeyringsIntoTheProcessKeyring) {
 	ASSERT_TRUE(linked.ok()) << linked.error().reason;
 	EXPECT_EQ(linked->keyrings, std::vector<key_serial_t>{ring});
 	EXPECT_EQ(linked->psk_keyrings, std::vector<key_serial_t>{psk_ring});
+	// Possessed through tlsupd:linked, not linked at the top of the process
+	// keyring, where each ACCEPT's link must stand out.
 	ASSERT_EQ(keyctl_unlink(ring, KEY_SPEC_SESSION_KEYRING), 0);
 	EXPECT_EQ(keyctl_search(KEY_SPEC_PROCESS_KEYRING, "user", "only-here", 0), id);
+	auto top = keyring_contents(KEY_SPEC_PROCESS_KEYRING).value();
+	EXPECT_EQ(std::count(top.begin(), top.end(), ring), 0);
+	EXPECT_EQ(keyring_contents(linker.holder()).value(), std::vector<key_serial_t>{ring});
+
 	// A configured keyring that does not exist is a warning, and missing.
 	EXPECT_TRUE(log.contains("keyring 'tlsupd-missing-ring' not linked"));
 	EXPECT_TRUE(linker.missing());
+	// A reload that names it no more lets go of it.
+	ASSERT_TRUE(linker.set({}, {}, "test.conf: [authenticate] ", log.log()).ok());
+	EXPECT_TRUE(keyring_contents(linker.holder()).value().empty());
 }
 
 TEST(Keyring, OfTwoTrustedKeyringsOfANameTheLowestSerialIsUsed) {
