@@ -47,6 +47,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 	agent->accept_keyrings_ = TRY(AcceptKeyrings::create(log));
 	agent->files_ = TRY(FileWatch::create());
 	agent->admission_ = std::make_unique<Admission>(cfg.max_inflight);
+	agent->peer_limit_ = std::make_unique<PeerLimit>(cfg.max_inflight_per_peer);
 	TRY(agent->apply(cfg, true));
 
 	// Signals go to the signalfd; worker threads inherit the mask.
@@ -67,6 +68,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 	agent->shared_ = std::unique_ptr<WorkerShared>(new WorkerShared{
 	        log, agent->credentials_, agent->keyrings_, *agent->admission_, agent->stats_,
 	        *agent->resolver_, agent->settings_, *agent->peer_keys_, *agent->accept_keyrings_});
+	agent->shared_->peer_limit = agent->peer_limit_.get();
 
 	unsigned n = agent->config_.workers;
 	if (n == 0) {
@@ -196,6 +198,7 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 		LOG_NOTICE(log_, "reverse DNS name matching is on: without PEERNAME, a server "
 		                 "certificate may match a name a PTR lookup gave");
 	admission_->set_limit(cfg.max_inflight);
+	peer_limit_->set_limit(cfg.max_inflight_per_peer);
 	if (!initial) {
 		if (cfg.workers != config_.workers)
 			LOG_NOTICE(log_, "workers changes at the next restart");

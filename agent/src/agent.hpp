@@ -81,6 +81,7 @@ private:
 	KeyringStore keyrings_;
 	KeyringLinker linker_{opts_.consumer_keyrings};
 	std::unique_ptr<Admission> admission_;
+	std::unique_ptr<PeerLimit> peer_limit_;
 	Stats stats_;
 	WorkerSettings settings_;
 	std::unique_ptr<ReverseResolver> resolver_;

@@ -321,6 +321,8 @@ constexpr const char *kServer = "authenticate.server";
 const KnownKey kKnownKeys[] = {
         {"agent", "workers", agent_number<&Config::workers, 0, 256>},
         {"agent", "max_inflight", agent_number<&Config::max_inflight, 1, 1000000>},
+        {"agent", "max_inflight_per_peer",
+         agent_number<&Config::max_inflight_per_peer, 1, 1000000>},
         {"agent", "default_timeout_ms", agent_number<&Config::default_timeout_ms, 1, 3600000>},
         {"agent", "reverse_dns", agent_reverse_dns},
         {"agent", "reverse_dns_threads", agent_number<&Config::reverse_dns_threads, 1, 64>},

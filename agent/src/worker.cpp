@@ -25,6 +25,7 @@ struct Worker::Job {
 	sockaddr_storage peer{};
 	uint32_t events = 0; // what the fd is watched for; 0 = not watched
 	std::string label;
+	std::string counted_peer; // the PeerLimit share this job holds, if any
 };
 
 namespace {
@@ -241,6 +242,8 @@ void Worker::start_job(AcceptDecode decoded, RequestKeyring keyring) {
 		return complete(id, v.error().code, v.error().reason);
 	if (auto tcp = require_tcp(job.fd.get()); !tcp)
 		return complete(id, tcp.error().code, tcp.error().reason);
+	if (!admit_peer(job))
+		return;
 
 	uint32_t timeout = job.request.timeout_ms ? job.request.timeout_ms
 	                                          : shared_.settings.default_timeout_ms.load();
@@ -252,6 +255,30 @@ void Worker::start_job(AcceptDecode decoded, RequestKeyring keyring) {
 	if (needs_reverse_dns(job))
 		return start_reverse_dns(job);
 	begin_handshake(job, std::nullopt);
+}
+
+bool Worker::admit_peer(Job &job) {
+	PeerLimit *limit = shared_.peer_limit;
+	if (!limit)
+		return true;
+	sockaddr_storage ss{};
+	socklen_t len = sizeof(ss);
+	std::string peer;
+	if (getpeername(job.fd.get(), reinterpret_cast<sockaddr *>(&ss), &len) == 0)
+		peer = PeerLimit::peer_of(ss);
+	if (limit->acquire(peer)) {
+		job.counted_peer = std::move(peer);
+		return true;
+	}
+	// One line per peer now and then, not one per refusal: the refusals
+	// come as fast as the peer can connect.
+	auto refused = limit->refusals_to_log(peer, Clock::now());
+	std::string reason = "peer " + peer + " holds " + std::to_string(limit->limit()) +
+	                     " handshakes already ([agent] max_inflight_per_peer)";
+	if (refused)
+		reason += "; " + std::to_string(*refused) + " refused since the last such line";
+	complete(job.id, EACCES, reason, {}, !refused);
+	return false;
 }
 
 bool Worker::needs_reverse_dns(Job &job) {
@@ -372,14 +399,14 @@ void Worker::finish(Job &job) {
 }
 
 void Worker::complete(uint64_t id, int status, const std::string &reason,
-                      std::vector<uint32_t> remote) {
+                      std::vector<uint32_t> remote, bool quiet) {
 	auto it = jobs_.find(id);
 	if (it == jobs_.end())
 		return;
 	if (!is_done_status(status)) {
 		// DONE speaks a fixed vocabulary; anything else is unexpected.
 		std::string why = std::string(strerror(status)) + ": " + reason;
-		return complete(id, EIO, why, std::move(remote));
+		return complete(id, EIO, why, std::move(remote), quiet);
 	}
 	std::unique_ptr<Job> job = std::move(it->second);
 	jobs_.erase(it);
@@ -406,12 +433,15 @@ void Worker::complete(uint64_t id, int status, const std::string &reason,
 		          "%s: handshake done, %s, %zu peer id(s), %lld us", job->label.c_str(),
 		          reason.c_str(), remote.size(), static_cast<long long>(elapsed.count()));
 	else
-		LOG_EVENT(shared_.log, kLogErr, fields, "%s: handshake failed: %s: %s",
-		          job->label.c_str(), status_name(status), reason.c_str());
+		LOG_EVENT(shared_.log, quiet ? kLogDebug : kLogErr, fields,
+		          "%s: handshake failed: %s: %s", job->label.c_str(), status_name(status),
+		          reason.c_str());
 
 	shared_.stats.record_done(status, elapsed);
 	send_done(job->fd.get(), status, remote);
 	job->fd.reset(); // our copy of the socket goes only after DONE
+	if (shared_.peer_limit)
+		shared_.peer_limit->release(job->counted_peer);
 	shared_.admission.release();
 }
 

@@ -19,6 +19,7 @@
 #include "handshake_channel.hpp"
 #include "ktls_install.hpp"
 #include "log.hpp"
+#include "peer_limit.hpp"
 #include "request_keyring.hpp"
 #include "reverse_dns.hpp"
 #include "stats.hpp"
@@ -45,6 +46,9 @@ struct WorkerShared {
 	AcceptKeyrings &accept_keyrings;
 	// kTLS installation; tests substitute a recorder.
 	std::function<Result<void>(int fd, const TrafficSecrets &)> install = install_ktls;
+	// What one peer may hold at once ([agent] max_inflight_per_peer); none
+	// when null.
+	PeerLimit *peer_limit = nullptr;
 };
 
 // What the engine needs from an accepted request (validate_request()
@@ -82,8 +86,13 @@ private:
 	void finish(Job &job);
 	void start_reverse_dns(Job &job);
 	void on_reverse_dns(uint64_t id, ReverseResolver::Names names);
+	// QUIET: the failure is logged at debug priority only (a refusal the
+	// caller reports in a summary of its own).
 	void complete(uint64_t id, int status, const std::string &reason,
-	              std::vector<uint32_t> remote = {});
+	              std::vector<uint32_t> remote = {}, bool quiet = false);
+	// Counts the job against its peer's share; false (the job completed
+	// with EACCES) when the peer holds its share already.
+	bool admit_peer(Job &job);
 	void send_done(int fd, int status, const std::vector<uint32_t> &remote);
 
 	unsigned index_;

@@ -51,6 +51,7 @@ TEST(Config, EmptyGivesDefaults) {
 	Config c = parse_ok("");
 	EXPECT_EQ(c.workers, 0u);
 	EXPECT_EQ(c.max_inflight, 1024u);
+	EXPECT_EQ(c.max_inflight_per_peer, 64u);
 	EXPECT_EQ(c.default_timeout_ms, 20000u);
 	EXPECT_EQ(c.reverse_dns_timeout_ms, 2000u);
 	EXPECT_EQ(c.log_level, kLogInfo);
