@@ -2,11 +2,68 @@
 #include "reverse_dns.hpp"
 
 #include <algorithm>
+#include <arpa/inet.h>
+#include <memory>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <utility>
 
 namespace tlsup {
+
+namespace {
+
+// ADDR as an address of its own family, IPv4-mapped IPv6 as IPv4: 4 or 16
+// bytes.
+std::vector<unsigned char> address_bytes(const sockaddr *addr) {
+	if (addr->sa_family == AF_INET) {
+		const auto *in = reinterpret_cast<const sockaddr_in *>(addr);
+		const auto *b = reinterpret_cast<const unsigned char *>(&in->sin_addr);
+		return {b, b + 4};
+	}
+	if (addr->sa_family == AF_INET6) {
+		const auto *in6 = reinterpret_cast<const sockaddr_in6 *>(addr);
+		const unsigned char *b = in6->sin6_addr.s6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+			return {b + 12, b + 16};
+		return {b, b + 16};
+	}
+	return {};
+}
+
+std::string address_text(const std::vector<unsigned char> &bytes) {
+	char text[INET6_ADDRSTRLEN] = "?";
+	inet_ntop(bytes.size() == 4 ? AF_INET : AF_INET6, bytes.data(), text, sizeof(text));
+	return text;
+}
+
+} // namespace
+
+Result<void> ReverseResolver::forward_confirms(const std::string &name,
+                                               const sockaddr_storage &addr) {
+	auto want = address_bytes(reinterpret_cast<const sockaddr *>(&addr));
+	addrinfo hints{};
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	addrinfo *res = nullptr;
+	int ret = getaddrinfo(name.c_str(), nullptr, &hints, &res);
+	if (ret != 0)
+		return make_error(EACCES,
+		                  "PTR name '%s' of %s does not resolve back to it (forward "
+		                  "lookup: %s)",
+		                  name.c_str(), address_text(want).c_str(), gai_strerror(ret));
+	std::unique_ptr<addrinfo, void (*)(addrinfo *)> guard(res, freeaddrinfo);
+	std::string seen;
+	for (addrinfo *ai = res; ai; ai = ai->ai_next) {
+		auto got = address_bytes(ai->ai_addr);
+		if (got == want)
+			return {};
+		if (!got.empty() && seen.size() < 256)
+			seen += (seen.empty() ? "" : ", ") + address_text(got);
+	}
+	return make_error(
+	        EACCES, "PTR name '%s' of %s does not resolve back to it (it resolves to %s)",
+	        name.c_str(), address_text(want).c_str(), seen.empty() ? "nothing" : seen.c_str());
+}
 
 ReverseResolver::Names ReverseResolver::system_lookup(const sockaddr_storage &addr) {
 	socklen_t len = addr.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
@@ -15,6 +72,9 @@ ReverseResolver::Names ReverseResolver::system_lookup(const sockaddr_storage &ad
 	                      nullptr, 0, NI_NAMEREQD);
 	if (ret != 0)
 		return make_error(EACCES, "getnameinfo: %s", gai_strerror(ret));
+	// Whoever answers the PTR query picks the name; the name's own owner
+	// must agree.
+	TRY(forward_confirms(host, addr));
 	return std::vector<std::string>{host};
 }
 

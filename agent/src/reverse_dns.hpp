@@ -31,8 +31,13 @@ public:
 	// Lookups waiting for a thread, per thread.
 	static constexpr size_t kQueuePerThread = 32;
 
-	// getnameinfo(NI_NAMEREQD).
+	// getnameinfo(NI_NAMEREQD), then forward_confirms() on the name: the
+	// forward-confirmed reverse DNS name of ADDR, or EACCES with why not.
 	static Names system_lookup(const sockaddr_storage &addr);
+	// Whether NAME's forward lookup (getaddrinfo: A, AAAA, /etc/hosts)
+	// holds ADDR (an IPv4-mapped address is its IPv4 one); EACCES naming
+	// what it resolves to otherwise.
+	static Result<void> forward_confirms(const std::string &name, const sockaddr_storage &addr);
 
 	explicit ReverseResolver(unsigned threads = 2, Lookup lookup = system_lookup);
 	~ReverseResolver();

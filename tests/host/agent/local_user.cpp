@@ -78,10 +78,13 @@ LocalUser::LocalUser(uid_t uid, Act act) {
 			o = act();
 		int64_t n = static_cast<int64_t>(o.values.size());
 		int32_t len = static_cast<int32_t>(o.step.size());
+		int32_t tlen = static_cast<int32_t>(o.text.size());
 		bool sent =
 		        write_all(results[1], &o.error, sizeof(o.error)) &&
 		        write_all(results[1], &len, sizeof(len)) &&
 		        write_all(results[1], o.step.data(), o.step.size()) &&
+		        write_all(results[1], &tlen, sizeof(tlen)) &&
+		        write_all(results[1], o.text.data(), o.text.size()) &&
 		        write_all(results[1], &n, sizeof(n)) &&
 		        write_all(results[1], o.values.data(), o.values.size() * sizeof(int64_t));
 		::close(results[1]);
@@ -100,7 +103,11 @@ LocalUser::LocalUser(uid_t uid, Act act) {
 		out_ = {{}, EPIPE, "the child died"};
 	} else {
 		out_.step.resize(static_cast<size_t>(len));
+		int32_t tlen = 0;
 		if (!read_all(results[0], out_.step.data(), out_.step.size()) ||
+		    !read_all(results[0], &tlen, sizeof(tlen)) || tlen < 0 || tlen > 65536 ||
+		    (out_.text.resize(static_cast<size_t>(tlen)),
+		     !read_all(results[0], out_.text.data(), out_.text.size())) ||
 		    !read_all(results[0], &n, sizeof(n)) || n < 0 || n > 4096) {
 			out_ = {{}, EPIPE, "the child died"};
 		} else {

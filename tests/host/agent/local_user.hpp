@@ -27,6 +27,7 @@ public:
 		std::vector<int64_t> values;
 		int error = 0;
 		std::string step;
+		std::string text; // anything else the child reports
 	};
 	using Act = std::function<Outcome()>;
 
@@ -42,6 +43,7 @@ public:
 	std::string why() const;
 	const std::vector<int64_t> &values() const { return out_.values; }
 	int64_t value(size_t i = 0) const { return i < out_.values.size() ? out_.values[i] : -1; }
+	const std::string &text() const { return out_.text; }
 
 	// Whether attacker's tests can run here (root, a kernel with keyrings).
 	static bool available(std::string *why_not);
