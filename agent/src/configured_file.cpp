@@ -89,11 +89,21 @@ void check_directory(const struct stat &st, const std::string &dir, uid_t euid,
 
 } // namespace
 
-Result<ConfiguredFile> open_configured_file(const std::string &path) {
+namespace {
+
+struct Walked {
+	UniqueFd fd;    // the file, open for reading; or the directory (O_PATH)
+	struct stat st; // of it
+	std::vector<std::string> exposure;
+	size_t own = 0; // exposure[own..]: the last directory's own
+};
+
+// The walk both open_configured_file and open_configured_directory make.
+Result<Walked> walk(const std::string &path, bool want_dir) {
 	if (path.empty() || path.front() != '/')
 		return make_error(EINVAL, "%s: not an absolute path", path.c_str());
 	uid_t euid = ::geteuid();
-	ConfiguredFile out;
+	Walked out;
 	std::string who;     // the first user who may change the way so far
 	std::string exposed; // the directory that lets them
 	auto open_dir = [](int at, const char *name) {
@@ -109,6 +119,7 @@ Result<ConfiguredFile> open_configured_file(const std::string &path) {
 		if (::fstat(fd.get(), &st) < 0)
 			return fail(errno, name);
 		size_t before = out.exposure.size();
+		out.own = before;
 		check_directory(st, name, euid, out.exposure, who);
 		if (out.exposure.size() > before && exposed.empty())
 			exposed = name;
@@ -120,6 +131,13 @@ Result<ConfiguredFile> open_configured_file(const std::string &path) {
 	if (!dir.valid())
 		return fail(errno, "/");
 	TRY(visit_dir(dir, dir_name));
+	// Done with a directory: DIR is it.
+	auto directory = [&]() -> Result<Walked> {
+		if (::fstat(dir.get(), &out.st) < 0)
+			return fail(errno, dir_name);
+		out.fd = std::move(dir);
+		return std::move(out);
+	};
 	std::deque<std::string> parts;
 	push_components(parts, path);
 	int links = 0;
@@ -174,7 +192,7 @@ Result<ConfiguredFile> open_configured_file(const std::string &path) {
 			push_components(parts, to);
 			continue;
 		}
-		if (!parts.empty()) {
+		if (!parts.empty() || want_dir) {
 			if (!S_ISDIR(st.st_mode))
 				return make_error(ENOTDIR, "%s: %s is not a directory",
 				                  path.c_str(), node_name.c_str());
@@ -199,9 +217,36 @@ Result<ConfiguredFile> open_configured_file(const std::string &path) {
 			                  file_type(out.st.st_mode));
 		if (out.st.st_dev != st.st_dev || out.st.st_ino != st.st_ino)
 			return make_error(EAGAIN, "%s: replaced while being opened", path.c_str());
-		return out;
+		return std::move(out);
 	}
+	if (want_dir)
+		return directory();
 	return make_error(EINVAL, "%s: not a regular file (a directory)", path.c_str());
+}
+
+} // namespace
+
+Result<ConfiguredFile> open_configured_file(const std::string &path) {
+	Walked w = TRY(walk(path, false));
+	return ConfiguredFile{std::move(w.fd), w.st, std::move(w.exposure)};
+}
+
+Result<ConfiguredDirectory> open_configured_directory(const std::string &path) {
+	Walked w = TRY(walk(path, true));
+	ConfiguredDirectory out{std::move(w.fd), w.st, {}, {}};
+	out.ancestors.assign(w.exposure.begin(), w.exposure.begin() + static_cast<long>(w.own));
+	// The directory itself, sticky or not: others who may write it may add
+	// names to it, the one tlsupd means to make among them.
+	uid_t euid = ::geteuid();
+	if (out.st.st_uid != 0 && out.st.st_uid != euid)
+		out.own.push_back("it belongs to uid " + std::to_string(out.st.st_uid));
+	if (out.st.st_mode & S_IWOTH)
+		out.own.push_back("any user may add names to it (mode " +
+		                  mode_text(out.st.st_mode) + ")");
+	else if (out.st.st_mode & S_IWGRP)
+		out.own.push_back("group " + std::to_string(out.st.st_gid) +
+		                  " may add names to it (mode " + mode_text(out.st.st_mode) + ")");
+	return out;
 }
 
 std::string file_exposure(const struct stat &st, bool secret, uid_t euid) {

@@ -40,6 +40,18 @@ struct ConfiguredFile {
 // errno otherwise. Every reason names the path.
 Result<ConfiguredFile> open_configured_file(const std::string &path);
 
+// A configured directory (where the control socket is made), walked the same
+// way. OWN: what lets another user change the directory itself (its owner,
+// group or other write, sticky or not: in a sticky directory others may
+// still create names); ANCESTORS: the directories on the way that do.
+struct ConfiguredDirectory {
+	UniqueFd fd; // O_PATH
+	struct stat st;
+	std::vector<std::string> ancestors;
+	std::vector<std::string> own;
+};
+Result<ConfiguredDirectory> open_configured_directory(const std::string &path);
+
 // What is wrong with who may touch a configured file: a private key (SECRET)
 // that any user may read, or any file that a user other than root or the
 // agent's (EUID) may replace. Empty when nothing is; the words say which

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "control.hpp"
 
+#include "configured_file.hpp"
+
 #include <cstring>
 #include <poll.h>
 #include <sys/epoll.h>
@@ -31,6 +33,25 @@ Result<std::unique_ptr<ControlServer>> ControlServer::open(const std::string &pa
 	srv->listen_.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
 	if (!srv->listen_.valid())
 		return make_error(errno, "control socket: %s", strerror(errno));
+	// Whoever may write the directory may put another socket, or a link,
+	// at the name: only a directory no one but root may write will do.
+	auto slash = path.rfind('/');
+	std::string dir = slash == 0 ? "/" : path.substr(0, slash);
+	auto where = open_configured_directory(dir);
+	if (!where)
+		return make_error(where.error().code, "control socket %s: %s", path.c_str(),
+		                  where.error().reason.c_str());
+	if (!where->own.empty()) {
+		std::string why;
+		for (const auto &w : where->own)
+			why += (why.empty() ? "" : "; ") + w;
+		return make_error(EACCES,
+		                  "control socket %s: directory %s: %s; choose a directory only "
+		                  "root may write ([agent] control_socket)",
+		                  path.c_str(), dir.c_str(), why.c_str());
+	}
+	for (const auto &w : where->ancestors)
+		LOG_WARN(log, "control socket %s: %s", path.c_str(), w.c_str());
 	// A stale socket from an earlier run goes; anything else at the path is
 	// a configuration error, never something to delete.
 	struct stat st;
@@ -40,14 +61,16 @@ Result<std::unique_ptr<ControlServer>> ControlServer::open(const std::string &pa
 			                  path.c_str());
 		::unlink(path.c_str());
 	}
-	// Only root may talk to the agent: the umask covers the bind window.
-	mode_t old = ::umask(0077);
-	int ret = bind(srv->listen_.get(), reinterpret_cast<sockaddr *>(&addr), sizeof(addr));
-	int err = errno;
-	::umask(old);
-	if (ret < 0)
-		return make_error(err, "control socket %s: bind: %s", path.c_str(), strerror(err));
-	::chmod(path.c_str(), 0600);
+	// Only root may talk to the agent. The mode is set on the socket before
+	// bind, which makes the file with it (less the umask): nothing is done
+	// to the path by name afterwards, and the process umask, which every
+	// thread shares, stays as it is.
+	if (::fchmod(srv->listen_.get(), 0600) < 0)
+		return make_error(errno, "control socket %s: fchmod: %s", path.c_str(),
+		                  strerror(errno));
+	if (bind(srv->listen_.get(), reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) < 0)
+		return make_error(errno, "control socket %s: bind: %s", path.c_str(),
+		                  strerror(errno));
 	if (listen(srv->listen_.get(), 16) < 0)
 		return make_error(errno, "control socket %s: listen: %s", path.c_str(),
 		                  strerror(errno));
