@@ -236,6 +236,26 @@ TEST_F(AttackKeyring, ARootKeyringOthersMayChangeIsRefused) {
 	}
 }
 
+TEST_F(AttackKeyring, OthersWhoMaySearchAKeyringMayInvalidateIt) {
+	// A known risk (Documentation/agent.rst): keyctl_invalidate needs only
+	// search permission, so a keyring that grants others search can be made
+	// to vanish by them -- a denial of service, not a bypass, which the
+	// trust check does not refuse. tlsupd.conf(5)'s recipe grants others
+	// nothing, and then they cannot.
+	for (key_perm_t perm : {key_perm_t{0x3f3f0008}, key_perm_t{0x3f3f0000}}) {
+		key_serial_t ring =
+		        add_keyring(name_ + "-" + std::to_string(perm), KEY_SPEC_SESSION_KEYRING);
+		ASSERT_EQ(keyctl_setperm(ring, perm), 0);
+		EXPECT_TRUE(check_keyring_trust(ring, {}).ok());
+		LocalUser attacker(LocalUser::kAttacker, [ring]() -> LocalUser::Outcome {
+			return {{keyctl_invalidate(ring) < 0 ? errno : 0}};
+		});
+		ASSERT_TRUE(attacker.ok()) << attacker.why();
+		EXPECT_EQ(attacker.value(0), perm & KEY_OTH_SEARCH ? 0 : EACCES)
+		        << std::hex << perm;
+	}
+}
+
 TEST_F(AttackKeyring, AUserCannotMakeAConsumerKeyring) {
 	// The names tlsupd always links (.nvme, .nfs, .nfsd) start with '.':
 	// the kernel keeps those for itself. Were that to change, the owner
