@@ -53,7 +53,8 @@ struct Config {
 	// [agent]
 	unsigned workers = 0; // 0: one per online CPU
 	unsigned max_inflight = 1024;
-	// Of those, what one peer (an IPv4 address, an IPv6 /64) may hold.
+	// Once half of those are taken, what one peer (an IPv4 address, an IPv6
+	// /64) of a server request may hold; see PeerLimit.
 	unsigned max_inflight_per_peer = 64;
 	uint32_t default_timeout_ms = 20000;
 	// Reverse-DNS name matching of a server certificate when no PEERNAME

@@ -30,12 +30,12 @@ std::string PeerLimit::peer_of(const sockaddr_storage &addr) {
 	return std::string(text) + "/64";
 }
 
-bool PeerLimit::acquire(const std::string &peer) {
+bool PeerLimit::acquire(const std::string &peer, bool crowded) {
 	if (peer.empty())
 		return true;
 	std::lock_guard lock(mu_);
 	unsigned &n = held_[peer];
-	if (n >= limit_) {
+	if (crowded && n >= limit_) {
 		if (n == 0)
 			held_.erase(peer);
 		return false;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //
-// How many handshakes one peer may hold at once, across all workers. A peer
+// How many handshakes one peer may hold at once, across all workers, once
+// slots are scarce. A peer
 // is an IPv4 address or an IPv6 /64 (one host's usual allocation: a host
 // can pick any address in its /64, so counting addresses would count
 // nothing); an IPv4-mapped IPv6 address is its IPv4 address. Without it, a
@@ -28,9 +29,13 @@ public:
 	// for an address of another family (not counted).
 	static std::string peer_of(const sockaddr_storage &addr);
 
-	// Takes a place for PEER; false when it holds limit() already. An empty
-	// PEER always gets one.
-	bool acquire(const std::string &peer);
+	// Takes a place for PEER. CROWDED: whether slots are scarce (half of
+	// max_inflight or more in flight): only then is a peer that holds
+	// limit() already refused (false), so that a burst from one peer -- a
+	// host bringing up many NVMe controllers at once -- goes through while
+	// there is room, and no peer can take the second half. An empty PEER
+	// always gets a place.
+	bool acquire(const std::string &peer, bool crowded = true);
 	void release(const std::string &peer);
 
 	// After a refusal of PEER: how many were refused since the last time

@@ -259,22 +259,28 @@ void Worker::start_job(AcceptDecode decoded, RequestKeyring keyring) {
 
 bool Worker::admit_peer(Job &job) {
 	PeerLimit *limit = shared_.peer_limit;
-	if (!limit)
+	// A server's peer connected to it; a client's is the consumer's choice
+	// (a consumer may well open a thousand connections to one server).
+	if (!limit || job.request.message_type != HANDSHAKE_MSG_TYPE_SERVERHELLO)
 		return true;
 	sockaddr_storage ss{};
 	socklen_t len = sizeof(ss);
 	std::string peer;
 	if (getpeername(job.fd.get(), reinterpret_cast<sockaddr *>(&ss), &len) == 0)
 		peer = PeerLimit::peer_of(ss);
-	if (limit->acquire(peer)) {
+	// This job's slot is counted already.
+	bool crowded = 2 * shared_.admission.inflight() > shared_.admission.limit();
+	if (limit->acquire(peer, crowded)) {
 		job.counted_peer = std::move(peer);
 		return true;
 	}
 	// One line per peer now and then, not one per refusal: the refusals
 	// come as fast as the peer can connect.
 	auto refused = limit->refusals_to_log(peer, Clock::now());
-	std::string reason = "peer " + peer + " holds " + std::to_string(limit->limit()) +
-	                     " handshakes already ([agent] max_inflight_per_peer)";
+	std::string reason = "peer " + peer + " holds " + std::to_string(limit->held(peer)) +
+	                     " handshakes already, and half the slots are taken ([agent] "
+	                     "max_inflight_per_peer " +
+	                     std::to_string(limit->limit()) + ")";
 	if (refused)
 		reason += "; " + std::to_string(*refused) + " refused since the last such line";
 	complete(job.id, EACCES, reason, {}, !refused);

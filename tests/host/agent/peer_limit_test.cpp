@@ -47,6 +47,12 @@ TEST(PeerLimit, EachPeerHoldsAtMostTheLimit) {
 	EXPECT_FALSE(limit.acquire("a"));
 	limit.set_limit(3);
 	EXPECT_TRUE(limit.acquire("a"));
+	// While slots are plentiful, a peer may go past its share (a burst),
+	// and is counted all the same.
+	EXPECT_TRUE(limit.acquire("a", false));
+	EXPECT_EQ(limit.held("a"), 4u);
+	EXPECT_FALSE(limit.acquire("a", true));
+	limit.release("a");
 	// A peer with no address to count is never refused.
 	for (int i = 0; i < 10; i++)
 		EXPECT_TRUE(limit.acquire(""));
