@@ -19,6 +19,7 @@
 #                                         (tools/vm/images.conf pins them)
 #   debug-6.1                             x86-64 6.1 with KASAN, lockdep, kmemleak,
 #                                         fault injection and KUnit, under qemu
+#   kcsan-6.1                             the same with KCSAN (make stress)
 #   uml-6.12-nohs                         UML 6.12 without net/handshake
 #   uml-6.1-base, uml-6.1-debug           UML 6.1 (make stress, make bench, make demo)
 #   uml-6.12-upstream                     UML 6.12 with its net/handshake (superseded
@@ -40,6 +41,7 @@ stock-6.1          Debian 12's linux-image-6.1.0-N-amd64 (qemu)
 stock-6.1-rt       Debian 12's linux-image-6.1.0-N-rt-amd64, PREEMPT_RT (qemu)
 stock-6.12         Debian 12's linux-image-6.12.N+deb12-amd64, in-tree net/handshake (qemu)
 debug-6.1          x86-64 6.1 debug kernel: KASAN, lockdep, kmemleak, failslab, KUnit (qemu)
+kcsan-6.1          the same with KCSAN instead of KASAN/kmemleak: data races (qemu)
 uml-6.12-nohs      UML 6.12 without net/handshake: tlsup.ko on a newer kernel, KUnit
 uml-6.1-base       UML 6.1
 uml-6.1-debug      UML 6.1 with KASAN, lockdep, kmemleak, failslab
@@ -68,7 +70,7 @@ uml_version() { local v=${target#uml-}; echo "${v%%-*}"; }
 kdir() {
 	case $target in
 	uml-*) "$root/tools/uml/kernel.sh" "$(uml_flavour)" "$(uml_version)" ;;
-	debug-6.1) readlink -f "$("$root/tools/vm/kernel.sh" debug)/headers" ;;
+	debug-6.1 | kcsan-6.1) readlink -f "$("$root/tools/vm/kernel.sh" "${target%-6.1}")/headers" ;;
 	stock-*) readlink -f "$("$root/tools/vm/fetch.sh" "$target")/headers" ;;
 	esac
 }
@@ -115,8 +117,9 @@ run() {
 		[ "${cpus:-1}" = 1 ] || echo "target.sh: $target has one CPU (asked for $cpus)" >&2
 		"$root/tools/uml/run.sh" -f "$(uml_flavour)" -v "$(uml_version)" "${opts[@]}" -- "$@"
 		;;
-	debug-6.1)
-		TLSUP_FLAVOUR=debug "$root/tools/vm/run.sh" -k debug -c "${cpus:-2}" "${opts[@]}" -- "$@"
+	debug-6.1 | kcsan-6.1)
+		TLSUP_FLAVOUR=${target%-6.1} "$root/tools/vm/run.sh" -k "${target%-6.1}" -c "${cpus:-2}" \
+			"${opts[@]}" -- "$@"
 		;;
 	stock-*)
 		TLSUP_FLAVOUR=stock "$root/tools/vm/run.sh" -k "$target" -c "${cpus:-2}" "${opts[@]}" -- "$@"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The systemd test, inside the UML guest, run by tlsup-test.service on a
+# The systemd test, inside the guest (Debian's stock 6.12 under qemu,
+# tools/vm/boot.sh), run by tlsup-test.service on a
 # Debian 12 root where systemd is PID 1 (tests/systemd/run boots it twice).
 #
 #   guest.sh install   first boot: install the packages as the README says,
@@ -12,19 +13,20 @@
 #
 # TAP goes to $T/output-PHASE and the console. The last console line is
 # TLSUP-EXIT-STATUS=N; then the guest powers off through systemd (whose
-# systemd-shutdown ends with reboot(RB_POWER_OFF): UML's halt).
+# systemd-shutdown ends with reboot(RB_POWER_OFF), which ends qemu).
 set -u
 T=/root/tlsup-test
 # It rewrites /etc and installs packages: only ever in the guest, booted
-# from the test's root tree over hostfs with systemd as PID 1.
-if ! grep -qw 'rootfstype=hostfs' /proc/cmdline || [ ! -f /.tlsup-rootfs-done ] ||
+# from the test's root tree with systemd as PID 1.
+if ! grep -qw 'TLSUP_ROOTFS=1' /proc/cmdline || [ ! -f /.tlsup-rootfs-done ] ||
 	[ "$(cat /proc/1/comm)" != systemd ]; then
 	echo "guest.sh: not in the systemd test guest; refusing" >&2
 	exit 2
 fi
 phase=${1:?install or boot}
-export TLSUP_RUN=$T/work TLSUP_ROOT=$T
-mkdir -p "$TLSUP_RUN"
+# Scratch files and sockets on tmpfs (the root tree is a 9p share).
+export TLSUP_RUN=$T/work TLSUP_ROOT=$T TLSUP_WORK=/run/tlsup-work
+mkdir -p "$TLSUP_RUN" "$TLSUP_WORK"
 exec > >(tee "$T/output-$phase") 2>&1
 # shellcheck source=tests/e2e/lib.sh
 . "$T/lib.sh"

@@ -28,15 +28,48 @@ if [ -z "${release:-}" ]; then
 	exit 2
 fi
 
-# Bump when the unpacking or the initramfs recipe changes.
+# Bump when the unpacking recipe changes (the initramfs has its own stamp).
 recipe=2
 dir=$cache/vm/${release}_$version
-stamp_want=$( (echo "$release $version $recipe"; cat "$here/init.c") | sha256sum | cut -c1-16)
+stamp_want=$(echo "$release $version $recipe" | sha256sum | cut -c1-16)
+initrd_want=$(cat "$here/init.c" "$0" | sha256sum | cut -c1-16)
 
 mkdir -p "$cache/vm"
 exec 9>"$cache/vm/.lock-$release"
 flock 9
-if [ -f "$dir/initrd" ] && [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$stamp_want" ]; then
+
+# make_initrd DIR: init and the modules for a 9p root over virtio-pci, in
+# the order modprobe would load them (built-in ones are skipped); overlay
+# for tools/vm/boot.sh.
+make_initrd() {
+	local d=$1 ird=$1/initramfs n=0 verb path out
+	rm -rf "$ird"
+	mkdir -p "$ird/lib"
+	gcc -static -O2 -Wall -o "$ird/init" "$here/init.c"
+	: >"$ird/modules"
+	while read -r verb path _; do
+		[ "$verb" = insmod ] || continue
+		n=$((n + 1))
+		out=$(printf 'lib/%02d-%s' "$n" "$(basename "${path%.xz}")")
+		case $path in
+		*.xz) xz -dc "$path" >"$ird/$out" ;;
+		*.zst) zstd -qdc "$path" >"$ird/$out" ;;
+		*) cp "$path" "$ird/$out" ;;
+		esac
+		echo "/$out" >>"$ird/modules"
+	done < <(modprobe -d "$d/root" -S "$release" -a --show-depends virtio_pci 9pnet_virtio 9p overlay |
+		awk '!seen[$2]++')
+	log "initramfs: $n modules"
+	(cd "$ird" && find . | sort | cpio -o -H newc --quiet) | gzip -1 >"$d/initrd.tmp"
+	rm -rf "$ird"
+	mv "$d/initrd.tmp" "$d/initrd"
+	echo "$initrd_want" >"$d/.stamp-initrd"
+}
+
+if [ -d "$dir/root" ] && [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$stamp_want" ]; then
+	if [ ! -f "$dir/initrd" ] || [ "$(cat "$dir/.stamp-initrd" 2>/dev/null)" != "$initrd_want" ]; then
+		make_initrd "$dir"
+	fi
 	echo "$dir"
 	exit 0
 fi
@@ -87,33 +120,10 @@ ln -sfn "$dir/root/usr/src/linux-headers-$release" "$moddir/build"
 
 depmod -b "$tmp/root" "$release"
 
-# The initramfs: init and the modules for a 9p root over virtio-pci, in the
-# order modprobe would load them (built-in ones are skipped).
-gcc -static -O2 -Wall -o "$tmp/init" "$here/init.c"
-ird=$tmp/initramfs
-mkdir -p "$ird/lib"
-cp "$tmp/init" "$ird/init"
-: >"$ird/modules"
-n=0
-while read -r verb path _; do
-	[ "$verb" = insmod ] || continue
-	n=$((n + 1))
-	out=$(printf 'lib/%02d-%s' "$n" "$(basename "${path%.xz}")")
-	case $path in
-	*.xz) xz -dc "$path" >"$ird/$out" ;;
-	*.zst) zstd -qdc "$path" >"$ird/$out" ;;
-	*) cp "$path" "$ird/$out" ;;
-	esac
-	echo "/$out" >>"$ird/modules"
-done < <(modprobe -d "$tmp/root" -S "$release" -a --show-depends virtio_pci 9pnet_virtio 9p |
-	awk '!seen[$2]++')
-log "initramfs: $n modules"
-(cd "$ird" && find . | sort | cpio -o -H newc --quiet) | gzip -1 >"$tmp/initrd"
-rm -rf "$ird"
-
 echo "$stamp_want" >"$tmp/.stamp"
 rm -rf "$dir"
 mv "$tmp" "$dir"
-# Links made before the move point at $dir already.
+# Links made before the move point at $dir already; modprobe's paths too.
+make_initrd "$dir"
 log "ready: $dir"
 echo "$dir"

@@ -3,10 +3,11 @@
  * PID 1 of a tools/vm initramfs: loads the modules the 9p root needs (the
  * initramfs's /modules lists them in dependency order, as modprobe
  * --show-depends printed them on the host), mounts the host's root
- * read-only over 9p, moves /dev, /proc and /sys under it, makes it the
- * root and executes the guest script named by the TLSUP_INIT variable (a
- * kernel parameter; tools/vm/guest-init). Static, no libraries: the
- * initramfs holds nothing else.
+ * read-only over 9p (or, with TLSUP_ROOTFS, a root tree of its own),
+ * moves /dev, /proc and /sys under it, makes it the root and executes the
+ * program named by the TLSUP_INIT variable (a kernel parameter:
+ * tools/vm/guest-init, or systemd). Static, no libraries: the initramfs
+ * holds nothing else.
  *
  * Anything that goes wrong is printed on the console with the marker line
  * the runner reads, and the machine is powered off, so that a broken
@@ -64,6 +65,32 @@ static void load_modules(void)
 	fclose(list);
 }
 
+/*
+ * A system of its own (TLSUP_ROOTFS=1, tools/vm/boot.sh): the root tree is
+ * the writable share "rootfs"; the kernel image's modules (read-only share
+ * "modules") appear on its /lib/modules with a tmpfs over them, so that
+ * depmod and DKMS can write there.
+ */
+static void mount_rootfs(void)
+{
+	if (mount("rootfs", "/newroot", "9p", 0,
+		  "trans=virtio,version=9p2000.L,msize=512000,cache=mmap") != 0)
+		die("mount the root tree over 9p: %s", strerror(errno));
+	mkdir("/mods", 0755);
+	mkdir("/ovl", 0755);
+	if (mount("modules", "/mods", "9p", MS_RDONLY,
+		  "trans=virtio,version=9p2000.L,msize=512000,cache=loose") != 0)
+		die("mount the image's modules over 9p: %s", strerror(errno));
+	if (mount("tmpfs", "/ovl", "tmpfs", 0, NULL) != 0)
+		die("mount tmpfs: %s", strerror(errno));
+	mkdir("/ovl/upper", 0755);
+	mkdir("/ovl/work", 0755);
+	mkdir("/newroot/lib/modules", 0755);
+	if (mount("overlay", "/newroot/lib/modules", "overlay", 0,
+		  "lowerdir=/mods,upperdir=/ovl/upper,workdir=/ovl/work") != 0)
+		die("mount the modules' overlay: %s", strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
 	const char *init = getenv("TLSUP_INIT");
@@ -90,14 +117,19 @@ int main(int argc, char **argv)
 	load_modules();
 
 	mkdir("/newroot", 0755);
-	/*
-	 * The host's root, read-only; cache=loose: nothing on the host that
-	 * the guest reads changes while it runs (the writable share that
-	 * brings results back is mounted without a cache by guest-init).
-	 */
-	if (mount("hostroot", "/newroot", "9p", MS_RDONLY,
-		  "trans=virtio,version=9p2000.L,msize=512000,cache=loose") != 0)
-		die("mount the host's root over 9p: %s", strerror(errno));
+	if (getenv("TLSUP_ROOTFS")) {
+		mount_rootfs();
+	} else {
+		/*
+		 * The host's root, read-only; cache=loose: nothing on the host
+		 * that the guest reads changes while it runs (the writable
+		 * share that brings results back is mounted without a cache by
+		 * guest-init).
+		 */
+		if (mount("hostroot", "/newroot", "9p", MS_RDONLY,
+			  "trans=virtio,version=9p2000.L,msize=512000,cache=loose") != 0)
+			die("mount the host's root over 9p: %s", strerror(errno));
+	}
 	for (i = 0; i < sizeof(moves) / sizeof(moves[0]); i++) {
 		snprintf(target, sizeof(target), "/newroot%s", moves[i]);
 		if (mount(moves[i], target, NULL, MS_MOVE, NULL) != 0)

@@ -3,10 +3,12 @@
 #
 # Build (or reuse) the x86-64 debug kernel tools/vm/run.sh boots (-k debug).
 #
-#   tools/vm/kernel.sh debug|kcsan
+#   tools/vm/kernel.sh debug|kcsan|source
 #     debug  KASAN, UBSAN, lockdep, DEBUG_ATOMIC_SLEEP with full preemption,
 #            kmemleak, debugobjects, failslab, KUnit (make check)
 #     kcsan  the same without KASAN/kmemleak, with KCSAN (make stress)
+#     source only extracts linux-source-6.1 and prints its directory
+#            (scripts/checkpatch.pl for make style)
 #
 # Built from Debian's linux-source-6.1 (the same release as the stock 6.1
 # image) into $TLSUP_CACHE/build/x86-6.1-FLAVOUR with ccache, from
@@ -23,7 +25,7 @@ flavour=${1:-debug}
 jobs=${TLSUP_JOBS:-$(nproc)}
 version=6.1
 
-case $flavour in debug|kcsan) ;; *) echo "kernel.sh: unknown flavour '$flavour'" >&2; exit 2 ;; esac
+case $flavour in debug|kcsan|source) ;; *) echo "kernel.sh: unknown flavour '$flavour'" >&2; exit 2 ;; esac
 log() { echo "vm/kernel.sh: $*" >&2; }
 
 pkg=linux-source-$version
@@ -46,20 +48,37 @@ mkdir -p "$cache/src"
 		mv "$src.tmp" "$src"
 	fi
 ) 9>"$cache/src/.lock-$pkg"
+if [ "$flavour" = source ]; then
+	echo "$src"
+	exit 0
+fi
 
 fragments=("$here/config/debug.config")
 [ "$flavour" = kcsan ] && fragments+=("$here/config/kcsan.config")
 
 # Bump when the build recipe below changes in a way that needs a rebuild.
 recipe=1
-stamp_want=$( (echo "$pkgver $recipe"; cat "${fragments[@]}" "$here/init.c") | sha256sum | cut -c1-16)
+stamp_want=$( (echo "$pkgver $recipe"; cat "${fragments[@]}") | sha256sum | cut -c1-16)
 out=$cache/build/x86-$version-$flavour
 stamp=$out/.tlsup-stamp
 
 mkdir -p "$cache/build"
 exec 8>"$cache/build/.lock-x86-$version-$flavour"
 flock 8
+# The initramfs: only init (9p and virtio are built in); rebuilt alone
+# when init.c changes.
+make_initrd() {
+	local ird
+	ird=$(mktemp -d)
+	gcc -static -O2 -Wall -o "$ird/init" "$here/init.c"
+	(cd "$ird" && find . | sort | cpio -o -H newc --quiet) | gzip -1 >"$out/initrd.tmp"
+	rm -rf "$ird"
+	mv "$out/initrd.tmp" "$out/initrd"
+	sha256sum <"$here/init.c" | cut -c1-16 >"$out/.stamp-initrd"
+}
 if [ -f "$out/vmlinuz" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$stamp_want" ]; then
+	[ "$(cat "$out/.stamp-initrd" 2>/dev/null)" = "$(sha256sum <"$here/init.c" | cut -c1-16)" ] ||
+		make_initrd
 	echo "$out"
 	exit 0
 fi
@@ -123,10 +142,6 @@ release=$("${kmake[@]}" -s kernelrelease)
 echo "$release" >"$out/kernelrelease"
 ln -sfn arch/x86/boot/bzImage "$out/vmlinuz"
 ln -sfn . "$out/headers"
-# The initramfs: only init (9p and virtio are built in).
-ird=$(mktemp -d)
-gcc -static -O2 -Wall -o "$ird/init" "$here/init.c"
-(cd "$ird" && find . | sort | cpio -o -H newc --quiet) | gzip -1 >"$out/initrd"
-rm -rf "$ird"
+make_initrd
 echo "$stamp_want" >"$stamp"
 echo "$out"

@@ -8,8 +8,8 @@
 #                   [-l CONSOLE_LOG] -- SCRIPT [ARGS...]
 #
 # KERNEL is a name from tools/vm/images.conf (Debian's own kernels:
-# stock-6.1 the default, stock-6.1-rt, stock-6.12) or "debug" (the x86-64
-# debug kernel tools/vm/kernel.sh builds). CPUS: virtual CPUs (default 2).
+# stock-6.1 the default, stock-6.1-rt, stock-6.12) or "debug" / "kcsan"
+# (the x86-64 debug kernels tools/vm/kernel.sh builds). CPUS: virtual CPUs (default 2).
 # SCRIPT runs as root inside the guest with TLSUP_ROOT set to the
 # repository, TLSUP_RUN to a fresh run directory on the host that both
 # sides see (writable), TLSUP_WORK to a tmpfs directory for sockets and
@@ -42,8 +42,8 @@ shift $((OPTIND - 1))
 script=$(realpath "$1")
 shift
 
-if [ "$kernel" = debug ]; then
-	image=$("$here/kernel.sh" debug)
+if [ "$kernel" = debug ] || [ "$kernel" = kcsan ]; then
+	image=$("$here/kernel.sh" "$kernel")
 else
 	image=$("$here/fetch.sh" "$kernel")
 fi
