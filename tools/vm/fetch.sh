@@ -13,7 +13,7 @@
 # modules: the ones the 9p root needs, plus tools/vm/init. Prints the
 # directory; in it: vmlinuz, initrd, root/lib/modules/RELEASE, and
 # headers (the tree DKMS would build against, like
-# /lib/modules/RELEASE/build).
+# /lib/modules/RELEASE/build), debs/ (the headers' packages).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -102,7 +102,9 @@ fi
 for deb in "$tmp"/debs/*.deb; do
 	dpkg-deb -x "$deb" "$tmp/root"
 done
-rm -rf "$tmp/debs"
+# The headers' packages stay (a booted guest installs them for DKMS:
+# tests/systemd); the image's does not.
+rm -f "$tmp"/debs/linux-image-*.deb
 
 vmlinuz=$tmp/root/boot/vmlinuz-$release
 [ -f "$vmlinuz" ] || { log "no $vmlinuz in the image package"; exit 1; }
