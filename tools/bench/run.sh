@@ -27,7 +27,7 @@ start=$(date +%s)
 BENCH_PROFILE=$profile TLSUP_KEEP_RUNS=1 "$root/tools/target.sh" run "$target" ${BENCH_CPUS:+-c "$BENCH_CPUS"} \
 	-t 3600 -m 3G -l "$log" -- "$root/tools/bench/guest.sh"
 status=$?
-run=$(grep -a -o 'TLSUP_RUN=[^ ]*' "$log" | head -n 1 | cut -d= -f2)
+run=$(grep -a -o 'TLSUP_RUN=[^ ]*' "$log" | head -n 1 | cut -d= -f2 | tr -d '\r')
 cp "$run/bench.jsonl" "$out/$profile.jsonl" 2>/dev/null
 python3 "$root/tools/bench/report.py" "$out/$profile.jsonl" "$out/results-$profile.json" \
 	"$(date -u +%FT%TZ)" "$(nproc)" "$(( $(date +%s) - start ))"
