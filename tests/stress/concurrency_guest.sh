@@ -97,12 +97,13 @@ echo_port=0
 peers_start() {
 	next_port
 	echo_port=$port
+	# Each serves every connection it gets (a thread each) until stopped.
 	"$TLSPEER" server --port "$echo_port" --cert pki/server.pem --key pki/server.key --mode echo \
-		--concurrency "$N" --timeout 120 >"$WORK/peer-echo.out" 2>&1 &
+		--count 100000 --timeout 120 >"$WORK/peer-echo.out" 2>&1 &
 	echo_pid=$!
 	next_port
 	silent_port=$port
-	"$TLSPEER" server --port "$silent_port" --mode silent --concurrency "$N" --timeout 120 \
+	"$TLSPEER" server --port "$silent_port" --mode silent --count 100000 --timeout 120 \
 		>"$WORK/peer-silent.out" 2>&1 &
 	silent_pid=$!
 	for _ in $(seq 100); do

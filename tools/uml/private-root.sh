@@ -19,9 +19,10 @@ private_root() {
 		mount -t tmpfs tmpfs "$d" || return 1
 	done
 	mkdir -p /var/lib/nfs/rpc_pipefs /var/lib/nfs/v4recovery /var/lib/nfs/nfsdcltrack
+	# Distribution kernels have configfs and nfsd as modules (their file
+	# system types appear when they load).
+	grep -qw configfs /proc/filesystems || modprobe configfs || return 1
 	mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config || return 1
-	# A distribution kernel has nfsd as a module (its file system type
-	# appears when it loads).
 	grep -qw nfsd /proc/filesystems || modprobe nfsd || return 1
 	mount -t nfsd nfsd /proc/fs/nfsd || return 1
 	ln -sfn /proc/self/fd /dev/fd
