@@ -55,6 +55,7 @@ DEPS := build-essential flex bison bc libelf-dev libssl-dev ccache xz-utils cpio
 
 .PHONY: dkms-sources dkms-install dkms-uninstall dkms-check install deb
 .PHONY: uml-upstream module-uml-upstream uml-nohs module-uml-nohs stress vm targets
+.PHONY: agent-bin guest-tools
 .PHONY: all deps uml uml-base uml-debug module module-uml module-uml-debug module-distro \
 	agent host-tests style check check-run demo bench bench-storm clean
 
@@ -137,13 +138,23 @@ agent:
 	cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build $(BUILD)/release -j$(JOBS)
 
+# Only what is installed, and what the guests run (make demo, the kernel
+# suites): the release tree without the host tests, which the sanitizer
+# trees build and run.
+agent-bin:
+	cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD)/release -j$(JOBS) --target tlsupd tlsupctl
+guest-tools: agent-bin
+	cmake --build $(BUILD)/release -j$(JOBS) --target tlspeer genl_fuzz tlsupd_ktls_live_test
+	$(MAKE) -C $(BUILD)/release/tools/bench -j$(JOBS)
+
 style:
 	@scripts/check-style
 
 check: deps
 	@scripts/check-all
 
-demo: deps agent
+demo: deps guest-tools
 	@tools/demo/demo.sh
 
 # The upcall benchmark on 6.1 (tlsup.ko) in UML and on Debian's stock 6.1
@@ -213,7 +224,7 @@ deb:
 # exists. The unit's ExecStart/ExecReload follow PREFIX.
 PREFIX ?= /usr/local
 UNITDIR ?= $(PREFIX)/lib/systemd/system
-install: agent
+install: agent-bin
 	install -D -m 0755 $(BUILD)/release/agent/tlsupd $(DESTDIR)$(PREFIX)/sbin/tlsupd
 	install -D -m 0755 $(BUILD)/release/agent/tlsupctl $(DESTDIR)$(PREFIX)/sbin/tlsupctl
 	install -d $(DESTDIR)$(UNITDIR)
