@@ -83,7 +83,8 @@ check_exactly_once() {
 	ended=$(echo "$res" | grep -c ' calls=1 ')
 	cancelled=$(echo "$res" | grep -c ' cancel=1 ')
 	refused=$(echo "$res" | grep -c 'error=hello refused')
-	log "sessions: $(echo "$res" | grep -c ' idx='), callbacks $ended, cancels won $cancelled, refused $refused"
+	# "# figure:" lines reach the suite's log (scripts/tap-suite).
+	echo "# figure: $(echo "$res" | grep -c ' idx=') sessions, $ended callbacks, $cancelled cancels won, $refused refused"
 }
 
 # statuses GROUP: "status:count ..." of a group's sessions.
@@ -144,8 +145,7 @@ round_mixed() {
 	done
 	peers_stop
 	check_exactly_once $((base + 1)) $((base + 2)) $((base + 3)) $((base + 4))
-	log "handshakes: $(statuses $((base + 1)))  cancels: $(statuses $((base + 2)))"
-	log "deadlines: $(statuses $((base + 3)))  closes: $(statuses $((base + 4)))"
+	echo "# figure: statuses (status:count) handshakes $(statuses $((base + 1)))cancels $(statuses $((base + 2)))deadlines $(statuses $((base + 3)))closes $(statuses $((base + 4)))"
 	# What must have happened for the round to mean something.
 	expect "handshakes that moved data" "$(grep -c "^group=$((base + 1)) idx=.* status=0 .*received=4096" "$RESULTS")" $((N - 3 * q))
 	expect "deadline statuses" "$(statuses $((base + 3)))" "-110:$q "
@@ -168,7 +168,7 @@ round_kill() {
 	ctl wait id=$((base + 1)) timeout=180000
 	ctl wait id=$((base + 2)) timeout=180000
 	check_exactly_once $((base + 1)) $((base + 2))
-	log "orphans: $(statuses $((base + 1))) $(statuses $((base + 2)))"
+	echo "# figure: after the agent's SIGKILL (status:count) $(statuses $((base + 1)))$(statuses $((base + 2)))"
 	# shellcheck disable=SC2119
 	agent_start || { case_failed=1; peers_stop; return; }
 	# The restarted agent serves again.
@@ -184,13 +184,13 @@ round_unload() {
 	consumer_start port="$echo_port" peername=localhost timeout=20000 count=$((N / 2)) \
 		send=4096 recv=4096 wait_ms=120000
 	sleep 0.$((RANDOM % 5 + 3))
-	log "in flight when the consumer goes: $(proc_field inflight), pending $(proc_field pending)"
+	echo "# figure: in flight when the consumer goes: $(proc_field inflight), pending $(proc_field pending)"
 	local t0=$SECONDS
 	if ! timeout 120 rmmod tlsup_testmod; then
 		log "rmmod tlsup_testmod failed or hung"
 		case_failed=1
 	fi
-	log "consumer unloaded in $((SECONDS - t0)) s"
+	echo "# figure: consumer unloaded in $((SECONDS - t0)) s"
 	peers_stop
 	insmod "$M/tools/testmod/tlsup_testmod.ko" || { log "insmod tlsup_testmod"; case_failed=1; }
 }
