@@ -133,7 +133,7 @@ if [ "$UPSTREAM" = 1 ]; then
 	echo "# upstream net/handshake: $(uname -r), no tlsup.ko"
 else
 	# Distribution kernels have kTLS as a module (built into UML).
-	[ -d /sys/module/tls ] || modprobe tls || { echo "Bail out! modprobe tls"; exit 1; }
+	grep -qw tls /proc/sys/net/ipv4/tcp_available_ulp 2>/dev/null || modprobe tls || { echo "Bail out! modprobe tls"; exit 1; }
 	insmod "$M/tlsup.ko" || { echo "Bail out! insmod tlsup.ko"; exit 1; }
 	echo "# tlsup.ko on $(uname -r), $(nproc) CPUs"
 fi

@@ -196,7 +196,7 @@ round_unload() {
 }
 
 echo "TAP version 13"
-[ -d /sys/module/tls ] || modprobe tls || { echo "Bail out! modprobe tls"; exit 1; }
+grep -qw tls /proc/sys/net/ipv4/tcp_available_ulp 2>/dev/null || modprobe tls || { echo "Bail out! modprobe tls"; exit 1; }
 insmod "$M/tlsup.ko" || { echo "Bail out! insmod tlsup.ko"; exit 1; }
 insmod "$M/tools/testmod/tlsup_testmod.ko" || { echo "Bail out! insmod tlsup_testmod.ko"; exit 1; }
 log "stress on $(uname -r), $(nproc) CPUs, $N sessions per round"
