@@ -217,7 +217,7 @@ Result<Walked> walk(const std::string &path, bool want_dir) {
 			                  file_type(out.st.st_mode));
 		if (out.st.st_dev != st.st_dev || out.st.st_ino != st.st_ino)
 			return make_error(EAGAIN, "%s: replaced while being opened", path.c_str());
-		return std::move(out);
+		return out;
 	}
 	if (want_dir)
 		return directory();
