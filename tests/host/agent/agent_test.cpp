@@ -505,23 +505,7 @@ TEST_F(AgentTest, AKeyringThatAppearsLaterIsLinkedWithoutAReload) {
 	// does, without KEYRING).
 	auto psk_handshake = [&](const std::string &identity, const std::vector<uint8_t> &key,
 	                         key_serial_t ring = 0) {
-		auto fds = tcp_pair();
-		AcceptReply r;
-		r.sockfd = fds.second.release();
-		r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
-		r.auth_mode = HANDSHAKE_AUTH_PSK;
-		size_t before = kernel_.done_copy().size();
-		kernel_.submit(std::move(r), ring, false);
-		PeerOptions p;
-		p.server = false;
-		p.priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+ECDHE-PSK:+PSK";
-		p.psk_identity = identity;
-		p.psk_key = key;
-		Peer peer(std::move(fds.first), p);
-		channels_[0]->notify_ready();
-		EXPECT_TRUE(kernel_.wait_dones(before + 1));
-		peer.wait();
-		return kernel_.done_copy().back().status;
+		return server_psk_status(kernel_, *channels_[0], identity, key, ring);
 	};
 	auto key = random_bytes(32);
 	EXPECT_EQ(psk_handshake("late-client", key), static_cast<uint32_t>(EKEYREJECTED));

@@ -305,23 +305,9 @@ TEST_F(AttackKeyring, TheRetryTimerDoesNotLinkAnotherUsersKeyring) {
 	for (int i = 0; i < 250 && !log_.contains("(" + serial + ")"); i++)
 		std::this_thread::sleep_for(20ms);
 
-	auto fds = tcp_pair();
-	AcceptReply r;
-	r.sockfd = fds.second.release();
-	r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
-	r.auth_mode = HANDSHAKE_AUTH_PSK;
-	kernel.submit(std::move(r));
-	PeerOptions p;
-	p.server = false;
-	p.priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+ECDHE-PSK:+PSK";
-	p.psk_identity = "attacker-id";
-	p.psk_key = key_;
-	Peer peer(std::move(fds.first), p);
-	channels[0]->notify_ready();
-	ASSERT_TRUE(kernel.wait_dones(1));
-	peer.wait();
 	// EIO would mean the handshake succeeded (this host has no kTLS).
-	EXPECT_EQ(kernel.done_copy().back().status, static_cast<uint32_t>(EKEYREJECTED));
+	EXPECT_EQ(server_psk_status(kernel, *channels[0], "attacker-id", key_),
+	          static_cast<uint32_t>(EKEYREJECTED));
 	EXPECT_FALSE(in_process_keyring(attacker.value(0)));
 	EXPECT_TRUE(log_.contains("owned by uid 61234")) << ::testing::PrintToString(log_.lines());
 	agent.value()->stop();

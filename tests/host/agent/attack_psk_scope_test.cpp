@@ -72,23 +72,7 @@ protected:
 	// was not found.
 	uint32_t handshake(key_serial_t ring, const std::string &identity,
 	                   const std::vector<uint8_t> &key) {
-		auto fds = tcp_pair();
-		AcceptReply r;
-		r.sockfd = fds.second.release();
-		r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
-		r.auth_mode = HANDSHAKE_AUTH_PSK;
-		size_t before = kernel_.done_copy().size();
-		kernel_.submit(std::move(r), ring, GetParam());
-		PeerOptions p;
-		p.server = false;
-		p.priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+ECDHE-PSK:+PSK";
-		p.psk_identity = identity;
-		p.psk_key = key;
-		Peer peer(std::move(fds.first), p);
-		channels_[0]->notify_ready();
-		EXPECT_TRUE(kernel_.wait_dones(before + 1));
-		peer.wait();
-		return kernel_.done_copy().back().status;
+		return server_psk_status(kernel_, *channels_[0], identity, key, ring, GetParam());
 	}
 
 	std::string dir_, nvme_name_, nfsd_name_;

@@ -14,7 +14,10 @@
 #include <sys/eventfd.h>
 
 #include "handshake_channel.hpp"
+#include "test_support.hpp"
 #include "unique_fd.hpp"
+
+#include <uapi/linux/handshake.h>
 
 namespace tlsup::test {
 
@@ -126,5 +129,33 @@ private:
 	UniqueFd event_;
 	std::atomic<unsigned> ready_{0}, overruns_{0};
 };
+
+// A server PSK request through KERNEL (READY on CHANNEL) against a GnuTLS
+// client offering IDENTITY with KEY; RING is the request's own keyring,
+// linked by the ACCEPT and named in KEYRING when SEND_KEYRING. Returns the
+// DONE status: EIO where the handshake succeeded (the build host has no
+// kTLS), EKEYREJECTED where the identity was not found.
+inline uint32_t server_psk_status(FakeKernel &kernel, FakeChannel &channel,
+                                  const std::string &identity, const std::vector<uint8_t> &key,
+                                  key_serial_t ring = 0, bool send_keyring = false) {
+	auto fds = tcp_pair();
+	AcceptReply r;
+	r.sockfd = fds.second.release();
+	r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
+	r.auth_mode = HANDSHAKE_AUTH_PSK;
+	size_t before = kernel.done_copy().size();
+	kernel.submit(std::move(r), ring, send_keyring);
+	PeerOptions p;
+	p.server = false;
+	p.priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+ECDHE-PSK:+PSK";
+	p.psk_identity = identity;
+	p.psk_key = key;
+	Peer peer(std::move(fds.first), p);
+	channel.notify_ready();
+	if (!kernel.wait_dones(before + 1))
+		return ~0u;
+	peer.wait();
+	return kernel.done_copy().back().status;
+}
 
 } // namespace tlsup::test
