@@ -165,12 +165,16 @@ phase_install() {
 	local start st
 	start=$(date +%s)
 	cd "$T/debs" || exit 1
-	DEBIAN_FRONTEND=noninteractive apt install -y ./tlsup-dkms_*_all.deb ./tlsupd_*_amd64.deb \
-		>"$WORK/apt.log" 2>&1
+	# With the kernel's headers too (SYSTEMD_HEADERS=1, make stress): DKMS
+	# could build for this kernel, and tlsup-dkms must decline it.
+	local headers=()
+	[ -e "$T/headers" ] && headers=(./headers/*.deb)
+	DEBIAN_FRONTEND=noninteractive apt install -y "${headers[@]}" ./tlsup-dkms_*_all.deb \
+		./tlsupd_*_amd64.deb >"$WORK/apt.log" 2>&1
 	st=$?
 	cd "$WORK" || exit 1
-	check "apt install ./tlsup-dkms_*.deb ./tlsupd_*.deb ($(( $(date +%s) - start ))s)" test "$st" = 0 ||
-		sed 's/^/#   /' "$WORK/apt.log" | tail -n 20
+	check "apt install ${headers[*]:+the headers, }./tlsup-dkms_*.deb ./tlsupd_*.deb ($(( $(date +%s) - start ))s)" \
+		test "$st" = 0 || sed 's/^/#   /' "$WORK/apt.log" | tail -n 20
 	for p in tlsupd tlsup-dkms; do
 		is "$p installed" "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" "install ok installed"
 	done
@@ -178,6 +182,21 @@ phase_install() {
 	# This kernel has the service: tlsup-dkms installs without building.
 	check "no tlsup.ko for $(uname -r) (the kernel's own service)" \
 		test ! -e "/usr/lib/modules/$(uname -r)/updates/dkms/tlsup.ko"
+	if [ -e "$T/headers" ]; then
+		check "headers installed: /lib/modules/$(uname -r)/build/.config" \
+			test -e "/lib/modules/$(uname -r)/build/.config"
+		# DKMS says why it does not build (dkms.conf's BUILD_EXCLUSIVE_CONFIG).
+		check "DKMS declined the kernel, saying why" grep -q 'BUILD_EXCLUSIVE' "$WORK/apt.log" ||
+			grep -i -A3 'dkms\|tlsup' "$WORK/apt.log" | sed 's/^/#   /' | tail -n 20
+		# dkms build exits 77 ("Error! ... does not match this kernel/arch/config.
+		# This indicates that it should not be built."), the postinst says
+		# "Skipped." and goes on.
+		check "the package's postinst skipped the kernel" grep -qx 'Skipped.' "$WORK/apt.log"
+		local st_line
+		st_line=$(dkms status -k "$(uname -r)" tlsup 2>&1)
+		check "dkms status: not installed for $(uname -r) ('$st_line')" \
+			bash -c "! grep -q installed <<<'$st_line'"
+	fi
 	is "tlsupd.service enabled by the package" "$(systemctl is-enabled tlsupd.service)" enabled
 	# On a merged-/usr root systemd names it by /lib, the same directory.
 	check "unit file from /usr/lib/systemd/system ($(dpkg -S /usr/lib/systemd/system/tlsupd.service 2>&1))" \

@@ -10,8 +10,9 @@
  * holds nothing else.
  *
  * Anything that goes wrong is printed on the console with the marker line
- * the runner reads, and the machine is powered off, so that a broken
- * initramfs ends the run at once with a reason instead of a time-out.
+ * the runner reads, and the machine is rebooted (which stops qemu
+ * -no-reboot), so that a broken initramfs ends the run at once with a
+ * reason instead of a time-out.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,7 +38,8 @@ static void die(const char *fmt, ...)
 	fputs("\nTLSUP-EXIT-STATUS=126\n", stdout);
 	fflush(stdout);
 	sync();
-	reboot(RB_POWER_OFF);
+	/* qemu -no-reboot: ends the run, with or without ACPI. */
+	reboot(RB_AUTOBOOT);
 	for (;;)
 		pause();
 }

@@ -4,15 +4,18 @@
 # Build (or reuse) the x86-64 debug kernel tools/vm/run.sh boots (-k debug).
 #
 #   tools/vm/kernel.sh debug|kcsan|source
-#     debug  KASAN, UBSAN, lockdep, DEBUG_ATOMIC_SLEEP with full preemption,
-#            kmemleak, debugobjects, failslab, KUnit (make check)
+#     debug  KASAN, lockdep, DEBUG_ATOMIC_SLEEP with full preemption,
+#            kmemleak, debugobjects, failslab, KUnit, UBSAN's runtime
+#            (tlsup's test build instruments its own objects) (make check)
 #     kcsan  the same without KASAN/kmemleak, with KCSAN (make stress)
 #     source only extracts linux-source-6.1 and prints its directory
 #            (scripts/checkpatch.pl for make style)
+# TLSUP_KERNEL_CONFIG_ONLY=1 stops after the configuration (checked against
+# the fragments) and prints the .config's path.
 #
 # Built from Debian's linux-source-6.1 (the same release as the stock 6.1
 # image) into $TLSUP_CACHE/build/x86-6.1-FLAVOUR with ccache, from
-# x86_64_defconfig + kvm_guest.config + tools/vm/config/*.config; rebuilt
+# allnoconfig + tools/vm/config/*.config (only what the guests use); rebuilt
 # only when a fragment, this recipe or the source version changes. Prints
 # the directory, laid out like a fetched image (tools/vm/fetch.sh):
 # vmlinuz, initrd, kernelrelease, root/lib/modules/RELEASE, and headers
@@ -57,7 +60,7 @@ fragments=("$here/config/debug.config")
 [ "$flavour" = kcsan ] && fragments+=("$here/config/kcsan.config")
 
 # Bump when the build recipe below changes in a way that needs a rebuild.
-recipe=1
+recipe=2
 stamp_want=$( (echo "$pkgver $recipe"; cat "${fragments[@]}") | sha256sum | cut -c1-16)
 out=$cache/build/x86-$version-$flavour
 stamp=$out/.tlsup-stamp
@@ -111,26 +114,39 @@ rm -f "$stamp"
 kmake=(make -C "$src" O="$out" ARCH=x86_64 CC="ccache gcc" HOSTCC="ccache gcc")
 
 log "configuring x86-$version-$flavour in $out"
-"${kmake[@]}" x86_64_defconfig >&2
-"${kmake[@]}" kvm_guest.config >&2
+"${kmake[@]}" allnoconfig >&2
 for f in "${fragments[@]}"; do apply_fragment "$f"; done
 "${kmake[@]}" olddefconfig >&2
 
-# The fragment is the contract: say so loudly if olddefconfig dropped any of it.
+# The fragments are the contract: say so loudly if olddefconfig dropped
+# any "=y" (or "# require:") line that no later fragment overrides.
+declare -A want=()
 for f in "${fragments[@]}"; do
 	while IFS= read -r line; do
 		[[ $line =~ ^#\ require:\ (CONFIG_[A-Za-z0-9_]+=y) ]] && line=${BASH_REMATCH[1]}
-		if [[ $line =~ ^(CONFIG_[A-Za-z0-9_]+)=y$ ]]; then
-			grep -qx "$line" "$out/.config" || { log "config: ${BASH_REMATCH[1]} did not stick"; exit 1; }
+		if [[ $line =~ ^(CONFIG_[A-Za-z0-9_]+)=(.*)$ ]]; then
+			want[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
+		elif [[ $line =~ ^#\ (CONFIG_[A-Za-z0-9_]+)\ is\ not\ set ]]; then
+			want[${BASH_REMATCH[1]}]=n
 		fi
 	done <"$f"
+done
+for name in "${!want[@]}"; do
+	case ${want[$name]} in
+	y) grep -qx "$name=y" "$out/.config" || { log "config: $name=y did not stick"; exit 1; } ;;
+	n) ! grep -q "^$name=[ym]" "$out/.config" || { log "config: $name is set"; exit 1; } ;;
+	esac
 done
 if grep -q '^CONFIG_NET_HANDSHAKE=y' "$out/.config"; then
 	log "config: NET_HANDSHAKE is on; tlsup cannot load on this tree"
 	exit 1
 fi
 
-log "building x86-$version-$flavour (-j$jobs); from an empty cache about 11 minutes on two cores"
+if [ "${TLSUP_KERNEL_CONFIG_ONLY:-0}" = 1 ]; then
+	echo "$out/.config"
+	exit 0
+fi
+log "building x86-$version-$flavour (-j$jobs); from an empty cache about N minutes on two cores"
 start=$(date +%s)
 "${kmake[@]}" -j"$jobs" bzImage modules >&2
 # No modules of its own, but modprobe and depmod want the directory.

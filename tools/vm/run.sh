@@ -53,9 +53,10 @@ kdir=$(readlink -f "$image/headers")
 
 build=$root/build/vm
 mkdir -p "$build"
-poweroff=$build/poweroff
+# The guest's last step: a reboot, which ends qemu (-no-reboot).
+poweroff=$build/reboot
 if [ ! -x "$poweroff" ] || [ "$root/tools/uml/poweroff.c" -nt "$poweroff" ]; then
-	gcc -static -O2 -o "$poweroff" "$root/tools/uml/poweroff.c"
+	gcc -static -O2 -DTLSUP_REBOOT -o "$poweroff" "$root/tools/uml/poweroff.c"
 fi
 
 accel=${TLSUP_VM_ACCEL:-}
