@@ -479,8 +479,10 @@ void tlsup_shim_warn(const char *why) {
 	k.warnings_.push_back(why);
 }
 
+// kmalloc()ed by the shim: counted with the other allocations.
 tlsup_lock *tlsup_shim_lock_create(tlsup_lock_class cls, unsigned int) {
 	shim_entry(__func__);
+	Kernel::get().live_allocs++;
 	return reinterpret_cast<tlsup_lock *>(new FakeLock(cls));
 }
 
@@ -491,6 +493,7 @@ void tlsup_host_atomic_point(const char *op, const char *caller) {
 
 void tlsup_shim_lock_destroy(tlsup_lock *lock) {
 	shim_entry(__func__);
+	Kernel::get().live_allocs--;
 	delete reinterpret_cast<FakeLock *>(lock);
 }
 
