@@ -722,7 +722,7 @@ TEST(Interleavings, ExactlyOnceUnderEverySchedule) {
 
 // The explorer's own failure reports. Death tests re-run the binary, so the
 // planted failures below touch nothing the other tests see.
-class ExplorerSelfTest : public ::testing::Test {
+class InterleavingsSelfTest : public ::testing::Test {
 protected:
 	void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
 };
@@ -736,7 +736,7 @@ Scenario planted(const char *name, std::function<void(World &)> op) {
 	        {[](World &w) { w.cancel(0); }, std::move(op)}};
 }
 
-TEST_F(ExplorerSelfTest, AbortNamesScenarioAndSchedule) {
+TEST_F(InterleavingsSelfTest, AbortNamesScenarioAndSchedule) {
 	// An abort from any layer (the fake's own checks, a BUG) says where.
 	EXPECT_DEATH(
 	        {
@@ -750,7 +750,7 @@ TEST_F(ExplorerSelfTest, AbortNamesScenarioAndSchedule) {
 	        "TLSUP_EXPLORE_REPLAY='planted abort@");
 }
 
-TEST_F(ExplorerSelfTest, CrashNamesScenarioAndSchedule) {
+TEST_F(InterleavingsSelfTest, CrashNamesScenarioAndSchedule) {
 	// A fault: the sanitizer's report then the schedule, or (without
 	// sanitizers) the explorer's own handler.
 	EXPECT_DEATH(
@@ -791,7 +791,7 @@ void planted_lock_pair(void *first, void *second) {
 	r->unlock(first);
 }
 
-TEST_F(ExplorerSelfTest, DeadlockIsAFailureThatNamesScenarioAndSchedule) {
+TEST_F(InterleavingsSelfTest, DeadlockIsAFailureThatNamesScenarioAndSchedule) {
 	static const Scenario sc{"planted deadlock",
 	                         [](World &) {},
 	                         {[](World &) { planted_lock_pair(&g_lock_a, &g_lock_b); },
@@ -800,7 +800,7 @@ TEST_F(ExplorerSelfTest, DeadlockIsAFailureThatNamesScenarioAndSchedule) {
 	EXPECT_NONFATAL_FAILURE(explore(sc), "TLSUP_EXPLORE_REPLAY='planted deadlock@");
 }
 
-TEST_F(ExplorerSelfTest, ReplayByKeyRunsTheSameSchedule) {
+TEST_F(InterleavingsSelfTest, ReplayByKeyRunsTheSameSchedule) {
 	// Every schedule of a scenario, replayed by its key, makes the same
 	// decisions.
 	const auto all = scenarios();

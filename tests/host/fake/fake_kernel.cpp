@@ -45,6 +45,9 @@ void shim_entry(const char *what) {
 		std::abort();
 	}
 	sched::point(what);
+	// A copy: the hook may clear or replace itself.
+	if (k.on_point && !sched::current())
+		std::function<void(const char *)>(k.on_point)(what);
 }
 
 void orig_destruct(Sock *sk) {
@@ -215,6 +218,7 @@ void Kernel::reset() {
 	fd_reserve_result = 0;
 	keyring_link_result = 0;
 	on_fd_reserve = nullptr;
+	on_point = nullptr;
 	socks_.clear();
 	lockdep::reset_held();
 }
@@ -489,6 +493,8 @@ tlsup_lock *tlsup_shim_lock_create(tlsup_lock_class cls, unsigned int) {
 void tlsup_host_atomic_point(const char *op, const char *caller) {
 	if (fake::sched::current())
 		fake::sched::point(atomic_point_name(op, caller));
+	else if (auto &k = Kernel::get(); k.on_point)
+		std::function<void(const char *)>(k.on_point)(atomic_point_name(op, caller));
 }
 
 void tlsup_shim_lock_destroy(tlsup_lock *lock) {

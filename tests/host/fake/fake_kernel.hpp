@@ -188,6 +188,10 @@ public:
 	};
 	std::map<int, LinkInProgress> links_in_progress;
 	std::function<void()> on_fd_reserve; // race hook inside ACCEPT
+	// Called with the name of every scheduling point (shim calls, kstd
+	// atomics) outside the explorer: a test stops an operation at one to
+	// run another there. Cleared by reset().
+	std::function<void(const char *where)> on_point;
 	std::atomic<unsigned long> shim_calls{0};
 
 	std::vector<Event> events();
