@@ -21,6 +21,8 @@
 #   make bench    the benchmarks (tools/bench), reconnect storms included
 #   make bench-storm  the reconnect storms alone
 #   make stress   the long fuzzing and load/unload runs
+#   make mutate   every planted bug of tests/mutate/catalogue.toml, each
+#                 caught by a test (or shown equivalent); prints the score
 #   make deb      Debian packages tlsup-dkms and tlsupd in build/deb/
 #   make dkms-install  the module's sources to /usr/src, added to DKMS
 #   make install  tlsupd, tlsupctl, man pages and the systemd unit
@@ -54,7 +56,7 @@ DEPS := build-essential flex bison bc libelf-dev libssl-dev ccache xz-utils cpio
 	nvme-cli nfs-common nfs-kernel-server
 
 .PHONY: dkms-sources dkms-install dkms-uninstall dkms-check install deb
-.PHONY: uml-upstream module-uml-upstream uml-nohs module-uml-nohs stress vm targets
+.PHONY: uml-upstream module-uml-upstream uml-nohs module-uml-nohs stress mutate vm targets
 .PHONY: agent-bin guest-tools
 .PHONY: all deps uml uml-base uml-debug module module-uml module-uml-debug module-distro \
 	agent host-tests style check check-run demo bench bench-storm clean
@@ -171,6 +173,11 @@ bench-storm: deps uml-upstream agent
 # explorer with 3 preemptions, and the core fuzzer for 10 minutes.
 stress: deps agent
 	@scripts/stress
+
+# The mutation catalogue: host lane (unit tests, the explorer) and kernel
+# lane (KUnit on the debug kernel). scripts/mutate --help for the options.
+mutate: deps uml-debug
+	@scripts/mutate
 
 # The module's sources as DKMS wants them: /usr/src/tlsup-VERSION. The same
 # list goes into the tlsup-dkms package (debian/rules calls dkms-sources).

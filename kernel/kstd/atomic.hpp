@@ -8,6 +8,21 @@
 
 extern "C" void tlsup_shim_warn(const char *why);
 
+// The host tests' interleaving explorer switches coroutines at every atomic
+// operation (the claim's compare-and-swap, reference counts): the hosted
+// build reports each one, with the function that performed it. The kernel
+// build compiles to the bare built-ins.
+#if defined(TLSUP_HOSTED)
+extern "C" void tlsup_host_atomic_point(const char *op, const char *caller);
+#define KSTD_AT_ONLY const char *at_ = __builtin_FUNCTION()
+#define KSTD_AT , KSTD_AT_ONLY
+#define KSTD_ATOMIC_POINT(op) tlsup_host_atomic_point(op, at_)
+#else
+#define KSTD_AT_ONLY
+#define KSTD_AT
+#define KSTD_ATOMIC_POINT(op) ((void)0)
+#endif
+
 namespace kstd {
 
 template <typename T>
@@ -18,18 +33,43 @@ public:
 	Atomic(const Atomic &) = delete;
 	Atomic &operator=(const Atomic &) = delete;
 
-	T load() const { return __atomic_load_n(&v_, __ATOMIC_ACQUIRE); }
-	T load_relaxed() const { return __atomic_load_n(&v_, __ATOMIC_RELAXED); }
-	void store(T v) { __atomic_store_n(&v_, v, __ATOMIC_RELEASE); }
-	T exchange(T v) { return __atomic_exchange_n(&v_, v, __ATOMIC_ACQ_REL); }
-	bool compare_exchange(T &expected, T desired) {
+	T load(KSTD_AT_ONLY) const {
+		KSTD_ATOMIC_POINT("load");
+		return __atomic_load_n(&v_, __ATOMIC_ACQUIRE);
+	}
+	T load_relaxed(KSTD_AT_ONLY) const {
+		KSTD_ATOMIC_POINT("load");
+		return __atomic_load_n(&v_, __ATOMIC_RELAXED);
+	}
+	void store(T v KSTD_AT) {
+		KSTD_ATOMIC_POINT("store");
+		__atomic_store_n(&v_, v, __ATOMIC_RELEASE);
+	}
+	T exchange(T v KSTD_AT) {
+		KSTD_ATOMIC_POINT("exchange");
+		return __atomic_exchange_n(&v_, v, __ATOMIC_ACQ_REL);
+	}
+	bool compare_exchange(T &expected, T desired KSTD_AT) {
+		KSTD_ATOMIC_POINT("compare_exchange");
 		return __atomic_compare_exchange_n(&v_, &expected, desired, false, __ATOMIC_ACQ_REL,
 		                                   __ATOMIC_ACQUIRE);
 	}
-	T fetch_add(T d) { return __atomic_fetch_add(&v_, d, __ATOMIC_ACQ_REL); }
-	T fetch_sub(T d) { return __atomic_fetch_sub(&v_, d, __ATOMIC_ACQ_REL); }
-	T fetch_or(T bits) { return __atomic_fetch_or(&v_, bits, __ATOMIC_ACQ_REL); }
-	T fetch_and(T bits) { return __atomic_fetch_and(&v_, bits, __ATOMIC_ACQ_REL); }
+	T fetch_add(T d KSTD_AT) {
+		KSTD_ATOMIC_POINT("fetch_add");
+		return __atomic_fetch_add(&v_, d, __ATOMIC_ACQ_REL);
+	}
+	T fetch_sub(T d KSTD_AT) {
+		KSTD_ATOMIC_POINT("fetch_sub");
+		return __atomic_fetch_sub(&v_, d, __ATOMIC_ACQ_REL);
+	}
+	T fetch_or(T bits KSTD_AT) {
+		KSTD_ATOMIC_POINT("fetch_or");
+		return __atomic_fetch_or(&v_, bits, __ATOMIC_ACQ_REL);
+	}
+	T fetch_and(T bits KSTD_AT) {
+		KSTD_ATOMIC_POINT("fetch_and");
+		return __atomic_fetch_and(&v_, bits, __ATOMIC_ACQ_REL);
+	}
 
 private:
 	T v_{};

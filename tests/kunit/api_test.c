@@ -300,6 +300,50 @@ static void api_cancel_from_softirq(struct kunit *test)
 	kt_drain_ready(agent);
 }
 
+struct kt_softirq_hello {
+	struct timer_list timer;
+	struct tls_handshake_args *args;
+	int result;
+	bool in_softirq;
+	struct completion fired;
+};
+
+static void kt_hello_timer(struct timer_list *t)
+{
+	struct kt_softirq_hello *s = timer_container_of(s, t, timer);
+
+	s->in_softirq = in_softirq();
+	s->result = tls_client_hello_anon(s->args, GFP_ATOMIC);
+	complete(&s->fired);
+}
+
+/*
+ * A hello from softirq context with GFP_ATOMIC: the request is allocated
+ * with the caller's flags (a sleeping allocation there is a bug the debug
+ * kernel reports), then ends normally.
+ */
+static void api_hello_from_softirq(struct kunit *test)
+{
+	struct kt_agent *agent = kt_agent(test, NULL, true, true);
+	struct kt_consumer *c = kt_consumer(test, NULL);
+	struct kt_softirq_hello s = { .args = &c->args };
+	struct kt_accept acc;
+
+	init_completion(&s.fired);
+	timer_setup_on_stack(&s.timer, kt_hello_timer, 0);
+	mod_timer(&s.timer, jiffies + 1);
+	KUNIT_ASSERT_TRUE(test, wait_for_completion_timeout(&s.fired, HZ * 5));
+	timer_delete_sync(&s.timer);
+	destroy_timer_on_stack(&s.timer);
+	KUNIT_EXPECT_TRUE(test, s.in_softirq);
+	KUNIT_ASSERT_EQ(test, s.result, 0);
+	KUNIT_ASSERT_EQ(test, kt_accept(agent, &acc), 0);
+	kt_track_fd(test, acc.fd);
+	KUNIT_ASSERT_EQ(test, kt_done(agent, acc.fd, 0, NULL, 0), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c->calls), 1);
+	KUNIT_EXPECT_EQ(test, c->status, 0);
+}
+
 static void api_socket_destruction_frees_request(struct kunit *test)
 {
 	struct kt_agent *agent = kt_agent(test, NULL, true, true);
@@ -476,6 +520,7 @@ static struct kunit_case api_cases[] = {
 	KUNIT_CASE(api_double_cancel),
 	KUNIT_CASE(api_cancel_without_request),
 	KUNIT_CASE(api_cancel_from_softirq),
+	KUNIT_CASE(api_hello_from_softirq),
 	KUNIT_CASE(api_socket_destruction_frees_request),
 	KUNIT_CASE(api_close_notify_only_after_success),
 	KUNIT_CASE(api_record_type_from_cmsg),

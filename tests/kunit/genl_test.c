@@ -65,6 +65,41 @@ static void genl_accept_reply_x509(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, kt_fd_cloexec(acc.fd));
 }
 
+/*
+ * The certificate nest goes out when either serial is set (omitted only
+ * when both are 0), each with its own value.
+ */
+static void genl_accept_reply_x509_one_serial(struct kunit *test)
+{
+	struct kt_agent *agent = kt_agent(test, NULL, true, true);
+	struct kt_consumer *cert = kt_consumer(test, NULL);
+	struct kt_consumer *key = kt_consumer(test, NULL);
+	struct kt_consumer *none = kt_consumer(test, NULL);
+	struct kt_accept acc;
+
+	cert->args.ta_my_cert = 3333;
+	key->args.ta_my_privkey = 4444;
+	KUNIT_ASSERT_EQ(test, tls_client_hello_x509(&cert->args, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, tls_client_hello_x509(&key->args, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, tls_client_hello_x509(&none->args, GFP_KERNEL), 0);
+
+	KUNIT_ASSERT_EQ(test, kt_accept(agent, &acc), 0);
+	kt_track_fd(test, acc.fd);
+	KUNIT_EXPECT_TRUE(test, acc.has_cert);
+	KUNIT_EXPECT_EQ(test, acc.cert, 3333);
+	KUNIT_EXPECT_EQ(test, acc.privkey, 0);
+
+	KUNIT_ASSERT_EQ(test, kt_accept(agent, &acc), 0);
+	kt_track_fd(test, acc.fd);
+	KUNIT_EXPECT_TRUE(test, acc.has_cert);
+	KUNIT_EXPECT_EQ(test, acc.cert, 0);
+	KUNIT_EXPECT_EQ(test, acc.privkey, 4444);
+
+	KUNIT_ASSERT_EQ(test, kt_accept(agent, &acc), 0);
+	kt_track_fd(test, acc.fd);
+	KUNIT_EXPECT_FALSE(test, acc.has_cert);
+}
+
 static void genl_accept_reply_psk_and_anon(struct kunit *test)
 {
 	struct kt_agent *agent = kt_agent(test, NULL, true, true);
@@ -184,6 +219,27 @@ static void genl_done_delivers_status_and_first_peer(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, c->status, 0);
 	KUNIT_EXPECT_EQ(test, c->peerid, 501);
 	KUNIT_EXPECT_EQ(test, kt_sk_refs(c), 1);
+}
+
+/*
+ * More REMOTE_AUTH attributes than the request keeps: the consumer gets the
+ * first, and the decoder stays within its array (KASAN watches the stack).
+ */
+static void genl_done_keeps_first_of_many_peers(struct kunit *test)
+{
+	struct kt_agent *agent = kt_agent(test, NULL, true, true);
+	struct kt_consumer *c = kt_consumer(test, NULL);
+	static const u32 remote[] = { 601, 602, 603, 604, 605, 606, 607, 608 };
+	struct kt_accept acc;
+
+	KUNIT_ASSERT_EQ(test, tls_server_hello_x509(&c->args, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, kt_accept(agent, &acc), 0);
+	kt_track_fd(test, acc.fd);
+	KUNIT_ASSERT_EQ(test, kt_done(agent, acc.fd, 0, remote,
+				      ARRAY_SIZE(remote)), 0);
+	KUNIT_ASSERT_TRUE(test, kt_wait_done(c, KT_WAIT_MS));
+	KUNIT_EXPECT_EQ(test, c->status, 0);
+	KUNIT_EXPECT_EQ(test, c->peerid, 601);
 }
 
 static void genl_done_status_is_negated(struct kunit *test)
@@ -533,6 +589,7 @@ static void genl_done_from_another_namespace_is_refused(struct kunit *test)
 
 static struct kunit_case genl_cases[] = {
 	KUNIT_CASE(genl_accept_reply_x509),
+	KUNIT_CASE(genl_accept_reply_x509_one_serial),
 	KUNIT_CASE(genl_accept_reply_psk_and_anon),
 	KUNIT_CASE(genl_accept_empty_is_eagain),
 	KUNIT_CASE(genl_accept_without_class_is_einval),
@@ -540,6 +597,7 @@ static struct kunit_case genl_cases[] = {
 	KUNIT_CASE(genl_accept_needs_cap_net_admin),
 	KUNIT_CASE(genl_done_needs_cap_net_admin),
 	KUNIT_CASE(genl_done_delivers_status_and_first_peer),
+	KUNIT_CASE(genl_done_keeps_first_of_many_peers),
 	KUNIT_CASE(genl_done_status_is_negated),
 	KUNIT_CASE(genl_done_without_status_is_eio),
 	KUNIT_CASE(genl_done_oversize_status_is_refused),

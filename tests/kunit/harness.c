@@ -10,6 +10,7 @@
 #include <linux/fdtable.h>
 #include <linux/fs.h>
 #include <linux/file.h>
+#include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/netlink.h>
 #include <linux/rcupdate.h>
@@ -56,7 +57,7 @@ void kt_track_fd(struct kunit *test, int fd)
  * the deferred fput()s and RCU frees so that no socket destructor runs after
  * the case's memory is gone.
  */
-void kt_exit(struct kunit *test)
+static void kt_cleanup(struct kunit *test)
 {
 	struct kt_ctx *ctx = kt_ctx(test);
 	int i;
@@ -78,6 +79,48 @@ void kt_exit(struct kunit *test)
 	flush_delayed_fput();
 	rcu_barrier();
 	flush_delayed_fput();
+}
+
+struct kt_exit_work {
+	struct kunit *test;
+	struct completion done;
+};
+
+static int kt_exit_thread(void *data)
+{
+	struct kt_exit_work *w = data;
+
+	kt_cleanup(w->test);
+	complete(&w->done);
+	return 0;
+}
+
+/*
+ * After a failed assertion, KUnit (6.1) runs the exit function in the task
+ * that loaded the module, not in a kthread as the case ran: there fput()
+ * is task work that waits until that task returns to user space (after
+ * every suite: the sockets outlive the case, their destructors then write
+ * into its freed memory, and the next cases find its agents still
+ * listening), and close_fd() looks in that task's descriptor table, not
+ * the kthreads' table ACCEPT installed into. So the cleanup always runs in
+ * a kthread.
+ */
+void kt_exit(struct kunit *test)
+{
+	struct kt_exit_work w = { .test = test };
+	struct task_struct *t;
+
+	if (current->flags & PF_KTHREAD) {
+		kt_cleanup(test);
+		return;
+	}
+	init_completion(&w.done);
+	t = kthread_run(kt_exit_thread, &w, "tlsup-kt-exit");
+	if (IS_ERR(t)) {
+		kt_cleanup(test);
+		return;
+	}
+	wait_for_completion(&w.done);
 }
 
 static void kt_sk_destruct(struct sock *sk)

@@ -203,6 +203,8 @@ static void netns_exit_completes_requests(struct kunit *test)
 	agent = kt_agent(test, net, true, true);
 	pending = kt_consumer(test, net);
 	accepted = kt_consumer(test, net);
+	/* A deadline: the reaper is armed when the namespace goes. */
+	kt_consumer_args(pending, 1000);
 	KUNIT_ASSERT_EQ(test, tls_client_hello_anon(&accepted->args, GFP_KERNEL), 0);
 	KUNIT_ASSERT_EQ(test, kt_accept(agent, &acc), 0);
 	KUNIT_ASSERT_EQ(test, tls_client_hello_x509(&pending->args, GFP_KERNEL), 0);
@@ -236,6 +238,12 @@ static void netns_exit_completes_requests(struct kunit *test)
 	rcu_barrier();
 	KUNIT_EXPECT_EQ(test, atomic_read(&pending->destruct_calls), 1);
 	KUNIT_EXPECT_EQ(test, atomic_read(&accepted->destruct_calls), 1);
+	/*
+	 * The pending request's deadline would have come by now: a reaper
+	 * left armed at exit would run on the namespace's freed memory
+	 * (KASAN, or a fault on SLUB's poison, on the console).
+	 */
+	msleep(1000 + TLSUP_DEADLINE_GRACE_MS + 500);
 }
 
 static struct kunit_case lifecycle_cases[] = {

@@ -67,6 +67,9 @@ protected:
 	std::vector<Consumer *> consumers;
 
 	void SetUp() override {
+		const auto *info = ::testing::UnitTest::GetInstance()->current_test_info();
+		fake::lockdep::set_context(std::string("test ") + info->test_suite_name() + "." +
+		                           info->name());
 		k.reset();
 		ASSERT_EQ(tlsup_core_init(), 0);
 		net = k.new_net();

@@ -1,19 +1,31 @@
 // SPDX-License-Identifier: GPL-2.0
 // The interleaving explorer: exactly-once as a tested fact. Every shim call
-// the core makes is a point where another CPU may run (fake/sched.hpp). For
-// each scenario (a set of operations racing on one request) it runs every
-// schedule with up to kBound preemptions, depth-first, and after each run
-// cleans up and checks: the callback ran once xor cancel returned true, a
-// failed submit ran no callback, every pin, fd, keyring link, module and
-// namespace reference came back, nothing is left on any list, no warning.
-// The points are not chosen by hand: a new shim call adds points, and the
-// number of interleavings explored grows with it.
+// the core makes and every atomic operation of kstd (the claim's
+// compare-and-swap, reference counts) is a point where another CPU may run
+// (fake/sched.hpp). For each scenario (a set of operations racing on one
+// request) it runs every schedule with up to kBound preemptions,
+// depth-first, and after each run cleans up and checks: the callback ran
+// once xor cancel returned true, a failed submit ran no callback, every
+// pin, fd, keyring link, module and namespace reference came back, nothing
+// is left on any list and no reaper armed once a namespace exited, no
+// warning (the fake's lock validator records every nested pair of lock
+// classes across all scenarios and warns on a cycle). The points are not
+// chosen by hand: a new shim call adds points, and the number of
+// interleavings explored grows with it.
+//
+// A failure, a deadlock or a crash (with or without a sanitizer) names its
+// scenario and schedule; TLSUP_EXPLORE_REPLAY='<scenario>@<schedule>' runs
+// that one schedule again and prints it.
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <set>
 #include <sstream>
+#include <unistd.h>
+
+#include <gtest/gtest-spi.h>
 
 #include "fake/sched.hpp"
 #include "harness.hpp"
@@ -30,6 +42,12 @@
 #ifdef TLSUP_HAVE_ASAN
 #include <sanitizer/common_interface_defs.h>
 #endif
+
+// UBSan (a runtime of its own under GCC) ends the process through abort(),
+// so the explorer's SIGABRT handler names the run.
+extern "C" const char *__ubsan_default_options() {
+	return "abort_on_error=1:print_stacktrace=1";
+}
 
 namespace test {
 namespace {
@@ -114,6 +132,17 @@ struct World {
 		p.closed = true;
 		k.fput(p.c.file);
 	}
+	// A consumer giving up: cancel, then release its socket.
+	void cancel_close(int i) {
+		cancel(i);
+		close(i);
+	}
+	// Another thread of the agent closes every descriptor it has, those
+	// an ACCEPT is installing included (fd numbers are predictable).
+	void agent_close_all() {
+		for (int fd : k.fd_numbers())
+			k.close_fd(fd);
+	}
 	void netns_exit(int n) {
 		exited[n] = true;
 		k.netns_exit(nets(n));
@@ -136,9 +165,11 @@ struct World {
 		if (k.module_refs.load() != 0)
 			return;
 		fake::sched::point("module_exit");
-		for (int n = 0; n < 2; n++)
+		for (int n = 0; n < 2; n++) {
 			if (!exited[n])
 				netns_exit(n);
+			k.release_exited(nets(n));
+		}
 		tlsup_core_exit();
 		k.module_gone = true;
 	}
@@ -185,6 +216,13 @@ std::string finish(World &w) {
 			if (!w.exited[n])
 				w.netns_exit(n);
 		tlsup_core_exit();
+	}
+	// The namespaces are gone (their exit checked its lists): their
+	// delayed work must be too, and nothing of theirs still in flight.
+	for (int n = 0; n < 2; n++) {
+		if (w.nets(n)->reaper_delay_ms.load() != -1)
+			bad << "net" << n << ": reaper still armed after namespace exit\n";
+		k.release_exited(w.nets(n));
 	}
 	for (size_t i = 0; i < w.peers.size(); i++) {
 		Peer &p = *w.peers[i];
@@ -234,15 +272,115 @@ int preemptions(const std::vector<Decision> &t, size_t upto) {
 	return n;
 }
 
-// A sanitizer report ends the process: say which run and schedule it was.
+// The run in progress, for a crash report.
 const Run *g_run = nullptr;
 const char *g_scenario = nullptr;
+long g_runno = 0;
+
+void say(const char *s) {
+	if (::write(2, s, std::strlen(s)) < 0)
+		return;
+}
+
+// A crash ends the process: say which scenario, run and schedule it was,
+// and how to replay it. No allocation (it may run in a signal handler).
+void report_run(const char *what) {
+	if (!g_run)
+		return;
+	char head[512];
+	std::snprintf(head, sizeof(head),
+	              "explorer: %s in scenario \"%s\", run %ld; the schedule so far:\n", what,
+	              g_scenario, g_runno);
+	say(head);
+	g_run->write_trace(2);
+	say("explorer: replay it with TLSUP_EXPLORE_REPLAY='");
+	say(g_scenario);
+	say("@");
+	g_run->write_key(2);
+	say("' core_tests --gtest_filter='Interleavings.*'\n");
+}
 
 [[maybe_unused]] void report_run_on_death() {
-	if (g_run)
-		std::fprintf(stderr,
-		             "explorer: the report above is from scenario \"%s\", schedule:\n%s",
-		             g_scenario, g_run->describe().c_str());
+	report_run("the sanitizer report above");
+}
+
+void report_run_on_signal(int sig) {
+	char what[64];
+	std::snprintf(what, sizeof(what), "signal %d (%s)", sig,
+	              sig == SIGABRT   ? "abort"
+	              : sig == SIGSEGV ? "segmentation fault"
+	                               : "crash");
+	report_run(what);
+	std::signal(sig, SIG_DFL);
+	std::raise(sig);
+}
+
+void install_crash_reports() {
+#ifdef TLSUP_HAVE_ASAN
+	// ASan (and UBSan with it) handles faults and calls this when it dies;
+	// a plain abort() (the fake's own checks) does not go through it.
+	__sanitizer_set_death_callback(report_run_on_death);
+	const int sigs[] = {SIGABRT};
+#else
+	const int sigs[] = {SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE};
+#endif
+	for (int sig : sigs) {
+		struct sigaction sa {};
+		sa.sa_handler = report_run_on_signal;
+		sa.sa_flags = SA_NODEFER;
+		sigaction(sig, &sa, nullptr);
+	}
+}
+
+// One run of @sc under @run, numbered @runno. Returns what went wrong, or
+// "" if nothing did.
+std::string run_one(const Scenario &sc, Run &run, long runno) {
+	auto &k = fake::Kernel::get();
+	k.reset();
+	fake::lockdep::set_context(std::string("scenario \"") + sc.name + "\", run " +
+	                           std::to_string(runno));
+	auto w = std::make_unique<World>();
+	EXPECT_EQ(tlsup_core_init(), 0);
+	w->net = k.new_net();
+	w->net2 = k.new_net();
+	k.max_pending = 8;
+	sc.setup(*w);
+	g_run = &run;
+	g_scenario = sc.name;
+	g_runno = runno;
+	std::vector<std::function<void()>> ops;
+	World *wp = w.get();
+	for (auto &op : sc.ops)
+		ops.push_back([wp, &op] { op(*wp); });
+	run.execute(ops);
+	if (!run.stuck().empty()) {
+		// Coroutines are wedged holding locks: the world cannot be
+		// cleaned up; it is kept, never touched again. (The index goes:
+		// the next run makes its own.)
+		g_run = nullptr;
+		tlsup_core_exit();
+		static auto *abandoned = new std::vector<std::unique_ptr<World>>;
+		abandoned->push_back(std::move(w));
+		// What it holds is not the next test's leak.
+		k.live_allocs = 0;
+		k.module_refs = 0;
+		return run.stuck() + "\n";
+	}
+	std::string bad = finish(*w);
+	g_run = nullptr;
+	delete w->net;
+	delete w->net2;
+	return bad;
+}
+
+std::string failure_message(const Scenario &sc, const Run &run, long runno,
+                            const std::string &bad) {
+	std::ostringstream os;
+	os << sc.name << ": run " << runno << " failed:\n"
+	   << bad << "schedule:\n"
+	   << run.describe() << "replay it with TLSUP_EXPLORE_REPLAY='" << sc.name << "@"
+	   << run.key() << "' core_tests --gtest_filter='Interleavings.*'\n";
+	return os.str();
 }
 
 struct Explored {
@@ -259,31 +397,12 @@ Explored explore(const Scenario &sc) {
 		std::vector<int> forced = std::move(todo.back());
 		todo.pop_back();
 
-		auto &k = fake::Kernel::get();
-		k.reset();
-		World w;
-		EXPECT_EQ(tlsup_core_init(), 0);
-		w.net = k.new_net();
-		w.net2 = k.new_net();
-		k.max_pending = 8;
-		sc.setup(w);
 		Run run(forced);
-		g_run = &run;
-		g_scenario = sc.name;
-		std::vector<std::function<void()>> ops;
-		for (auto &op : sc.ops)
-			ops.push_back([&w, &op] { op(w); });
-		run.execute(ops);
-		const std::string bad = finish(w);
-		g_run = nullptr;
-		delete w.net;
-		delete w.net2;
+		const std::string bad = run_one(sc, run, ex.runs + 1);
 		ex.runs++;
 		ex.points += static_cast<long>(run.trace().size());
 		if (!bad.empty()) {
-			ADD_FAILURE() << sc.name << ": run " << ex.runs << " failed:\n"
-			              << bad << "schedule:\n"
-			              << run.describe();
+			ADD_FAILURE() << failure_message(sc, run, ex.runs, bad);
 			return ex;
 		}
 
@@ -460,12 +579,15 @@ std::vector<Scenario> scenarios() {
 		         accepted(w, 0, w.peer(0).c.args());
 	         },
 	         {[](World &w) { w.done(w.fds[0], 0, 1); }, [](World &w) { w.cancel(0); }}},
+	        // Two expired, one not: the reaper re-arms for the third.
 	        {"deadline vs namespace exit",
 	         [](World &w) {
 		         w.add_peer(w.net);
 		         w.add_peer(w.net);
+		         w.add_peer(w.net);
 		         accepted(w, 0, with_timeout(w.peer(0).c, 1));
 		         w.submit(1, with_timeout(w.peer(1).c, 1));
+		         w.submit(2, with_timeout(w.peer(2).c, 1'000'000));
 		         w.k.now_ms += 10'000;
 	         },
 	         {[](World &w) { w.reap(); }, [](World &w) { w.netns_exit(0); }}},
@@ -491,6 +613,42 @@ std::vector<Scenario> scenarios() {
 		         w.fds.clear();
 	         },
 	         {[](World &w) { w.close(0); }, [](World &w) { w.module_exit(); }}},
+	        // Two sockets, one of whose READY fails: the failing submit
+	        // unpublishes (both locks) while the other publishes (both
+	        // locks): the orders must agree.
+	        {"two sockets: submit (READY fails) vs submit",
+	         [](World &w) {
+		         w.add_peer(w.net);
+		         w.add_peer(w.net);
+		         w.net->notify_fail_op = 0;
+		         w.net->notify_fail_result = -ENOMEM;
+	         },
+	         {[](World &w) { w.submit(0); }, [](World &w) { w.submit(1); }}},
+	        // A failing ACCEPT's last look at the socket vs a consumer that
+	        // cancels and then closes it: the ACCEPT's file reference must
+	        // still hold it. (A consumer's cancel and its close are one
+	        // sequence: it never closes a socket its own cancel is reading.)
+	        {"accept (reply fails) vs consumer cancel+close",
+	         [](World &w) {
+		         w.add_peer(w.net);
+		         w.submit(0);
+	         },
+	         {[](World &w) { w.accept(0, -ENOBUFS); }, [](World &w) { w.cancel_close(0); }}},
+	        // Once the descriptor is live another agent thread may close
+	        // it; with the consumer gone that is the socket's end.
+	        {"accept vs consumer cancel+close vs agent closing the fd",
+	         [](World &w) {
+		         w.add_peer(w.net);
+		         w.submit(0);
+	         },
+	         {[](World &w) { w.accept(); }, [](World &w) { w.cancel_close(0); },
+	          [](World &w) { w.agent_close_all(); }}},
+	        // A deadline armed while the namespace drains would fire in its
+	        // freed memory.
+	        {"submit with a timeout vs namespace exit",
+	         one_peer,
+	         {[](World &w) { w.submit(0, with_timeout(w.peer(0).c, 1000)); },
+	          [](World &w) { w.netns_exit(0); }}},
 	        {"two namespaces: submit vs submit vs exit of one",
 	         [](World &w) {
 		         w.add_peer(w.net);
@@ -502,12 +660,39 @@ std::vector<Scenario> scenarios() {
 	};
 }
 
+// TLSUP_EXPLORE_REPLAY='<scenario>@<schedule>': that one run, printed.
+bool replay_requested(const std::vector<Scenario> &all) {
+	const char *spec = std::getenv("TLSUP_EXPLORE_REPLAY");
+	if (!spec)
+		return false;
+	const std::string s = spec;
+	const size_t at = s.rfind('@');
+	const std::string name = s.substr(0, at);
+	const std::string key = at == std::string::npos ? "" : s.substr(at + 1);
+	for (const Scenario &sc : all) {
+		if (name != sc.name)
+			continue;
+		auto run = Run::replay(key);
+		const std::string bad = run_one(sc, *run, 1);
+		std::printf("replay of \"%s\" @%s (%zu decisions):\n%s", sc.name, key.c_str(),
+		            run->trace().size(), run->describe().c_str());
+		EXPECT_EQ(run->key(), key) << "the replay took another schedule";
+		if (!bad.empty())
+			ADD_FAILURE() << failure_message(sc, *run, 1, bad);
+		else
+			std::printf("replay: no failure\n");
+		return true;
+	}
+	ADD_FAILURE() << "TLSUP_EXPLORE_REPLAY: no scenario named \"" << name << "\"";
+	return true;
+}
+
 TEST(Interleavings, ExactlyOnceUnderEverySchedule) {
-#ifdef TLSUP_HAVE_ASAN
-	__sanitizer_set_death_callback(report_run_on_death);
-#endif
-	long total = 0, points = 0;
+	install_crash_reports();
 	const auto all = scenarios();
+	if (replay_requested(all))
+		return;
+	long total = 0, points = 0;
 	// TLSUP_EXPLORE_ONLY=text: only the scenarios whose name contains it.
 	const char *only = std::getenv("TLSUP_EXPLORE_ONLY");
 	for (const Scenario &sc : all) {
@@ -515,6 +700,7 @@ TEST(Interleavings, ExactlyOnceUnderEverySchedule) {
 			continue;
 		Explored ex = explore(sc);
 		std::printf("  %-62s %7ld interleavings\n", sc.name, ex.runs);
+		std::fflush(stdout);
 		total += ex.runs;
 		points += ex.points;
 		if (::testing::Test::HasFailure())
@@ -523,6 +709,8 @@ TEST(Interleavings, ExactlyOnceUnderEverySchedule) {
 	std::printf("interleavings explored: %ld in %zu scenarios (preemption bound %d, "
 	            "%ld scheduling points)\n",
 	            total, all.size(), bound(), points);
+	// Every nested pair of lock classes, across all scenarios: no cycle.
+	EXPECT_EQ(fake::lockdep::report(), "");
 	if (const char *out = std::getenv("TLSUP_EXPLORE_REPORT")) {
 		if (FILE *f = std::fopen(out, "w")) {
 			std::fprintf(f, "%ld %zu %d %ld\n", total, all.size(), bound(), points);
@@ -530,6 +718,123 @@ TEST(Interleavings, ExactlyOnceUnderEverySchedule) {
 		}
 	}
 	EXPECT_GT(total, static_cast<long>(all.size()));
+}
+
+// The explorer's own failure reports. Death tests re-run the binary, so the
+// planted failures below touch nothing the other tests see.
+class InterleavingsSelfTest : public ::testing::Test {
+protected:
+	void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
+};
+
+Scenario planted(const char *name, std::function<void(World &)> op) {
+	return {name,
+	        [](World &w) {
+		        w.add_peer(w.net);
+		        w.submit(0);
+	        },
+	        {[](World &w) { w.cancel(0); }, std::move(op)}};
+}
+
+TEST_F(InterleavingsSelfTest, AbortNamesScenarioAndSchedule) {
+	// An abort from any layer (the fake's own checks, a BUG) says where.
+	EXPECT_DEATH(
+	        {
+		        install_crash_reports();
+		        explore(planted("planted abort", [](World &w) {
+			        if (!w.peer(0).cancel_true)
+				        std::abort();
+		        }));
+	        },
+	        "scenario \"planted abort\", run [0-9]+.*replay it with "
+	        "TLSUP_EXPLORE_REPLAY='planted abort@");
+}
+
+TEST_F(InterleavingsSelfTest, CrashNamesScenarioAndSchedule) {
+	// A fault: the sanitizer's report then the schedule, or (without
+	// sanitizers) the explorer's own handler.
+	EXPECT_DEATH(
+	        {
+		        install_crash_reports();
+		        explore(planted("planted fault", [](World &w) {
+			        if (!w.peer(0).cancel_true)
+				        *static_cast<volatile int *>(nullptr) = 1;
+		        }));
+	        },
+	        "scenario \"planted fault\".*TLSUP_EXPLORE_REPLAY='planted fault@");
+	EXPECT_DEATH(
+	        {
+		        install_crash_reports();
+		        explore(planted("planted use after free", [](World &w) {
+			        if (!w.peer(0).cancel_true) {
+				        auto *p = new int(1);
+				        delete p;
+				        *static_cast<volatile int *>(p) = 2;
+				        std::abort(); // no ASan: an abort instead
+			        }
+		        }));
+	        },
+	        "scenario \"planted use after free\".*TLSUP_EXPLORE_REPLAY='planted use after "
+	        "free@");
+}
+
+// Two operations taking two locks in opposite orders (below the lock
+// validator, which would report the inversion first).
+int g_lock_a, g_lock_b;
+
+void planted_lock_pair(void *first, void *second) {
+	fake::sched::Run *r = fake::sched::current();
+	r->lock(first);
+	fake::sched::point("between");
+	r->lock(second);
+	r->unlock(second);
+	r->unlock(first);
+}
+
+TEST_F(InterleavingsSelfTest, DeadlockIsAFailureThatNamesScenarioAndSchedule) {
+	static const Scenario sc{"planted deadlock",
+	                         [](World &) {},
+	                         {[](World &) { planted_lock_pair(&g_lock_a, &g_lock_b); },
+	                          [](World &) { planted_lock_pair(&g_lock_b, &g_lock_a); }}};
+	EXPECT_NONFATAL_FAILURE(explore(sc), "deadlock at lock (contended): op 0 waits");
+	EXPECT_NONFATAL_FAILURE(explore(sc), "TLSUP_EXPLORE_REPLAY='planted deadlock@");
+}
+
+TEST_F(InterleavingsSelfTest, ReplayByKeyRunsTheSameSchedule) {
+	// Every schedule of a scenario, replayed by its key, makes the same
+	// decisions.
+	const auto all = scenarios();
+	const Scenario *sc = nullptr;
+	for (const Scenario &s : all)
+		if (std::string(s.name) == "accept vs cancel")
+			sc = &s;
+	ASSERT_NE(sc, nullptr);
+	std::vector<std::vector<int>> todo{{}};
+	int checked = 0;
+	while (!todo.empty() && checked < 60) {
+		std::vector<int> forced = std::move(todo.back());
+		todo.pop_back();
+		fake::sched::Run run(forced);
+		ASSERT_EQ(run_one(*sc, run, 1), "");
+		auto again = Run::replay(run.key());
+		ASSERT_EQ(run_one(*sc, *again, 1), "");
+		ASSERT_EQ(again->trace().size(), run.trace().size()) << run.key();
+		for (size_t i = 0; i < run.trace().size(); i++)
+			ASSERT_EQ(again->trace()[i].chosen, run.trace()[i].chosen)
+			        << run.key() << " step " << i;
+		checked++;
+		const auto &t = run.trace();
+		for (size_t i = forced.size(); i < t.size() && i < forced.size() + 3; i++)
+			for (int alt : t[i].enabled)
+				if (alt != t[i].chosen) {
+					std::vector<int> next;
+					for (size_t j = 0; j < i; j++)
+						next.push_back(t[j].chosen);
+					next.push_back(alt);
+					todo.push_back(next);
+				}
+	}
+	EXPECT_GE(checked, 20);
 }
 
 } // namespace

@@ -3,6 +3,8 @@
 // commands in, the reply's content out (DESIGN §1 and §2.3–2.4). The
 // attributes themselves (order, policies) are the genl shim's and are
 // tested in KUnit (tests/kunit/genl_test.c).
+#include <cstring>
+
 #include "harness.hpp"
 
 namespace test {
@@ -194,6 +196,35 @@ TEST_F(Netlink, ConcurrentCancelDuringAcceptKeepsTheFileAlive) {
 	EXPECT_EQ(c.file->refs.load(), 2) << "consumer + agent's fd; the pin is gone";
 	EXPECT_EQ(done(acc.fd, 0), 0);
 	EXPECT_EQ(c.cb.calls.load(), 0) << "cancel won: no callback";
+}
+
+TEST_F(Netlink, AcceptSkipsARequestItsCancelHasClaimed) {
+	// A cancel that won the request but has not yet taken it off the
+	// queue: an ACCEPT then must not hand it out (the consumer has its
+	// socket back; the agent would shake hands on it for nothing).
+	Consumer &c = consumer();
+	ASSERT_EQ(submit(c), 0);
+	bool claimed = false;
+	Accepted acc;
+	acc.ret = 1;
+	k.on_point = [&](const char *where) {
+		if (!std::strcmp(where, "atomic compare_exchange in claim")) {
+			claimed = true;
+		} else if (claimed && !std::strcmp(where, "tlsup_shim_lock")) {
+			// The claim is done; its retire is about to lock.
+			k.on_point = nullptr;
+			acc = accept();
+		}
+	};
+	EXPECT_TRUE(tlsup_core_cancel(c.ksk()));
+	k.on_point = nullptr;
+	ASSERT_NE(acc.ret, 1) << "the ACCEPT never ran between claim and retire";
+	EXPECT_EQ(acc.ret, -EAGAIN);
+	EXPECT_EQ(k.open_fds(), 0u);
+	EXPECT_EQ(stats().accepted, 0u);
+	EXPECT_EQ(stats().cancelled, 1u);
+	EXPECT_EQ(c.file->refs.load(), 1);
+	EXPECT_EQ(c.cb.calls.load(), 0);
 }
 
 TEST_F(Netlink, DoneSuccessDeliversStatusAndFirstPeer) {

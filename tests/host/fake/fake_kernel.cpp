@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "fake_kernel.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "../../../include/uapi/linux/handshake.h"
 #include "sched.hpp"
@@ -43,6 +45,9 @@ void shim_entry(const char *what) {
 		std::abort();
 	}
 	sched::point(what);
+	// A copy: the hook may clear or replace itself.
+	if (k.on_point && !sched::current())
+		std::function<void(const char *)>(k.on_point)(what);
 }
 
 void orig_destruct(Sock *sk) {
@@ -58,7 +63,126 @@ void *hook_cookie() {
 	return reinterpret_cast<void *>(&hook_marker);
 }
 
+// Who holds a lock: the explorer's coroutine, else the thread.
+const void *self_token() {
+	static thread_local char token;
+	static char coroutine[64];
+	if (sched::Run *r = sched::current())
+		return &coroutine[r->self() & 63];
+	return &token;
+}
+
+namespace lockdep {
+namespace {
+
+const char *const kNames[kLockClasses] = {"the core's index lock", "the core's pernet lock",
+                                          "the shim's pernet lock"};
+
+struct State {
+	std::mutex mu;
+	std::string context = "outside any test";
+	// after[a][b]: b was taken while a was held, first seen in where[a][b].
+	bool after[kLockClasses][kLockClasses] = {};
+	std::string where[kLockClasses][kLockClasses];
+	std::map<const void *, std::vector<int>> held;
+	std::string report;
+};
+
+State &state() {
+	static auto *s = new State;
+	return *s;
+}
+
+// A path from @from to @to in the recorded order, as "a -> b -> c".
+bool path(State &st, int from, int to, std::vector<int> &seen, std::string &out) {
+	if (from == to) {
+		out = kNames[to];
+		return true;
+	}
+	for (int n = 0; n < kLockClasses; n++) {
+		if (!st.after[from][n] || std::find(seen.begin(), seen.end(), n) != seen.end())
+			continue;
+		seen.push_back(n);
+		std::string rest;
+		if (path(st, n, to, seen, rest)) {
+			out = std::string(kNames[from]) + " -> " + rest + " (first in " +
+			      st.where[from][n] + ")";
+			return true;
+		}
+	}
+	return false;
+}
+
+void violation(State &st, const std::string &what) {
+	std::fprintf(stderr, "%s\n", what.c_str());
+	st.report += what + "\n";
+	auto &k = Kernel::get();
+	std::lock_guard g(k.mu);
+	k.warnings_.push_back(what);
+}
+
+} // namespace
+
+void set_context(std::string where) {
+	State &st = state();
+	std::lock_guard g(st.mu);
+	st.context = std::move(where);
+}
+
+void acquire(int cls) {
+	State &st = state();
+	std::lock_guard g(st.mu);
+	auto &held = st.held[self_token()];
+	for (int h : held) {
+		if (h == cls) {
+			violation(st, std::string("lockdep: recursive locking of ") + kNames[cls] +
+			                      " in " + st.context);
+			continue;
+		}
+		if (st.after[h][cls])
+			continue;
+		// New order h -> cls: a cycle if cls already leads to h.
+		std::vector<int> seen{cls};
+		std::string back;
+		if (path(st, cls, h, seen, back))
+			violation(st, std::string("lockdep: circular locking: ") + kNames[cls] +
+			                      " taken while holding " + kNames[h] + " in " +
+			                      st.context + ", but elsewhere " + back);
+		st.after[h][cls] = true;
+		st.where[h][cls] = st.context;
+	}
+	held.push_back(cls);
+}
+
+void release(int cls) {
+	State &st = state();
+	std::lock_guard g(st.mu);
+	auto &held = st.held[self_token()];
+	for (auto it = held.rbegin(); it != held.rend(); ++it)
+		if (*it == cls) {
+			held.erase(std::next(it).base());
+			return;
+		}
+}
+
+std::string report() {
+	State &st = state();
+	std::lock_guard g(st.mu);
+	return st.report;
+}
+
+void reset_held() {
+	State &st = state();
+	std::lock_guard g(st.mu);
+	st.held.clear();
+}
+
+} // namespace lockdep
+
 void Mutex::lock() {
+	// Validated before it may block, as lockdep does: an inversion is
+	// reported even in a schedule that does not deadlock.
+	lockdep::acquire(cls_);
 	if (sched::Run *r = sched::current())
 		r->lock(this);
 	else
@@ -66,6 +190,7 @@ void Mutex::lock() {
 }
 
 void Mutex::unlock() {
+	lockdep::release(cls_);
 	if (sched::Run *r = sched::current())
 		r->unlock(this);
 	else
@@ -93,7 +218,9 @@ void Kernel::reset() {
 	fd_reserve_result = 0;
 	keyring_link_result = 0;
 	on_fd_reserve = nullptr;
+	on_point = nullptr;
 	socks_.clear();
+	lockdep::reset_held();
 }
 
 Net *Kernel::new_net() {
@@ -108,12 +235,43 @@ void Kernel::netns_exit(Net *net) {
 	tlsup_core_pernet *core = net->core;
 	net->core = nullptr;
 	net->lock.unlock();
-	if (core)
-		tlsup_core_pernet_exit(core);
+	if (!core)
+		return;
+	// Looked at once the exit returns, through a reference of our own.
+	tlsup_core_pernet_get(core);
+	tlsup_core_pernet_exit(core);
+	// The namespace's memory goes now: nothing of it may be left in use,
+	// no request left pending. (One an operation still running has
+	// claimed may still be counted in flight: release_exited() checks
+	// that once the operations are over.)
+	tlsup_stats st{};
+	tlsup_core_pernet_stats(core, &st);
+	if (st.pending)
+		tlsup_shim_warn("namespace exit left requests pending");
+	if (net->reaper_delay_ms.load() != -1)
+		tlsup_shim_warn("namespace exit left the reaper armed");
+	net->exited = true;
+	net->exited_core = core;
+}
+
+void Kernel::release_exited(Net *net) {
+	tlsup_core_pernet *core = std::exchange(net->exited_core, nullptr);
+	if (!core)
+		return;
+	tlsup_stats st{};
+	tlsup_core_pernet_stats(core, &st);
+	if (st.pending || st.inflight)
+		tlsup_shim_warn("an exited namespace still has requests in flight");
+	tlsup_core_pernet_put(core);
+}
+
+Net::~Net() {
+	Kernel::get().release_exited(this);
 }
 
 void Kernel::destroy_net(Net *net) {
 	netns_exit(net);
+	release_exited(net);
 	delete net;
 }
 
@@ -229,6 +387,14 @@ size_t Kernel::reserved_fds() {
 	return reserved_.size();
 }
 
+std::vector<int> Kernel::fd_numbers() {
+	std::lock_guard g(mu);
+	std::vector<int> out;
+	for (auto &[fd, f] : fds_)
+		out.push_back(fd);
+	return out;
+}
+
 std::vector<Event> Kernel::events() {
 	std::lock_guard g(mu);
 	return events_;
@@ -264,17 +430,19 @@ static fake::Net *N(tlsup_pernet *n) {
 
 // A core lock: a mutex, explorer-aware, that knows its holder.
 struct FakeLock {
+	explicit FakeLock(int cls) : mu(cls) {}
 	fake::Mutex mu;
 	std::atomic<const void *> holder{nullptr};
 };
 
-// Who holds a lock: the explorer's coroutine, else the thread.
-static const void *self_token() {
-	static thread_local char token;
-	static char coroutine[64];
-	if (fake::sched::Run *r = fake::sched::current())
-		return &coroutine[r->self() & 63];
-	return &token;
+using fake::self_token;
+
+// The names of atomic switch points, interned ("fetch_sub in put").
+static const char *atomic_point_name(const char *op, const char *caller) {
+	static std::mutex mu;
+	static auto *names = new std::set<std::string>;
+	std::lock_guard g(mu);
+	return names->insert(std::string("atomic ") + op + " in " + caller).first->c_str();
 }
 
 extern "C" {
@@ -315,13 +483,23 @@ void tlsup_shim_warn(const char *why) {
 	k.warnings_.push_back(why);
 }
 
-tlsup_lock *tlsup_shim_lock_create(tlsup_lock_class, unsigned int) {
+// kmalloc()ed by the shim: counted with the other allocations.
+tlsup_lock *tlsup_shim_lock_create(tlsup_lock_class cls, unsigned int) {
 	shim_entry(__func__);
-	return reinterpret_cast<tlsup_lock *>(new FakeLock());
+	Kernel::get().live_allocs++;
+	return reinterpret_cast<tlsup_lock *>(new FakeLock(cls));
+}
+
+void tlsup_host_atomic_point(const char *op, const char *caller) {
+	if (fake::sched::current())
+		fake::sched::point(atomic_point_name(op, caller));
+	else if (auto &k = Kernel::get(); k.on_point)
+		std::function<void(const char *)>(k.on_point)(atomic_point_name(op, caller));
 }
 
 void tlsup_shim_lock_destroy(tlsup_lock *lock) {
 	shim_entry(__func__);
+	Kernel::get().live_allocs--;
 	delete reinterpret_cast<FakeLock *>(lock);
 }
 
@@ -376,6 +554,9 @@ int tlsup_shim_notify_ready(tlsup_pernet *pn, unsigned int, unsigned int) {
 	fake::Net *n = N(pn);
 	if (n->listeners.load() <= 0)
 		return -ESRCH;
+	if (fake::sched::Run *run = fake::sched::current();
+	    run && run->self() == n->notify_fail_op.load())
+		return n->notify_fail_result.load();
 	if (n->on_notify)
 		n->on_notify();
 	int r = n->notify_result.load();
@@ -386,6 +567,8 @@ int tlsup_shim_notify_ready(tlsup_pernet *pn, unsigned int, unsigned int) {
 
 void tlsup_shim_reaper_arm(tlsup_pernet *pn, unsigned long long delay_ms) {
 	shim_entry(__func__);
+	if (N(pn)->exited.load())
+		tlsup_shim_warn("reaper armed in an exited namespace's freed memory");
 	N(pn)->reaper_delay_ms = static_cast<long long>(delay_ms);
 	N(pn)->reaper_arms++;
 }

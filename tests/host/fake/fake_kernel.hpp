@@ -54,14 +54,40 @@ void *orig_destruct_cookie();
 // tlsup's hook, as the shim installs it.
 void *hook_cookie();
 
+// Lock classes the fake's lock validator knows: the core's two (by
+// tlsup_lock_class) and the shim's pernet lock.
+enum LockClass : int {
+	kLockIndex = TLSUP_LOCK_INDEX,
+	kLockPernet = TLSUP_LOCK_PERNET,
+	kLockShimPernet = TLSUP_LOCK_NR,
+	kLockClasses,
+};
+
+// lockdep's rule, on the host: every pair of lock classes taken nested is
+// recorded for the life of the process (across tests and scenarios); a
+// pair that closes a cycle (A then B somewhere, B then A elsewhere), or a
+// class taken while already held, is a warning naming both places.
+namespace lockdep {
+// Where the locks are being taken ("test X", "scenario Y, run N").
+void set_context(std::string where);
+void acquire(int cls);
+void release(int cls);
+// Every cycle found so far; empty if none.
+std::string report();
+// Forgets the locks held (not the recorded order): for a fresh world.
+void reset_held();
+} // namespace lockdep
+
 // A lock of the fake's own (the shim's pernet lock), explorer-aware.
 class Mutex {
 public:
+	explicit Mutex(int cls = kLockShimPernet) : cls_(cls) {}
 	void lock();
 	void unlock();
 
 private:
 	std::mutex mu_;
+	int cls_;
 };
 
 struct Net {
@@ -77,6 +103,19 @@ struct Net {
 	std::atomic<int> reaper_cancels{0};
 	// Called inside notify, before it returns (to race an ACCEPT there).
 	std::function<void()> on_notify;
+	// In the explorer: READY fails with @notify_fail_result for the
+	// submits of operation @notify_fail_op only.
+	std::atomic<int> notify_fail_op{-1};
+	std::atomic<int> notify_fail_result{0};
+	// The shim's exit for this namespace finished: its net_generic memory
+	// (and the reaper's delayed work in it) is gone.
+	std::atomic<bool> exited{false};
+	// The core's state after exit, referenced until Kernel::release_exited()
+	// checks that nothing stayed in flight.
+	tlsup_core_pernet *exited_core = nullptr;
+
+	Net() = default;
+	~Net();
 };
 
 struct Event {
@@ -105,6 +144,10 @@ public:
 	// What the shim's pernet exit does: unpublish, then the core's exit.
 	void netns_exit(Net *net);
 	void destroy_net(Net *net); // netns_exit (if not yet) and free
+	// Once the operations racing a namespace exit are over: warns if a
+	// request of the exited namespace is still in flight, drops the
+	// reference netns_exit() kept. (~Net does it too.)
+	void release_exited(Net *net);
 	// A socket with a file; the caller owns one file reference.
 	Sock *new_socket(Net *net);
 	void fput(File *f);
@@ -121,6 +164,8 @@ public:
 	File *fd_file(int fd);
 	size_t open_fds();
 	size_t reserved_fds();
+	// The descriptors installed now (another agent thread may close any).
+	std::vector<int> fd_numbers();
 
 	std::atomic<unsigned long long> now_ms{1000000};
 	std::atomic<unsigned int> max_pending{3};
@@ -143,6 +188,10 @@ public:
 	};
 	std::map<int, LinkInProgress> links_in_progress;
 	std::function<void()> on_fd_reserve; // race hook inside ACCEPT
+	// Called with the name of every scheduling point (shim calls, kstd
+	// atomics) outside the explorer: a test stops an operation at one to
+	// run another there. Cleared by reset().
+	std::function<void(const char *where)> on_point;
 	std::atomic<unsigned long> shim_calls{0};
 
 	std::vector<Event> events();

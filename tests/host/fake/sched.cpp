@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <sstream>
 #include <ucontext.h>
+#include <unistd.h>
 
 // AddressSanitizer must be told about stack switches (fibers).
 #if defined(__has_feature)
@@ -44,15 +45,47 @@ void finish_switch(void *save, const void **bottom, size_t *size) {
 #endif
 }
 
+// Stacks are reused from run to run (tens of thousands of runs); a stack
+// of an abandoned (deadlocked) coroutine is never reused.
+std::vector<std::unique_ptr<char[]>> &stack_pool() {
+	static std::vector<std::unique_ptr<char[]>> pool;
+	return pool;
+}
+
 } // namespace
 
 struct Run::Coroutine {
 	ucontext_t ctx{};
-	std::unique_ptr<char[]> stack{new char[kStack]};
+	std::unique_ptr<char[]> stack;
 	State state = State::Runnable;
 	void *waiting_for = nullptr;
 	void *fake_stack = nullptr;
+
+	Coroutine() {
+		auto &pool = stack_pool();
+		if (pool.empty()) {
+			stack.reset(new char[kStack]);
+		} else {
+			stack = std::move(pool.back());
+			pool.pop_back();
+		}
+	}
+	~Coroutine() {
+		if (stack)
+			stack_pool().push_back(std::move(stack));
+	}
 };
+
+namespace {
+
+// Coroutines of deadlocked runs: never resumed, never freed (their stacks
+// still hold the only pointers to what they allocated).
+std::vector<std::unique_ptr<Run::Coroutine>> &graveyard() {
+	static auto *g = new std::vector<std::unique_ptr<Run::Coroutine>>;
+	return *g;
+}
+
+} // namespace
 
 struct Run::Scheduler {
 	ucontext_t ctx{};
@@ -71,6 +104,20 @@ void point(const char *where) {
 }
 
 Run::Run(std::vector<int> forced) : forced_(std::move(forced)), main_(new Scheduler) {}
+
+std::unique_ptr<Run> Run::replay(const std::string &key) {
+	auto run = std::make_unique<Run>(std::vector<int>{});
+	std::istringstream in(key);
+	std::string item;
+	while (std::getline(in, item, ',')) {
+		const size_t colon = item.find(':');
+		if (colon == std::string::npos)
+			continue;
+		run->overrides_[std::stoul(item.substr(0, colon))] =
+		        std::stoi(item.substr(colon + 1));
+	}
+	return run;
+}
 
 Run::~Run() = default;
 
@@ -96,23 +143,39 @@ void Run::decide(const char *where) {
 	int next = -1;
 	if (!en.empty()) {
 		const size_t step = trace_.size();
-		if (step < forced_.size() &&
-		    std::find(en.begin(), en.end(), forced_[step]) != en.end())
-			next = forced_[step];
-		else if (self >= 0 && std::find(en.begin(), en.end(), self) != en.end())
-			next = self;
-		else
-			next = en.front();
-		trace_.push_back({self, next, std::move(en), where});
+		auto is_enabled = [&](int c) {
+			return std::find(en.begin(), en.end(), c) != en.end();
+		};
+		const int dflt = self >= 0 && is_enabled(self) ? self : en.front();
+		next = dflt;
+		if (step < forced_.size()) {
+			if (is_enabled(forced_[step]))
+				next = forced_[step];
+		} else if (auto it = overrides_.find(step); it != overrides_.end()) {
+			if (is_enabled(it->second))
+				next = it->second;
+		}
+		trace_.push_back({self, next, std::move(en), where, next == dflt});
 	} else if (std::any_of(cos_.begin(), cos_.end(),
 	                       [](auto &c) { return c->state != State::Done; })) {
-		std::fprintf(stderr, "explorer: deadlock at %s\n%s", where, describe().c_str());
-		std::abort();
+		std::ostringstream os;
+		os << "deadlock at " << where << ":";
+		for (size_t i = 0; i < cos_.size(); i++) {
+			if (cos_[i]->state != State::Blocked)
+				continue;
+			int owner = -1;
+			for (auto &o : owners_)
+				if (o.first == cos_[i]->waiting_for)
+					owner = o.second;
+			os << " op " << i << " waits for a lock op " << owner << " holds;";
+		}
+		stuck_ = os.str();
 	}
 	current_ = next;
 	if (next == self)
 		return;
-	// To the scheduler, which resumes @next (or ends the run).
+	// To the scheduler, which resumes @next (or ends the run). A
+	// coroutine stuck in a deadlock is never resumed.
 	if (self >= 0 && cos_[self]->state != State::Done)
 		yield(self);
 }
@@ -192,11 +255,15 @@ void Run::execute(const std::vector<std::function<void()>> &ops) {
 		finish_switch(main_->fake_stack, nullptr, nullptr);
 	}
 	t_run = outer;
-	if (!owners_.empty()) {
-		std::fprintf(stderr, "explorer: a lock is still held at the end\n%s",
-		             describe().c_str());
-		std::abort();
+	if (!stuck_.empty()) {
+		for (auto &c : cos_)
+			if (c->state != State::Done)
+				graveyard().push_back(std::move(c));
+		cos_.clear();
+		return;
 	}
+	if (!owners_.empty())
+		stuck_ = "a lock is still held at the end";
 }
 
 std::string Run::describe() const {
@@ -204,9 +271,49 @@ std::string Run::describe() const {
 	for (size_t i = 0; i < trace_.size(); i++) {
 		const Decision &d = trace_[i];
 		os << "  " << i << ": op " << d.running << " at " << d.where << " -> " << d.chosen
-		   << (d.running >= 0 && d.chosen != d.running ? "  (switch)" : "") << "\n";
+		   << (d.running >= 0 && d.chosen != d.running ? "  (switch)" : "")
+		   << (d.by_default ? "" : "  (chosen)") << "\n";
 	}
 	return os.str();
+}
+
+std::string Run::key() const {
+	std::string k;
+	for (size_t i = 0; i < trace_.size(); i++) {
+		if (trace_[i].by_default)
+			continue;
+		if (!k.empty())
+			k += ',';
+		k += std::to_string(i) + ':' + std::to_string(trace_[i].chosen);
+	}
+	return k;
+}
+
+void Run::write_trace(int fd) const {
+	char line[256];
+	for (size_t i = 0; i < trace_.size(); i++) {
+		const Decision &d = trace_[i];
+		const int n = std::snprintf(
+		        line, sizeof(line), "  %zu: op %d at %s -> %d%s%s\n", i, d.running, d.where,
+		        d.chosen, d.running >= 0 && d.chosen != d.running ? "  (switch)" : "",
+		        d.by_default ? "" : "  (chosen)");
+		if (n > 0 && ::write(fd, line, std::min<size_t>(n, sizeof(line) - 1)) < 0)
+			return;
+	}
+}
+
+void Run::write_key(int fd) const {
+	char item[32];
+	bool first = true;
+	for (size_t i = 0; i < trace_.size(); i++) {
+		if (trace_[i].by_default)
+			continue;
+		const int n = std::snprintf(item, sizeof(item), "%s%zu:%d", first ? "" : ",", i,
+		                            trace_[i].chosen);
+		first = false;
+		if (n > 0 && ::write(fd, item, std::min<size_t>(n, sizeof(item) - 1)) < 0)
+			return;
+	}
 }
 
 } // namespace fake::sched

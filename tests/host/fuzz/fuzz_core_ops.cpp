@@ -206,6 +206,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 			fail("requests left on a list after everyone let go");
 		k.netns_exit(nets[n]);
 	}
+	k.release_exited(nets[0]);
+	k.release_exited(nets[1]);
 	tlsup_core_exit();
 	for (auto &q : peers) {
 		if (q.ok_submit && (q.cb.calls == 1) == q.cancel_true)
