@@ -67,6 +67,8 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 	agent->shared_ = std::unique_ptr<WorkerShared>(new WorkerShared{
 	        log, agent->credentials_, agent->keyrings_, *agent->admission_, agent->stats_,
 	        *agent->resolver_, agent->settings_, *agent->peer_keys_, *agent->accept_keyrings_});
+	if (agent->opts_.install)
+		agent->shared_->install = agent->opts_.install;
 
 	unsigned n = agent->config_.workers;
 	if (n == 0) {

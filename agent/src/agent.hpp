@@ -37,6 +37,9 @@ struct AgentOptions {
 	bool debug = false;
 	// Opens one worker's kernel channel; GenlChannel::open by default.
 	std::function<Result<std::unique_ptr<HandshakeChannel>>()> open_channel;
+	// Installs kTLS on a finished handshake's socket; install_ktls by
+	// default (the benchmark stubs it where the host has no kTLS).
+	std::function<Result<void>(int fd, const TrafficSecrets &)> install;
 	// Consumer keyrings linked whenever they appear, and how often the
 	// agent looks for those (and configured ones) still missing.
 	std::vector<std::string> consumer_keyrings{std::begin(kConsumerKeyrings),

@@ -61,8 +61,7 @@ bool kernel_keeps_overflowed_requests(const std::string &proc, const std::string
 bool GenlChannel::broadcast_error() const {
 	int v = 0;
 	socklen_t len = sizeof(v);
-	if (getsockopt(nl_socket_get_fd(mcast_.get()), SOL_NETLINK, NETLINK_BROADCAST_ERROR, &v,
-	               &len) < 0)
+	if (getsockopt(notify_fd_, SOL_NETLINK, NETLINK_BROADCAST_ERROR, &v, &len) < 0)
 		return false;
 	return v != 0;
 }
@@ -103,17 +102,29 @@ Result<std::unique_ptr<GenlChannel>> GenlChannel::open(bool broadcast_error, int
 		if (setsockopt(fd, SOL_NETLINK, NETLINK_BROADCAST_ERROR, &one, sizeof(one)) < 0)
 			return make_error(errno, "NETLINK_BROADCAST_ERROR: %s", strerror(errno));
 	}
+	ch->notify_fd_ = fd;
+	ch->request_fd_ = nl_socket_get_fd(ch->request_.get());
+	return ch;
+}
+
+std::unique_ptr<GenlChannel> GenlChannel::adopt(UniqueFd notify, UniqueFd request, int family) {
+	auto ch = std::unique_ptr<GenlChannel>(new GenlChannel());
+	ch->notify_fd_ = notify.get();
+	ch->request_fd_ = request.get();
+	ch->notify_owned_ = std::move(notify);
+	ch->request_owned_ = std::move(request);
+	ch->family_ = family;
 	return ch;
 }
 
 int GenlChannel::notify_fd() const {
-	return nl_socket_get_fd(mcast_.get());
+	return notify_fd_;
 }
 
 Result<HandshakeChannel::Notifications> GenlChannel::drain_notifications() {
 	Notifications out;
 	alignas(nlmsghdr) uint8_t buf[16384];
-	int fd = notify_fd();
+	int fd = notify_fd_;
 	for (;;) {
 		sockaddr_nl from{};
 		iovec iov{buf, sizeof(buf)};
@@ -152,16 +163,38 @@ Result<HandshakeChannel::Notifications> GenlChannel::drain_notifications() {
 	}
 }
 
-Result<std::optional<std::vector<uint8_t>>> GenlChannel::transact(nl_msg *msg, uint8_t reply_cmd) {
-	int ret = nl_send_auto(request_.get(), msg); // adds NLM_F_ACK
-	if (ret < 0)
-		return make_error(EIO, "netlink send: %s", nl_geterror(ret));
-	uint32_t seq = nlmsg_hdr(msg)->nlmsg_seq;
+Result<std::optional<std::vector<uint8_t>>> GenlChannel::transact(uint8_t cmd,
+                                                                  std::span<const uint8_t> attrs) {
+	// The request, built here rather than by libnl: one send, no heap.
+	const uint8_t reply_cmd = cmd;
+	const uint32_t seq = seq_++;
+	alignas(nlmsghdr) uint8_t out[NLMSG_HDRLEN + GENL_HDRLEN + 512];
+	size_t len = NLMSG_HDRLEN + GENL_HDRLEN + NLA_ALIGN(attrs.size());
+	if (len > sizeof(out))
+		return make_error(EMSGSIZE, "netlink request of %zu bytes", len);
+	std::memset(out, 0, len);
+	auto *nh = reinterpret_cast<nlmsghdr *>(out);
+	nh->nlmsg_len = static_cast<uint32_t>(len);
+	nh->nlmsg_type = static_cast<uint16_t>(family_);
+	nh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nh->nlmsg_seq = seq;
+	auto *gh = static_cast<genlmsghdr *>(NLMSG_DATA(nh));
+	gh->cmd = cmd;
+	gh->version = HANDSHAKE_FAMILY_VERSION;
+	if (!attrs.empty())
+		std::memcpy(out + NLMSG_HDRLEN + GENL_HDRLEN, attrs.data(), attrs.size());
+	ssize_t sent;
+	do
+		sent = ::send(request_fd_, out, len, 0);
+	while (sent < 0 && errno == EINTR);
+	if (sent < 0)
+		return make_error(EIO, "netlink send: %s", strerror(errno));
 	std::optional<std::vector<uint8_t>> reply;
 	alignas(nlmsghdr) uint8_t buf[32768];
-	int fd = nl_socket_get_fd(request_.get());
+	int fd = request_fd_;
 	// The kernel answers inside sendmsg(): reply (if any), then the ack or
-	// the error, are already queued.
+	// the error, are already queued. (The netlink socket is non-blocking;
+	// an adopted one may block until its peer answers.)
 	for (;;) {
 		sockaddr_nl from{};
 		iovec iov{buf, sizeof(buf)};
@@ -170,7 +203,7 @@ Result<std::optional<std::vector<uint8_t>>> GenlChannel::transact(nl_msg *msg, u
 		mh.msg_namelen = sizeof(from);
 		mh.msg_iov = &iov;
 		mh.msg_iovlen = 1;
-		ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
+		ssize_t n = recvmsg(fd, &mh, 0);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -214,15 +247,13 @@ Result<std::optional<std::vector<uint8_t>>> GenlChannel::transact(nl_msg *msg, u
 }
 
 Result<std::optional<AcceptDecode>> GenlChannel::accept() {
-	NlMsg msg(nlmsg_alloc());
-	if (!msg)
-		return make_error(ENOMEM, "nlmsg_alloc failed");
-	if (!genlmsg_put(msg.get(), NL_AUTO_PORT, NL_AUTO_SEQ, family_, 0, NLM_F_REQUEST,
-	                 HANDSHAKE_CMD_ACCEPT, HANDSHAKE_FAMILY_VERSION) ||
-	    nla_put_u32(msg.get(), HANDSHAKE_A_ACCEPT_HANDLER_CLASS,
-	                HANDSHAKE_HANDLER_CLASS_TLSHD) < 0)
-		return make_error(ENOMEM, "cannot build ACCEPT");
-	auto answer = transact(msg.get(), HANDSHAKE_CMD_ACCEPT);
+	// HANDLER_CLASS = TLSHD, as one u32 attribute.
+	alignas(nlattr) uint8_t attr[NLA_HDRLEN + sizeof(uint32_t)];
+	nlattr hdr{static_cast<uint16_t>(sizeof(attr)), HANDSHAKE_A_ACCEPT_HANDLER_CLASS};
+	uint32_t cls = HANDSHAKE_HANDLER_CLASS_TLSHD;
+	std::memcpy(attr, &hdr, sizeof(hdr));
+	std::memcpy(attr + NLA_HDRLEN, &cls, sizeof(cls));
+	auto answer = transact(HANDSHAKE_CMD_ACCEPT, attr);
 	if (!answer) {
 		if (answer.error().code == EAGAIN)
 			return std::optional<AcceptDecode>();
@@ -234,15 +265,8 @@ Result<std::optional<AcceptDecode>> GenlChannel::accept() {
 }
 
 Result<void> GenlChannel::done(const DoneCommand &done) {
-	NlMsg msg(nlmsg_alloc());
-	if (!msg)
-		return make_error(ENOMEM, "nlmsg_alloc failed");
 	auto attrs = encode_done(done);
-	if (!genlmsg_put(msg.get(), NL_AUTO_PORT, NL_AUTO_SEQ, family_, 0, NLM_F_REQUEST,
-	                 HANDSHAKE_CMD_DONE, HANDSHAKE_FAMILY_VERSION) ||
-	    nlmsg_append(msg.get(), attrs.data(), attrs.size(), NLA_ALIGNTO) < 0)
-		return make_error(ENOMEM, "cannot build DONE");
-	auto answer = transact(msg.get(), HANDSHAKE_CMD_DONE);
+	auto answer = transact(HANDSHAKE_CMD_DONE, attrs);
 	if (!answer)
 		return make_error(answer.error().code, "DONE: %s", answer.error().reason.c_str());
 	return {};

@@ -9,10 +9,12 @@
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/socket.h>
+#include <span>
 #include <string>
 
 #include "handshake_channel.hpp"
 #include "result.hpp"
+#include "unique_fd.hpp"
 
 namespace tlsup {
 
@@ -20,12 +22,8 @@ namespace nl_deleters {
 struct Sock {
 	void operator()(nl_sock *s) const { nl_socket_free(s); }
 };
-struct Msg {
-	void operator()(nl_msg *m) const { nlmsg_free(m); }
-};
 } // namespace nl_deleters
 using NlSock = std::unique_ptr<nl_sock, nl_deleters::Sock>;
-using NlMsg = std::unique_ptr<nl_msg, nl_deleters::Msg>;
 
 // Whether the kernel side is tlsup.ko, which keeps a request whose READY
 // overflowed a listener's queue (the multicast fails with ENOBUFS and the
@@ -51,6 +49,13 @@ public:
 	static Result<std::unique_ptr<GenlChannel>> open(bool broadcast_error,
 	                                                 int rcvbuf_bytes = 8 << 20);
 
+	// The same protocol on sockets opened elsewhere: NOTIFY receives the
+	// READY datagrams, REQUEST carries ACCEPT and DONE and their answers,
+	// FAMILY is the family's id. The benchmark's fake kernel speaks the
+	// family's wire format over AF_UNIX datagram sockets, so the agent's
+	// own netlink code (and its system calls) is what gets measured.
+	static std::unique_ptr<GenlChannel> adopt(UniqueFd notify, UniqueFd request, int family);
+
 	// NETLINK_BROADCAST_ERROR as the notification socket has it.
 	bool broadcast_error() const;
 
@@ -64,14 +69,20 @@ public:
 
 private:
 	GenlChannel() = default;
-	// Sends MSG on the request socket and collects the kernel's answer
-	// for its sequence number: the reply's attributes, or its error.
-	Result<std::optional<std::vector<uint8_t>>> transact(nl_msg *msg, uint8_t reply_cmd);
+	// Sends command CMD with ATTRS on the request socket and collects the
+	// kernel's answer for its sequence number: the reply's attributes, or
+	// its error.
+	Result<std::optional<std::vector<uint8_t>>> transact(uint8_t cmd,
+	                                                     std::span<const uint8_t> attrs);
 
-	NlSock mcast_;
+	NlSock mcast_; // libnl's sockets, when open() made them
 	NlSock request_;
+	UniqueFd notify_owned_, request_owned_; // adopt()ed ones
+	int notify_fd_ = -1;
+	int request_fd_ = -1;
 	int family_ = -1;
 	int group_ = -1;
+	uint32_t seq_ = 1;
 };
 
 } // namespace tlsup

@@ -139,6 +139,9 @@ void Worker::start() {
 	// nobody: ACCEPT once before waiting for notifications.
 	loop_->post([this] { accept_burst(); });
 	thread_ = std::thread([this] {
+		// "tlsupd-w0": top -H and the benchmark tell the threads apart.
+		std::string name = "tlsupd-w" + std::to_string(index_);
+		pthread_setname_np(pthread_self(), name.c_str());
 		auto r = loop_->run();
 		if (!r)
 			LOG_ERR(shared_.log, "worker %u: event loop failed: %s", index_,

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// A stand-in for the kernel's "handshake" family on a host without it: a
+// thread that speaks the family's wire format (nlmsghdr, genlmsghdr,
+// attributes) over AF_UNIX datagram socket pairs. The agent talks to it
+// through its own GenlChannel (GenlChannel::adopt), so what the benchmark
+// measures is the agent's netlink code and its system calls, one for one
+// with a real kernel's: READY arrives as one datagram per request on every
+// member's notification socket, ACCEPT and DONE are one send each with
+// their answers queued on the request socket.
+//
+// What it does not reproduce: the kernel's own CPU inside those calls, and
+// ENOBUFS on a notification socket that overflows (its queues are sized
+// so that they do not).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <keyutils.h>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "handshake_channel.hpp"
+#include "netlink_messages.hpp"
+#include "unique_fd.hpp"
+
+namespace bench {
+
+class FakeGenlKernel {
+public:
+	static constexpr int kFamily = 0x20;
+
+	FakeGenlKernel();
+	~FakeGenlKernel();
+	FakeGenlKernel(const FakeGenlKernel &) = delete;
+	FakeGenlKernel &operator=(const FakeGenlKernel &) = delete;
+
+	// A channel for the agent (AgentOptions::open_channel). A MEMBER gets
+	// every READY, as a socket in the "tlshd" group does.
+	std::unique_ptr<tlsup::HandshakeChannel> open_channel(bool member = true);
+
+	// Queues a request for CONSUMER_FD (the caller keeps it open until the
+	// request is done) and sends READY to every member. ACCEPT installs a
+	// copy of the fd for the agent, links LINK_KEYRING into the process
+	// keyring when it is set, and names it in KEYRING when SEND_KEYRING
+	// (tlsup.ko) -- upstream 6.12 links without naming it.
+	uint64_t submit(tlsup::AcceptReply request, int consumer_fd, key_serial_t link_keyring = 0,
+	                bool send_keyring = true);
+
+	struct Done {
+		uint64_t id = 0;
+		uint32_t status = 0;
+		std::vector<uint32_t> remote;
+	};
+	// The next DONE, in the order they came; nullopt after LIMIT.
+	std::optional<Done> wait_done(std::chrono::milliseconds limit);
+
+	struct Counters {
+		uint64_t readies = 0; // READY datagrams sent (one per member per request)
+		uint64_t accepts = 0; // ACCEPTs that returned a request
+		uint64_t eagains = 0; // ACCEPTs that found the queue empty
+		uint64_t dones = 0;
+		uint64_t errors = 0; // malformed or unknown messages
+	};
+	Counters counters();
+
+private:
+	struct Pending {
+		uint64_t id;
+		tlsup::AcceptReply request;
+		int consumer_fd;
+		key_serial_t link_keyring;
+		bool send_keyring;
+	};
+	struct Channel {
+		tlsup::UniqueFd notify; // our end
+		tlsup::UniqueFd request;
+		bool member;
+	};
+
+	void run();
+	void serve(int fd);
+	void handle_accept(int fd, uint32_t seq, bool ack);
+	void handle_done(int fd, uint32_t seq, bool ack, const uint8_t *attrs, size_t len);
+	void drain_dones();
+	void send_error(int fd, uint32_t seq, int error);
+
+	std::mutex mu_;
+	std::condition_variable cv_;
+	std::vector<std::unique_ptr<Channel>> channels_;
+	std::deque<Pending> queue_;
+	std::map<int, uint64_t> accepted_; // the agent's fd -> request id
+	std::deque<Done> dones_;
+	Counters counters_;
+	uint64_t next_id_ = 1;
+	tlsup::UniqueFd epoll_, wake_;
+	bool stop_ = false;
+	std::thread thread_;
+};
+
+} // namespace bench
