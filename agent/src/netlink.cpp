@@ -107,13 +107,15 @@ Result<std::unique_ptr<GenlChannel>> GenlChannel::open(bool broadcast_error, int
 	return ch;
 }
 
-std::unique_ptr<GenlChannel> GenlChannel::adopt(UniqueFd notify, UniqueFd request, int family) {
+std::unique_ptr<GenlChannel> GenlChannel::adopt(UniqueFd notify, UniqueFd request, int family,
+                                                std::function<void()> sent) {
 	auto ch = std::unique_ptr<GenlChannel>(new GenlChannel());
 	ch->notify_fd_ = notify.get();
 	ch->request_fd_ = request.get();
 	ch->notify_owned_ = std::move(notify);
 	ch->request_owned_ = std::move(request);
 	ch->family_ = family;
+	ch->sent_ = std::move(sent);
 	return ch;
 }
 
@@ -189,12 +191,13 @@ Result<std::optional<std::vector<uint8_t>>> GenlChannel::transact(uint8_t cmd,
 	while (sent < 0 && errno == EINTR);
 	if (sent < 0)
 		return make_error(EIO, "netlink send: %s", strerror(errno));
+	if (sent_)
+		sent_();
 	std::optional<std::vector<uint8_t>> reply;
 	alignas(nlmsghdr) uint8_t buf[32768];
 	int fd = request_fd_;
 	// The kernel answers inside sendmsg(): reply (if any), then the ack or
-	// the error, are already queued. (The netlink socket is non-blocking;
-	// an adopted one may block until its peer answers.)
+	// the error, are already queued.
 	for (;;) {
 		sockaddr_nl from{};
 		iovec iov{buf, sizeof(buf)};
@@ -203,7 +206,7 @@ Result<std::optional<std::vector<uint8_t>>> GenlChannel::transact(uint8_t cmd,
 		mh.msg_namelen = sizeof(from);
 		mh.msg_iov = &iov;
 		mh.msg_iovlen = 1;
-		ssize_t n = recvmsg(fd, &mh, 0);
+		ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

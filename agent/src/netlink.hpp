@@ -5,6 +5,7 @@
 // and DONE. One GenlChannel per worker.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
@@ -53,8 +54,11 @@ public:
 	// READY datagrams, REQUEST carries ACCEPT and DONE and their answers,
 	// FAMILY is the family's id. The benchmark's fake kernel speaks the
 	// family's wire format over AF_UNIX datagram sockets, so the agent's
-	// own netlink code (and its system calls) is what gets measured.
-	static std::unique_ptr<GenlChannel> adopt(UniqueFd notify, UniqueFd request, int family);
+	// own netlink code (and its system calls) is what gets measured; it
+	// answers in SENT, which runs right after each send, as the kernel
+	// answers inside sendmsg().
+	static std::unique_ptr<GenlChannel> adopt(UniqueFd notify, UniqueFd request, int family,
+	                                          std::function<void()> sent);
 
 	// NETLINK_BROADCAST_ERROR as the notification socket has it.
 	bool broadcast_error() const;
@@ -83,6 +87,7 @@ private:
 	int family_ = -1;
 	int group_ = -1;
 	uint32_t seq_ = 1;
+	std::function<void()> sent_; // adopt()ed: the peer answers here
 };
 
 } // namespace tlsup

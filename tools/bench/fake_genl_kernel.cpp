@@ -5,9 +5,8 @@
 #include <fcntl.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <uapi/linux/handshake.h>
 
@@ -55,7 +54,8 @@ std::vector<uint8_t> encode_accept(const tlsup::AcceptReply &r) {
 	return out;
 }
 
-// One genl message (or an nlmsgerr) as a datagram.
+// One genl message (or an nlmsgerr) as a datagram, with writev(2): the
+// agent never makes that call, so the counts tell the fake's calls apart.
 void send_message(int fd, uint16_t type, uint32_t seq, const void *payload, size_t len) {
 	std::vector<uint8_t> buf(NLMSG_HDRLEN + NLA_ALIGN(len), 0);
 	auto *nh = reinterpret_cast<nlmsghdr *>(buf.data());
@@ -63,7 +63,8 @@ void send_message(int fd, uint16_t type, uint32_t seq, const void *payload, size
 	nh->nlmsg_type = type;
 	nh->nlmsg_seq = seq;
 	std::memcpy(buf.data() + NLMSG_HDRLEN, payload, len);
-	while (::send(fd, buf.data(), buf.size(), 0) < 0 && errno == EINTR) {
+	iovec iov{buf.data(), buf.size()};
+	while (::writev(fd, &iov, 1) < 0 && errno == EINTR) {
 	}
 }
 
@@ -76,53 +77,37 @@ void send_genl(int fd, uint8_t cmd, uint32_t seq, const std::vector<uint8_t> &at
 	send_message(fd, FakeGenlKernel::kFamily, seq, payload.data(), payload.size());
 }
 
+void send_error(int fd, uint32_t seq, int error) {
+	nlmsgerr e{};
+	e.error = error;
+	send_message(fd, NLMSG_ERROR, seq, &e, sizeof(e));
+}
+
 } // namespace
-
-FakeGenlKernel::FakeGenlKernel()
-    : epoll_(epoll_create1(EPOLL_CLOEXEC)), wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-	epoll_event ev{};
-	ev.events = EPOLLIN;
-	ev.data.fd = wake_.get();
-	epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wake_.get(), &ev);
-	thread_ = std::thread([this] { run(); });
-}
-
-FakeGenlKernel::~FakeGenlKernel() {
-	{
-		std::lock_guard lock(mu_);
-		stop_ = true;
-	}
-	uint64_t one = 1;
-	(void)!::write(wake_.get(), &one, sizeof(one));
-	thread_.join();
-}
 
 std::unique_ptr<tlsup::HandshakeChannel> FakeGenlKernel::open_channel(bool member) {
 	int notify[2], request[2];
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, notify) < 0 ||
 	    socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, request) < 0)
 		return nullptr;
-	// The agent's ends: notifications non-blocking as a netlink socket is;
-	// the request socket blocks until this thread answers (the kernel
-	// answers inside the agent's send).
+	// The agent's ends non-blocking, as netlink sockets are.
 	fcntl(notify[0], F_SETFL, O_NONBLOCK);
+	fcntl(request[0], F_SETFL, O_NONBLOCK);
 	int big = 4 << 20;
 	setsockopt(notify[0], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	setsockopt(notify[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	fcntl(request[1], F_SETFL, O_NONBLOCK);
 	auto ch = std::make_unique<Channel>();
 	ch->notify.reset(notify[1]);
 	ch->request.reset(request[1]);
 	ch->member = member;
-	epoll_event ev{};
-	ev.events = EPOLLIN;
-	ev.data.fd = request[1];
-	epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, request[1], &ev);
+	int ours = request[1];
 	{
 		std::lock_guard lock(mu_);
 		channels_.push_back(std::move(ch));
 	}
 	return tlsup::GenlChannel::adopt(tlsup::UniqueFd(notify[0]), tlsup::UniqueFd(request[0]),
-	                                 kFamily);
+	                                 kFamily, [this, ours] { answer(ours); });
 }
 
 uint64_t FakeGenlKernel::submit(tlsup::AcceptReply request, int consumer_fd,
@@ -155,52 +140,29 @@ FakeGenlKernel::Counters FakeGenlKernel::counters() {
 	return counters_;
 }
 
-void FakeGenlKernel::run() {
-	for (;;) {
-		epoll_event events[16];
-		int n = epoll_wait(epoll_.get(), events, 16, -1);
-		{
-			std::lock_guard lock(mu_);
-			if (stop_)
-				return;
-		}
-		for (int i = 0; i < n; i++)
-			if (events[i].data.fd != wake_.get())
-				serve(events[i].data.fd);
-	}
-}
-
-// Every message queued on one request socket.
-void FakeGenlKernel::serve(int fd) {
+// The message the agent just sent on FD's pair, answered before its send
+// returns to it (GenlChannel::adopt's hook).
+void FakeGenlKernel::answer(int fd) {
 	alignas(nlmsghdr) uint8_t buf[8192];
-	for (;;) {
-		ssize_t n = ::recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-		if (n < 0)
-			return;
-		auto *nh = reinterpret_cast<nlmsghdr *>(buf);
-		if (static_cast<size_t>(n) < NLMSG_HDRLEN + GENL_HDRLEN || nh->nlmsg_len > n ||
-		    nh->nlmsg_type != kFamily) {
-			std::lock_guard lock(mu_);
-			counters_.errors++;
-			continue;
-		}
-		auto *g = reinterpret_cast<genlmsghdr *>(buf + NLMSG_HDRLEN);
-		bool ack = nh->nlmsg_flags & NLM_F_ACK;
-		const uint8_t *attrs = buf + NLMSG_HDRLEN + GENL_HDRLEN;
-		size_t len = nh->nlmsg_len - NLMSG_HDRLEN - GENL_HDRLEN;
-		if (g->cmd == HANDSHAKE_CMD_ACCEPT)
-			handle_accept(fd, nh->nlmsg_seq, ack);
-		else if (g->cmd == HANDSHAKE_CMD_DONE)
-			handle_done(fd, nh->nlmsg_seq, ack, attrs, len);
-		else
-			send_error(fd, nh->nlmsg_seq, -EOPNOTSUPP);
+	iovec iov{buf, sizeof(buf)};
+	ssize_t n = ::readv(fd, &iov, 1);
+	auto *nh = reinterpret_cast<nlmsghdr *>(buf);
+	if (n < static_cast<ssize_t>(NLMSG_HDRLEN + GENL_HDRLEN) || nh->nlmsg_len > n ||
+	    nh->nlmsg_type != kFamily) {
+		std::lock_guard lock(mu_);
+		counters_.errors++;
+		return;
 	}
-}
-
-void FakeGenlKernel::send_error(int fd, uint32_t seq, int error) {
-	nlmsgerr e{};
-	e.error = error;
-	send_message(fd, NLMSG_ERROR, seq, &e, sizeof(e));
+	auto *g = reinterpret_cast<genlmsghdr *>(buf + NLMSG_HDRLEN);
+	bool ack = nh->nlmsg_flags & NLM_F_ACK;
+	const uint8_t *attrs = buf + NLMSG_HDRLEN + GENL_HDRLEN;
+	size_t len = nh->nlmsg_len - NLMSG_HDRLEN - GENL_HDRLEN;
+	if (g->cmd == HANDSHAKE_CMD_ACCEPT)
+		handle_accept(fd, nh->nlmsg_seq, ack);
+	else if (g->cmd == HANDSHAKE_CMD_DONE)
+		handle_done(fd, nh->nlmsg_seq, ack, attrs, len);
+	else
+		send_error(fd, nh->nlmsg_seq, -EOPNOTSUPP);
 }
 
 void FakeGenlKernel::handle_accept(int fd, uint32_t seq, bool ack) {
@@ -217,19 +179,15 @@ void FakeGenlKernel::handle_accept(int fd, uint32_t seq, bool ack) {
 		counters_.accepts++;
 	}
 	// The fd goes into the (shared) fd table, as the kernel installs it in
-	// the accepting process. A number the agent closed after its DONE may
-	// come back before that DONE was read here: read the DONEs first.
+	// the accepting process.
 	int agent_fd = fcntl(p.consumer_fd, F_DUPFD_CLOEXEC, 3);
-	for (int tries = 0; tries < 100; tries++) {
-		{
-			std::lock_guard lock(mu_);
-			if (!accepted_.count(agent_fd))
-				break;
-		}
-		drain_dones();
-	}
 	if (p.link_keyring > 0)
 		keyctl_link(p.link_keyring, KEY_SPEC_PROCESS_KEYRING);
+	{
+		std::lock_guard lock(mu_);
+		counters_.own_fcntl++;
+		counters_.own_keyctl += p.link_keyring > 0;
+	}
 	p.request.sockfd = agent_fd;
 	p.request.keyring = p.send_keyring ? p.link_keyring : 0;
 	{
@@ -239,31 +197,6 @@ void FakeGenlKernel::handle_accept(int fd, uint32_t seq, bool ack) {
 	send_genl(fd, HANDSHAKE_CMD_ACCEPT, seq, encode_accept(p.request));
 	if (ack)
 		send_error(fd, seq, 0);
-}
-
-void FakeGenlKernel::drain_dones() {
-	std::vector<int> fds;
-	{
-		std::lock_guard lock(mu_);
-		for (auto &ch : channels_)
-			fds.push_back(ch->request.get());
-	}
-	alignas(nlmsghdr) uint8_t buf[8192];
-	for (int fd : fds) {
-		for (;;) {
-			ssize_t n = ::recv(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_PEEK);
-			if (n < static_cast<ssize_t>(NLMSG_HDRLEN + GENL_HDRLEN))
-				break;
-			auto *g = reinterpret_cast<genlmsghdr *>(buf + NLMSG_HDRLEN);
-			if (g->cmd != HANDSHAKE_CMD_DONE)
-				break; // an ACCEPT waits its turn
-			n = ::recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-			auto *nh = reinterpret_cast<nlmsghdr *>(buf);
-			handle_done(fd, nh->nlmsg_seq, nh->nlmsg_flags & NLM_F_ACK,
-			            buf + NLMSG_HDRLEN + GENL_HDRLEN,
-			            nh->nlmsg_len - NLMSG_HDRLEN - GENL_HDRLEN);
-		}
-	}
 }
 
 void FakeGenlKernel::handle_done(int fd, uint32_t seq, bool ack, const uint8_t *attrs, size_t len) {

@@ -1,17 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 //
-// A stand-in for the kernel's "handshake" family on a host without it: a
-// thread that speaks the family's wire format (nlmsghdr, genlmsghdr,
-// attributes) over AF_UNIX datagram socket pairs. The agent talks to it
-// through its own GenlChannel (GenlChannel::adopt), so what the benchmark
-// measures is the agent's netlink code and its system calls, one for one
-// with a real kernel's: READY arrives as one datagram per request on every
-// member's notification socket, ACCEPT and DONE are one send each with
-// their answers queued on the request socket.
+// A stand-in for the kernel's "handshake" family on a host without it: it
+// speaks the family's wire format (nlmsghdr, genlmsghdr, attributes) over
+// AF_UNIX datagram socket pairs. The agent talks to it through its own
+// GenlChannel (GenlChannel::adopt), so what the benchmark measures is the
+// agent's netlink code and its system calls, one for one with a real
+// kernel's: READY arrives as one datagram per request on every member's
+// notification socket, ACCEPT and DONE are one send each, with the answer
+// queued before the send returns -- the channel calls back into this fake
+// right after each send, on the agent's thread, as the kernel processes a
+// genl command inside the sender's sendmsg(). The fake's own system calls
+// there (readv/writev, which the agent never makes) are counted, so they can
+// be told apart from the agent's.
 //
-// What it does not reproduce: the kernel's own CPU inside those calls, and
-// ENOBUFS on a notification socket that overflows (its queues are sized
-// so that they do not).
+// What it does not reproduce: the kernel's CPU inside those calls beyond
+// the fake's own work, and ENOBUFS on a notification socket that overflows
+// (its queues are sized so that they do not).
 #pragma once
 
 #include <chrono>
@@ -23,8 +27,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
-#include <thread>
 #include <vector>
 
 #include "handshake_channel.hpp"
@@ -37,8 +39,7 @@ class FakeGenlKernel {
 public:
 	static constexpr int kFamily = 0x20;
 
-	FakeGenlKernel();
-	~FakeGenlKernel();
+	FakeGenlKernel() = default;
 	FakeGenlKernel(const FakeGenlKernel &) = delete;
 	FakeGenlKernel &operator=(const FakeGenlKernel &) = delete;
 
@@ -67,7 +68,11 @@ public:
 		uint64_t accepts = 0; // ACCEPTs that returned a request
 		uint64_t eagains = 0; // ACCEPTs that found the queue empty
 		uint64_t dones = 0;
-		uint64_t errors = 0; // malformed or unknown messages
+		uint64_t errors = 0; // malformed or unknown messages, DONE without a request
+		// Made on the agent's threads for the kernel's part of ACCEPT (the
+		// fd it installs, the keyring it links), besides readv/writev.
+		uint64_t own_fcntl = 0;
+		uint64_t own_keyctl = 0;
 	};
 	Counters counters();
 
@@ -80,17 +85,14 @@ private:
 		bool send_keyring;
 	};
 	struct Channel {
-		tlsup::UniqueFd notify; // our end
+		tlsup::UniqueFd notify; // our ends
 		tlsup::UniqueFd request;
 		bool member;
 	};
 
-	void run();
-	void serve(int fd);
+	void answer(int fd);
 	void handle_accept(int fd, uint32_t seq, bool ack);
 	void handle_done(int fd, uint32_t seq, bool ack, const uint8_t *attrs, size_t len);
-	void drain_dones();
-	void send_error(int fd, uint32_t seq, int error);
 
 	std::mutex mu_;
 	std::condition_variable cv_;
@@ -100,9 +102,6 @@ private:
 	std::deque<Done> dones_;
 	Counters counters_;
 	uint64_t next_id_ = 1;
-	tlsup::UniqueFd epoll_, wake_;
-	bool stop_ = false;
-	std::thread thread_;
 };
 
 } // namespace bench

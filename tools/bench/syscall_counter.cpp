@@ -56,6 +56,8 @@ uint64_t value(int fd) {
 const std::vector<std::pair<const char *, long>> &SyscallCounter::names() {
 	static const std::vector<std::pair<const char *, long>> list = {
 	        {"read", SYS_read},
+	        {"readv", SYS_readv},
+	        {"writev", SYS_writev},
 	        {"write", SYS_write},
 	        {"close", SYS_close},
 	        {"poll", SYS_poll},
@@ -147,8 +149,13 @@ SyscallCounter::Sample SyscallCounter::read() const {
 		uint64_t total = value(t[0]);
 		s.per_thread.push_back(total);
 		s.total += total;
-		for (size_t i = 0; i < names().size(); i++)
-			s.by_name[names()[i].first] += value(t[i + 1]);
+		std::map<std::string, uint64_t> mine;
+		for (size_t i = 0; i < names().size(); i++) {
+			uint64_t v = value(t[i + 1]);
+			s.by_name[names()[i].first] += v;
+			mine[names()[i].first] = v;
+		}
+		s.thread_by_name.push_back(std::move(mine));
 	}
 	return s;
 }
@@ -162,6 +169,19 @@ SyscallCounter::Sample SyscallCounter::Sample::operator-(const Sample &o) const 
 	for (const auto &[k, v] : by_name) {
 		auto it = o.by_name.find(k);
 		d.by_name[k] = v - (it == o.by_name.end() ? 0 : it->second);
+	}
+	for (size_t i = 0; i < thread_by_name.size(); i++) {
+		std::map<std::string, uint64_t> m;
+		for (const auto &[k, v] : thread_by_name[i]) {
+			uint64_t before = 0;
+			if (i < o.thread_by_name.size()) {
+				auto it = o.thread_by_name[i].find(k);
+				if (it != o.thread_by_name[i].end())
+					before = it->second;
+			}
+			m[k] = v - before;
+		}
+		d.thread_by_name.push_back(std::move(m));
 	}
 	return d;
 }

@@ -33,7 +33,8 @@ public:
 	const std::string &error() const { return error_; }
 
 	struct Sample {
-		std::vector<uint64_t> per_thread;        // total, by thread (TIDS order)
+		std::vector<uint64_t> per_thread; // total, by thread (TIDS order)
+		std::vector<std::map<std::string, uint64_t>> thread_by_name;
 		std::map<std::string, uint64_t> by_name; // summed over threads
 		uint64_t total = 0;
 		Sample operator-(const Sample &o) const;
