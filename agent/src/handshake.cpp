@@ -38,19 +38,31 @@ Result<std::unique_ptr<TlsSession>> TlsSession::create(SessionSetup setup, const
 	if (!setup.credentials || !setup.priorities)
 		return make_error(EIO, "session set up without credentials or priorities");
 	auto s = std::unique_ptr<TlsSession>(new TlsSession(std::move(setup), log));
-	socklen_t alen = sizeof(s->peer_addr_);
-	if (getpeername(s->setup_.fd, reinterpret_cast<sockaddr *>(&s->peer_addr_), &alen) < 0) {
-		if (errno == ENOTSOCK || errno == EBADF)
-			return make_error(EINVAL, "fd %d is not a socket", s->setup_.fd);
-		return make_error(ETIMEDOUT, "socket is not connected: %s", strerror(errno));
+	std::optional<int> nodelay;
+	if (s->setup_.socket) {
+		s->peer_addr_ = s->setup_.socket->peer;
+		nodelay = s->setup_.socket->nodelay;
+	} else {
+		socklen_t alen = sizeof(s->peer_addr_);
+		if (getpeername(s->setup_.fd, reinterpret_cast<sockaddr *>(&s->peer_addr_), &alen) <
+		    0) {
+			if (errno == ENOTSOCK || errno == EBADF)
+				return make_error(EINVAL, "fd %d is not a socket", s->setup_.fd);
+			return make_error(ETIMEDOUT, "socket is not connected: %s",
+			                  strerror(errno));
+		}
+		int v = 0;
+		socklen_t vlen = sizeof(v);
+		if (getsockopt(s->setup_.fd, IPPROTO_TCP, TCP_NODELAY, &v, &vlen) == 0)
+			nodelay = v;
 	}
 	TRY(s->init_session());
 
-	// Nagle off while handshake messages go out (each flight is written
-	// in pieces); the consumer's setting comes back before DONE.
-	int v = 0;
-	socklen_t vlen = sizeof(v);
-	if (getsockopt(s->setup_.fd, IPPROTO_TCP, TCP_NODELAY, &v, &vlen) == 0) {
+	// Nagle off while handshake messages go out (a flight that does not
+	// fit the socket's buffer at once is written in pieces); the
+	// consumer's setting comes back before DONE.
+	if (nodelay) {
+		int v = *nodelay;
 		s->saved_nodelay_ = v;
 		int one = 1;
 		if (v == 0 &&

@@ -21,9 +21,9 @@ struct Worker::Job {
 	Clock::time_point started;
 	EventLoop::TimerId deadline = 0;
 	EventLoop::TimerId dns_timer = 0;
-	ReverseResolver::Ticket dns; // a queued lookup goes with the job
-	sockaddr_storage peer{};
-	uint32_t events = 0; // what the fd is watched for; 0 = not watched
+	ReverseResolver::Ticket dns;        // a queued lookup goes with the job
+	std::optional<HandedSocket> socket; // once inspected
+	uint32_t events = 0;                // what the fd is watched for; 0 = not watched
 	std::string label;
 };
 
@@ -53,27 +53,6 @@ std::string describe(const AcceptReply &req) {
 	return s + ")";
 }
 
-// The peer's address for the journal's TLSUP_PEER: "192.0.2.1:2049",
-// "[2001:db8::1]:4420", or "" when the socket has none.
-std::string peer_of(int fd) {
-	sockaddr_storage ss{};
-	socklen_t len = sizeof(ss);
-	if (getpeername(fd, reinterpret_cast<sockaddr *>(&ss), &len) != 0)
-		return {};
-	char host[INET6_ADDRSTRLEN] = "";
-	if (ss.ss_family == AF_INET) {
-		auto *a = reinterpret_cast<sockaddr_in *>(&ss);
-		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-		return std::string(host) + ":" + std::to_string(ntohs(a->sin_port));
-	}
-	if (ss.ss_family == AF_INET6) {
-		auto *a = reinterpret_cast<sockaddr_in6 *>(&ss);
-		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-		return "[" + std::string(host) + "]:" + std::to_string(ntohs(a->sin6_port));
-	}
-	return {};
-}
-
 } // namespace
 
 SessionSetup session_setup_for(const AcceptReply &req) {
@@ -91,25 +70,6 @@ SessionSetup session_setup_for(const AcceptReply &req) {
 		s.certificates.push_back({c.cert, c.privkey});
 	s.keyring = req.keyring;
 	return s;
-}
-
-Result<void> require_tcp(int fd) {
-	int domain = 0, type = 0, protocol = 0;
-	socklen_t len = sizeof(int);
-	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
-		return make_error(errno == ENOTSOCK || errno == EBADF ? EINVAL : EIO,
-		                  "fd %d is not a socket: %s", fd, strerror(errno));
-	len = sizeof(int);
-	getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
-	len = sizeof(int);
-	getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len);
-	if ((domain != AF_INET && domain != AF_INET6) || type != SOCK_STREAM ||
-	    protocol != IPPROTO_TCP)
-		return make_error(EOPNOTSUPP,
-		                  "socket is not TCP over IPv4/IPv6 (family %d, type %d, protocol "
-		                  "%d): QUIC, MPTCP, UDP and the like are not handled",
-		                  domain, type, protocol);
-	return {};
 }
 
 Worker::Worker(unsigned index, WorkerShared &shared, std::unique_ptr<HandshakeChannel> channel)
@@ -242,8 +202,10 @@ void Worker::start_job(AcceptDecode decoded, RequestKeyring keyring) {
 		return complete(id, EINVAL, "malformed ACCEPT: " + decoded.error->reason);
 	if (auto v = validate_request(job.request); !v)
 		return complete(id, v.error().code, v.error().reason);
-	if (auto tcp = require_tcp(job.fd.get()); !tcp)
-		return complete(id, tcp.error().code, tcp.error().reason);
+	auto handed = inspect_handed_socket(job.fd.get());
+	if (!handed)
+		return complete(id, handed.error().code, handed.error().reason);
+	job.socket = std::move(handed).value();
 
 	uint32_t timeout = job.request.timeout_ms ? job.request.timeout_ms
 	                                          : shared_.settings.default_timeout_ms.load();
@@ -265,15 +227,14 @@ bool Worker::needs_reverse_dns(Job &job) {
 	if (!shared_.settings.reverse_dns.load() ||
 	    job.request.message_type != HANDSHAKE_MSG_TYPE_CLIENTHELLO || job.request.peername)
 		return false;
-	socklen_t len = sizeof(job.peer);
-	if (getpeername(job.fd.get(), reinterpret_cast<sockaddr *>(&job.peer), &len) < 0)
-		return false; // the session reports it
-	return job.peer.ss_family == AF_INET || job.peer.ss_family == AF_INET6;
+	return job.socket &&
+	       (job.socket->peer.ss_family == AF_INET || job.socket->peer.ss_family == AF_INET6);
 }
 
 void Worker::begin_handshake(Job &job, std::optional<ReverseNames> names) {
 	uint64_t id = job.id;
 	SessionSetup setup = session_setup_for(job.request);
+	setup.socket = job.socket;
 	setup.keyring = job.keyring.keyring();
 	setup.credentials = shared_.credentials.snapshot();
 	auto rings = shared_.keyrings.snapshot();
@@ -324,8 +285,8 @@ void Worker::start_reverse_dns(Job &job) {
 	uint32_t ms = shared_.settings.reverse_dns_timeout_ms.load();
 	uint64_t id = job.id;
 	EventLoop *loop = loop_.get();
-	auto ticket =
-	        shared_.resolver.resolve(job.peer, [loop, id, this](ReverseResolver::Names names) {
+	auto ticket = shared_.resolver.resolve(
+	        job.socket->peer, [loop, id, this](ReverseResolver::Names names) {
 		        loop->post([this, id, n = std::move(names)]() mutable {
 			        on_reverse_dns(id, std::move(n));
 		        });
@@ -401,7 +362,8 @@ void Worker::complete(uint64_t id, int status, const std::string &reason,
 	LogFields fields;
 	fields.request = std::to_string(index_) + "." + std::to_string(job->id);
 	fields.status = status;
-	fields.peer = peer_of(job->fd.get());
+	if (job->socket)
+		fields.peer = peer_text(job->socket->peer);
 	fields.auth = auth_name(job->request.auth_mode);
 	fields.latency_us = static_cast<uint64_t>(elapsed.count());
 	if (status == 0)

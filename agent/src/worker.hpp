@@ -15,6 +15,7 @@
 #include "admission.hpp"
 #include "credentials.hpp"
 #include "event_loop.hpp"
+#include "handed_socket.hpp"
 #include "handshake.hpp"
 #include "handshake_channel.hpp"
 #include "ktls_install.hpp"
@@ -51,11 +52,6 @@ struct WorkerShared {
 // already passed): the wire's message type and auth mode become a role and
 // a mode, TLS_NO_PEERID entries go.
 SessionSetup session_setup_for(const AcceptReply &req);
-
-// The kernel hands over TCP sockets (IPv4 or IPv6) only; anything else
-// (QUIC, MPTCP, UDP, a unix socket) is refused with EOPNOTSUPP before a
-// single handshake byte: this agent speaks TLS over TCP.
-Result<void> require_tcp(int fd);
 
 class Worker {
 public:
