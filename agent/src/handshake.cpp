@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <arpa/inet.h>
 #include <cstring>
+#include <memory>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -273,6 +274,16 @@ int TlsSession::on_psk_identity(const gnutls_datum_t *username, gnutls_datum_t *
 Result<TlsSession::Progress> TlsSession::step() {
 	if (handshake_done_)
 		return Progress::Done;
+	auto r = run_handshake();
+	// Whatever happened, what GnuTLS was handed leaves the socket now and
+	// the rest of the peek stays there (behind a Finished: for kTLS).
+	auto consumed = consume_handed();
+	if (r && !consumed)
+		return consumed.error();
+	return r;
+}
+
+Result<TlsSession::Progress> TlsSession::run_handshake() {
 	gnutls_session_t s = session_.get();
 	int ret;
 	for (int i = 0;; i++) {
@@ -369,20 +380,77 @@ Result<std::vector<uint32_t>> TlsSession::remote_identities() {
 	return remote_ids_;
 }
 
+namespace {
+
+// Each thread's peek buffer: a session holds bytes in it only during one
+// step() (they leave the socket, or the buffer, before step() returns), so
+// sessions on one thread share it. Larger than any record: one peek takes
+// a flight of small records.
+constexpr size_t kPeekSize = 32768;
+uint8_t *peek_buffer() {
+	thread_local std::unique_ptr<uint8_t[]> buf(new uint8_t[kPeekSize]);
+	return buf.get();
+}
+
+} // namespace
+
+// GnuTLS's reads: from the last peek, never more than the rest of the
+// current record. Once the peek is used up, what was handed is consumed
+// from the socket and the socket peeked again -- unless the last peek found
+// it emptier than the buffer, which says a new peek would find nothing that
+// the event loop will not report anyway.
 ssize_t TlsSession::pull(gnutls_transport_ptr_t ptr, void *buf, size_t len) {
 	auto *self = static_cast<TlsSession *>(ptr);
-	ssize_t n;
-	do
-		n = ::recv(self->setup_.fd, buf, self->guard_.limit(len), MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		if (errno != EAGAIN)
-			self->last_io_errno_ = errno;
-		gnutls_transport_set_errno(self->session_.get(), errno);
+	auto fail = [self](int err) -> ssize_t {
+		if (err != EAGAIN)
+			self->last_io_errno_ = err;
+		gnutls_transport_set_errno(self->session_.get(), err);
 		return -1;
+	};
+	if (self->in_pos_ == self->in_len_) {
+		bool was_short = self->in_short_ && self->in_len_ > 0;
+		if (auto c = self->consume_handed(); !c)
+			return fail(self->last_io_errno_ ? self->last_io_errno_ : EIO);
+		if (was_short)
+			return fail(EAGAIN);
+		ssize_t n;
+		do
+			n = ::recv(self->setup_.fd, peek_buffer(), kPeekSize,
+			           MSG_PEEK | MSG_DONTWAIT);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			return fail(errno);
+		if (n == 0)
+			return 0; // the peer closed
+		self->in_len_ = static_cast<size_t>(n);
+		self->in_short_ = self->in_len_ < kPeekSize;
 	}
-	self->guard_.consumed(static_cast<const uint8_t *>(buf), static_cast<size_t>(n));
-	return n;
+	size_t n = self->guard_.limit(std::min(len, self->in_len_ - self->in_pos_));
+	const uint8_t *from = peek_buffer() + self->in_pos_;
+	std::memcpy(buf, from, n);
+	self->guard_.consumed(from, n);
+	self->in_pos_ += n;
+	return static_cast<ssize_t>(n);
+}
+
+Result<void> TlsSession::consume_handed() {
+	size_t want = in_pos_;
+	in_len_ = in_pos_ = 0;
+	while (want > 0) {
+		// Bytes just peeked: they are there. Into the buffer, whose
+		// contents were handed already.
+		ssize_t n = ::recv(setup_.fd, peek_buffer(), want, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			last_io_errno_ = n < 0 ? errno : ECONNRESET;
+			return make_error(EIO,
+			                  "cannot consume %zu handshake bytes from the socket: %s",
+			                  want, n < 0 ? strerror(errno) : "end of stream");
+		}
+		want -= static_cast<size_t>(n);
+	}
+	return {};
 }
 
 ssize_t TlsSession::vec_push(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt) {
@@ -405,6 +473,8 @@ ssize_t TlsSession::vec_push(gnutls_transport_ptr_t ptr, const giovec_t *iov, in
 int TlsSession::pull_timeout(gnutls_transport_ptr_t ptr, unsigned) {
 	// Never waits: the event loop does the waiting.
 	auto *self = static_cast<TlsSession *>(ptr);
+	if (self->in_pos_ < self->in_len_)
+		return 1;
 	pollfd p{self->setup_.fd, POLLIN, 0};
 	int n = ::poll(&p, 1, 0);
 	return n < 0 ? -1 : n;
