@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -85,6 +87,8 @@ void send_error(int fd, uint32_t seq, int error) {
 
 } // namespace
 
+FakeGenlKernel::FakeGenlKernel() : done_event_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+
 std::unique_ptr<tlsup::HandshakeChannel> FakeGenlKernel::open_channel(bool member) {
 	int notify[2], request[2];
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, notify) < 0 ||
@@ -127,12 +131,25 @@ uint64_t FakeGenlKernel::submit(tlsup::AcceptReply request, int consumer_fd,
 }
 
 std::optional<FakeGenlKernel::Done> FakeGenlKernel::wait_done(std::chrono::milliseconds limit) {
-	std::unique_lock lock(mu_);
-	if (!cv_.wait_for(lock, limit, [&] { return !dones_.empty(); }))
-		return std::nullopt;
-	Done d = std::move(dones_.front());
-	dones_.pop_front();
-	return d;
+	auto deadline = std::chrono::steady_clock::now() + limit;
+	for (;;) {
+		{
+			std::lock_guard lock(mu_);
+			if (!dones_.empty()) {
+				Done d = std::move(dones_.front());
+				dones_.pop_front();
+				return d;
+			}
+		}
+		auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+		        deadline - std::chrono::steady_clock::now());
+		if (left.count() <= 0)
+			return std::nullopt;
+		pollfd p{done_event_.get(), POLLIN, 0};
+		::poll(&p, 1, static_cast<int>(left.count()) + 1);
+		uint64_t v;
+		(void)!::read(done_event_.get(), &v, sizeof(v));
+	}
 }
 
 FakeGenlKernel::Counters FakeGenlKernel::counters() {
@@ -236,9 +253,11 @@ void FakeGenlKernel::handle_done(int fd, uint32_t seq, bool ack, const uint8_t *
 			accepted_.erase(it);
 			counters_.dones++;
 			dones_.push_back(std::move(d));
-			cv_.notify_all();
 		}
 	}
+	uint64_t one = 1;
+	iovec iov{&one, sizeof(one)};
+	(void)!::writev(done_event_.get(), &iov, 1);
 	if (ack)
 		send_error(fd, seq, 0);
 }

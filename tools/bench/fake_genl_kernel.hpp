@@ -19,7 +19,6 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <keyutils.h>
@@ -39,7 +38,7 @@ class FakeGenlKernel {
 public:
 	static constexpr int kFamily = 0x20;
 
-	FakeGenlKernel() = default;
+	FakeGenlKernel();
 	FakeGenlKernel(const FakeGenlKernel &) = delete;
 	FakeGenlKernel &operator=(const FakeGenlKernel &) = delete;
 
@@ -95,7 +94,9 @@ private:
 	void handle_done(int fd, uint32_t seq, bool ack, const uint8_t *attrs, size_t len);
 
 	std::mutex mu_;
-	std::condition_variable cv_;
+	// DONE is announced with writev(2) on an eventfd: a condition variable
+	// would make the agent's thread wake the waiter with futex(2).
+	tlsup::UniqueFd done_event_;
 	std::vector<std::unique_ptr<Channel>> channels_;
 	std::deque<Pending> queue_;
 	std::map<int, uint64_t> accepted_; // the agent's fd -> request id
