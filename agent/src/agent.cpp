@@ -163,7 +163,8 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 		auto lock = accept_keyrings_->lock(); // no ACCEPT meanwhile
 		// "FILE: [authenticate] ", for the messages.
 		std::string where = cfg.where("authenticate", "");
-		return linker_.set(cfg.keyrings, cfg.psk_keyrings, where, log_);
+		return linker_.set(cfg.keyrings, cfg.psk_keyrings, where, log_,
+		                   KeyringTrust{cfg.keyring_owners});
 	}();
 	if (!linked)
 		return Error{linked.error().code,

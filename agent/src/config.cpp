@@ -9,6 +9,7 @@
 #include <glib.h>
 #include <memory>
 #include <optional>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -146,23 +147,27 @@ Result<void> known_unused(Parser &p, const char *section, const char *key) {
 	return {};
 }
 
-// tlshd links each entry (tlshd_keyring_link_session) except the consumer
-// keyrings it always links. Lists are GLib's: ';'-separated, "\;" escapes a
-// separator, items are not trimmed.
-Result<void> keyrings(Parser &p, const char *section, const char *key) {
+// A list the way GLib (and so tlshd) reads one: ';'-separated, "\;"
+// escapes a separator, items are not trimmed.
+Result<std::vector<std::string>> string_list(Parser &p, const char *section, const char *key) {
 	gsize n = 0;
 	GError *raw = nullptr;
 	GStrv_ list(g_key_file_get_string_list(p.kf, section, key, &n, &raw));
 	GErrorPtr err(raw);
 	if (!list)
 		return p.fail(section, key, "the list cannot be read (not UTF-8?)");
-	for (gsize i = 0; i < n; i++) {
-		std::string_view item = list.get()[i];
+	return std::vector<std::string>(list.get(), list.get() + n);
+}
+
+// tlshd links each entry (tlshd_keyring_link_session) except the consumer
+// keyrings it always links.
+Result<void> keyrings(Parser &p, const char *section, const char *key) {
+	for (const std::string &item : TRY(string_list(p, section, key))) {
 		if (item.empty())
 			continue;
 		if (item == ".nvme" || item == ".nfs" || item == ".nfsd")
 			continue;
-		p.cfg.keyrings.emplace_back(item);
+		p.cfg.keyrings.push_back(item);
 	}
 	return {};
 }
@@ -170,15 +175,41 @@ Result<void> keyrings(Parser &p, const char *section, const char *key) {
 // tlsupd's own: keyrings whose "user" keys are server PSKs too. Read like
 // keyrings, but every entry counts (a consumer keyring may be one).
 Result<void> psk_keyrings(Parser &p, const char *section, const char *key) {
-	gsize n = 0;
-	GError *raw = nullptr;
-	GStrv_ list(g_key_file_get_string_list(p.kf, section, key, &n, &raw));
-	GErrorPtr err(raw);
-	if (!list)
-		return p.fail(section, key, "the list cannot be read (not UTF-8?)");
-	for (gsize i = 0; i < n; i++)
-		if (*list.get()[i])
-			p.cfg.psk_keyrings.emplace_back(list.get()[i]);
+	for (const std::string &item : TRY(string_list(p, section, key)))
+		if (!item.empty())
+			p.cfg.psk_keyrings.push_back(item);
+	return {};
+}
+
+// tlsupd's own: who besides root may own a keyring tlsupd links or
+// searches. A user name is resolved now, so a name that does not exist is
+// an error here rather than a keyring refused later for no visible reason.
+Result<void> keyring_owners(Parser &p, const char *section, const char *key) {
+	for (const std::string &text : TRY(string_list(p, section, key))) {
+		std::string_view item = trim_trailing_space(text);
+		while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front())))
+			item.remove_prefix(1);
+		if (item.empty())
+			continue;
+		uint32_t uid = 0;
+		auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), uid);
+		if (ec == std::errc() && ptr == item.data() + item.size()) {
+			if (uid == static_cast<uint32_t>(-1))
+				return p.fail(section, key, "uid 4294967295 is no user");
+			p.cfg.keyring_owners.push_back(static_cast<uid_t>(uid));
+			continue;
+		}
+		std::string name(item);
+		passwd pw{}, *found = nullptr;
+		std::vector<char> buf(16384);
+		int r = getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found);
+		if (r != 0 || !found)
+			return p.fail(
+			        section, key,
+			        "'" + name + "' is not a user" +
+			                (r != 0 ? std::string(" (") + strerror(r) + ")" : ""));
+		p.cfg.keyring_owners.push_back(pw.pw_uid);
+	}
 	return {};
 }
 
@@ -257,6 +288,7 @@ const KnownKey kKnownKeys[] = {
 
         {"authenticate", "keyrings", keyrings},
         {"authenticate", "psk_keyrings", psk_keyrings},
+        {"authenticate", "keyring_owners", keyring_owners},
         {"authenticate", "dane", dane_mode},
         {"authenticate", "dane.trust_anchor", known_unused},
         {"authenticate", "dane.resolver", known_unused},

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
 #include <vector>
 
 #include "log.hpp"
@@ -60,6 +61,10 @@ struct Config {
 	// [authenticate] psk_keyrings (tlsupd): keyrings whose "user" keys are
 	// server PSKs too (kernels without the "psk" key type, before 6.7)
 	std::vector<std::string> psk_keyrings;
+	// [authenticate] keyring_owners (tlsupd): users besides root who may
+	// own a keyring the two keys above name (user names or uids, resolved
+	// when the file is read).
+	std::vector<uid_t> keyring_owners;
 	X509Paths client;
 	X509Paths server;
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <gnutls/crypto.h>
@@ -54,16 +55,28 @@ Result<KeyDescription> describe_key(key_serial_t serial) {
 	std::unique_ptr<char, FreeDeleter> guard(raw);
 	// "type;uid;gid;perm;description": the description is everything after
 	// the fourth ';' and may itself contain ';'.
+	const char *field[4] = {raw, nullptr, nullptr, nullptr};
 	const char *p = raw;
-	const char *type_end = std::strchr(raw, ';');
 	for (int i = 0; i < 4; i++) {
 		p = std::strchr(p, ';');
 		if (!p)
 			return make_error(EIO, "key %d has a malformed description", serial);
 		p++;
+		if (i < 3)
+			field[i + 1] = p;
 	}
-	return KeyDescription{std::string(raw, static_cast<size_t>(type_end - raw)),
-	                      std::string(p)};
+	KeyDescription d;
+	d.type.assign(raw, static_cast<size_t>(field[1] - 1 - raw));
+	d.description = p;
+	char *end = nullptr;
+	d.uid = static_cast<uid_t>(std::strtoul(field[1], &end, 10));
+	bool ok = end && *end == ';';
+	d.gid = static_cast<gid_t>(std::strtoul(field[2], &end, 10));
+	ok = ok && end && *end == ';';
+	d.perm = static_cast<key_perm_t>(std::strtoul(field[3], &end, 16));
+	if (!ok || !end || *end != ';')
+		return make_error(EIO, "key %d has a malformed description", serial);
+	return d;
 }
 
 Result<std::string> key_description(key_serial_t serial) {
@@ -134,60 +147,152 @@ Result<key_serial_t> ensure_process_keyring() {
 	return id;
 }
 
-Result<key_serial_t> resolve_keyring(const std::string &name) {
+bool KeyringTrust::owner_trusted(uid_t uid) const {
+	return uid == 0 || std::find(owners.begin(), owners.end(), uid) != owners.end();
+}
+
+Result<void> check_keyring_trust(key_serial_t key, const KeyringTrust &trust) {
+	auto d = describe_key(key);
+	if (!d)
+		return d.error();
+	if (d->type != "keyring")
+		return make_error(EACCES, "key %d is a '%s' key, not a keyring", key,
+		                  d->type.c_str());
+	if (!trust.owner_trusted(d->uid))
+		return make_error(EACCES,
+		                  "keyring %d is owned by uid %u: only root%s may own a keyring "
+		                  "tlsupd trusts",
+		                  key, static_cast<unsigned>(d->uid),
+		                  trust.owners.empty() ? "" : " and [authenticate] keyring_owners");
+	key_perm_t bad = d->perm & kKeyringChangeByOthers;
+	if ((d->perm & kKeyringLinkByOthers) && (d->perm & kKeyringChangeByPossessor))
+		bad |= d->perm & (kKeyringChangeByPossessor | kKeyringLinkByOthers);
+	if (bad) {
+		std::string who;
+		auto add = [&](key_perm_t bits, const char *what) {
+			if (bad & bits)
+				who += std::string(who.empty() ? "" : ", ") + what;
+		};
+		add(KEY_GRP_WRITE, "group write");
+		add(KEY_GRP_SETATTR, "group setattr");
+		add(KEY_OTH_WRITE, "other write");
+		add(KEY_OTH_SETATTR, "other setattr");
+		add(KEY_GRP_LINK, "group link");
+		add(KEY_OTH_LINK, "other link");
+		add(KEY_POS_WRITE, "possessor write");
+		add(KEY_POS_SETATTR, "possessor setattr");
+		key_perm_t fixed = d->perm & ~kKeyringChangeByOthers;
+		if (fixed & kKeyringLinkByOthers)
+			fixed &= ~kKeyringChangeByPossessor;
+		return make_error(
+		        EACCES,
+		        "keyring %d (permissions %08x) lets users other than its owner "
+		        "change it (%s%s); keyctl setperm %d 0x%08x",
+		        key, d->perm, who.c_str(),
+		        (bad & kKeyringLinkByOthers) ? ": who may link a keyring possesses it" : "",
+		        key, fixed);
+	}
+	return {};
+}
+
+namespace {
+
+// Every keyring named NAME this process can view, lowest serial first.
+Result<std::vector<key_serial_t>> keyrings_named(const std::string &name) {
+	std::unique_ptr<FILE, int (*)(FILE *)> f(std::fopen("/proc/keys", "re"), std::fclose);
+	if (!f)
+		return make_error(errno == ENOENT ? ENOKEY : errno, "cannot read /proc/keys: %s",
+		                  strerror(errno));
+	std::vector<key_serial_t> out;
+	char line[1024];
+	while (std::fgets(line, sizeof(line), f.get())) {
+		bool whole = std::strchr(line, '\n') != nullptr;
+		unsigned serial = 0;
+		char type[64];
+		// serial flags usage expiry perm uid gid type description...
+		if (std::sscanf(line, "%x %*s %*s %*s %*x %*s %*s %63s", &serial, type) == 2 &&
+		    std::strcmp(type, "keyring") == 0) {
+			// The description the kernel shows is cut and followed by a
+			// summary: the key's own description decides.
+			key_serial_t id = static_cast<key_serial_t>(serial);
+			auto d = describe_key(id);
+			if (d && d->type == "keyring" && d->description == name)
+				out.push_back(id);
+		}
+		// The rest of a line longer than the buffer.
+		while (!whole && std::fgets(line, sizeof(line), f.get()))
+			whole = std::strchr(line, '\n') != nullptr;
+	}
+	std::sort(out.begin(), out.end());
+	return out;
+}
+
+} // namespace
+
+Result<key_serial_t> resolve_keyring(const std::string &name, const KeyringTrust &trust,
+                                     const RefusedKeyring &refused) {
 	char *end = nullptr;
 	errno = 0;
 	long v = std::strtol(name.c_str(), &end, 0);
 	if (!name.empty() && end && *end == '\0' && errno == 0) {
 		if (v <= 0 || v > INT32_MAX)
 			return make_error(EINVAL, "keyring '%s' is not a key serial", name.c_str());
-		return static_cast<key_serial_t>(v);
+		auto id = static_cast<key_serial_t>(v);
+		if (auto ok = check_keyring_trust(id, trust); !ok) {
+			if (ok.error().code != EACCES)
+				return make_error(ENOKEY, "keyring %d not found", id);
+			if (refused)
+				refused(id, ok.error());
+			return ok.error();
+		}
+		return id;
 	}
-	key_serial_t id = find_key_by_type_and_desc("keyring", name.c_str(), 0);
-	if (id < 0)
+	auto candidates = TRY(keyrings_named(name));
+	if (candidates.empty())
 		return make_error(ENOKEY, "keyring '%s' not found", name.c_str());
-	return id;
+	for (key_serial_t id : candidates) {
+		auto ok = check_keyring_trust(id, trust);
+		if (ok)
+			return id;
+		if (refused)
+			refused(id, ok.error());
+	}
+	return make_error(EACCES, "no keyring named '%s' may be trusted (%zu refused)",
+	                  name.c_str(), candidates.size());
 }
 
-Result<LinkedKeyrings> link_keyrings(const std::vector<std::string> &configured,
-                                     const std::vector<std::string> &psk_configured,
-                                     const Log &log) {
-	LinkedKeyrings linked;
-	auto link_one = [&](key_serial_t id, const std::string &name,
-	                    std::vector<key_serial_t> &into) -> Result<void> {
-		if (keyctl_link(id, KEY_SPEC_PROCESS_KEYRING) < 0)
-			return make_error(errno, "cannot link keyring '%s' (%d): %s", name.c_str(),
-			                  id, strerror(errno));
-		LOG_INFO(log, "linked keyring '%s' (%d) into the process keyring", name.c_str(),
-		         id);
-		into.push_back(id);
-		return {};
-	};
-	for (const auto &name : configured)
-		TRY(link_one(TRY(resolve_keyring(name)), name, linked.keyrings));
-	for (const auto &name : psk_configured) {
-		auto id = resolve_keyring(name);
-		if (!id) {
-			LOG_WARN(log, "PSK keyring '%s': %s", name.c_str(),
-			         id.error().reason.c_str());
-			continue;
-		}
-		linked.psk_keyrings.push_back(id.value());
+Result<key_serial_t> KeyringLinker::resolve(const std::string &name, const Log &log) {
+	return resolve_keyring(name, trust_, [&](key_serial_t id, const Error &why) {
+		if (std::find(refused_.begin(), refused_.end(), id) != refused_.end())
+			return;
+		if (refused_.size() >= kMaxRemembered) // a user making keyrings in a loop
+			refused_.clear();
+		refused_.push_back(id);
+		LOG_WARN(log, "keyring '%s' (%d) refused: %s", name.c_str(), id,
+		         why.reason.c_str());
+	});
+}
+
+Result<void> KeyringLinker::link_checked(key_serial_t id, const std::string &name) {
+	if (keyctl_link(id, KEY_SPEC_PROCESS_KEYRING) < 0)
+		return make_error(errno, "cannot link keyring '%s' (%d): %s", name.c_str(), id,
+		                  strerror(errno));
+	// Linked, it cannot go away; were it another key than the one checked
+	// (the checked one gone, its serial given to a new key), or its owner
+	// or mode changed meanwhile, this says so.
+	if (auto ok = check_keyring_trust(id, trust_); !ok) {
+		keyctl_unlink(id, KEY_SPEC_PROCESS_KEYRING);
+		return ok.error();
 	}
-	for (const char *name : kConsumerKeyrings) {
-		auto id = resolve_keyring(name);
-		if (!id) {
-			LOG_DEBUG(log, "keyring %s not present", name);
-			continue;
-		}
-		TRY(link_one(id.value(), name, linked.keyrings));
-	}
-	return linked;
+	return {};
 }
 
 Result<LinkedKeyrings> KeyringLinker::set(const std::vector<std::string> &configured,
                                           const std::vector<std::string> &psk,
-                                          const std::string &where, const Log &log) {
+                                          const std::string &where, const Log &log,
+                                          const KeyringTrust &trust) {
+	trust_ = trust;
+	refused_.clear();
 	LinkedKeyrings next;
 	std::vector<std::string> missing, missing_psk;
 	std::vector<std::string> all = configured;
@@ -195,11 +300,18 @@ Result<LinkedKeyrings> KeyringLinker::set(const std::vector<std::string> &config
 		if (std::find(all.begin(), all.end(), c) == all.end())
 			all.push_back(c);
 	for (const auto &name : all) {
-		auto id = resolve_keyring(name);
+		auto id = resolve(name, log);
 		bool is_consumer =
 		        std::find(consumer_.begin(), consumer_.end(), name) != consumer_.end();
+		if (id) {
+			auto linked = link_checked(id.value(), name);
+			if (!linked && linked.error().code != EACCES)
+				return linked.error();
+			if (!linked)
+				id = linked.error();
+		}
 		if (!id) {
-			if (is_consumer)
+			if (is_consumer && id.error().code == ENOKEY)
 				LOG_DEBUG(log, "keyring %s not present (linked when it appears)",
 				          name.c_str());
 			else
@@ -210,15 +322,12 @@ Result<LinkedKeyrings> KeyringLinker::set(const std::vector<std::string> &config
 			missing.push_back(name);
 			continue;
 		}
-		if (keyctl_link(id.value(), KEY_SPEC_PROCESS_KEYRING) < 0)
-			return make_error(errno, "cannot link keyring '%s' (%d): %s", name.c_str(),
-			                  id.value(), strerror(errno));
 		LOG_INFO(log, "linked keyring '%s' (%d) into the process keyring", name.c_str(),
 		         id.value());
 		next.keyrings.push_back(id.value());
 	}
 	for (const auto &name : psk) {
-		auto id = resolve_keyring(name);
+		auto id = resolve(name, log);
 		if (!id) {
 			LOG_WARN(log, "%spsk_keyrings: keyring '%s': %s; used when it appears",
 			         where.c_str(), name.c_str(), id.error().reason.c_str());
@@ -236,8 +345,20 @@ Result<LinkedKeyrings> KeyringLinker::set(const std::vector<std::string> &config
 bool KeyringLinker::retry(const Log &log) {
 	bool changed = false;
 	for (auto it = missing_.begin(); it != missing_.end();) {
-		auto id = resolve_keyring(*it);
-		if (!id || keyctl_link(id.value(), KEY_SPEC_PROCESS_KEYRING) < 0) {
+		auto id = resolve(*it, log);
+		if (!id) {
+			++it;
+			continue;
+		}
+		if (auto linked = link_checked(id.value(), *it); !linked) {
+			if (std::find(refused_.begin(), refused_.end(), id.value()) ==
+			    refused_.end()) {
+				if (refused_.size() >= kMaxRemembered)
+					refused_.clear();
+				refused_.push_back(id.value());
+				LOG_WARN(log, "keyring '%s' (%d) not linked: %s", it->c_str(),
+				         id.value(), linked.error().reason.c_str());
+			}
 			++it;
 			continue;
 		}
@@ -248,7 +369,7 @@ bool KeyringLinker::retry(const Log &log) {
 		changed = true;
 	}
 	for (auto it = missing_psk_.begin(); it != missing_psk_.end();) {
-		auto id = resolve_keyring(*it);
+		auto id = resolve(*it, log);
 		if (!id) {
 			++it;
 			continue;

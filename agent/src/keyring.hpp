@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <ctime>
+#include <functional>
 #include <keyutils.h>
 #include <memory>
 #include <mutex>
@@ -43,6 +44,9 @@ Result<SecretBytes> read_key(key_serial_t serial);
 struct KeyDescription {
 	std::string type;
 	std::string description; // for a PSK: its identity
+	uid_t uid = 0;           // the owner
+	gid_t gid = 0;
+	key_perm_t perm = 0;
 };
 Result<KeyDescription> describe_key(key_serial_t serial);
 // The description alone.
@@ -64,9 +68,43 @@ std::optional<std::vector<key_serial_t>> keyring_contents(key_serial_t keyring);
 // and the kernel links ta_keyring into the accepting thread's keyring.
 Result<key_serial_t> ensure_process_keyring();
 
-// A configured keyring: a serial number or a name found in /proc/keys.
-// Start-up and reload only (reads /proc/keys).
-Result<key_serial_t> resolve_keyring(const std::string &name_or_serial);
+// Who may own a keyring tlsupd links or searches by configuration: root,
+// and the uids the administrator names ([authenticate] keyring_owners).
+struct KeyringTrust {
+	std::vector<uid_t> owners; // besides root
+	bool owner_trusted(uid_t uid) const;
+};
+
+// The permission bits that let someone other than the owner change what a
+// keyring holds: write (add, remove or clear keys) and setattr (revoke it,
+// set its expiry); in the group and the other byte. And link: who may link
+// a keyring into their own possesses it, so the group's or others' link
+// bit is harmless only if a possessor may not write or set attributes.
+constexpr key_perm_t kKeyringChangeByOthers =
+        KEY_GRP_WRITE | KEY_GRP_SETATTR | KEY_OTH_WRITE | KEY_OTH_SETATTR;
+constexpr key_perm_t kKeyringLinkByOthers = KEY_GRP_LINK | KEY_OTH_LINK;
+constexpr key_perm_t kKeyringChangeByPossessor = KEY_POS_WRITE | KEY_POS_SETATTR;
+
+// Whether tlsupd may trust KEY as a keyring of PSKs: a keyring, owned by
+// root or one of TRUST's owners, that no one but its owner (and root, when
+// root owns it) may change: see the masks above. EACCES with the reason
+// (owner, mode bits, the setperm that fixes it) when not; ENOKEY when it
+// cannot be described.
+Result<void> check_keyring_trust(key_serial_t key, const KeyringTrust &trust);
+
+// Hears of each keyring passed over while resolving a name, and why.
+using RefusedKeyring = std::function<void(key_serial_t, const Error &)>;
+
+// A configured keyring: a serial number, or a name. Every keyring of that
+// name this process can see (/proc/keys lists every user's keyrings that
+// grant view, whoever made them) is a candidate; the one chosen is the
+// lowest serial that check_keyring_trust() accepts, and REFUSED hears of
+// the others. ENOKEY when no keyring has the name, EACCES when none of
+// those that do may be trusted. A serial must pass the same check.
+// Start-up, reload and the retry timer only (reads /proc/keys).
+Result<key_serial_t> resolve_keyring(const std::string &name_or_serial,
+                                     const KeyringTrust &trust = {},
+                                     const RefusedKeyring &refused = {});
 
 struct LinkedKeyrings {
 	// [authenticate] keyrings, then the kConsumerKeyrings that exist:
@@ -111,29 +149,30 @@ public:
 	// is a warning (as tlshd), linked when it appears. EIO and the like
 	// when an existing keyring cannot be linked.
 	// WHERE names the configuration's keys in messages.
+	// Only keyrings check_keyring_trust() accepts under TRUST are linked or
+	// used -- here and at every retry(), with a warning, once per keyring,
+	// for each one refused.
 	Result<LinkedKeyrings> set(const std::vector<std::string> &configured,
 	                           const std::vector<std::string> &psk, const std::string &where,
-	                           const Log &log);
+	                           const Log &log, const KeyringTrust &trust = {});
 	// Links the missing ones that exist now; true when the snapshot changed.
 	bool retry(const Log &log);
 	bool missing() const { return !missing_.empty() || !missing_psk_.empty(); }
 	const LinkedKeyrings &linked() const { return linked_; }
 
 private:
+	Result<key_serial_t> resolve(const std::string &name, const Log &log);
+	// Links ID into the process keyring and checks it again once linked
+	// (a keyring that changed owner or mode meanwhile is unlinked).
+	Result<void> link_checked(key_serial_t id, const std::string &name);
+
 	std::vector<std::string> consumer_;
 	std::vector<std::string> missing_, missing_psk_; // names, in order
 	LinkedKeyrings linked_;
+	KeyringTrust trust_;
+	std::vector<key_serial_t> refused_; // warned about already
+	static constexpr size_t kMaxRemembered = 1024;
 };
-
-// Links the configured keyrings and kConsumerKeyrings into the process
-// keyring (so that this process possesses them), and resolves the PSK
-// keyrings without linking them (a consumer's keyring is linked by the
-// kernel for that consumer's requests only). A configured keyring that is
-// missing is an error; a missing consumer or PSK keyring is skipped with a
-// message.
-Result<LinkedKeyrings> link_keyrings(const std::vector<std::string> &configured,
-                                     const std::vector<std::string> &psk_configured,
-                                     const Log &log);
 
 // Where verified peer certificates are kept: a keyring of the agent's own
 // ("tlsupd:peer-certificates" in the process keyring) that no PSK lookup

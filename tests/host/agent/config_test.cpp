@@ -78,6 +78,18 @@ TEST(Config, PskKeyrings) {
 	EXPECT_EQ(c.psk_keyrings, (std::vector<std::string>{"b", "c"}));
 }
 
+TEST(Config, KeyringOwnersByNameOrUid) {
+	// "root" is uid 0 on every system; a name is resolved when read.
+	Config c = parse_ok("[authenticate]\nkeyring_owners = 1234; root ;\n");
+	EXPECT_EQ(c.keyring_owners, (std::vector<uid_t>{1234, 0}));
+	EXPECT_TRUE(parse_ok("").keyring_owners.empty());
+	std::string e = parse_err("[authenticate]\nkeyring_owners = tlsupd-no-such-user\n");
+	EXPECT_NE(e.find("[authenticate] keyring_owners: 'tlsupd-no-such-user' is not a user"),
+	          std::string::npos)
+	        << e;
+	parse_err("[authenticate]\nkeyring_owners = 4294967295\n");
+}
+
 TEST(Config, KtlsUtilsConfigurationIsAccepted) {
 	Config c = parse_ok("# tlshd configuration\n"
 	                    "[debug]\n"

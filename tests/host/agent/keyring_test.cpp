@@ -6,6 +6,7 @@
 #include <latch>
 #include <optional>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 #include "keyring.hpp"
@@ -63,16 +64,78 @@ TEST(Keyring, LinksConfiguredKeyringsIntoTheProcessKeyring) {
 	auto id = add_user_key("only-here", bytes("k"), ring);
 	CaptureLog log;
 	key_serial_t psk_ring = add_keyring("tlsupd-psks", KEY_SPEC_SESSION_KEYRING);
-	auto linked = link_keyrings({"tlsupd-configured"}, {"tlsupd-psks"}, log.log());
+	KeyringLinker linker(std::vector<std::string>{});
+	auto linked = linker.set({"tlsupd-configured", "tlsupd-missing-ring"}, {"tlsupd-psks"},
+	                         "test.conf: [authenticate] ", log.log());
 	ASSERT_TRUE(linked.ok()) << linked.error().reason;
-	EXPECT_EQ(linked->keyrings.front(), ring);
+	EXPECT_EQ(linked->keyrings, std::vector<key_serial_t>{ring});
 	EXPECT_EQ(linked->psk_keyrings, std::vector<key_serial_t>{psk_ring});
 	ASSERT_EQ(keyctl_unlink(ring, KEY_SPEC_SESSION_KEYRING), 0);
 	EXPECT_EQ(keyctl_search(KEY_SPEC_PROCESS_KEYRING, "user", "only-here", 0), id);
-	// A configured keyring that does not exist stops start-up.
-	auto missing = link_keyrings({"tlsupd-missing-ring"}, {}, log.log());
-	ASSERT_FALSE(missing.ok());
-	EXPECT_NE(missing.error().reason.find("tlsupd-missing-ring"), std::string::npos);
+	// A configured keyring that does not exist is a warning, and missing.
+	EXPECT_TRUE(log.contains("keyring 'tlsupd-missing-ring' not linked"));
+	EXPECT_TRUE(linker.missing());
+}
+
+TEST(Keyring, OfTwoTrustedKeyringsOfANameTheLowestSerialIsUsed) {
+	key_serial_t a = add_keyring("tlsupd-twice", KEY_SPEC_SESSION_KEYRING);
+	key_serial_t holder = add_keyring("tlsupd-holder", KEY_SPEC_SESSION_KEYRING);
+	key_serial_t b = add_keyring("tlsupd-twice", holder); // a second, not a replacement
+	ASSERT_NE(a, b);
+	auto r = resolve_keyring("tlsupd-twice");
+	ASSERT_TRUE(r.ok()) << r.error().reason;
+	EXPECT_EQ(r.value(), std::min(a, b));
+}
+
+TEST(Keyring, DescriptionCarriesOwnerAndPermissions) {
+	key_serial_t ring = add_keyring("tlsupd-described", KEY_SPEC_SESSION_KEYRING);
+	ASSERT_EQ(keyctl_setperm(ring, KEY_POS_ALL | KEY_USR_VIEW | KEY_OTH_VIEW), 0);
+	auto d = describe_key(ring);
+	ASSERT_TRUE(d.ok()) << d.error().reason;
+	EXPECT_EQ(d->type, "keyring");
+	EXPECT_EQ(d->description, "tlsupd-described");
+	EXPECT_EQ(d->uid, geteuid());
+	EXPECT_EQ(d->gid, getegid());
+	EXPECT_EQ(d->perm, KEY_POS_ALL | KEY_USR_VIEW | KEY_OTH_VIEW);
+}
+
+TEST(Keyring, TrustNamesOwnerAndBits) {
+	// The check's words: which owner, which bits, and the setperm that
+	// would fix them.
+	key_serial_t ring = add_keyring("tlsupd-open", KEY_SPEC_SESSION_KEYRING);
+	ASSERT_EQ(keyctl_setperm(ring, KEY_POS_ALL | KEY_USR_ALL | KEY_OTH_VIEW | KEY_OTH_WRITE),
+	          0);
+	auto r = check_keyring_trust(ring, {});
+	ASSERT_FALSE(r.ok());
+	EXPECT_EQ(r.error().code, EACCES);
+	EXPECT_NE(r.error().reason.find("(other write)"), std::string::npos) << r.error().reason;
+	EXPECT_NE(r.error().reason.find("0x3f3f0001"), std::string::npos) << r.error().reason;
+	ASSERT_EQ(keyctl_setperm(ring, KEY_POS_ALL | KEY_USR_ALL | KEY_OTH_VIEW | KEY_OTH_LINK), 0);
+	r = check_keyring_trust(ring, {});
+	ASSERT_FALSE(r.ok());
+	EXPECT_NE(r.error().reason.find("(other link, possessor write, possessor setattr: who may "
+	                                "link a keyring possesses it)"),
+	          std::string::npos)
+	        << r.error().reason;
+	EXPECT_NE(r.error().reason.find("0x1b3f0011"), std::string::npos) << r.error().reason;
+	// tlsupd.conf(5): group and other write 0x04 and setattr 0x20; with
+	// link 0x10 there, possessor write and setattr.
+	EXPECT_EQ(kKeyringChangeByOthers, 0x00002424u);
+	EXPECT_EQ(kKeyringLinkByOthers, 0x00001010u);
+	EXPECT_EQ(kKeyringChangeByPossessor, 0x24000000u);
+	auto user = add_user_key("not-a-ring", bytes("x"));
+	EXPECT_EQ(check_keyring_trust(user, {}).error().code, EACCES);
+	EXPECT_EQ(check_keyring_trust(0x7ffffff1, {}).error().code, ENOKEY);
+	// A trusted owner other than root: this process's uid, named.
+	if (geteuid() != 0) {
+		EXPECT_FALSE(check_keyring_trust(
+		                     add_keyring("tlsupd-mine", KEY_SPEC_SESSION_KEYRING), {})
+		                     .ok());
+		EXPECT_TRUE(
+		        check_keyring_trust(add_keyring("tlsupd-mine2", KEY_SPEC_SESSION_KEYRING),
+		                            KeyringTrust{{geteuid()}})
+		                .ok());
+	}
 }
 
 TEST(Keyring, PeerCertificateKeyIsStableAndExpires) {
