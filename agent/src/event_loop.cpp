@@ -36,6 +36,20 @@ Result<void> EventLoop::watch(int fd, uint32_t events, FdHandler handler) {
 	return {};
 }
 
+void EventLoop::adopt(int fd, FdHandler handler) {
+	handlers_[fd] = std::move(handler);
+}
+
+Result<void> EventLoop::add_foreign(int fd, uint32_t events) {
+	epoll_event ev{};
+	ev.events = events;
+	ev.data.fd = fd;
+	if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) < 0)
+		return make_error(errno == ENOMEM ? ENOMEM : EIO, "epoll_ctl(ADD, %d): %s", fd,
+		                  strerror(errno));
+	return {};
+}
+
 Result<void> EventLoop::modify(int fd, uint32_t events) {
 	epoll_event ev{};
 	ev.events = events;
@@ -48,6 +62,11 @@ Result<void> EventLoop::modify(int fd, uint32_t events) {
 void EventLoop::unwatch(int fd) {
 	if (handlers_.erase(fd))
 		epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+}
+
+void EventLoop::forget(int fd) {
+	handlers_.erase(fd);
+	epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
 }
 
 EventLoop::TimerId EventLoop::add_timer(Clock::time_point when, Task task) {
@@ -119,11 +138,15 @@ Result<void> EventLoop::run_once(int max_wait_ms) {
 	int n = epoll_wait(epoll_.get(), events, 64, next_timeout_ms(max_wait_ms));
 	if (n < 0 && errno != EINTR)
 		return make_error(EIO, "epoll_wait: %s", strerror(errno));
+	wakeups_.fetch_add(1, std::memory_order_relaxed);
 	for (int i = 0; i < n; i++) {
 		// A handler may have removed (or replaced) this fd's handler.
 		auto it = handlers_.find(events[i].data.fd);
-		if (it == handlers_.end())
+		if (it == handlers_.end()) {
+			if (unknown_)
+				unknown_(events[i].data.fd, events[i].events);
 			continue;
+		}
 		FdHandler h = it->second;
 		h(events[i].events);
 	}

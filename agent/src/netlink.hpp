@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 //
-// The "handshake" generic netlink family through libnl: a socket joined to
-// the "tlshd" multicast group for READY, and a request socket for ACCEPT
-// and DONE. One GenlChannel per worker.
+// The "handshake" generic netlink family: libnl resolves it and joins the
+// "tlshd" multicast group for READY; ACCEPT and DONE are built and sent
+// here, one send() each, without NLM_F_ACK. One GenlChannel for the
+// acceptor (READY, ACCEPT) and one per worker (DONE).
 #pragma once
 
+#include <array>
 #include <functional>
+#include <linux/netlink.h>
 #include <memory>
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
@@ -44,10 +47,12 @@ bool kernel_keeps_overflowed_requests(const std::string &proc = "/proc",
 
 class GenlChannel final : public HandshakeChannel {
 public:
-	// RCVBUF: the notification socket's receive buffer; READY storms
-	// beyond it are lost (and seen as ENOBUFS). BROADCAST_ERROR: set
-	// NETLINK_BROADCAST_ERROR (kernel_keeps_overflowed_requests()).
-	static Result<std::unique_ptr<GenlChannel>> open(bool broadcast_error,
+	// NOTIFICATIONS: join the "tlshd" group for READY (the acceptor's
+	// channel; a worker's sends DONE only). RCVBUF: the notification
+	// socket's receive buffer; READY storms beyond it are lost (and seen as
+	// ENOBUFS). BROADCAST_ERROR: set NETLINK_BROADCAST_ERROR
+	// (kernel_keeps_overflowed_requests()).
+	static Result<std::unique_ptr<GenlChannel>> open(bool notifications, bool broadcast_error,
 	                                                 int rcvbuf_bytes = 8 << 20);
 
 	// The same protocol on sockets opened elsewhere: NOTIFY receives the
@@ -67,17 +72,24 @@ public:
 	Result<Notifications> drain_notifications() override;
 	Result<std::optional<AcceptDecode>> accept() override;
 	Result<void> done(const DoneCommand &msg) override;
+	int answer_fd() const override;
+	std::vector<Error> done_refusals() override;
 
 	int family() const { return family_; }
 	int group() const { return group_; }
 
 private:
 	GenlChannel() = default;
-	// Sends command CMD with ATTRS on the request socket and collects the
-	// kernel's answer for its sequence number: the reply's attributes, or
-	// its error.
+	// Sends command CMD with ATTRS on the request socket; its sequence
+	// number.
+	Result<uint32_t> send_request(uint8_t cmd, std::span<const uint8_t> attrs);
+	// send_request(), then the kernel's answer for it: the reply's
+	// attributes, or its error.
 	Result<std::optional<std::vector<uint8_t>>> transact(uint8_t cmd,
 	                                                     std::span<const uint8_t> attrs);
+	// An answer that is not the one transact() waits for: an error for a
+	// DONE sent earlier becomes a refusal.
+	void note_answer(const nlmsghdr *h);
 
 	NlSock mcast_; // libnl's sockets, when open() made them
 	NlSock request_;
@@ -88,6 +100,14 @@ private:
 	int group_ = -1;
 	uint32_t seq_ = 1;
 	std::function<void()> sent_; // adopt()ed: the peer answers here
+	// The last DONEs sent, to name the fd of a refusal that comes later.
+	struct SentDone {
+		uint32_t seq = 0;
+		int fd = -1;
+	};
+	std::array<SentDone, 256> dones_{};
+	size_t next_done_ = 0;
+	std::vector<Error> refusals_;
 };
 
 } // namespace tlsup

@@ -23,7 +23,7 @@ struct Worker::Job {
 	EventLoop::TimerId dns_timer = 0;
 	ReverseResolver::Ticket dns;        // a queued lookup goes with the job
 	std::optional<HandedSocket> socket; // once inspected
-	uint32_t events = 0;                // what the fd is watched for; 0 = not watched
+	bool watched = false;               // the socket is in this loop's epoll set
 	std::string label;
 };
 
@@ -75,29 +75,33 @@ SessionSetup session_setup_for(const AcceptReply &req) {
 Worker::Worker(unsigned index, WorkerShared &shared, std::unique_ptr<HandshakeChannel> channel)
     : index_(index), shared_(shared), channel_(std::move(channel)) {}
 
+namespace {
+
+// A handed-over socket is watched edge-triggered for both directions: the
+// engine always runs until its socket would block, so no edge is missed,
+// and a job never has to change what its socket is watched for.
+constexpr uint32_t kSocketEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+
+} // namespace
+
 Result<std::unique_ptr<Worker>> Worker::create(unsigned index, WorkerShared &shared,
                                                std::unique_ptr<HandshakeChannel> channel) {
 	auto w = std::unique_ptr<Worker>(new Worker(index, shared, std::move(channel)));
 	w->loop_ = TRY(EventLoop::create());
 	w->priorities_ = TRY(Priorities::create());
 	Worker *self = w.get();
-	if (int fd = w->channel_->notify_fd(); fd >= 0)
-		TRY(w->loop_->watch(fd, EPOLLIN, [self](uint32_t) { self->on_notification(); }));
-	EventLoop *loop = w->loop_.get();
-	w->waker_ = shared.admission.on_slot_free(
-	        [loop, self] { loop->post([self] { self->accept_burst(); }); });
+	w->loop_->on_unknown_fd([self](int fd, uint32_t) { self->take_handed(fd, true); });
+	if (int fd = w->channel_->answer_fd(); fd >= 0)
+		TRY(w->loop_->watch(fd, EPOLLIN,
+		                    [self](uint32_t) { self->collect_done_refusals(); }));
 	return w;
 }
 
 Worker::~Worker() {
 	stop();
-	shared_.admission.forget(waker_);
 }
 
 void Worker::start() {
-	// Requests queued before we joined the group had their READY sent to
-	// nobody: ACCEPT once before waiting for notifications.
-	loop_->post([this] { accept_burst(); });
 	thread_ = std::thread([this] {
 		// "tlsupd-w0": top -H and the benchmark tell the threads apart.
 		std::string name = "tlsupd-w" + std::to_string(index_);
@@ -114,8 +118,15 @@ void Worker::stop() {
 		loop_->stop();
 		thread_.join();
 	}
-	// The loop is gone: complete what is left so no consumer waits for a
-	// DONE that would never come.
+	// The loop is gone: complete what is left, handed over or begun, so no
+	// consumer waits for a DONE that would never come.
+	std::vector<std::pair<AcceptedRequest, bool>> handed;
+	{
+		std::lock_guard lock(inbox_mu_);
+		handed.swap(inbox_);
+	}
+	for (auto &[request, watched] : handed)
+		start_job(std::move(request), watched);
 	std::vector<uint64_t> ids;
 	for (auto &[id, job] : jobs_)
 		ids.push_back(id);
@@ -123,66 +134,60 @@ void Worker::stop() {
 		complete(id, ETIMEDOUT, "agent shutting down");
 }
 
-void Worker::on_notification() {
-	auto n = channel_->drain_notifications();
-	if (!n) {
-		LOG_ERR(shared_.log, "worker %u: %s", index_, n.error().reason.c_str());
+void Worker::hand_over(AcceptedRequest request) {
+	int fd = request.decoded.request.sockfd;
+	bool pollable = fd >= 0 && !request.decoded.error;
+	job_count_.fetch_add(1, std::memory_order_relaxed);
+	{
+		// Into the inbox before the socket goes into the epoll set: the
+		// loop may see its first event before add_foreign() returns. Not
+		// under the lock: the woken worker would wait for it.
+		std::lock_guard lock(inbox_mu_);
+		inbox_.emplace_back(std::move(request), pollable);
+	}
+	if (pollable && loop_->add_foreign(fd, kSocketEvents))
 		return;
+	// Nothing the loop will hear of by itself (no socket, a malformed
+	// reply, a socket epoll refuses): wake it.
+	if (pollable) {
+		std::lock_guard lock(inbox_mu_);
+		for (auto &[r, watched] : inbox_)
+			if (r.decoded.request.sockfd == fd)
+				watched = false;
 	}
-	for (unsigned i = 0; i < n->ready; i++)
-		shared_.stats.record_ready();
-	for (unsigned i = 0; i < n->overruns; i++)
-		shared_.stats.record_overrun();
-	if (n->overruns)
-		LOG_DEBUG(shared_.log, "worker %u: notifications lost (ENOBUFS); accepting",
-		          index_);
-	if (n->should_accept())
-		accept_burst();
+	loop_->post([this, fd] { take_handed(fd, false); });
 }
 
-void Worker::accept_burst() {
-	accept_scheduled_ = false;
-	// ACCEPT until -EAGAIN, in bursts so one worker's queue does not keep
-	// its handshakes waiting.
-	for (int i = 0; i < 32; i++) {
-		if (!shared_.admission.acquire()) {
-			shared_.stats.record_starved();
-			LOG_DEBUG(shared_.log, "worker %u: %u handshakes in flight; ACCEPT paused",
-			          index_, shared_.admission.limit());
-			return;
+void Worker::take_handed(int fd, bool watched) {
+	std::optional<AcceptedRequest> found;
+	{
+		std::lock_guard lock(inbox_mu_);
+		for (auto it = inbox_.begin(); it != inbox_.end(); ++it) {
+			if (it->first.decoded.request.sockfd == fd && it->second == watched) {
+				found = std::move(it->first);
+				inbox_.erase(it);
+				break;
+			}
 		}
-		RequestKeyring keyring;
-		auto r = [&] {
-			auto window = shared_.accept_keyrings.open_window();
-			auto accepted = channel_->accept();
-			if (accepted && accepted.value())
-				keyring = window.claim(accepted.value()->request.keyring);
-			return accepted;
-		}();
-		if (!r) {
-			shared_.admission.release();
-			shared_.stats.record_accept_error();
-			LOG_ERR(shared_.log, "worker %u: %s", index_, r.error().reason.c_str());
-			return;
-		}
-		if (!r.value()) {
-			shared_.admission.release();
-			return;
-		}
-		start_job(std::move(*r.value()), std::move(keyring));
 	}
-	if (!accept_scheduled_) {
-		accept_scheduled_ = true;
-		loop_->post([this] { accept_burst(); });
+	if (found)
+		return start_job(std::move(*found), watched);
+	if (watched) {
+		// An event for an fd no request names: not ours to keep.
+		LOG_DEBUG(shared_.log, "worker %u: event on fd %d, which no request holds", index_,
+		          fd);
+		loop_->forget(fd);
 	}
 }
 
-void Worker::start_job(AcceptDecode decoded, RequestKeyring keyring) {
+void Worker::start_job(AcceptedRequest handed, bool watched) {
+	AcceptDecode decoded = std::move(handed.decoded);
 	shared_.stats.record_accepted();
 	if (decoded.request.sockfd < 0) {
 		// Nothing to complete: there is no socket to name in a DONE.
 		LOG_ERR(shared_.log, "worker %u: ACCEPT reply without a socket: %s", index_,
 		        decoded.error ? decoded.error->reason.c_str() : "?");
+		job_count_.fetch_sub(1, std::memory_order_relaxed);
 		shared_.admission.release();
 		return;
 	}
@@ -190,22 +195,28 @@ void Worker::start_job(AcceptDecode decoded, RequestKeyring keyring) {
 	Job &job = *owned;
 	job.id = next_id_++;
 	job.fd.reset(decoded.request.sockfd);
-	job.started = Clock::now();
+	job.started = handed.accepted;
 	job.label = describe(decoded.request);
 	job.request = std::move(decoded.request);
-	job.keyring = std::move(keyring);
+	job.keyring = std::move(handed.keyring);
+	job.watched = watched;
 	jobs_.emplace(job.id, std::move(owned));
-	job_count_.store(jobs_.size());
 	uint64_t id = job.id;
+	if (watched)
+		loop_->adopt(job.fd.get(), [this, id](uint32_t) {
+			auto it = jobs_.find(id);
+			if (it != jobs_.end() && it->second->session)
+				advance(*it->second);
+		});
 
 	if (decoded.error)
 		return complete(id, EINVAL, "malformed ACCEPT: " + decoded.error->reason);
 	if (auto v = validate_request(job.request); !v)
 		return complete(id, v.error().code, v.error().reason);
-	auto handed = inspect_handed_socket(job.fd.get());
-	if (!handed)
-		return complete(id, handed.error().code, handed.error().reason);
-	job.socket = std::move(handed).value();
+	auto handed_socket = inspect_handed_socket(job.fd.get());
+	if (!handed_socket)
+		return complete(id, handed_socket.error().code, handed_socket.error().reason);
+	job.socket = std::move(handed_socket).value();
 
 	uint32_t timeout = job.request.timeout_ms ? job.request.timeout_ms
 	                                          : shared_.settings.default_timeout_ms.load();
@@ -248,37 +259,27 @@ void Worker::begin_handshake(Job &job, std::optional<ReverseNames> names) {
 		return complete(id, session.error().code, session.error().reason);
 	job.session = std::move(session).value();
 
-	auto watched = loop_->watch(job.fd.get(), EPOLLIN, [this, id](uint32_t) {
-		auto it = jobs_.find(id);
-		if (it != jobs_.end())
-			advance(*it->second);
-	});
-	if (!watched)
-		return complete(id, watched.error().code, watched.error().reason);
-	job.events = EPOLLIN;
+	if (!job.watched) {
+		auto watched = loop_->watch(job.fd.get(), kSocketEvents, [this, id](uint32_t) {
+			auto it = jobs_.find(id);
+			if (it != jobs_.end() && it->second->session)
+				advance(*it->second);
+		});
+		if (!watched)
+			return complete(id, watched.error().code, watched.error().reason);
+		job.watched = true;
+	}
 	advance(job);
 }
 
 void Worker::advance(Job &job) {
+	// Edge-triggered: the step runs until the socket would block, and the
+	// next edge (either way) comes back here.
 	auto r = job.session->step();
 	if (!r)
 		return complete(job.id, r.error().code, r.error().reason);
-	uint32_t want = 0;
-	switch (r.value()) {
-	case TlsSession::Progress::WantRead:
-		want = EPOLLIN;
-		break;
-	case TlsSession::Progress::WantWrite:
-		want = EPOLLOUT;
-		break;
-	case TlsSession::Progress::Done:
-		return finish(job);
-	}
-	if (want != job.events) {
-		if (auto m = loop_->modify(job.fd.get(), want); !m)
-			return complete(job.id, m.error().code, m.error().reason);
-		job.events = want;
-	}
+	if (r.value() == TlsSession::Progress::Done)
+		finish(job);
 }
 
 void Worker::start_reverse_dns(Job &job) {
@@ -347,8 +348,7 @@ void Worker::complete(uint64_t id, int status, const std::string &reason,
 	}
 	std::unique_ptr<Job> job = std::move(it->second);
 	jobs_.erase(it);
-	job_count_.store(jobs_.size());
-	if (job->events)
+	if (job->watched)
 		loop_->unwatch(job->fd.get());
 	if (job->deadline)
 		loop_->cancel_timer(job->deadline);
@@ -377,6 +377,7 @@ void Worker::complete(uint64_t id, int status, const std::string &reason,
 	shared_.stats.record_done(status, elapsed);
 	send_done(job->fd.get(), status, remote);
 	job->fd.reset(); // our copy of the socket goes only after DONE
+	job_count_.fetch_sub(1, std::memory_order_relaxed);
 	shared_.admission.release();
 }
 
@@ -385,6 +386,13 @@ void Worker::send_done(int fd, int status, const std::vector<uint32_t> &remote) 
 	if (auto r = channel_->done(msg); !r) {
 		shared_.stats.record_done_error();
 		LOG_WARN(shared_.log, "worker %u: fd %d: %s", index_, fd, r.error().reason.c_str());
+	}
+}
+
+void Worker::collect_done_refusals() {
+	for (const auto &e : channel_->done_refusals()) {
+		shared_.stats.record_done_error();
+		LOG_WARN(shared_.log, "worker %u: %s", index_, e.reason.c_str());
 	}
 }
 

@@ -420,8 +420,9 @@ int main(int argc, char **argv) {
 	tlsup::Log log;
 	tlsup::AgentOptions opts;
 	opts.config_path = conf;
-	opts.open_channel = [&]() -> tlsup::Result<std::unique_ptr<tlsup::HandshakeChannel>> {
-		auto ch = kernel.open_channel(true);
+	opts.open_channel =
+	        [&](bool notifications) -> tlsup::Result<std::unique_ptr<tlsup::HandshakeChannel>> {
+		auto ch = kernel.open_channel(notifications);
 		if (!ch)
 			return tlsup::make_error(EIO, "fake kernel: no channel");
 		return ch;

@@ -116,17 +116,22 @@ std::unique_ptr<tlsup::HandshakeChannel> FakeGenlKernel::open_channel(bool membe
 
 uint64_t FakeGenlKernel::submit(tlsup::AcceptReply request, int consumer_fd,
                                 key_serial_t link_keyring, bool send_keyring) {
-	std::lock_guard lock(mu_);
-	uint64_t id = next_id_++;
-	queue_.push_back({id, std::move(request), consumer_fd, link_keyring, send_keyring});
+	std::vector<int> members;
+	uint64_t id;
+	{
+		std::lock_guard lock(mu_);
+		id = next_id_++;
+		queue_.push_back({id, std::move(request), consumer_fd, link_keyring, send_keyring});
+		for (auto &ch : channels_)
+			if (ch->member)
+				members.push_back(ch->notify.get());
+		counters_.readies += members.size();
+	}
+	// Outside the lock: the agent's ACCEPT, woken by this, takes it.
 	std::vector<uint8_t> attrs;
 	put_u32(attrs, HANDSHAKE_A_ACCEPT_HANDLER_CLASS, HANDSHAKE_HANDLER_CLASS_TLSHD);
-	for (auto &ch : channels_) {
-		if (!ch->member)
-			continue;
-		send_genl(ch->notify.get(), HANDSHAKE_CMD_READY, 0, attrs);
-		counters_.readies++;
-	}
+	for (int fd : members)
+		send_genl(fd, HANDSHAKE_CMD_READY, 0, attrs);
 	return id;
 }
 

@@ -259,9 +259,12 @@ TEST_F(AttackKeyring, TheRetryTimerDoesNotLinkAnotherUsersKeyring) {
 	o.config_path = conf;
 	o.consumer_keyrings = {};
 	o.keyring_retry = 20ms;
-	o.open_channel = [&]() -> Result<std::unique_ptr<HandshakeChannel>> {
+	FakeChannel *acceptor = nullptr; // READY goes to the acceptor's channel
+	o.open_channel = [&](bool notifications) -> Result<std::unique_ptr<HandshakeChannel>> {
 		auto ch = std::make_unique<FakeChannel>(kernel);
 		channels.push_back(ch.get());
+		if (notifications)
+			acceptor = ch.get();
 		return std::unique_ptr<HandshakeChannel>(std::move(ch));
 	};
 	auto agent = Agent::create(o, log_.log());
@@ -288,7 +291,7 @@ TEST_F(AttackKeyring, TheRetryTimerDoesNotLinkAnotherUsersKeyring) {
 	p.psk_identity = "attacker-id";
 	p.psk_key = key_;
 	Peer peer(std::move(fds.first), p);
-	channels[0]->notify_ready();
+	acceptor->notify_ready();
 	ASSERT_TRUE(kernel.wait_dones(1));
 	peer.wait();
 	// EIO would mean the handshake succeeded (this host has no kTLS).
