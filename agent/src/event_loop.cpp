@@ -2,10 +2,33 @@
 #include "event_loop.hpp"
 
 #include <cstring>
+#include <ctime>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 
 namespace tlsup {
+
+Clock::time_point coarse_now() {
+	timespec ts{};
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return Clock::time_point(std::chrono::duration_cast<Clock::duration>(
+	        std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
+}
+
+namespace {
+
+// How far the coarse clock may lag a precise one: its resolution.
+std::chrono::milliseconds coarse_lag() {
+	static const std::chrono::milliseconds lag = [] {
+		timespec res{};
+		clock_getres(CLOCK_MONOTONIC_COARSE, &res);
+		auto ns = std::chrono::seconds(res.tv_sec) + std::chrono::nanoseconds(res.tv_nsec);
+		return std::chrono::ceil<std::chrono::milliseconds>(ns);
+	}();
+	return lag;
+}
+
+} // namespace
 
 Result<std::unique_ptr<EventLoop>> EventLoop::create() {
 	auto loop = std::unique_ptr<EventLoop>(new EventLoop());
@@ -115,7 +138,9 @@ void EventLoop::drain_posted() {
 int EventLoop::next_timeout_ms(int max_wait_ms) const {
 	if (timers_.empty())
 		return max_wait_ms;
-	auto delta = timers_.begin()->first.first - Clock::now();
+	// Until the coarse clock has passed the deadline: it lags by up to
+	// its resolution.
+	auto delta = timers_.begin()->first.first - coarse_now() + coarse_lag();
 	auto ms = std::chrono::ceil<std::chrono::milliseconds>(delta).count();
 	if (ms < 0)
 		ms = 0;
@@ -125,7 +150,9 @@ int EventLoop::next_timeout_ms(int max_wait_ms) const {
 }
 
 void EventLoop::fire_timers() {
-	auto now = Clock::now();
+	if (timers_.empty())
+		return;
+	auto now = coarse_now();
 	while (!timers_.empty() && timers_.begin()->first.first <= now) {
 		auto node = timers_.extract(timers_.begin());
 		timer_index_.erase(node.key().second);

@@ -23,6 +23,12 @@ namespace tlsup {
 
 using Clock = std::chrono::steady_clock;
 
+// CLOCK_MONOTONIC_COARSE as a Clock::time_point (the same clock, read at
+// the last tick): always answered by the vDSO, where a guest without a
+// usable TSC turns every precise read into a system call. Timers and
+// deadlines use it; latencies worth microseconds read Clock.
+Clock::time_point coarse_now();
+
 class EventLoop {
 public:
 	using FdHandler = std::function<void(uint32_t events)>;
@@ -44,6 +50,8 @@ public:
 	void unwatch(int fd);
 	// Takes FD out of the epoll set, handler or not.
 	void forget(int fd);
+	// WHEN is on Clock's (and coarse_now()'s) time line; the timer runs
+	// once coarse_now() has passed it: never early, at most a tick late.
 	TimerId add_timer(Clock::time_point when, Task task);
 	void cancel_timer(TimerId id);
 

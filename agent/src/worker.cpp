@@ -300,7 +300,7 @@ void Worker::start_reverse_dns(Job &job) {
 		                       ReverseNames{{}, "queue full: " + ticket.error().reason});
 	}
 	job.dns = std::move(ticket).value();
-	job.dns_timer = loop_->add_timer(Clock::now() + std::chrono::milliseconds(ms), [=, this] {
+	job.dns_timer = loop_->add_timer(coarse_now() + std::chrono::milliseconds(ms), [=, this] {
 		on_reverse_dns(id, make_error(ETIMEDOUT, "no answer within %u ms", ms));
 	});
 }
