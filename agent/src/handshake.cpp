@@ -272,14 +272,31 @@ int TlsSession::on_psk_identity(const gnutls_datum_t *username, gnutls_datum_t *
 }
 
 Result<TlsSession::Progress> TlsSession::step() {
+	// What an earlier step could not send goes before anything new.
+	if (out_sent_ < out_.size()) {
+		if (!flush_output())
+			return failure(GNUTLS_E_PUSH_ERROR);
+		if (out_sent_ < out_.size())
+			return Progress::WantWrite;
+	}
 	if (handshake_done_)
 		return Progress::Done;
 	auto r = run_handshake();
 	// Whatever happened, what GnuTLS was handed leaves the socket now and
 	// the rest of the peek stays there (behind a Finished: for kTLS).
 	auto consumed = consume_handed();
-	if (r && !consumed)
+	// And what GnuTLS wrote in this step -- records of one flight, an
+	// alert after a failure -- goes out in one send.
+	bool sent = flush_output();
+	if (!r)
+		return r;
+	if (!consumed)
 		return consumed.error();
+	if (!sent)
+		return failure(GNUTLS_E_PUSH_ERROR);
+	// Done only once the last flight is out: kTLS must not take it.
+	if (out_sent_ < out_.size())
+		return Progress::WantWrite;
 	return r;
 }
 
@@ -398,7 +415,7 @@ uint8_t *peek_buffer() {
 // current record. Once the peek is used up, what was handed is consumed
 // from the socket and the socket peeked again -- unless the last peek found
 // it emptier than the buffer, which says a new peek would find nothing that
-// the event loop will not report anyway.
+// the event loop will not report anyway, or unless output is waiting.
 ssize_t TlsSession::pull(gnutls_transport_ptr_t ptr, void *buf, size_t len) {
 	auto *self = static_cast<TlsSession *>(ptr);
 	auto fail = [self](int err) -> ssize_t {
@@ -411,7 +428,10 @@ ssize_t TlsSession::pull(gnutls_transport_ptr_t ptr, void *buf, size_t len) {
 		bool was_short = self->in_short_ && self->in_len_ > 0;
 		if (auto c = self->consume_handed(); !c)
 			return fail(self->last_io_errno_ ? self->last_io_errno_ : EIO);
-		if (was_short)
+		// Nor is there anything to ask the socket for while this step's
+		// output is unsent: in TLS 1.3 each handshake message the peer
+		// still owes answers what we are about to send it.
+		if (was_short || self->out_sent_ < self->out_.size())
 			return fail(EAGAIN);
 		ssize_t n;
 		do
@@ -453,21 +473,37 @@ Result<void> TlsSession::consume_handed() {
 	return {};
 }
 
+// GnuTLS's writes are collected and sent at the end of the step
+// (flush_output()): a flight GnuTLS writes record by record -- the client's
+// change_cipher_spec and Finished, the server's whole flight -- is one send.
 ssize_t TlsSession::vec_push(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt) {
 	auto *self = static_cast<TlsSession *>(ptr);
-	msghdr msg{};
-	msg.msg_iov = const_cast<iovec *>(reinterpret_cast<const iovec *>(iov));
-	msg.msg_iovlen = static_cast<size_t>(iovcnt);
-	ssize_t n;
-	do
-		n = ::sendmsg(self->setup_.fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		if (errno != EAGAIN)
-			self->last_io_errno_ = errno;
-		gnutls_transport_set_errno(self->session_.get(), errno);
+	size_t total = 0;
+	for (int i = 0; i < iovcnt; i++) {
+		const auto *p = static_cast<const uint8_t *>(iov[i].iov_base);
+		self->out_.insert(self->out_.end(), p, p + iov[i].iov_len);
+		total += iov[i].iov_len;
 	}
-	return n;
+	return static_cast<ssize_t>(total);
+}
+
+bool TlsSession::flush_output() {
+	while (out_sent_ < out_.size()) {
+		ssize_t n = ::send(setup_.fd, out_.data() + out_sent_, out_.size() - out_sent_,
+		                   MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return true; // the rest when the socket is writable
+		if (n < 0) {
+			last_io_errno_ = errno;
+			return false;
+		}
+		out_sent_ += static_cast<size_t>(n);
+	}
+	std::vector<uint8_t>().swap(out_); // a handshake in flight keeps no buffer
+	out_sent_ = 0;
+	return true;
 }
 
 int TlsSession::pull_timeout(gnutls_transport_ptr_t ptr, unsigned) {
