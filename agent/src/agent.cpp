@@ -45,7 +45,12 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 	TRY(ensure_process_keyring());
 	agent->peer_keys_ =
 	        std::make_unique<PeerCertificateKeys>(TRY(PeerCertificateKeys::create()));
-	agent->accept_keyrings_ = TRY(AcceptKeyrings::create(log));
+	// tlsup.ko or upstream's net/handshake: tlsup.ko keeps a request whose
+	// READY overflowed (NETLINK_BROADCAST_ERROR), and names in KEYRING
+	// every keyring its ACCEPT links.
+	const bool tlsup_ko = agent->opts_.kernel_is_tlsup_ko ? *agent->opts_.kernel_is_tlsup_ko
+	                                                      : kernel_keeps_overflowed_requests();
+	agent->accept_keyrings_ = TRY(AcceptKeyrings::create(log, tlsup_ko));
 	agent->files_ = TRY(FileWatch::create());
 	agent->admission_ = std::make_unique<Admission>(cfg.max_inflight);
 	TRY(agent->apply(cfg, true));
@@ -76,7 +81,6 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 		n = cpus > 0 ? static_cast<unsigned>(cpus) : 1;
 	}
-	bool keeps = kernel_keeps_overflowed_requests();
 	{
 		auto policy = TRY(Priorities::create()); // each worker builds its own
 		LOG_INFO(log, "crypto policy: GnuTLS's default priority + \"%s\"",
@@ -90,7 +94,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 	auto open_channel = [&](bool notifications) -> Result<std::unique_ptr<HandshakeChannel>> {
 		if (agent->opts_.open_channel)
 			return agent->opts_.open_channel(notifications);
-		auto g = GenlChannel::open(notifications, keeps);
+		auto g = GenlChannel::open(notifications, tlsup_ko);
 		if (!g)
 			return g.error();
 		if (notifications)

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,9 @@ struct AgentOptions {
 	// Opens a kernel channel: the acceptor's (NOTIFICATIONS: READY and
 	// ACCEPT) or a worker's (DONE); GenlChannel::open by default.
 	std::function<Result<std::unique_ptr<HandshakeChannel>>(bool notifications)> open_channel;
+	// Whether the kernel side is tlsup.ko; nullopt: found out
+	// (kernel_keeps_overflowed_requests()). Tests and the benchmark say.
+	std::optional<bool> kernel_is_tlsup_ko;
 	// Installs kTLS on a finished handshake's socket; install_ktls by
 	// default (the benchmark stubs it where the host has no kTLS).
 	std::function<Result<void>(int fd, const TrafficSecrets &)> install;

@@ -21,7 +21,8 @@
 //
 //   agent_cost --auth x509|psk --ca CA --cert CERT --key KEY --psk ID:HEX
 //              [--rounds R] [--count N] [--workers W] [--concurrency C]
-//              [--keyring configured|private|none] [--no-cpu] [--no-syscalls]
+//              [--keyring configured|private|none] [--kernel tlsup|upstream]
+//              [--no-cpu] [--no-syscalls]
 //              [--max-syscalls S] [--max-keyctl K] [--max-woken W]
 //
 // Prints a summary and one JSON line ("agent_cost": {...}). With --max-*,
@@ -315,7 +316,7 @@ private:
 };
 
 struct Options {
-	std::string auth = "x509", ca, keyring = "configured";
+	std::string auth = "x509", ca, keyring = "configured", kernel = "tlsup";
 	bench::TlsOptions tls;
 	int rounds = 10, count = 50, workers = 1, concurrency = 1;
 	bool cpu = true, syscalls = true;
@@ -360,6 +361,8 @@ int main(int argc, char **argv) {
 			o.concurrency = std::stoi(val());
 		else if (a == "--keyring")
 			o.keyring = val();
+		else if (a == "--kernel")
+			o.kernel = val();
 		else if (a == "--no-cpu")
 			o.cpu = false;
 		else if (a == "--no-syscalls")
@@ -420,6 +423,9 @@ int main(int argc, char **argv) {
 	tlsup::Log log;
 	tlsup::AgentOptions opts;
 	opts.config_path = conf;
+	// tlsup.ko names the keyring its ACCEPT links; upstream does not.
+	const bool tlsup_ko = o.kernel == "tlsup";
+	opts.kernel_is_tlsup_ko = tlsup_ko;
 	opts.open_channel =
 	        [&](bool notifications) -> tlsup::Result<std::unique_ptr<tlsup::HandshakeChannel>> {
 		auto ch = kernel.open_channel(notifications);
@@ -495,7 +501,7 @@ int main(int argc, char **argv) {
 		auto submit_one = [&] {
 			int fd = server.connect_client();
 			tlsup::AcceptReply r = templ;
-			uint64_t id = kernel.submit(std::move(r), fd, link, true);
+			uint64_t id = kernel.submit(std::move(r), fd, link, tlsup_ko);
 			fds[id] = fd;
 			submitted++;
 		};
@@ -652,8 +658,9 @@ int main(int argc, char **argv) {
 	agent = tlsup::make_error(0, "gone"); // the agent's threads end here
 
 	const char *auth = psk ? "psk" : "x509";
-	std::printf("agent_cost: %s, %d worker(s), concurrency %d, keyring %s\n", auth, o.workers,
-	            o.concurrency, psk ? o.keyring.c_str() : "-");
+	std::printf("agent_cost: %s, %d worker(s), concurrency %d, keyring %s, kernel %s\n", auth,
+	            o.workers, o.concurrency, psk ? o.keyring.c_str() : "-",
+	            tlsup_ko ? "tlsup.ko" : "upstream");
 	if (o.cpu)
 		std::printf(
 		        "  CPU per handshake: agent %.0f us, bare GnuTLS client %.0f us "
@@ -694,9 +701,9 @@ int main(int argc, char **argv) {
 
 	// One JSON line for the reports.
 	std::printf("{\"agent_cost\":{\"auth\":\"%s\",\"workers\":%d,\"concurrency\":%d,"
-	            "\"keyring\":\"%s\",\"rounds\":%d,\"count\":%d",
-	            auth, o.workers, o.concurrency, psk ? o.keyring.c_str() : "-", o.rounds,
-	            o.count);
+	            "\"keyring\":\"%s\",\"kernel\":\"%s\",\"rounds\":%d,\"count\":%d",
+	            auth, o.workers, o.concurrency, psk ? o.keyring.c_str() : "-",
+	            tlsup_ko ? "tlsup.ko" : "upstream", o.rounds, o.count);
 	if (o.cpu)
 		std::printf(",\"agent_us\":%.1f,\"bare_us\":%.1f,\"ratio\":%.4f,\"ratio_p10\":%.4f,"
 		            "\"ratio_p90\":%.4f",

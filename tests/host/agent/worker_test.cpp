@@ -27,9 +27,10 @@ using namespace std::chrono_literals;
 class WorkerHarness {
 public:
 	explicit WorkerHarness(unsigned limit = 64,
-	                       ReverseResolver::Lookup lookup = ReverseResolver::system_lookup)
+	                       ReverseResolver::Lookup lookup = ReverseResolver::system_lookup,
+	                       bool tlsup_ko = false)
 	    : admission(limit), resolver(std::make_unique<ReverseResolver>(1, std::move(lookup))),
-	      accept_keyrings(AcceptKeyrings::create(log.log()).value()),
+	      accept_keyrings(AcceptKeyrings::create(log.log(), tlsup_ko).value()),
 	      shared{log.log(), creds,    keyrings,    admission,       stats,
 	             *resolver, settings, peer_keys(), *accept_keyrings} {
 		// As the agent does before its threads start: one process keyring
@@ -455,7 +456,7 @@ std::vector<key_serial_t> process_keyring_contents() {
 }
 
 void psk_stays_with_its_consumer(bool kernel_sends_keyring) {
-	WorkerHarness h;
+	WorkerHarness h(64, ReverseResolver::system_lookup, kernel_sends_keyring);
 	key_serial_t ring_a = add_keyring("consumer A", KEY_SPEC_SESSION_KEYRING);
 	key_serial_t ring_b = add_keyring("consumer B", KEY_SPEC_SESSION_KEYRING);
 	auto key = random_bytes(32);
