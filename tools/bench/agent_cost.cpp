@@ -463,8 +463,11 @@ int main(int argc, char **argv) {
 		if (!before.count(t))
 			agent_tids.push_back(t);
 	std::vector<bool> is_worker;
-	for (pid_t t : agent_tids)
-		is_worker.push_back(thread_name(t).rfind("tlsupd-w", 0) == 0);
+	std::vector<std::string> names;
+	for (pid_t t : agent_tids) {
+		names.push_back(thread_name(t));
+		is_worker.push_back(names.back().rfind("tlsupd-w", 0) == 0);
+	}
 
 	auto prios = tlsup::Priorities::create();
 	if (!prios)
@@ -533,7 +536,7 @@ int main(int argc, char **argv) {
 						if (!diff.per_thread[i])
 							continue;
 						std::printf("  request: %s:",
-						            thread_name(agent_tids[i]).c_str());
+						            names[i].c_str());
 						for (const auto &[k, v] : diff.thread_by_name[i])
 							if (v)
 								std::printf(
@@ -558,6 +561,7 @@ int main(int argc, char **argv) {
 	}
 
 	uint64_t agent_ut = 0, agent_st = 0, agent_sw = 0;
+	std::vector<double> thread_cpu_us(agent_tids.size(), 0.0);
 	if (o.cpu) {
 		std::vector<std::pair<uint64_t, uint64_t>> t0;
 		std::vector<uint64_t> sw0;
@@ -573,8 +577,11 @@ int main(int argc, char **argv) {
 				agent_batch(o.count, false);
 				std::this_thread::sleep_for(2ms);
 				uint64_t sum = 0;
-				for (size_t i = 0; i < agent_tids.size(); i++)
-					sum += thread_cpu_ns(agent_tids[i]) - c0[i];
+				for (size_t i = 0; i < agent_tids.size(); i++) {
+					uint64_t d = thread_cpu_ns(agent_tids[i]) - c0[i];
+					sum += d;
+					thread_cpu_us[i] += static_cast<double>(d) / 1e3;
+				}
 				agent_us.push_back(static_cast<double>(sum) / 1e3 / o.count);
 			};
 			auto run_bare = [&] {
@@ -631,7 +638,7 @@ int main(int argc, char **argv) {
 		counted_handshakes = n;
 		if (getenv("AGENT_COST_THREADS"))
 			for (size_t i = 0; i < agent_tids.size(); i++) {
-				std::printf("  thread %s:", thread_name(agent_tids[i]).c_str());
+				std::printf("  thread %s:", names[i].c_str());
 				for (const auto &[k, v] : d.thread_by_name[i])
 					if (v)
 						std::printf(" %s %.2f", k.c_str(),
@@ -661,6 +668,10 @@ int main(int argc, char **argv) {
 	std::printf("agent_cost: %s, %d worker(s), concurrency %d, keyring %s, kernel %s\n", auth,
 	            o.workers, o.concurrency, psk ? o.keyring.c_str() : "-",
 	            tlsup_ko ? "tlsup.ko" : "upstream");
+	if (o.cpu && getenv("AGENT_COST_THREADS"))
+		for (size_t i = 0; i < agent_tids.size(); i++)
+			std::printf("  thread %s: %.1f us CPU per handshake\n", names[i].c_str(),
+			            thread_cpu_us[i] / (o.rounds * o.count));
 	if (o.cpu)
 		std::printf(
 		        "  CPU per handshake: agent %.0f us, bare GnuTLS client %.0f us "
