@@ -1,17 +1,23 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # tlsup: top-level targets. The module itself is built by Kbuild (see Kbuild);
-# userspace (tlsupd, tlsupctl, host tests) by CMake; kernel-side tests run in
-# User-Mode Linux built by tools/uml/kernel.sh into $(TLSUP_CACHE).
+# userspace (tlsupd, tlsupctl, host tests) by CMake; kernel-side tests run on
+# Debian's own kernels under qemu (tools/vm, fetched into $(TLSUP_CACHE)), an
+# x86-64 debug kernel and User-Mode Linux (tools/uml); tools/target.sh names
+# each kernel ("make targets" lists them).
 #
 #   make deps     install Debian packages the build and tests need
+#   make vm       fetch Debian's stock kernels and build the x86-64 debug kernel
 #   make uml      build (or reuse) the UML kernels, base and debug flavours
+#   make modules-TARGET  tlsup.ko and the test consumer for one kernel target
+#                 into build/module/TARGET (make modules-stock-6.1)
 #   make module   tlsup.ko against the UML tree and Debian's x86_64 headers
 #   make agent    tlsupd and tlsupctl
 #   make style    checkpatch on the shims, clang-format on the C++
 #   make check    all of the above, then every test suite; ends with
 #                 "N passed, N failed"
-#   make demo     all set-up, then a kernel consumer's handshakes in UML
+#   make demo     all set-up, then a kernel consumer's handshakes on Debian's
+#                 own 6.1 kernel under qemu
 #   make bench    the benchmarks (tools/bench), reconnect storms included
 #   make bench-storm  the reconnect storms alone
 #   make stress   the long fuzzing and load/unload runs
@@ -38,7 +44,7 @@ DISTRO_KDIR ?= $(shell ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -
 # Debian packages: build tools, kernel sources, userspace libraries, test peers.
 DEPS := build-essential flex bison bc libelf-dev libssl-dev ccache xz-utils cpio \
 	kmod pahole dwarves linux-source-$(UML_VERSION) linux-source-$(UPSTREAM_VERSION) \
-	linux-headers-amd64 \
+	linux-headers-amd64 qemu-system-x86 \
 	python3 iproute2 keyutils gnutls-bin procps psmisc \
 	libgnutls28-dev libnl-3-dev libnl-genl-3-dev libkeyutils-dev \
 	cmake pkg-config googletest libgtest-dev clang clang-format libclang-rt-14-dev jq \
@@ -48,7 +54,8 @@ DEPS := build-essential flex bison bc libelf-dev libssl-dev ccache xz-utils cpio
 	nvme-cli nfs-common nfs-kernel-server
 
 .PHONY: dkms-sources dkms-install dkms-uninstall dkms-check install deb
-.PHONY: uml-upstream module-uml-upstream uml-nohs module-uml-nohs stress
+.PHONY: uml-upstream module-uml-upstream uml-nohs module-uml-nohs stress vm targets
+.PHONY: agent-bin guest-tools
 .PHONY: all deps uml uml-base uml-debug module module-uml module-uml-debug module-distro \
 	agent host-tests style check check-run demo bench bench-storm clean
 
@@ -63,6 +70,17 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 			--no-install-recommends $$missing >/dev/null; \
 	else echo "deps: all installed"; fi
+
+vm:
+	@tools/vm/fetch.sh stock-6.1 >/dev/null
+	@tools/vm/fetch.sh stock-6.12 >/dev/null
+	@tools/vm/kernel.sh debug >/dev/null
+
+targets:
+	@tools/target.sh list
+
+modules-%:
+	tools/target.sh modules $*
 
 uml: uml-base uml-debug uml-upstream uml-nohs
 uml-nohs:
@@ -120,26 +138,38 @@ agent:
 	cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build $(BUILD)/release -j$(JOBS)
 
+# Only what is installed, and what the guests run (make demo, the kernel
+# suites): the release tree without the host tests, which the sanitizer
+# trees build and run.
+agent-bin:
+	cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD)/release -j$(JOBS) --target tlsupd tlsupctl
+guest-tools: agent-bin
+	cmake --build $(BUILD)/release -j$(JOBS) --target tlspeer genl_fuzz tlsupd_ktls_live_test
+	$(MAKE) -C $(BUILD)/release/tools/bench -j$(JOBS)
+
 style:
 	@scripts/check-style
 
 check: deps
 	@scripts/check-all
 
-demo: deps uml-base module-uml agent
+demo: deps guest-tools
 	@tools/demo/demo.sh
 
-# The upcall benchmark on 6.1 (tlsup.ko), then the reconnect storms of the
-# kernel's own consumers on 6.12 (tools/bench/storm.sh).
-bench: deps uml-base module-uml agent uml-upstream
-	@tools/bench/run.sh; a=$$?; tools/bench/storm.sh full; b=$$?; [ $$a = 0 ] && [ $$b = 0 ]
+# The upcall benchmark on 6.1 (tlsup.ko) in UML and on Debian's stock 6.1
+# under qemu, then the reconnect storms of the kernel's own consumers on
+# 6.12 (tools/bench/storm.sh).
+bench: deps uml-base module-uml agent uml-upstream modules-stock-6.1
+	@tools/bench/run.sh; a=$$?; BENCH_TARGET=stock-6.1 tools/bench/run.sh; s=$$?; \
+		tools/bench/storm.sh full; b=$$?; [ $$a = 0 ] && [ $$s = 0 ] && [ $$b = 0 ]
 
 bench-storm: deps uml-upstream agent
 	@tools/bench/storm.sh full
 
 # The long runs: a million netlink messages, 200 load/unload cycles, the
 # explorer with 3 preemptions, and the core fuzzer for 10 minutes.
-stress: deps uml-base uml-debug module-uml module-uml-debug agent
+stress: deps agent
 	@scripts/stress
 
 # The module's sources as DKMS wants them: /usr/src/tlsup-VERSION. The same
@@ -194,7 +224,7 @@ deb:
 # exists. The unit's ExecStart/ExecReload follow PREFIX.
 PREFIX ?= /usr/local
 UNITDIR ?= $(PREFIX)/lib/systemd/system
-install: agent
+install: agent-bin
 	install -D -m 0755 $(BUILD)/release/agent/tlsupd $(DESTDIR)$(PREFIX)/sbin/tlsupd
 	install -D -m 0755 $(BUILD)/release/agent/tlsupctl $(DESTDIR)$(PREFIX)/sbin/tlsupctl
 	install -d $(DESTDIR)$(UNITDIR)

@@ -391,12 +391,17 @@ case_netns_agent_serves_own_namespace() {
 	local ns="nsenter --net=/run/netns/e2e-ns1"
 	$ns "$TLSUPD" -c "$WORK/tlsupd.conf" -d -w 1 >"$WORK/agent-ns1.log" 2>&1 &
 	local ns_agent=$!
-	sleep 1
 	next_port
 	$ns "$TLSPEER" server --port $port --cert pki/server.pem \
 		--key pki/server.key --mode echo >"$WORK/peer-ns1.out" 2>&1 &
 	local ns_peer=$!
-	sleep 0.5
+	# Both ready, however loaded the machine: the agent has joined the
+	# family (its "running" line), the peer listens.
+	for _ in $(seq 200); do
+		grep -q 'tlsupd running' "$WORK/agent-ns1.log" 2>/dev/null &&
+			grep -q '^listening' "$WORK/peer-ns1.out" 2>/dev/null && break
+		sleep 0.05
+	done
 	group=$((group + 1))
 	$ns sh -c "echo 'start id=$group role=client port=$port auth=anon peername=localhost timeout=10000 send=4096 recv=4096' >$CTL"
 	ctl wait "id=$group" timeout=30000

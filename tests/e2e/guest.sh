@@ -1,17 +1,19 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The end-to-end suite, inside UML: tlsup.ko + tlsupd + the test consumer
+# The end-to-end suite, inside a guest (tools/target.sh run): tlsup.ko + tlsupd + the test consumer
 # (tools/testmod) + GnuTLS peers. Prints TAP. Cases to run can be narrowed
 # with E2E_ONLY="regex" in the environment.
 #
-# On the "upstream" kernel flavour (6.12 with its own net/handshake) there
+# On a kernel with its own net/handshake (Debian's 6.12, UML "upstream") there
 # is no tlsup.ko: the same agent and the same consumer module, built
 # against the kernel's <net/handshake.h>, run against upstream's service.
 set -u
-M=$TLSUP_ROOT/build/module/uml-$TLSUP_VERSION-$TLSUP_FLAVOUR
+M=${TLSUP_MODULES:-$TLSUP_ROOT/build/module/uml-$TLSUP_VERSION-$TLSUP_FLAVOUR}
+# A kernel with its own net/handshake has the family before anything is
+# loaded (UML "upstream", Debian's 6.12).
 UPSTREAM=0
-[ "$TLSUP_FLAVOUR" = upstream ] && UPSTREAM=1
+genl ctrl get name handshake >/dev/null 2>&1 && UPSTREAM=1
 # shellcheck source=tests/e2e/lib.sh
 . "$TLSUP_ROOT/tests/e2e/lib.sh"
 cd "$WORK" || exit 1
@@ -130,7 +132,10 @@ if [ "$UPSTREAM" = 1 ]; then
 		{ echo "Bail out! this kernel has no in-tree handshake family"; exit 1; }
 	echo "# upstream net/handshake: $(uname -r), no tlsup.ko"
 else
+	# Distribution kernels have kTLS as a module (built into UML).
+	[ -d /sys/module/tls ] || modprobe tls || { echo "Bail out! modprobe tls"; exit 1; }
 	insmod "$M/tlsup.ko" || { echo "Bail out! insmod tlsup.ko"; exit 1; }
+	echo "# tlsup.ko on $(uname -r), $(nproc) CPUs"
 fi
 insmod "$M/tools/testmod/tlsup_testmod.ko" || { echo "Bail out! insmod tlsup_testmod.ko"; exit 1; }
 pki || { echo "Bail out! test PKI"; exit 1; }

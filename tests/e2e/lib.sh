@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=bash
 #
-# Helpers for the end-to-end cases (sourced by guest.sh inside UML).
+# Helpers for the end-to-end cases (sourced by guest.sh inside the guest).
 
 CTL=/sys/kernel/debug/tlsup_testmod/ctl
 RESULTS=/sys/kernel/debug/tlsup_testmod/results
@@ -9,7 +9,9 @@ TLSPEER=$TLSUP_ROOT/build/release/tests/e2e/tlspeer
 MAX_PENDING=/sys/module/tlsup/parameters/max_pending
 TLSUPD=$TLSUP_ROOT/build/release/agent/tlsupd
 TLSUPCTL=$TLSUP_ROOT/build/release/agent/tlsupctl
-WORK=$TLSUP_RUN
+# Sockets cannot be bound on the 9p share of a qemu guest: its scratch
+# directory is on tmpfs (TLSUP_WORK); UML's hostfs run directory allows them.
+WORK=${TLSUP_WORK:-$TLSUP_RUN}
 group=0
 port=5000
 case_no=0

@@ -5,7 +5,7 @@
 # copies each suite's KTAP results out of debugfs, runs a kmemleak scan on
 # kernels that have it, and unloads everything. Output goes to $TLSUP_RUN.
 set -u
-M=$TLSUP_ROOT/build/module/uml-$TLSUP_VERSION-$TLSUP_FLAVOUR
+M=${TLSUP_MODULES:-$TLSUP_ROOT/build/module/uml-$TLSUP_VERSION-$TLSUP_FLAVOUR}
 out=$TLSUP_RUN
 
 insmod "$M/tests/kunit/tlsup_kunit_netns.ko" || exit 10

@@ -7,7 +7,8 @@
 # or successful cancel), nothing may be left in /proc/net/tlsup, and both
 # modules must unload. Messages per sender: $STRESS_MESSAGES.
 set -u
-M=$TLSUP_ROOT/build/module/uml-$TLSUP_VERSION-$TLSUP_FLAVOUR
+cd "${TLSUP_WORK:-$PWD}" || exit 1
+M=${TLSUP_MODULES:-$TLSUP_ROOT/build/module/uml-$TLSUP_VERSION-$TLSUP_FLAVOUR}
 FUZZ=$TLSUP_ROOT/build/release/tests/stress/genl_fuzz
 CTL=/sys/kernel/debug/tlsup_testmod/ctl
 RES=/sys/kernel/debug/tlsup_testmod/results

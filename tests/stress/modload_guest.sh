@@ -7,7 +7,8 @@
 # consumer makes real requests, which the agents end, before it goes again.
 # Every insmod and rmmod must succeed; the console must stay clean.
 set -u
-M=$TLSUP_ROOT/build/module/uml-$TLSUP_VERSION-$TLSUP_FLAVOUR
+cd "${TLSUP_WORK:-$PWD}" || exit 1
+M=${TLSUP_MODULES:-$TLSUP_ROOT/build/module/uml-$TLSUP_VERSION-$TLSUP_FLAVOUR}
 FUZZ=$TLSUP_ROOT/build/release/tests/stress/genl_fuzz
 CTL=/sys/kernel/debug/tlsup_testmod/ctl
 cycles=${STRESS_CYCLES:-200}

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The systemd test, inside the UML guest, run by tlsup-test.service on a
+# The systemd test, inside the guest (Debian's stock 6.12 under qemu,
+# tools/vm/boot.sh), run by tlsup-test.service on a
 # Debian 12 root where systemd is PID 1 (tests/systemd/run boots it twice).
 #
 #   guest.sh install   first boot: install the packages as the README says,
@@ -12,19 +13,20 @@
 #
 # TAP goes to $T/output-PHASE and the console. The last console line is
 # TLSUP-EXIT-STATUS=N; then the guest powers off through systemd (whose
-# systemd-shutdown ends with reboot(RB_POWER_OFF): UML's halt).
+# systemd-shutdown ends with reboot(RB_POWER_OFF), which ends qemu).
 set -u
 T=/root/tlsup-test
 # It rewrites /etc and installs packages: only ever in the guest, booted
-# from the test's root tree over hostfs with systemd as PID 1.
-if ! grep -qw 'rootfstype=hostfs' /proc/cmdline || [ ! -f /.tlsup-rootfs-done ] ||
+# from the test's root tree with systemd as PID 1.
+if ! grep -qw 'TLSUP_ROOTFS=1' /proc/cmdline || [ ! -f /.tlsup-rootfs-done ] ||
 	[ "$(cat /proc/1/comm)" != systemd ]; then
 	echo "guest.sh: not in the systemd test guest; refusing" >&2
 	exit 2
 fi
 phase=${1:?install or boot}
-export TLSUP_RUN=$T/work TLSUP_ROOT=$T
-mkdir -p "$TLSUP_RUN"
+# Scratch files and sockets on tmpfs (the root tree is a 9p share).
+export TLSUP_RUN=$T/work TLSUP_ROOT=$T TLSUP_WORK=/run/tlsup-work
+mkdir -p "$TLSUP_RUN" "$TLSUP_WORK"
 exec > >(tee "$T/output-$phase") 2>&1
 # shellcheck source=tests/e2e/lib.sh
 . "$T/lib.sh"
@@ -173,6 +175,9 @@ phase_install() {
 		is "$p installed" "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" "install ok installed"
 	done
 	check "DKMS has the module's sources" bash -c 'dkms status tlsup 2>/dev/null | grep -q "^tlsup/"'
+	# This kernel has the service: tlsup-dkms installs without building.
+	check "no tlsup.ko for $(uname -r) (the kernel's own service)" \
+		test ! -e "/usr/lib/modules/$(uname -r)/updates/dkms/tlsup.ko"
 	is "tlsupd.service enabled by the package" "$(systemctl is-enabled tlsupd.service)" enabled
 	# On a merged-/usr root systemd names it by /lib, the same directory.
 	check "unit file from /usr/lib/systemd/system ($(dpkg -S /usr/lib/systemd/system/tlsupd.service 2>&1))" \
@@ -308,8 +313,48 @@ phase_install() {
 	finish
 }
 
+# Debian's 6.1 (no in-tree service): the headers and both packages
+# installed with apt, DKMS builds tlsup.ko inside this guest, the module
+# loads, the packaged agent serves a kernel consumer through it.
+phase_dkms() {
+	echo "TAP version 13"
+	local start st kver
+	kver=$(uname -r)
+	start=$(date +%s)
+	cd "$T/debs" || exit 1
+	DEBIAN_FRONTEND=noninteractive apt install -y ./headers/*.deb ./tlsup-dkms_*_all.deb \
+		./tlsupd_*_amd64.deb >"$WORK/apt.log" 2>&1
+	st=$?
+	cd "$WORK" || exit 1
+	check "apt install the headers, ./tlsup-dkms_*.deb, ./tlsupd_*.deb ($(( $(date +%s) - start ))s)" \
+		test "$st" = 0 || sed 's/^/#   /' "$WORK/apt.log" | tail -n 30
+	local status_line
+	status_line=$(dkms status -k "$kver" tlsup 2>&1)
+	check "DKMS built and installed tlsup for $kver ('$status_line')" \
+		grep -q "^tlsup/.*$kver.*installed" <<<"$status_line"
+	check "modinfo: tlsup.ko under updates/dkms ($(modinfo -n tlsup 2>&1))" \
+		bash -c 'modinfo -n tlsup | grep -q /updates/dkms/'
+	check "modprobe tlsup" modprobe tlsup
+	check "the handshake family is registered" genl ctrl get name handshake
+	is "tlsupd.service started by the package" "$(prop tlsupd.service ActiveState)" active
+	install -m 0644 "$T/pki/ca.pem" /etc/tlsupd/ca.pem
+	install -m 0644 "$T/pki/client.pem" /etc/tlsupd/client.pem
+	install -m 0600 -o root -g root "$T/pki/client.key" /etc/tlsupd/client.key
+	good_conf
+	# The agent joins the family it found at start-up; restart it now that
+	# tlsup.ko is loaded (at the next boot, modules-load orders them).
+	systemctl restart tlsupd.service
+	insmod "$T/tlsup_testmod.ko" || { not_ok "insmod tlsup_testmod.ko"; finish; }
+	handshake "a consumer's handshake through the DKMS-built tlsup.ko and the packaged agent"
+	is "tlsupd active for the next boot's test" "$(prop tlsupd.service ActiveState)" active
+	finish
+}
+
 phase_boot() {
 	echo "TAP version 13"
+	if [ -e /usr/lib/modules/"$(uname -r)"/updates/dkms/tlsup.ko ]; then
+		check "tlsup.ko loaded at boot (systemd-modules-load)" test -d /sys/module/tlsup
+	fi
 	is "tlsupd.service started at boot" "$(prop tlsupd.service ActiveState)" active
 	is "... without a restart" "$(prop tlsupd.service NRestarts)" 0
 	local t_agent t_pre t_modules
@@ -319,8 +364,8 @@ phase_boot() {
 	check "ready before remote-fs-pre.target ($t_agent < $t_pre us)" test "$t_agent" -gt 0 -a "$t_agent" -lt "$t_pre"
 	check "after systemd-modules-load.service ($t_modules < $t_agent us)" \
 		test "$t_modules" -gt 0 -a "$t_modules" -lt "$t_agent"
-	# tlsup-dkms's modules-load.d file names tlsup.ko, which this kernel
-	# (in-tree net/handshake) does not have: the boot is still clean.
+	# tlsup-dkms's modules-load.d file names tlsup.ko, which a kernel with
+	# the in-tree net/handshake does not have: the boot is still clean.
 	check "/usr/lib/modules-load.d/tlsup.conf installed" test -f /usr/lib/modules-load.d/tlsup.conf
 	is "systemd-modules-load.service" \
 		"$(prop systemd-modules-load.service ActiveState)/$(prop systemd-modules-load.service Result)" \
@@ -335,6 +380,7 @@ phase_boot() {
 
 case $phase in
 install) phase_install ;;
+dkms) phase_dkms ;;
 boot) phase_boot ;;
 *) echo "Bail out! unknown phase $phase"; finish ;;
 esac

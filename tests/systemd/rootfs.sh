@@ -18,11 +18,13 @@ suite=bookworm
 # systemd as PID 1 and its tools (systemctl, journalctl, systemd-analyze),
 # D-Bus for systemd-analyze security; what the tests run (kmod for insmod,
 # keyutils, iproute2, procps, gnutls-bin's certtool); tlsupd's libraries so
-# that the package installs offline; dkms and g++ so that tlsup-dkms does.
+# that the package installs offline; dkms and g++ so that tlsup-dkms does,
+# and what Debian's kernel headers need to build a module there (their
+# compiler package, kbuild's libraries).
 packages=(
 	systemd dbus kmod keyutils iproute2 procps gnutls-bin
 	libgnutls30 libnl-3-200 libnl-genl-3-200 libkeyutils1 libglib2.0-0 libsystemd0
-	dkms g++
+	dkms g++ make linux-compiler-gcc-12-x86 libelf1 libssl3 pahole
 )
 
 stamp=$( (echo "$suite $mirror"; cat "$0") | sha256sum | cut -c1-16)

@@ -9,13 +9,14 @@
 #                      10,000-in-flight scale run
 # BENCH_PROFILE=smoke  a few small points, no scale run (make check)
 set -u
-M=$TLSUP_ROOT/build/module/uml-$TLSUP_VERSION-base
+M=${TLSUP_MODULES:-$TLSUP_ROOT/build/module/uml-$TLSUP_VERSION-base}
 B=$TLSUP_ROOT/build/release
 CTL=/sys/kernel/debug/tlsup_testmod/ctl
 RESULTS=/sys/kernel/debug/tlsup_testmod/results
 OUT=$TLSUP_RUN/bench.jsonl
 profile=${BENCH_PROFILE:-full}
-cd "$TLSUP_RUN" || exit 1
+# Sockets cannot be bound on a qemu guest's 9p run directory: work on tmpfs.
+cd "${TLSUP_WORK:-$TLSUP_RUN}" || exit 1
 : >"$OUT"
 log() { echo "bench: $*"; }
 emit() { echo "$*" >>"$OUT"; }
@@ -38,6 +39,7 @@ printf "$(echo "$PSK_HEX" | sed 's/../\\x&/g')" >psk.bin
 RING=$(keyctl newring bench @u)
 PSK_KEY=$(keyctl padd user bench-identity "$RING" <psk.bin)
 
+[ -d /sys/module/tls ] || modprobe tls || exit 10
 insmod "$M/tlsup.ko" max_pending=20000 || exit 10
 insmod "$M/tools/testmod/tlsup_testmod.ko" || exit 11
 cat >tlsupd.conf <<EOF

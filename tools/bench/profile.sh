@@ -15,7 +15,7 @@ tool=${3:-callgrind}
 BENCH_PROFILE=$tool BENCH_AUTH=${1:-x509} BENCH_COUNT=${2:-300} TLSUP_KEEP_RUNS=1 \
 	"$root/tools/uml/run.sh" -t 1800 -m 2G -l "$log" -- "$root/tools/bench/guest.sh"
 status=$?
-run=$(grep -a -o 'TLSUP_RUN=[^ ]*' "$log" | head -n 1 | cut -d= -f2)
+run=$(grep -a -o 'TLSUP_RUN=[^ ]*' "$log" | head -n 1 | cut -d= -f2 | tr -d '\r')
 if [ "$tool" = strace ]; then
 	cp "$run/strace.out" "$root/build/bench/strace.txt" || exit 1
 	grep -a '^bench:' "$run/output"

@@ -7,23 +7,27 @@
 # and prints a table.
 #
 #   tools/bench/run.sh [full|smoke]
+#
+# BENCH_TARGET picks the kernel (tools/target.sh list; default uml-6.1-base,
+# e.g. stock-6.1 for Debian's own under qemu, BENCH_CPUS virtual CPUs).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 profile=${1:-full}
+target=${BENCH_TARGET:-uml-${UML_VERSION:-6.1}-base}
 out=$root/build/bench
 mkdir -p "$out" "$root/build/uml"
 for f in "$root/build/release/tools/bench/bench_server" "$root/build/release/tools/bench/inproc" \
 	"$root/build/release/agent/tlsupd" \
-	"$root/build/module/uml-${UML_VERSION:-6.1}-base/tools/testmod/tlsup_testmod.ko"; do
-	[ -e "$f" ] || { echo "bench: $f is missing (make module-uml agent)"; exit 1; }
+	"$("$root/tools/target.sh" moddir "$target")/tools/testmod/tlsup_testmod.ko"; do
+	[ -e "$f" ] || { echo "bench: $f is missing (tools/target.sh modules $target; make agent)"; exit 1; }
 done
 log=$(mktemp "$root/build/uml/bench-$profile.XXXXXX.log")
-echo "bench: $profile profile in UML (console: $log)"
+echo "bench: $profile profile on $target (console: $log)"
 start=$(date +%s)
-BENCH_PROFILE=$profile TLSUP_KEEP_RUNS=1 "$root/tools/uml/run.sh" -t 3600 -m 3G -l "$log" \
-	-- "$root/tools/bench/guest.sh"
+BENCH_PROFILE=$profile TLSUP_KEEP_RUNS=1 "$root/tools/target.sh" run "$target" ${BENCH_CPUS:+-c "$BENCH_CPUS"} \
+	-t 3600 -m 3G -l "$log" -- "$root/tools/bench/guest.sh"
 status=$?
-run=$(grep -a -o 'TLSUP_RUN=[^ ]*' "$log" | head -n 1 | cut -d= -f2)
+run=$(grep -a -o 'TLSUP_RUN=[^ ]*' "$log" | head -n 1 | cut -d= -f2 | tr -d '\r')
 cp "$run/bench.jsonl" "$out/$profile.jsonl" 2>/dev/null
 python3 "$root/tools/bench/report.py" "$out/$profile.jsonl" "$out/results-$profile.json" \
 	"$(date -u +%FT%TZ)" "$(nproc)" "$(( $(date +%s) - start ))"

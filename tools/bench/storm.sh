@@ -24,7 +24,7 @@ start=$(date +%s)
 BENCH_PROFILE=$profile TLSUP_KEEP_RUNS=1 "$root/tools/uml/run.sh" -f upstream \
 	-v "${UPSTREAM_VERSION:-6.12}" -t 1800 -m "$mem" -l "$log" -- "$root/tools/bench/storm_guest.sh"
 status=$?
-run=$(grep -a -o 'TLSUP_RUN=[^ ]*' "$log" | head -n 1 | cut -d= -f2)
+run=$(grep -a -o 'TLSUP_RUN=[^ ]*' "$log" | head -n 1 | cut -d= -f2 | tr -d '\r')
 cp "$run/storm.jsonl" "$out/storm-$profile.jsonl" 2>/dev/null
 python3 "$root/tools/bench/storm_report.py" "$out/storm-$profile.jsonl" "$out/storm-$profile.json" \
 	"$(date -u +%FT%TZ)" "$(nproc)" "$(( $(date +%s) - start ))" "$profile"

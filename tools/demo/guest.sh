@@ -1,14 +1,17 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The demo, inside UML: a kernel TLS consumer asks tlsup.ko for handshakes,
+# The demo, inside a guest (Debian's stock 6.1 under qemu by default): a kernel TLS consumer asks tlsup.ko for handshakes,
 # tlsupd performs them, and data flows over kTLS. Narrated for a newcomer.
 set -eu
-M=$TLSUP_ROOT/build/module/uml-$TLSUP_VERSION-base
+M=${TLSUP_MODULES:-$TLSUP_ROOT/build/module/uml-$TLSUP_VERSION-base}
 B=$TLSUP_ROOT/build/release
 CTL=/sys/kernel/debug/tlsup_testmod/ctl
 RESULTS=/sys/kernel/debug/tlsup_testmod/results
-cd "$TLSUP_RUN"
+# The agent's control socket cannot be bound on a qemu guest's 9p share:
+# work on the guest's tmpfs (copied back into $TLSUP_RUN at the end).
+W=${TLSUP_WORK:-$TLSUP_RUN}
+cd "$W"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 say() { printf '   %s\n' "$*"; }
@@ -19,6 +22,8 @@ failed=0
 echo TLSUP-DEMO-BEGIN
 step "1. Load tlsup.ko: the handshake service for a kernel without net/handshake"
 run uname -r
+# Debian's kernels have kTLS as a module (UML has it built in).
+[ -d /sys/module/tls ] || run modprobe tls
 run insmod "$M/tlsup.ko"
 say "It registered the generic netlink family 'handshake', as upstream Linux does:"
 run genl ctrl get name handshake
@@ -50,13 +55,13 @@ say "a consumer passes these serials in struct tls_handshake_args."
 step "3. Start tlsupd, the userspace agent"
 cat >tlsupd.conf <<EOF
 [authenticate.client]
-x509.truststore = $TLSUP_RUN/ca.pem
+x509.truststore = $W/ca.pem
 [authenticate.server]
-x509.truststore = $TLSUP_RUN/ca.pem
-x509.certificate = $TLSUP_RUN/server.pem
-x509.private_key = $TLSUP_RUN/server.key
+x509.truststore = $W/ca.pem
+x509.certificate = $W/server.pem
+x509.private_key = $W/server.key
 [agent]
-control_socket = $TLSUP_RUN/tlsupd.sock
+control_socket = $W/tlsupd.sock
 EOF
 "$B/agent/tlsupd" -c tlsupd.conf >agent.log 2>&1 &
 agent=$!
@@ -104,7 +109,7 @@ run keyctl describe "$peerid"
 
 step "6. What the kernel and the agent counted"
 run grep -E '^(submitted|accepted|completed|completed_ok|cancelled|expired|inflight):' /proc/net/tlsup
-run "$B/agent/tlsupctl" -s "$TLSUP_RUN/tlsupd.sock" status
+run "$B/agent/tlsupctl" -s "$W/tlsupd.sock" status
 
 if [ "$failed" = 0 ]; then
 	step "Done: two handshakes through the whole upcall, data over kTLS both ways."

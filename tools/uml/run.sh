@@ -47,7 +47,7 @@ run=$(mktemp -d "$build/run.XXXXXX")
 	printf 'export TLSUP_RUN=%q\n' "$run"
 	# Test selection and tuning variables reach the guest too.
 	while IFS='=' read -r k v; do
-		case $k in E2E_* | KUNIT_* | BENCH_* | STRESS_*) printf 'export %s=%q\n' "$k" "$v" ;; esac
+		case $k in E2E_* | KUNIT_* | BENCH_* | STRESS_* | TLSUP_MODULES | TLSUP_TARGET) printf 'export %s=%q\n' "$k" "$v" ;; esac
 	done < <(env)
 } >"$run/env"
 printf 'exec %q' "$script" >"$run/cmd"

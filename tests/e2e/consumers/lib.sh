@@ -1,13 +1,14 @@
 # SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=bash
 #
-# TAP helpers for the real-consumer cases (sourced by guest.sh inside UML).
+# TAP helpers for the real-consumer cases (sourced by guest.sh inside the guest).
 
 TLSUPD=$TLSUP_ROOT/build/release/agent/tlsupd
 TLSUPCTL=$TLSUP_ROOT/build/release/agent/tlsupctl
 SNIPPET="$TLSUP_ROOT/scripts/rst-snippet"
 GUIDE=$TLSUP_ROOT/Documentation/admin-guide.rst
-WORK=$TLSUP_RUN
+# Sockets go to the guest's tmpfs where the run directory is a 9p share.
+WORK=${TLSUP_WORK:-$TLSUP_RUN}
 TRACE=/sys/kernel/tracing
 case_no=0
 cases_passed=0

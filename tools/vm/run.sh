@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot an x86-64 kernel under qemu with the host's root read-only over 9p
+# and run one script in it: the contract of tools/uml/run.sh.
+#
+#   tools/vm/run.sh [-k KERNEL] [-c CPUS] [-t SECONDS] [-m MEM]
+#                   [-l CONSOLE_LOG] -- SCRIPT [ARGS...]
+#
+# KERNEL is a name from tools/vm/images.conf (Debian's own kernels:
+# stock-6.1 the default, stock-6.1-rt, stock-6.12) or "debug" / "kcsan"
+# (the x86-64 debug kernels tools/vm/kernel.sh builds). CPUS: virtual CPUs (default 2).
+# SCRIPT runs as root inside the guest with TLSUP_ROOT set to the
+# repository, TLSUP_RUN to a fresh run directory on the host that both
+# sides see (writable), TLSUP_WORK to a tmpfs directory for sockets and
+# scratch files (copied back into TLSUP_RUN at the end), TLSUP_KDIR to the
+# tree modules build against. The exit status is SCRIPT's; 124 if the
+# time bound passed, 125 if the guest died without reporting one. The
+# console goes to CONSOLE_LOG and, with TLSUP_VERBOSE=1, to stdout.
+#
+# Acceleration: TCG, multi-threaded (each virtual CPU a host thread), unless
+# /dev/kvm is a KVM that boots stock kernels (kvm_intel or kvm_amd; not
+# kvm_pvm). TLSUP_VM_ACCEL=tcg|kvm overrides the choice.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+kernel=stock-6.1 cpus=2 timeout=600 mem=2048M log=
+while getopts "k:c:t:m:l:" opt; do
+	case $opt in
+	k) kernel=$OPTARG ;;
+	c) cpus=$OPTARG ;;
+	t) timeout=$OPTARG ;;
+	m) mem=$OPTARG ;;
+	l) log=$OPTARG ;;
+	*) exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+[ "${1:-}" = "--" ] && shift
+[ $# -ge 1 ] || { echo "usage: run.sh [opts] -- SCRIPT [ARGS]" >&2; exit 2; }
+script=$(realpath "$1")
+shift
+
+if [ "$kernel" = debug ] || [ "$kernel" = kcsan ]; then
+	image=$("$here/kernel.sh" "$kernel")
+else
+	image=$("$here/fetch.sh" "$kernel")
+fi
+release=$(basename "$(readlink -f "$image/headers")" | sed 's/^linux-headers-//')
+[ -e "$image/kernelrelease" ] && release=$(cat "$image/kernelrelease")
+kdir=$(readlink -f "$image/headers")
+
+build=$root/build/vm
+mkdir -p "$build"
+poweroff=$build/poweroff
+if [ ! -x "$poweroff" ] || [ "$root/tools/uml/poweroff.c" -nt "$poweroff" ]; then
+	gcc -static -O2 -o "$poweroff" "$root/tools/uml/poweroff.c"
+fi
+
+accel=${TLSUP_VM_ACCEL:-}
+if [ -z "$accel" ]; then
+	accel=tcg
+	if [ -r /dev/kvm ] && [ -w /dev/kvm ] && [ ! -d /sys/module/kvm_pvm ] &&
+		{ [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ]; }; then
+		accel=kvm
+	fi
+fi
+case $accel in
+tcg) accel_args=(-accel "tcg,thread=multi" -cpu max) ;;
+kvm) accel_args=(-accel kvm -cpu host) ;;
+*) echo "run.sh: TLSUP_VM_ACCEL must be tcg or kvm" >&2; exit 2 ;;
+esac
+
+run=$(mktemp -d "$build/run.XXXXXX")
+{
+	printf 'export TLSUP_ROOT=%q TLSUP_KDIR=%q TLSUP_KERNEL=%q TLSUP_RELEASE=%q\n' \
+		"$root" "$kdir" "$kernel" "$release"
+	# Major.minor, as tools/uml/run.sh exports it.
+	printf 'export TLSUP_VERSION=%q TLSUP_CPUS=%q\n' "$(echo "$release" | cut -d. -f1-2)" "$cpus"
+	printf 'export TLSUP_RUN=%q\n' "$run"
+	# Paths under the host's /tmp that the guest needs (its /tmp is its own).
+	printf 'TLSUP_BIND=%q\n' "$script"
+	# Test selection and tuning variables reach the guest too.
+	while IFS='=' read -r k v; do
+		case $k in E2E_* | KUNIT_* | BENCH_* | STRESS_* | TLSUP_MODULES | TLSUP_TARGET | TLSUP_FLAVOUR)
+			printf 'export %s=%q\n' "$k" "$v" ;;
+		esac
+	done < <(env)
+} >"$run/env"
+printf 'exec %q' "$script" >"$run/cmd"
+for a in "$@"; do printf ' %q' "$a" >>"$run/cmd"; done
+echo >>"$run/cmd"
+log=${log:-$run/console.log}
+
+# Unknown kernel parameters with '=' reach init as environment variables.
+append="console=ttyS0 panic=-1 quiet loglevel=4 TLSUP_INIT=$here/guest-init"
+append+=" TLSUP_RUN=$run TLSUP_POWEROFF=$poweroff TLSUP_IMAGE=$image"
+# q35's ACPI tables route PCI interrupts without the AML loops that take
+# the debug kernel minutes under TCG (see tools/vm/kernel.sh).
+status=0
+timeout -k 10 "$timeout" qemu-system-x86_64 -machine q35 "${accel_args[@]}" \
+	-smp "$cpus" -m "$mem" -display none -monitor none -serial stdio -no-reboot \
+	-nic none -device virtio-rng-pci \
+	-kernel "$image/vmlinuz" -initrd "$image/initrd" -append "$append" \
+	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+	-virtfs "local,path=$run,mount_tag=tlsuprun,security_model=none,multidevs=remap" \
+	</dev/null >"$log" 2>&1 || status=$?
+if [ "${TLSUP_VERBOSE:-0}" = 1 ]; then cat "$log"; fi
+
+if [ $status -eq 124 ] || [ $status -eq 137 ]; then
+	echo "run.sh: guest timed out after ${timeout}s (console: $log)" >&2
+	exit 124
+fi
+marker=$(grep -a -o 'TLSUP-EXIT-STATUS=[0-9]*' "$log" | tail -n 1 || true)
+if [ -z "$marker" ]; then
+	echo "run.sh: guest ended without a status (qemu exit $status, console: $log)" >&2
+	tail -n 30 "$log" >&2
+	exit 125
+fi
+code=${marker#TLSUP-EXIT-STATUS=}
+# Keep failed runs for inspection; clean up good ones.
+if [ "$code" = 0 ] && [ "${TLSUP_KEEP_RUNS:-0}" != 1 ] && [ "$log" != "$run/console.log" ]; then
+	rm -rf "$run"
+fi
+exit "$code"
