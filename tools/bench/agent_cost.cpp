@@ -535,8 +535,7 @@ int main(int argc, char **argv) {
 					for (size_t i = 0; i < agent_tids.size(); i++) {
 						if (!diff.per_thread[i])
 							continue;
-						std::printf("  request: %s:",
-						            names[i].c_str());
+						std::printf("  request: %s:", names[i].c_str());
 						for (const auto &[k, v] : diff.thread_by_name[i])
 							if (v)
 								std::printf(
