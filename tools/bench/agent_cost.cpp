@@ -24,6 +24,14 @@
 //              [--keyring configured|private|none] [--kernel tlsup|upstream]
 //              [--no-cpu] [--no-syscalls]
 //              [--max-syscalls S] [--max-keyctl K] [--max-woken W]
+//              [--burst N [--pending-bound B]]
+//
+// --burst N: a reconnect storm in miniature. N requests submitted as fast as
+// the driver can, against a kernel that refuses a submission while B
+// requests (default 5, upstream's bound with 2 GiB) wait for ACCEPT; a
+// refused one is submitted again 1 ms later, as a consumer would retry.
+// Reports the refusals and the agent's READY-to-ACCEPT-reply p99 while its
+// workers are saturated.
 //
 // Prints a summary and one JSON line ("agent_cost": {...}). With --max-*,
 // exits 1 when a per-handshake count is over the bound (a structural check
@@ -321,6 +329,7 @@ struct Options {
 	int rounds = 10, count = 50, workers = 1, concurrency = 1;
 	bool cpu = true, syscalls = true;
 	double max_syscalls = 0, max_keyctl = -1, max_woken = 0;
+	int burst = 0, pending_bound = 5;
 };
 
 double median(std::vector<double> v) {
@@ -373,6 +382,10 @@ int main(int argc, char **argv) {
 			o.max_keyctl = std::stod(val());
 		else if (a == "--max-woken")
 			o.max_woken = std::stod(val());
+		else if (a == "--burst")
+			o.burst = std::stoi(val());
+		else if (a == "--pending-bound")
+			o.pending_bound = std::stoi(val());
 		else if (a.rfind("--", 0) == 0 && i + 1 < argc && o.tls.take(a, argv[i + 1]))
 			i++;
 		else
@@ -549,6 +562,64 @@ int main(int argc, char **argv) {
 			}
 		}
 	};
+
+	if (o.burst > 0) {
+		kernel.set_pending_bound(static_cast<size_t>(o.pending_bound));
+		auto k0 = kernel.counters();
+		auto s0 = agent.value()->snapshot();
+		std::unordered_map<uint64_t, int> fds;
+		auto t0 = Clock::now();
+		int submitted = 0, done = 0, failed = 0;
+		while (submitted < o.burst) {
+			int fd = server.connect_client();
+			for (;;) {
+				uint64_t id = kernel.try_submit(templ, fd, link, tlsup_ko);
+				if (id) {
+					fds[id] = fd;
+					break;
+				}
+				std::this_thread::sleep_for(1ms);
+			}
+			submitted++;
+		}
+		while (done < o.burst) {
+			auto d = kernel.wait_done(60s);
+			if (!d)
+				fail("burst: no DONE within 60 s");
+			done++;
+			failed += d->status != 0;
+			close(fds[d->id]);
+		}
+		double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+		auto s1 = agent.value()->snapshot();
+		tlsup::LatencyHistogram::Counts acc{};
+		for (size_t i = 0; i < acc.size(); i++)
+			acc[i] = s1.accept_latency[i] - s0.accept_latency[i];
+		uint64_t refused = kernel.counters().refused - k0.refused;
+		std::printf("agent_cost: burst of %d %s requests, %d worker(s), pending bound %d: "
+		            "%llu submissions refused, %d failed, %.2f s; READY to ACCEPT reply "
+		            "p50 %llu "
+		            "us, p99 %llu us\n",
+		            o.burst, psk ? "psk" : "x509", o.workers, o.pending_bound,
+		            static_cast<unsigned long long>(refused), failed, secs,
+		            static_cast<unsigned long long>(
+		                    tlsup::LatencyHistogram::quantile(acc, 0.5)),
+		            static_cast<unsigned long long>(
+		                    tlsup::LatencyHistogram::quantile(acc, 0.99)));
+		std::printf("{\"agent_burst\":{\"auth\":\"%s\",\"workers\":%d,\"requests\":%d,"
+		            "\"pending_bound\":%d,\"refused\":%llu,\"failed\":%d,\"seconds\":%.3f,"
+		            "\"accept_p50_us\":%llu,\"accept_p99_us\":%llu}}\n",
+		            psk ? "psk" : "x509", o.workers, o.burst, o.pending_bound,
+		            static_cast<unsigned long long>(refused), failed, secs,
+		            static_cast<unsigned long long>(
+		                    tlsup::LatencyHistogram::quantile(acc, 0.5)),
+		            static_cast<unsigned long long>(
+		                    tlsup::LatencyHistogram::quantile(acc, 0.99)));
+		kernel.set_pending_bound(0);
+		agent.value()->stop();
+		agent_thread.join();
+		return failed ? 1 : 0;
+	}
 
 	// Warm up both paths (keys, caches, the peer certificate's key).
 	agent_batch(5, false);

@@ -116,10 +116,19 @@ std::unique_ptr<tlsup::HandshakeChannel> FakeGenlKernel::open_channel(bool membe
 
 uint64_t FakeGenlKernel::submit(tlsup::AcceptReply request, int consumer_fd,
                                 key_serial_t link_keyring, bool send_keyring) {
+	return try_submit(std::move(request), consumer_fd, link_keyring, send_keyring);
+}
+
+uint64_t FakeGenlKernel::try_submit(tlsup::AcceptReply request, int consumer_fd,
+                                    key_serial_t link_keyring, bool send_keyring) {
 	std::vector<int> members;
 	uint64_t id;
 	{
 		std::lock_guard lock(mu_);
+		if (bound_ && queue_.size() >= bound_) {
+			counters_.refused++;
+			return 0;
+		}
 		id = next_id_++;
 		queue_.push_back({id, std::move(request), consumer_fd, link_keyring, send_keyring});
 		for (auto &ch : channels_)

@@ -54,6 +54,12 @@ public:
 	uint64_t submit(tlsup::AcceptReply request, int consumer_fd, key_serial_t link_keyring = 0,
 	                bool send_keyring = true);
 
+	// As upstream's pending bound: while BOUND requests wait for ACCEPT, a
+	// submission is refused (try_submit() returns 0). 0: no bound.
+	void set_pending_bound(size_t bound) { bound_ = bound; }
+	uint64_t try_submit(tlsup::AcceptReply request, int consumer_fd,
+	                    key_serial_t link_keyring = 0, bool send_keyring = true);
+
 	struct Done {
 		uint64_t id = 0;
 		uint32_t status = 0;
@@ -67,7 +73,8 @@ public:
 		uint64_t accepts = 0; // ACCEPTs that returned a request
 		uint64_t eagains = 0; // ACCEPTs that found the queue empty
 		uint64_t dones = 0;
-		uint64_t errors = 0; // malformed or unknown messages, DONE without a request
+		uint64_t errors = 0;  // malformed or unknown messages, DONE without a request
+		uint64_t refused = 0; // submissions refused at the pending bound
 		// Made on the agent's threads for the kernel's part of ACCEPT (the
 		// fd it installs, the keyring it links), besides readv/writev.
 		uint64_t own_fcntl = 0;
@@ -103,6 +110,7 @@ private:
 	std::deque<Done> dones_;
 	Counters counters_;
 	uint64_t next_id_ = 1;
+	size_t bound_ = 0;
 };
 
 } // namespace bench
