@@ -144,6 +144,15 @@ uint64_t voluntary_switches(pid_t tid) {
 	return 0;
 }
 
+// Whether the thread sits in epoll_wait() (its loop is idle): the first
+// field of /proc/self/task/TID/syscall is the call it is blocked in.
+bool idle_in_epoll(pid_t tid) {
+	std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/syscall");
+	long nr = -1;
+	in >> nr;
+	return nr == SYS_epoll_wait || nr == SYS_epoll_pwait;
+}
+
 uint64_t own_cpu_ns() {
 	timespec ts{};
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -510,6 +519,15 @@ int main(int argc, char **argv) {
 	std::vector<double> agent_us, bare_us, ratios, woken_per_request;
 	unsigned max_woken_seen = 0;
 
+	// The agent's event-loop threads (workers, acceptor, main), by name; the
+	// resolver's threads wait elsewhere.
+	auto is_agent_loop = [&](pid_t t) {
+		for (size_t i = 0; i < agent_tids.size(); i++)
+			if (agent_tids[i] == t)
+				return names[i].rfind("tlsupd-", 0) == 0;
+		return false;
+	};
+
 	// N handshakes through the agent, C at a time.
 	auto agent_batch = [&](int n, bool per_request_woken) {
 		std::unordered_map<uint64_t, int> fds;
@@ -523,8 +541,17 @@ int main(int argc, char **argv) {
 		};
 		while (finished < n) {
 			bench::SyscallCounter::Sample s0;
-			if (per_request_woken)
+			if (per_request_woken) {
+				for (int i = 0; i < 2000; i++) {
+					bool idle = true;
+					for (pid_t t : agent_tids)
+						idle = idle && (idle_in_epoll(t) || !is_agent_loop(t));
+					if (idle)
+						break;
+					std::this_thread::sleep_for(100us);
+				}
 				s0 = counter.read();
+			}
 			while (submitted < n && submitted - finished < o.concurrency)
 				submit_one();
 			auto d = kernel.wait_done(30s);
@@ -537,7 +564,16 @@ int main(int argc, char **argv) {
 			close(fds[d->id]);
 			fds.erase(d->id);
 			if (per_request_woken) {
-				std::this_thread::sleep_for(2ms); // the worker's tail (log, close)
+				// The worker's tail (log, close) belongs to this request:
+				// wait until every agent thread is back in its loop's wait.
+				for (int i = 0; i < 2000; i++) {
+					bool idle = true;
+					for (pid_t t : agent_tids)
+						idle = idle && (idle_in_epoll(t) || !is_agent_loop(t));
+					if (idle)
+						break;
+					std::this_thread::sleep_for(100us);
+				}
 				auto diff = counter.read() - s0;
 				unsigned woken = 0;
 				for (size_t i = 0; i < diff.per_thread.size(); i++)

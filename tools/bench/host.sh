@@ -40,13 +40,19 @@ if [ ! -s "$pki/server.pem" ]; then
 fi
 psk=bench-identity:$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 
-# Runs agent_cost where the tracepoint is visible.
+# Runs agent_cost where the tracepoint is visible, on one CPU
+# (BENCH_HOST_CPU, default the last): the agent's threads, the bare client
+# and the server then share it as in a one-vCPU guest, and neither side of
+# the comparison pays for moving between CPUs.
+cpu=${BENCH_HOST_CPU:-$(( $(nproc) - 1 ))}
+pin=()
+command -v taskset >/dev/null && pin=(taskset -c "$cpu")
 run() {
 	if [ -r /sys/kernel/tracing/events/raw_syscalls/sys_enter/id ] ||
 		[ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null; then
-		"$bin" "$@"
+		"${pin[@]}" "$bin" "$@"
 	else
-		unshare --mount --propagation private sh -c \
+		"${pin[@]}" unshare --mount --propagation private sh -c \
 			'mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null; exec "$@"' sh "$bin" "$@"
 	fi
 }
