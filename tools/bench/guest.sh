@@ -62,8 +62,9 @@ if [ "$profile" = callgrind ]; then
 	valgrind --tool=callgrind --callgrind-out-file="$TLSUP_RUN/callgrind.out.%p" \
 		"$B/agent/tlsupd" -c tlsupd.conf >agent.log 2>&1 &
 elif [ "$profile" = strace ]; then
-	# System calls of the agent, counted (tools/bench/profile.sh strace).
-	strace -c -f -o "$TLSUP_RUN/strace.out" "$B/agent/tlsupd" -c tlsupd.conf >agent.log 2>&1 &
+	# System calls of the agent, every one with its time, so that those
+	# of the handshakes can be told from start-up's (profile.sh counts).
+	strace -f -ttt -qq -o "$TLSUP_RUN/strace.out" "$B/agent/tlsupd" -c tlsupd.conf >agent.log 2>&1 &
 else
 	"$B/agent/tlsupd" -c tlsupd.conf >agent.log 2>&1 &
 fi
@@ -119,7 +120,9 @@ inproc() {
 }
 
 if [ "$profile" = callgrind ] || [ "$profile" = strace ]; then
+	date +%s.%N >"$TLSUP_RUN/strace.from"
 	full_path "${BENCH_AUTH:-x509}" "${BENCH_COUNT:-300}" "${BENCH_CONCURRENCY:-16}"
+	date +%s.%N >"$TLSUP_RUN/strace.to"
 	# strace would only detach: signal the agent itself. valgrind passes
 	# the signal on and writes its profile.
 	if [ "$profile" = strace ]; then
