@@ -84,6 +84,19 @@ void Acceptor::on_notification() {
 }
 
 void Acceptor::accept_owed() {
+	// Everything owed is ACCEPTed before any of it is handed over: a
+	// worker woken by a hand-over may take the CPU from the acceptor (one
+	// vCPU), and the requests still in the kernel's queue would wait for
+	// that worker's handshake step.
+	std::vector<AcceptedRequest> taken;
+	struct HandOver {
+		Acceptor *self;
+		std::vector<AcceptedRequest> &taken;
+		~HandOver() {
+			for (auto &r : taken)
+				self->least_busy().hand_over(std::move(r));
+		}
+	} hand_over{this, taken};
 	while (sweep_ || owed_ > 0) {
 		if (!shared_.admission.acquire()) {
 			// Resumed by the first slot freed (the waker).
@@ -124,7 +137,7 @@ void Acceptor::accept_owed() {
 			                now - ready_at_.front()));
 			ready_at_.pop_front();
 		}
-		least_busy().hand_over({std::move(*r.value()), std::move(keyring), now});
+		taken.push_back({std::move(*r.value()), std::move(keyring), now});
 	}
 }
 
