@@ -11,6 +11,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "acceptor.hpp"
 #include "keyring.hpp"
 #include "netlink.hpp"
 #include "systemd_notify.hpp"
@@ -44,7 +45,12 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 	TRY(ensure_process_keyring());
 	agent->peer_keys_ =
 	        std::make_unique<PeerCertificateKeys>(TRY(PeerCertificateKeys::create()));
-	agent->accept_keyrings_ = TRY(AcceptKeyrings::create(log));
+	// tlsup.ko or upstream's net/handshake: tlsup.ko keeps a request whose
+	// READY overflowed (NETLINK_BROADCAST_ERROR), and names in KEYRING
+	// every keyring its ACCEPT links.
+	const bool tlsup_ko = agent->opts_.kernel_is_tlsup_ko ? *agent->opts_.kernel_is_tlsup_ko
+	                                                      : kernel_keeps_overflowed_requests();
+	agent->accept_keyrings_ = TRY(AcceptKeyrings::create(log, tlsup_ko));
 	agent->files_ = TRY(FileWatch::create());
 	agent->admission_ = std::make_unique<Admission>(cfg.max_inflight);
 	agent->peer_limit_ = std::make_unique<PeerLimit>(cfg.max_inflight_per_peer);
@@ -69,13 +75,14 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 	        log, agent->credentials_, agent->keyrings_, *agent->admission_, agent->stats_,
 	        *agent->resolver_, agent->settings_, *agent->peer_keys_, *agent->accept_keyrings_});
 	agent->shared_->peer_limit = agent->peer_limit_.get();
+	if (agent->opts_.install)
+		agent->shared_->install = agent->opts_.install;
 
 	unsigned n = agent->config_.workers;
 	if (n == 0) {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 		n = cpus > 0 ? static_cast<unsigned>(cpus) : 1;
 	}
-	bool keeps = kernel_keeps_overflowed_requests();
 	{
 		auto policy = TRY(Priorities::create()); // each worker builds its own
 		LOG_INFO(log, "crypto policy: GnuTLS's default priority + \"%s\"",
@@ -83,26 +90,33 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 		for (const auto &n : policy->notes())
 			LOG_NOTICE(log, "crypto policy: %s", n.c_str());
 	}
+	// One channel per worker (its DONEs) and one for the acceptor, the only
+	// socket in the "tlshd" group: a READY wakes the acceptor and then the
+	// one worker it hands the request to, never every worker.
+	auto open_channel = [&](bool notifications) -> Result<std::unique_ptr<HandshakeChannel>> {
+		if (agent->opts_.open_channel)
+			return agent->opts_.open_channel(notifications);
+		auto g = GenlChannel::open(notifications, tlsup_ko);
+		if (!g)
+			return g.error();
+		if (notifications)
+			LOG_NOTICE(log, "%s",
+			           g.value()->broadcast_error()
+			                   ? "NETLINK_BROADCAST_ERROR on: tlsup.ko keeps a "
+			                     "request whose READY overflowed"
+			                   : "NETLINK_BROADCAST_ERROR off: this kernel "
+			                     "fails a submit whose READY overflows any "
+			                     "listener");
+		return std::unique_ptr<HandshakeChannel>(std::move(g).value());
+	};
+	std::vector<Worker *> workers;
 	for (unsigned i = 0; i < n; i++) {
-		std::unique_ptr<HandshakeChannel> ch;
-		if (agent->opts_.open_channel) {
-			ch = TRY(agent->opts_.open_channel());
-		} else {
-			auto g = GenlChannel::open(keeps);
-			if (!g)
-				return g.error();
-			if (i == 0)
-				LOG_NOTICE(log, "%s",
-				           g.value()->broadcast_error()
-				                   ? "NETLINK_BROADCAST_ERROR on: tlsup.ko keeps a "
-				                     "request whose READY overflowed"
-				                   : "NETLINK_BROADCAST_ERROR off: this kernel "
-				                     "fails a submit whose READY overflows any "
-				                     "listener");
-			ch = std::move(g).value();
-		}
-		agent->workers_.push_back(TRY(Worker::create(i, *agent->shared_, std::move(ch))));
+		agent->workers_.push_back(
+		        TRY(Worker::create(i, *agent->shared_, TRY(open_channel(false)))));
+		workers.push_back(agent->workers_.back().get());
 	}
+	agent->acceptor_ =
+	        TRY(Acceptor::create(*agent->shared_, TRY(open_channel(true)), std::move(workers)));
 
 	Agent *self = agent.get();
 	make_parent_dir(agent->config_.control_socket);
@@ -135,8 +149,11 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 }
 
 Agent::~Agent() {
-	// Workers first (their in-flight requests get DONE), then the resolver
-	// whose replies post to worker loops, then the loops themselves.
+	// The acceptor first (nothing new is handed over), the workers next
+	// (their requests in flight get DONE), then the resolver whose replies
+	// post to worker loops, then the loops themselves.
+	if (acceptor_)
+		acceptor_->stop();
 	for (auto &w : workers_)
 		w->stop();
 	resolver_.reset();
@@ -290,9 +307,7 @@ std::string Agent::handle_test_command(const std::string &cmd) {
 	return "ok worker " + std::to_string(n) + " stalls for " + std::to_string(ms) + " ms\n";
 }
 
-void Agent::on_worker_swept() {
-	if (++swept_ != workers_.size())
-		return;
+void Agent::on_swept() {
 	std::string what = std::to_string(workers_.size()) + " worker(s) accepting, up to " +
 	                   std::to_string(admission_->limit()) + " handshakes in flight";
 	LOG_INFO(log_, "ready: %s", what.c_str());
@@ -305,27 +320,29 @@ void Agent::watchdog_tick() {
 	// for systemd to restart the agent.
 	auto now = Clock::now();
 	bool all_fresh = true;
-	for (size_t i = 0; i < workers_.size(); i++) {
+	// The workers' loops, then the acceptor's.
+	for (size_t i = 0; i <= workers_.size(); i++) {
+		bool acceptor = i == workers_.size();
 		auto last = Clock::time_point(Clock::duration(heartbeats_[i]->load()));
 		if (now - last > watchdog_ / 2) {
 			all_fresh = false;
 			if (!stalled_[i])
-				LOG_WARN(
-				        log_,
-				        "worker %zu: its loop has not run for %lld ms; no watchdog "
-				        "keep-alive until it does",
-				        i,
-				        static_cast<long long>(
-				                std::chrono::duration_cast<
-				                        std::chrono::milliseconds>(now - last)
-				                        .count()));
+				LOG_WARN(log_,
+				         "%s%s: its loop has not run for %lld ms; no watchdog "
+				         "keep-alive until it does",
+				         acceptor ? "the acceptor" : "worker ",
+				         acceptor ? "" : std::to_string(i).c_str(),
+				         static_cast<long long>(
+				                 std::chrono::duration_cast<
+				                         std::chrono::milliseconds>(now - last)
+				                         .count()));
 			stalled_[i] = true;
 		} else {
 			stalled_[i] = false;
 		}
 		std::atomic<Clock::rep> *beat = heartbeats_[i].get();
-		workers_[i]->loop().post(
-		        [beat] { beat->store(Clock::now().time_since_epoch().count()); });
+		EventLoop &loop = acceptor ? acceptor_->loop() : workers_[i]->loop();
+		loop.post([beat] { beat->store(Clock::now().time_since_epoch().count()); });
 	}
 	if (all_fresh)
 		systemd::watchdog();
@@ -361,15 +378,14 @@ void Agent::retry_keyrings() {
 Result<void> Agent::run() {
 	auto start = Clock::now().time_since_epoch().count();
 	heartbeats_.clear();
-	stalled_.assign(workers_.size(), false);
-	for (size_t i = 0; i < workers_.size(); i++)
+	stalled_.assign(workers_.size() + 1, false);
+	for (size_t i = 0; i <= workers_.size(); i++)
 		heartbeats_.push_back(std::make_unique<std::atomic<Clock::rep>>(start));
-	for (auto &w : workers_) {
+	for (auto &w : workers_)
 		w->start();
-		// Runs after the start-up ACCEPT sweep start() queued: tasks run
-		// in order. The worker joined the group when its channel opened.
-		w->loop().post([this] { loop_->post([this] { on_worker_swept(); }); });
-	}
+	// READY=1 once the start-up sweep (ACCEPT until -EAGAIN) has run; the
+	// acceptor joined the group when its channel opened.
+	acceptor_->start([this] { loop_->post([this] { on_swept(); }); });
 	LOG_NOTICE(log_, "tlsupd running: %zu worker(s), up to %u handshakes in flight",
 	           workers_.size(), admission_->limit());
 	watchdog_ = systemd::watchdog_interval();

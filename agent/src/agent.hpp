@@ -10,9 +10,11 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "acceptor.hpp"
 #include "admission.hpp"
 #include "config.hpp"
 #include "control.hpp"
@@ -35,8 +37,15 @@ struct AgentOptions {
 	std::string tags_dir = kTlshdTagsDir; // ktls-utils' session tags
 	int workers_override = -1;
 	bool debug = false;
-	// Opens one worker's kernel channel; GenlChannel::open by default.
-	std::function<Result<std::unique_ptr<HandshakeChannel>>()> open_channel;
+	// Opens a kernel channel: the acceptor's (NOTIFICATIONS: READY and
+	// ACCEPT) or a worker's (DONE); GenlChannel::open by default.
+	std::function<Result<std::unique_ptr<HandshakeChannel>>(bool notifications)> open_channel;
+	// Whether the kernel side is tlsup.ko; nullopt: found out
+	// (kernel_keeps_overflowed_requests()). Tests and the benchmark say.
+	std::optional<bool> kernel_is_tlsup_ko;
+	// Installs kTLS on a finished handshake's socket; install_ktls by
+	// default (the benchmark stubs it where the host has no kTLS).
+	std::function<Result<void>(int fd, const TrafficSecrets &)> install;
 	// Consumer keyrings linked whenever they appear, and how often the
 	// agent looks for those (and configured ones) still missing.
 	std::vector<std::string> consumer_keyrings{std::begin(kConsumerKeyrings),
@@ -69,7 +78,7 @@ private:
 	Result<void> reload_config();
 	std::string handle_command(const std::string &cmd);
 	std::string handle_test_command(const std::string &cmd);
-	void on_worker_swept();
+	void on_swept();
 	void watchdog_tick();
 	void retry_keyrings();
 	void reload_credentials();
@@ -89,15 +98,15 @@ private:
 	std::unique_ptr<AcceptKeyrings> accept_keyrings_;
 	std::unique_ptr<WorkerShared> shared_;
 	std::vector<std::unique_ptr<Worker>> workers_;
+	std::unique_ptr<Acceptor> acceptor_;
 	std::unique_ptr<EventLoop> loop_;
 	std::unique_ptr<ControlServer> control_;
 	UniqueFd signals_;
 	uint64_t reloads_ = 0;
 
-	// systemd: READY=1 once every worker's start-up sweep ran; WATCHDOG=1
-	// while every worker's loop stamps its heartbeat (main thread only,
-	// except the stamps).
-	size_t swept_ = 0;
+	// systemd: READY=1 once the acceptor's start-up sweep ran; WATCHDOG=1
+	// while every worker's loop and the acceptor's stamp their heartbeats
+	// (main thread only, except the stamps).
 	std::chrono::microseconds watchdog_{0};
 	std::vector<std::unique_ptr<std::atomic<Clock::rep>>> heartbeats_;
 	std::vector<bool> stalled_;

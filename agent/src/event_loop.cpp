@@ -2,10 +2,33 @@
 #include "event_loop.hpp"
 
 #include <cstring>
+#include <ctime>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 
 namespace tlsup {
+
+Clock::time_point coarse_now() {
+	timespec ts{};
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return Clock::time_point(std::chrono::duration_cast<Clock::duration>(
+	        std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
+}
+
+namespace {
+
+// How far the coarse clock may lag a precise one: its resolution.
+std::chrono::milliseconds coarse_lag() {
+	static const std::chrono::milliseconds lag = [] {
+		timespec res{};
+		clock_getres(CLOCK_MONOTONIC_COARSE, &res);
+		auto ns = std::chrono::seconds(res.tv_sec) + std::chrono::nanoseconds(res.tv_nsec);
+		return std::chrono::ceil<std::chrono::milliseconds>(ns);
+	}();
+	return lag;
+}
+
+} // namespace
 
 Result<std::unique_ptr<EventLoop>> EventLoop::create() {
 	auto loop = std::unique_ptr<EventLoop>(new EventLoop());
@@ -36,6 +59,20 @@ Result<void> EventLoop::watch(int fd, uint32_t events, FdHandler handler) {
 	return {};
 }
 
+void EventLoop::adopt(int fd, FdHandler handler) {
+	handlers_[fd] = std::move(handler);
+}
+
+Result<void> EventLoop::add_foreign(int fd, uint32_t events) {
+	epoll_event ev{};
+	ev.events = events;
+	ev.data.fd = fd;
+	if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) < 0)
+		return make_error(errno == ENOMEM ? ENOMEM : EIO, "epoll_ctl(ADD, %d): %s", fd,
+		                  strerror(errno));
+	return {};
+}
+
 Result<void> EventLoop::modify(int fd, uint32_t events) {
 	epoll_event ev{};
 	ev.events = events;
@@ -48,6 +85,11 @@ Result<void> EventLoop::modify(int fd, uint32_t events) {
 void EventLoop::unwatch(int fd) {
 	if (handlers_.erase(fd))
 		epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+}
+
+void EventLoop::forget(int fd) {
+	handlers_.erase(fd);
+	epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
 }
 
 EventLoop::TimerId EventLoop::add_timer(Clock::time_point when, Task task) {
@@ -96,7 +138,9 @@ void EventLoop::drain_posted() {
 int EventLoop::next_timeout_ms(int max_wait_ms) const {
 	if (timers_.empty())
 		return max_wait_ms;
-	auto delta = timers_.begin()->first.first - Clock::now();
+	// Until the coarse clock has passed the deadline: it lags by up to
+	// its resolution.
+	auto delta = timers_.begin()->first.first - coarse_now() + coarse_lag();
 	auto ms = std::chrono::ceil<std::chrono::milliseconds>(delta).count();
 	if (ms < 0)
 		ms = 0;
@@ -106,7 +150,9 @@ int EventLoop::next_timeout_ms(int max_wait_ms) const {
 }
 
 void EventLoop::fire_timers() {
-	auto now = Clock::now();
+	if (timers_.empty())
+		return;
+	auto now = coarse_now();
 	while (!timers_.empty() && timers_.begin()->first.first <= now) {
 		auto node = timers_.extract(timers_.begin());
 		timer_index_.erase(node.key().second);
@@ -119,11 +165,15 @@ Result<void> EventLoop::run_once(int max_wait_ms) {
 	int n = epoll_wait(epoll_.get(), events, 64, next_timeout_ms(max_wait_ms));
 	if (n < 0 && errno != EINTR)
 		return make_error(EIO, "epoll_wait: %s", strerror(errno));
+	wakeups_.fetch_add(1, std::memory_order_relaxed);
 	for (int i = 0; i < n; i++) {
 		// A handler may have removed (or replaced) this fd's handler.
 		auto it = handlers_.find(events[i].data.fd);
-		if (it == handlers_.end())
+		if (it == handlers_.end()) {
+			if (unknown_)
+				unknown_(events[i].data.fd, events[i].events);
 			continue;
+		}
 		FdHandler h = it->second;
 		h(events[i].events);
 	}

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <arpa/inet.h>
 #include <cstring>
+#include <memory>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -38,19 +39,31 @@ Result<std::unique_ptr<TlsSession>> TlsSession::create(SessionSetup setup, const
 	if (!setup.credentials || !setup.priorities)
 		return make_error(EIO, "session set up without credentials or priorities");
 	auto s = std::unique_ptr<TlsSession>(new TlsSession(std::move(setup), log));
-	socklen_t alen = sizeof(s->peer_addr_);
-	if (getpeername(s->setup_.fd, reinterpret_cast<sockaddr *>(&s->peer_addr_), &alen) < 0) {
-		if (errno == ENOTSOCK || errno == EBADF)
-			return make_error(EINVAL, "fd %d is not a socket", s->setup_.fd);
-		return make_error(ETIMEDOUT, "socket is not connected: %s", strerror(errno));
+	std::optional<int> nodelay;
+	if (s->setup_.socket) {
+		s->peer_addr_ = s->setup_.socket->peer;
+		nodelay = s->setup_.socket->nodelay;
+	} else {
+		socklen_t alen = sizeof(s->peer_addr_);
+		if (getpeername(s->setup_.fd, reinterpret_cast<sockaddr *>(&s->peer_addr_), &alen) <
+		    0) {
+			if (errno == ENOTSOCK || errno == EBADF)
+				return make_error(EINVAL, "fd %d is not a socket", s->setup_.fd);
+			return make_error(ETIMEDOUT, "socket is not connected: %s",
+			                  strerror(errno));
+		}
+		int v = 0;
+		socklen_t vlen = sizeof(v);
+		if (getsockopt(s->setup_.fd, IPPROTO_TCP, TCP_NODELAY, &v, &vlen) == 0)
+			nodelay = v;
 	}
 	TRY(s->init_session());
 
-	// Nagle off while handshake messages go out (each flight is written
-	// in pieces); the consumer's setting comes back before DONE.
-	int v = 0;
-	socklen_t vlen = sizeof(v);
-	if (getsockopt(s->setup_.fd, IPPROTO_TCP, TCP_NODELAY, &v, &vlen) == 0) {
+	// Nagle off while handshake messages go out (a flight that does not
+	// fit the socket's buffer at once is written in pieces); the
+	// consumer's setting comes back before DONE.
+	if (nodelay) {
+		int v = *nodelay;
 		s->saved_nodelay_ = v;
 		int one = 1;
 		if (v == 0 &&
@@ -263,8 +276,35 @@ int TlsSession::on_psk_identity(const gnutls_datum_t *username, gnutls_datum_t *
 }
 
 Result<TlsSession::Progress> TlsSession::step() {
+	// What an earlier step could not send goes before anything new.
+	if (out_sent_ < out_.size()) {
+		if (!flush_output())
+			return failure(GNUTLS_E_PUSH_ERROR);
+		if (out_sent_ < out_.size())
+			return Progress::WantWrite;
+	}
 	if (handshake_done_)
 		return Progress::Done;
+	auto r = run_handshake();
+	// Whatever happened, what GnuTLS was handed leaves the socket now and
+	// the rest of the peek stays there (behind a Finished: for kTLS).
+	auto consumed = consume_handed();
+	// And what GnuTLS wrote in this step -- records of one flight, an
+	// alert after a failure -- goes out in one send.
+	bool sent = flush_output();
+	if (!r)
+		return r;
+	if (!consumed)
+		return consumed.error();
+	if (!sent)
+		return failure(GNUTLS_E_PUSH_ERROR);
+	// Done only once the last flight is out: kTLS must not take it.
+	if (out_sent_ < out_.size())
+		return Progress::WantWrite;
+	return r;
+}
+
+Result<TlsSession::Progress> TlsSession::run_handshake() {
 	gnutls_session_t s = session_.get();
 	int ret;
 	for (int i = 0;; i++) {
@@ -361,42 +401,120 @@ Result<std::vector<uint32_t>> TlsSession::remote_identities() {
 	return remote_ids_;
 }
 
-ssize_t TlsSession::pull(gnutls_transport_ptr_t ptr, void *buf, size_t len) {
-	auto *self = static_cast<TlsSession *>(ptr);
-	ssize_t n;
-	do
-		n = ::recv(self->setup_.fd, buf, self->guard_.limit(len), MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		if (errno != EAGAIN)
-			self->last_io_errno_ = errno;
-		gnutls_transport_set_errno(self->session_.get(), errno);
-		return -1;
-	}
-	self->guard_.consumed(static_cast<const uint8_t *>(buf), static_cast<size_t>(n));
-	return n;
+namespace {
+
+// Each thread's peek buffer: a session holds bytes in it only during one
+// step() (they leave the socket, or the buffer, before step() returns), so
+// sessions on one thread share it. Larger than any record: one peek takes
+// a flight of small records.
+constexpr size_t kPeekSize = 32768;
+uint8_t *peek_buffer() {
+	thread_local std::unique_ptr<uint8_t[]> buf(new uint8_t[kPeekSize]);
+	return buf.get();
 }
 
+} // namespace
+
+// GnuTLS's reads: from the last peek, never more than the rest of the
+// current record. Once the peek is used up, what was handed is consumed
+// from the socket and the socket peeked again -- unless the last peek found
+// it emptier than the buffer, which says a new peek would find nothing that
+// the event loop will not report anyway, or unless output is waiting.
+ssize_t TlsSession::pull(gnutls_transport_ptr_t ptr, void *buf, size_t len) {
+	auto *self = static_cast<TlsSession *>(ptr);
+	auto fail = [self](int err) -> ssize_t {
+		if (err != EAGAIN)
+			self->last_io_errno_ = err;
+		gnutls_transport_set_errno(self->session_.get(), err);
+		return -1;
+	};
+	if (self->in_pos_ == self->in_len_) {
+		bool was_short = self->in_short_ && self->in_len_ > 0;
+		if (auto c = self->consume_handed(); !c)
+			return fail(self->last_io_errno_ ? self->last_io_errno_ : EIO);
+		// Nor is there anything to ask the socket for while this step's
+		// output is unsent: in TLS 1.3 each handshake message the peer
+		// still owes answers what we are about to send it.
+		if (was_short || self->out_sent_ < self->out_.size())
+			return fail(EAGAIN);
+		ssize_t n;
+		do
+			n = ::recv(self->setup_.fd, peek_buffer(), kPeekSize,
+			           MSG_PEEK | MSG_DONTWAIT);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			return fail(errno);
+		if (n == 0)
+			return 0; // the peer closed
+		self->in_len_ = static_cast<size_t>(n);
+		self->in_short_ = self->in_len_ < kPeekSize;
+	}
+	size_t n = self->guard_.limit(std::min(len, self->in_len_ - self->in_pos_));
+	const uint8_t *from = peek_buffer() + self->in_pos_;
+	std::memcpy(buf, from, n);
+	self->guard_.consumed(from, n);
+	self->in_pos_ += n;
+	return static_cast<ssize_t>(n);
+}
+
+Result<void> TlsSession::consume_handed() {
+	size_t want = in_pos_;
+	in_len_ = in_pos_ = 0;
+	while (want > 0) {
+		// Bytes just peeked: they are there. Into the buffer, whose
+		// contents were handed already.
+		ssize_t n = ::recv(setup_.fd, peek_buffer(), want, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			last_io_errno_ = n < 0 ? errno : ECONNRESET;
+			return make_error(EIO,
+			                  "cannot consume %zu handshake bytes from the socket: %s",
+			                  want, n < 0 ? strerror(errno) : "end of stream");
+		}
+		want -= static_cast<size_t>(n);
+	}
+	return {};
+}
+
+// GnuTLS's writes are collected and sent at the end of the step
+// (flush_output()): a flight GnuTLS writes record by record -- the client's
+// change_cipher_spec and Finished, the server's whole flight -- is one send.
 ssize_t TlsSession::vec_push(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt) {
 	auto *self = static_cast<TlsSession *>(ptr);
-	msghdr msg{};
-	msg.msg_iov = const_cast<iovec *>(reinterpret_cast<const iovec *>(iov));
-	msg.msg_iovlen = static_cast<size_t>(iovcnt);
-	ssize_t n;
-	do
-		n = ::sendmsg(self->setup_.fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		if (errno != EAGAIN)
-			self->last_io_errno_ = errno;
-		gnutls_transport_set_errno(self->session_.get(), errno);
+	size_t total = 0;
+	for (int i = 0; i < iovcnt; i++) {
+		const auto *p = static_cast<const uint8_t *>(iov[i].iov_base);
+		self->out_.insert(self->out_.end(), p, p + iov[i].iov_len);
+		total += iov[i].iov_len;
 	}
-	return n;
+	return static_cast<ssize_t>(total);
+}
+
+bool TlsSession::flush_output() {
+	while (out_sent_ < out_.size()) {
+		ssize_t n = ::send(setup_.fd, out_.data() + out_sent_, out_.size() - out_sent_,
+		                   MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return true; // the rest when the socket is writable
+		if (n < 0) {
+			last_io_errno_ = errno;
+			return false;
+		}
+		out_sent_ += static_cast<size_t>(n);
+	}
+	std::vector<uint8_t>().swap(out_); // a handshake in flight keeps no buffer
+	out_sent_ = 0;
+	return true;
 }
 
 int TlsSession::pull_timeout(gnutls_transport_ptr_t ptr, unsigned) {
 	// Never waits: the event loop does the waiting.
 	auto *self = static_cast<TlsSession *>(ptr);
+	if (self->in_pos_ < self->in_len_)
+		return 1;
 	pollfd p{self->setup_.fd, POLLIN, 0};
 	int n = ::poll(&p, 1, 0);
 	return n < 0 ? -1 : n;

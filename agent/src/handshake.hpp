@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 //
 // The handshake engine: one non-blocking GnuTLS TLS 1.3 session on the
-// kernel's socket, stepped by a worker's event loop. It reads the socket
-// one TLS record at a time and stops at the peer's Finished
-// (RecordBoundaryGuard), so whatever the peer sends next stays in the
-// socket for kTLS. It installs nothing: when it is done it reports the
+// kernel's socket, stepped by a worker's event loop. It peeks at what the
+// socket holds, hands GnuTLS one TLS record at a time from that
+// (RecordBoundaryGuard), and consumes from the socket only what GnuTLS was
+// handed: it stops at the peer's Finished, so whatever the peer sent next
+// stays in the socket for kTLS. What GnuTLS writes in a step goes out in
+// one send at its end. It installs nothing: when it is done it reports the
 // traffic secrets and the peer's identities. Its parts: priorities.*,
 // session_credentials.*, psk_lookup.*, peer_verify.*, handshake_failure.*,
 // record_guard.*.
@@ -81,6 +83,12 @@ private:
 	static int psk_callback(gnutls_session_t session, const gnutls_datum_t *username,
 	                        gnutls_datum_t *key);
 	static ssize_t pull(gnutls_transport_ptr_t ptr, void *buf, size_t len);
+	// Consumes from the socket what GnuTLS was handed of the last peek.
+	Result<void> consume_handed();
+	// Sends what GnuTLS wrote; false on an error (last_io_errno_), true
+	// when sent or when the rest must wait for the socket.
+	bool flush_output();
+	Result<Progress> run_handshake();
 	static ssize_t vec_push(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt);
 	static int pull_timeout(gnutls_transport_ptr_t ptr, unsigned ms);
 
@@ -95,6 +103,13 @@ private:
 	sockaddr_storage peer_addr_{};
 	std::optional<int> saved_nodelay_;
 	RecordBoundaryGuard guard_;
+	// The last peek, in the thread's buffer: IN_LEN_ bytes, of which
+	// IN_POS_ were handed to GnuTLS. Empty between steps.
+	size_t in_len_ = 0, in_pos_ = 0;
+	bool in_short_ = false; // that peek found less than the buffer holds
+	// What GnuTLS wrote, OUT_SENT_ bytes of it sent.
+	std::vector<uint8_t> out_;
+	size_t out_sent_ = 0;
 	int last_io_errno_ = 0; // the socket error behind a pull/push failure
 
 	// What a callback decided, for decide_failure(): GnuTLS only carries a

@@ -36,8 +36,20 @@ std::string fingerprint_name(std::span<const uint8_t> der) {
 } // namespace
 
 Result<SecretBytes> read_key(key_serial_t serial) {
+	// One keyctl() for a payload that fits (a PSK, most certificates and
+	// keys); keyctl_read_alloc() would ask for the size first.
+	uint8_t buf[2048];
+	long n = keyctl_read(serial, reinterpret_cast<char *>(buf), sizeof(buf));
+	if (n < 0)
+		return make_error(ENOKEY, "key %d cannot be read: %s", serial, strerror(errno));
+	if (static_cast<size_t>(n) <= sizeof(buf)) {
+		SecretBytes out(std::span<const uint8_t>(buf, static_cast<size_t>(n)));
+		explicit_bzero(buf, static_cast<size_t>(n));
+		return out;
+	}
+	explicit_bzero(buf, sizeof(buf));
 	void *raw = nullptr;
-	int n = keyctl_read_alloc(serial, &raw);
+	n = keyctl_read_alloc(serial, &raw);
 	if (n < 0)
 		return make_error(ENOKEY, "key %d cannot be read: %s", serial, strerror(errno));
 	std::unique_ptr<void, FreeDeleter> guard(raw);
@@ -48,11 +60,21 @@ Result<SecretBytes> read_key(key_serial_t serial) {
 }
 
 Result<KeyDescription> describe_key(key_serial_t serial) {
-	char *raw = nullptr;
-	if (keyctl_describe_alloc(serial, &raw) < 0)
+	// One keyctl() when the description fits, as keyctl_describe_alloc()
+	// asks for the size first.
+	char buf[1024];
+	char *raw = buf;
+	std::unique_ptr<char, FreeDeleter> guard;
+	long n = keyctl_describe(serial, buf, sizeof(buf));
+	if (n >= 0 && static_cast<size_t>(n) > sizeof(buf)) {
+		if (keyctl_describe_alloc(serial, &raw) < 0)
+			n = -1;
+		else
+			guard.reset(raw);
+	}
+	if (n < 0)
 		return make_error(ENOKEY, "key %d cannot be described: %s", serial,
 		                  strerror(errno));
-	std::unique_ptr<char, FreeDeleter> guard(raw);
 	// "type;uid;gid;perm;description": the description is everything after
 	// the fourth ';' and may itself contain ';'.
 	const char *field[4] = {raw, nullptr, nullptr, nullptr};
@@ -84,13 +106,22 @@ Result<std::string> key_description(key_serial_t serial) {
 }
 
 std::optional<std::vector<key_serial_t>> keyring_contents(key_serial_t keyring) {
+	// One read into room for 256 links, which holds any keyring tlsupd
+	// reads on every ACCEPT; keyctl_read_alloc() asks for the size first.
+	key_serial_t ids[256];
+	long n = keyctl_read(keyring, reinterpret_cast<char *>(ids), sizeof(ids));
+	if (n < 0)
+		return std::nullopt;
+	if (static_cast<size_t>(n) <= sizeof(ids))
+		return std::vector<key_serial_t>(ids, ids + static_cast<size_t>(n) /
+		                                                      sizeof(key_serial_t));
 	void *raw = nullptr;
-	long n = keyctl_read_alloc(keyring, &raw);
+	n = keyctl_read_alloc(keyring, &raw);
 	if (n < 0)
 		return std::nullopt;
 	std::unique_ptr<void, FreeDeleter> guard(raw);
-	auto *ids = static_cast<key_serial_t *>(raw);
-	return std::vector<key_serial_t>(ids, ids + static_cast<size_t>(n) / sizeof(key_serial_t));
+	auto *all = static_cast<key_serial_t *>(raw);
+	return std::vector<key_serial_t>(all, all + static_cast<size_t>(n) / sizeof(key_serial_t));
 }
 
 namespace {
@@ -420,6 +451,7 @@ Result<key_serial_t> PeerCertificateKeys::store(std::span<const uint8_t> der,
 	std::string desc = fingerprint_name(der);
 	if (desc.empty())
 		return make_error(EIO, "cannot fingerprint the peer certificate");
+	time_t now = time(nullptr);
 	// ktls-utils' type first; the kernel parses the certificate itself,
 	// and refuses what its X.509 parser or crypto cannot handle (ECDSA
 	// without CONFIG_CRYPTO_ECDSA, or no CONFIG_ASYMMETRIC_KEY_TYPE at
@@ -427,6 +459,12 @@ Result<key_serial_t> PeerCertificateKeys::store(std::span<const uint8_t> der,
 	// An "asymmetric" key cannot be updated: adding it again would make a
 	// new key each time. Keep the one we have.
 	std::lock_guard lock(*mu_);
+	// The same certificate again (a reconnect storm is many of them): the
+	// key stored a moment ago, not three keyctl() calls. Only this process
+	// may change or unlink keys in its keyring; each is stored afresh
+	// (found, its permissions and expiry set again) once a minute.
+	if (auto it = cache_->find(desc); it != cache_->end() && now < it->second.refresh_at)
+		return it->second.id;
 	long have = keyctl_search(keyring_, "asymmetric", desc.c_str(), 0);
 	key_serial_t id =
 	        have > 0 ? static_cast<key_serial_t>(have)
@@ -443,13 +481,16 @@ Result<key_serial_t> PeerCertificateKeys::store(std::span<const uint8_t> der,
 	// user may read the (public) certificate but not change it.
 	if (keyctl_setperm(id, KEY_POS_ALL | KEY_USR_VIEW | KEY_USR_READ | KEY_USR_SEARCH) < 0)
 		return make_error(EIO, "cannot set permissions on key %d: %s", id, strerror(errno));
-	time_t now = time(nullptr);
 	time_t left = not_after > now ? not_after - now : 1;
 	unsigned timeout = left < static_cast<time_t>(kPeerKeyLifetime)
 	                           ? static_cast<unsigned>(left)
 	                           : kPeerKeyLifetime;
 	if (keyctl_set_timeout(id, timeout) < 0)
 		return make_error(EIO, "cannot set the expiry of key %d: %s", id, strerror(errno));
+	// Reused while at least half its life is left, and for a minute at most.
+	if (cache_->size() >= kCachedPeerKeys)
+		cache_->clear();
+	(*cache_)[desc] = {id, now + std::min<time_t>(timeout / 2, kPeerKeyRefresh)};
 	return id;
 }
 

@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "log.hpp"
@@ -204,18 +205,36 @@ public:
 	static Result<PeerCertificateKeys> create();
 
 	// The key for DER (a verified leaf certificate), valid until NOT_AFTER.
-	// The same certificate again: the same key, its expiry renewed.
+	// The same certificate again: the same key, its expiry renewed (at
+	// most once a minute: within that, the key stored last is returned
+	// without asking the kernel).
 	Result<key_serial_t> store(std::span<const uint8_t> der, time_t not_after) const;
 
 	key_serial_t keyring() const { return keyring_; }
 
+	// Forgets which keys store() made: the next store() asks the kernel
+	// again. For tests that unlink them behind its back.
+	void forget_stored() const {
+		std::lock_guard lock(*mu_);
+		cache_->clear();
+	}
+
 private:
 	explicit PeerCertificateKeys(key_serial_t ring)
-	    : keyring_(ring), mu_(std::make_unique<std::mutex>()) {}
+	    : keyring_(ring), mu_(std::make_unique<std::mutex>()),
+	      cache_(std::make_unique<std::unordered_map<std::string, Stored>>()) {}
+	static constexpr time_t kPeerKeyRefresh = 60; // seconds
+	static constexpr size_t kCachedPeerKeys = 4096;
+	struct Stored {
+		key_serial_t id;
+		time_t refresh_at; // store afresh from then on
+	};
 	key_serial_t keyring_ = 0;
 	// Workers store at once; search-then-add must be one step, or a second
 	// add of an "asymmetric" key displaces the first (a dead serial).
 	std::unique_ptr<std::mutex> mu_;
+	// By key description (the certificate's fingerprint), under mu_.
+	std::unique_ptr<std::unordered_map<std::string, Stored>> cache_;
 };
 
 } // namespace tlsup

@@ -8,6 +8,7 @@
 #include <netlink/genl/genl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <utility>
 
 #include <uapi/linux/handshake.h>
 
@@ -61,13 +62,13 @@ bool kernel_keeps_overflowed_requests(const std::string &proc, const std::string
 bool GenlChannel::broadcast_error() const {
 	int v = 0;
 	socklen_t len = sizeof(v);
-	if (getsockopt(nl_socket_get_fd(mcast_.get()), SOL_NETLINK, NETLINK_BROADCAST_ERROR, &v,
-	               &len) < 0)
+	if (getsockopt(notify_fd_, SOL_NETLINK, NETLINK_BROADCAST_ERROR, &v, &len) < 0)
 		return false;
 	return v != 0;
 }
 
-Result<std::unique_ptr<GenlChannel>> GenlChannel::open(bool broadcast_error, int rcvbuf_bytes) {
+Result<std::unique_ptr<GenlChannel>> GenlChannel::open(bool notifications, bool broadcast_error,
+                                                       int rcvbuf_bytes) {
 	auto ch = std::unique_ptr<GenlChannel>(new GenlChannel());
 	ch->request_ = TRY(connect_genl());
 	ch->family_ = genl_ctrl_resolve(ch->request_.get(), HANDSHAKE_FAMILY_NAME);
@@ -76,6 +77,9 @@ Result<std::unique_ptr<GenlChannel>> GenlChannel::open(bool broadcast_error, int
 		                  "generic netlink family \"%s\" not found (load tlsup.ko, or use "
 		                  "a kernel with net/handshake): %s",
 		                  HANDSHAKE_FAMILY_NAME, nl_geterror(ch->family_));
+	ch->request_fd_ = nl_socket_get_fd(ch->request_.get());
+	if (!notifications)
+		return ch;
 	ch->group_ = genl_ctrl_resolve_grp(ch->request_.get(), HANDSHAKE_FAMILY_NAME,
 	                                   HANDSHAKE_MCGRP_TLSHD);
 	if (ch->group_ < 0)
@@ -89,7 +93,7 @@ Result<std::unique_ptr<GenlChannel>> GenlChannel::open(bool broadcast_error, int
 		return make_error(EPERM, "cannot join group \"%s\": %s", HANDSHAKE_MCGRP_TLSHD,
 		                  nl_geterror(ret));
 	// READY storms: a large queue makes loss rare, and a loss shows up
-	// as ENOBUFS, which drain_notifications() treats as READY.
+	// as ENOBUFS, which drain_notifications() reports as an overrun.
 	int fd = nl_socket_get_fd(ch->mcast_.get());
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf_bytes, sizeof(rcvbuf_bytes)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf_bytes, sizeof(rcvbuf_bytes));
@@ -103,26 +107,54 @@ Result<std::unique_ptr<GenlChannel>> GenlChannel::open(bool broadcast_error, int
 		if (setsockopt(fd, SOL_NETLINK, NETLINK_BROADCAST_ERROR, &one, sizeof(one)) < 0)
 			return make_error(errno, "NETLINK_BROADCAST_ERROR: %s", strerror(errno));
 	}
+	ch->notify_fd_ = fd;
+	return ch;
+}
+
+std::unique_ptr<GenlChannel> GenlChannel::adopt(UniqueFd notify, UniqueFd request, int family,
+                                                std::function<void()> sent) {
+	auto ch = std::unique_ptr<GenlChannel>(new GenlChannel());
+	ch->notify_fd_ = notify.get();
+	ch->request_fd_ = request.get();
+	ch->notify_owned_ = std::move(notify);
+	ch->request_owned_ = std::move(request);
+	ch->family_ = family;
+	ch->sent_ = std::move(sent);
 	return ch;
 }
 
 int GenlChannel::notify_fd() const {
-	return nl_socket_get_fd(mcast_.get());
+	return notify_fd_;
+}
+
+int GenlChannel::answer_fd() const {
+	return request_fd_;
 }
 
 Result<HandshakeChannel::Notifications> GenlChannel::drain_notifications() {
+	// Up to kBatch datagrams per call: a READY and the check that nothing
+	// follows it cost one recvmmsg(), not two recvmsg().
+	constexpr unsigned kBatch = 32;
+	constexpr size_t kSize = 512; // a READY is 28 bytes
+	alignas(nlmsghdr) static thread_local uint8_t bufs[kBatch][kSize];
 	Notifications out;
-	alignas(nlmsghdr) uint8_t buf[16384];
-	int fd = notify_fd();
+	int fd = notify_fd_;
+	if (fd < 0)
+		return out;
 	for (;;) {
-		sockaddr_nl from{};
-		iovec iov{buf, sizeof(buf)};
-		msghdr mh{};
-		mh.msg_name = &from;
-		mh.msg_namelen = sizeof(from);
-		mh.msg_iov = &iov;
-		mh.msg_iovlen = 1;
-		ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
+		mmsghdr msgs[kBatch];
+		iovec iovs[kBatch];
+		sockaddr_nl from[kBatch];
+		for (unsigned i = 0; i < kBatch; i++) {
+			iovs[i] = {bufs[i], kSize};
+			from[i] = {};
+			msgs[i] = {};
+			msgs[i].msg_hdr.msg_name = &from[i];
+			msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+			msgs[i].msg_hdr.msg_iov = &iovs[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
+		}
+		int n = recvmmsg(fd, msgs, kBatch, MSG_DONTWAIT, nullptr);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -134,34 +166,84 @@ Result<HandshakeChannel::Notifications> GenlChannel::drain_notifications() {
 				return out;
 			return make_error(EIO, "notification socket: %s", strerror(errno));
 		}
-		if (from.nl_pid != 0)
-			continue; // only the kernel announces requests
-		for_each_message(buf, static_cast<size_t>(n), [&](nlmsghdr *h) {
-			if (h->nlmsg_type != family_ || h->nlmsg_len < NLMSG_LENGTH(GENL_HDRLEN))
+		for (int i = 0; i < n; i++) {
+			if (from[i].nl_pid != 0)
+				continue; // only the kernel announces requests
+			for_each_message(bufs[i], msgs[i].msg_len, [&](nlmsghdr *h) {
+				if (h->nlmsg_type != family_ ||
+				    h->nlmsg_len < NLMSG_LENGTH(GENL_HDRLEN))
+					return true;
+				auto *g = static_cast<genlmsghdr *>(NLMSG_DATA(h));
+				if (g->cmd != HANDSHAKE_CMD_READY)
+					return true;
+				auto *attrs = reinterpret_cast<const uint8_t *>(g) + GENL_HDRLEN;
+				size_t len = h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+				auto cls = decode_ready_class({attrs, len});
+				if (!cls || *cls == HANDSHAKE_HANDLER_CLASS_TLSHD)
+					out.ready++;
 				return true;
-			auto *g = static_cast<genlmsghdr *>(NLMSG_DATA(h));
-			if (g->cmd != HANDSHAKE_CMD_READY)
-				return true;
-			auto *attrs = reinterpret_cast<const uint8_t *>(g) + GENL_HDRLEN;
-			size_t len = h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
-			auto cls = decode_ready_class({attrs, len});
-			if (!cls || *cls == HANDSHAKE_HANDLER_CLASS_TLSHD)
-				out.ready++;
-			return true;
-		});
+			});
+		}
+		if (static_cast<unsigned>(n) < kBatch)
+			return out;
 	}
 }
 
-Result<std::optional<std::vector<uint8_t>>> GenlChannel::transact(nl_msg *msg, uint8_t reply_cmd) {
-	int ret = nl_send_auto(request_.get(), msg); // adds NLM_F_ACK
-	if (ret < 0)
-		return make_error(EIO, "netlink send: %s", nl_geterror(ret));
-	uint32_t seq = nlmsg_hdr(msg)->nlmsg_seq;
-	std::optional<std::vector<uint8_t>> reply;
+Result<uint32_t> GenlChannel::send_request(uint8_t cmd, std::span<const uint8_t> attrs) {
+	// Built here rather than by libnl: one send, no heap. No NLM_F_ACK:
+	// a success answers with the reply (ACCEPT) or nothing (DONE), a
+	// failure with an error, so no second message is read.
+	const uint32_t seq = seq_++;
+	alignas(nlmsghdr) uint8_t out[NLMSG_HDRLEN + GENL_HDRLEN + 512];
+	size_t len = NLMSG_HDRLEN + GENL_HDRLEN + NLA_ALIGN(attrs.size());
+	if (len > sizeof(out))
+		return make_error(EMSGSIZE, "netlink request of %zu bytes", len);
+	std::memset(out, 0, len);
+	auto *nh = reinterpret_cast<nlmsghdr *>(out);
+	nh->nlmsg_len = static_cast<uint32_t>(len);
+	nh->nlmsg_type = static_cast<uint16_t>(family_);
+	nh->nlmsg_flags = NLM_F_REQUEST;
+	nh->nlmsg_seq = seq;
+	auto *gh = static_cast<genlmsghdr *>(NLMSG_DATA(nh));
+	gh->cmd = cmd;
+	gh->version = HANDSHAKE_FAMILY_VERSION;
+	if (!attrs.empty())
+		std::memcpy(out + NLMSG_HDRLEN + GENL_HDRLEN, attrs.data(), attrs.size());
+	ssize_t sent;
+	do
+		sent = ::send(request_fd_, out, len, 0);
+	while (sent < 0 && errno == EINTR);
+	if (sent < 0)
+		return make_error(EIO, "netlink send: %s", strerror(errno));
+	if (sent_)
+		sent_();
+	return seq;
+}
+
+void GenlChannel::note_answer(const nlmsghdr *h) {
+	if (h->nlmsg_type != NLMSG_ERROR || h->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr)))
+		return;
+	auto *e = static_cast<const nlmsgerr *>(NLMSG_DATA(h));
+	if (e->error == 0)
+		return;
+	for (auto &d : dones_) {
+		if (d.seq != h->nlmsg_seq || d.fd < 0)
+			continue;
+		refusals_.push_back(
+		        make_error(-e->error, "fd %d: DONE: %s", d.fd, strerror(-e->error)));
+		d.fd = -1;
+		return;
+	}
+	refusals_.push_back(make_error(-e->error, "an earlier request (seq %u): %s", h->nlmsg_seq,
+	                               strerror(-e->error)));
+}
+
+Result<std::optional<std::vector<uint8_t>>> GenlChannel::transact(uint8_t cmd,
+                                                                  std::span<const uint8_t> attrs) {
+	const uint32_t seq = TRY(send_request(cmd, attrs));
 	alignas(nlmsghdr) uint8_t buf[32768];
-	int fd = nl_socket_get_fd(request_.get());
-	// The kernel answers inside sendmsg(): reply (if any), then the ack or
-	// the error, are already queued.
+	int fd = request_fd_;
+	// The kernel answers inside sendmsg(): the reply or the error is queued.
 	for (;;) {
 		sockaddr_nl from{};
 		iovec iov{buf, sizeof(buf)};
@@ -174,8 +256,6 @@ Result<std::optional<std::vector<uint8_t>>> GenlChannel::transact(nl_msg *msg, u
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN && reply)
-				return reply; // the ack went missing; the reply is what matters
 			return make_error(EIO, "no answer from the kernel: %s", strerror(errno));
 		}
 		if (mh.msg_flags & MSG_TRUNC)
@@ -184,8 +264,10 @@ Result<std::optional<std::vector<uint8_t>>> GenlChannel::transact(nl_msg *msg, u
 			continue;
 		std::optional<Result<std::optional<std::vector<uint8_t>>>> answer;
 		for_each_message(buf, static_cast<size_t>(n), [&](nlmsghdr *h) {
-			if (h->nlmsg_seq != seq)
-				return true; // stale answer to an earlier request
+			if (h->nlmsg_seq != seq) {
+				note_answer(h); // a late refusal of an earlier DONE
+				return true;
+			}
 			if (h->nlmsg_type == NLMSG_ERROR) {
 				if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) {
 					answer = make_error(EIO, "short netlink error message");
@@ -193,7 +275,7 @@ Result<std::optional<std::vector<uint8_t>>> GenlChannel::transact(nl_msg *msg, u
 				}
 				auto *e = static_cast<nlmsgerr *>(NLMSG_DATA(h));
 				if (e->error == 0)
-					answer = reply;
+					answer = std::optional<std::vector<uint8_t>>();
 				else
 					answer = make_error(-e->error, "%s", strerror(-e->error));
 				return false;
@@ -201,12 +283,13 @@ Result<std::optional<std::vector<uint8_t>>> GenlChannel::transact(nl_msg *msg, u
 			if (h->nlmsg_type != family_ || h->nlmsg_len < NLMSG_LENGTH(GENL_HDRLEN))
 				return true;
 			auto *g = static_cast<genlmsghdr *>(NLMSG_DATA(h));
-			if (g->cmd != reply_cmd)
+			if (g->cmd != cmd)
 				return true;
-			auto *attrs = reinterpret_cast<const uint8_t *>(g) + GENL_HDRLEN;
+			auto *a = reinterpret_cast<const uint8_t *>(g) + GENL_HDRLEN;
 			size_t len = h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
-			reply.emplace(attrs, attrs + len);
-			return true;
+			answer = std::optional<std::vector<uint8_t>>(
+			        std::vector<uint8_t>(a, a + len));
+			return false;
 		});
 		if (answer)
 			return std::move(*answer);
@@ -214,15 +297,13 @@ Result<std::optional<std::vector<uint8_t>>> GenlChannel::transact(nl_msg *msg, u
 }
 
 Result<std::optional<AcceptDecode>> GenlChannel::accept() {
-	NlMsg msg(nlmsg_alloc());
-	if (!msg)
-		return make_error(ENOMEM, "nlmsg_alloc failed");
-	if (!genlmsg_put(msg.get(), NL_AUTO_PORT, NL_AUTO_SEQ, family_, 0, NLM_F_REQUEST,
-	                 HANDSHAKE_CMD_ACCEPT, HANDSHAKE_FAMILY_VERSION) ||
-	    nla_put_u32(msg.get(), HANDSHAKE_A_ACCEPT_HANDLER_CLASS,
-	                HANDSHAKE_HANDLER_CLASS_TLSHD) < 0)
-		return make_error(ENOMEM, "cannot build ACCEPT");
-	auto answer = transact(msg.get(), HANDSHAKE_CMD_ACCEPT);
+	// HANDLER_CLASS = TLSHD, as one u32 attribute.
+	alignas(nlattr) uint8_t attr[NLA_HDRLEN + sizeof(uint32_t)];
+	nlattr hdr{static_cast<uint16_t>(sizeof(attr)), HANDSHAKE_A_ACCEPT_HANDLER_CLASS};
+	uint32_t cls = HANDSHAKE_HANDLER_CLASS_TLSHD;
+	std::memcpy(attr, &hdr, sizeof(hdr));
+	std::memcpy(attr + NLA_HDRLEN, &cls, sizeof(cls));
+	auto answer = transact(HANDSHAKE_CMD_ACCEPT, attr);
 	if (!answer) {
 		if (answer.error().code == EAGAIN)
 			return std::optional<AcceptDecode>();
@@ -234,18 +315,38 @@ Result<std::optional<AcceptDecode>> GenlChannel::accept() {
 }
 
 Result<void> GenlChannel::done(const DoneCommand &done) {
-	NlMsg msg(nlmsg_alloc());
-	if (!msg)
-		return make_error(ENOMEM, "nlmsg_alloc failed");
+	// Not waited for: the kernel answers a DONE only to refuse it, and a
+	// refusal changes nothing the agent does but the log and a counter
+	// (done_refusals(), when answer_fd() is readable).
 	auto attrs = encode_done(done);
-	if (!genlmsg_put(msg.get(), NL_AUTO_PORT, NL_AUTO_SEQ, family_, 0, NLM_F_REQUEST,
-	                 HANDSHAKE_CMD_DONE, HANDSHAKE_FAMILY_VERSION) ||
-	    nlmsg_append(msg.get(), attrs.data(), attrs.size(), NLA_ALIGNTO) < 0)
-		return make_error(ENOMEM, "cannot build DONE");
-	auto answer = transact(msg.get(), HANDSHAKE_CMD_DONE);
-	if (!answer)
-		return make_error(answer.error().code, "DONE: %s", answer.error().reason.c_str());
+	uint32_t seq = TRY(send_request(HANDSHAKE_CMD_DONE, attrs));
+	dones_[next_done_++ % dones_.size()] = {seq, done.sockfd};
 	return {};
+}
+
+std::vector<Error> GenlChannel::done_refusals() {
+	alignas(nlmsghdr) uint8_t buf[8192];
+	for (;;) {
+		sockaddr_nl from{};
+		iovec iov{buf, sizeof(buf)};
+		msghdr mh{};
+		mh.msg_name = &from;
+		mh.msg_namelen = sizeof(from);
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		ssize_t n = recvmsg(request_fd_, &mh, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (from.nl_pid != 0)
+			continue;
+		for_each_message(buf, static_cast<size_t>(n), [&](nlmsghdr *h) {
+			note_answer(h);
+			return true;
+		});
+	}
+	return std::exchange(refusals_, {});
 }
 
 } // namespace tlsup

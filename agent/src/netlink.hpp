@@ -1,18 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0
 //
-// The "handshake" generic netlink family through libnl: a socket joined to
-// the "tlshd" multicast group for READY, and a request socket for ACCEPT
-// and DONE. One GenlChannel per worker.
+// The "handshake" generic netlink family: libnl resolves it and joins the
+// "tlshd" multicast group for READY; ACCEPT and DONE are built and sent
+// here, one send() each, without NLM_F_ACK. One GenlChannel for the
+// acceptor (READY, ACCEPT) and one per worker (DONE).
 #pragma once
 
+#include <array>
+#include <functional>
+#include <linux/netlink.h>
 #include <memory>
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/socket.h>
+#include <span>
 #include <string>
 
 #include "handshake_channel.hpp"
 #include "result.hpp"
+#include "unique_fd.hpp"
 
 namespace tlsup {
 
@@ -20,12 +26,8 @@ namespace nl_deleters {
 struct Sock {
 	void operator()(nl_sock *s) const { nl_socket_free(s); }
 };
-struct Msg {
-	void operator()(nl_msg *m) const { nlmsg_free(m); }
-};
 } // namespace nl_deleters
 using NlSock = std::unique_ptr<nl_sock, nl_deleters::Sock>;
-using NlMsg = std::unique_ptr<nl_msg, nl_deleters::Msg>;
 
 // Whether the kernel side is tlsup.ko, which keeps a request whose READY
 // overflowed a listener's queue (the multicast fails with ENOBUFS and the
@@ -45,11 +47,23 @@ bool kernel_keeps_overflowed_requests(const std::string &proc = "/proc",
 
 class GenlChannel final : public HandshakeChannel {
 public:
-	// RCVBUF: the notification socket's receive buffer; READY storms
-	// beyond it are lost (and seen as ENOBUFS). BROADCAST_ERROR: set
-	// NETLINK_BROADCAST_ERROR (kernel_keeps_overflowed_requests()).
-	static Result<std::unique_ptr<GenlChannel>> open(bool broadcast_error,
+	// NOTIFICATIONS: join the "tlshd" group for READY (the acceptor's
+	// channel; a worker's sends DONE only). RCVBUF: the notification
+	// socket's receive buffer; READY storms beyond it are lost (and seen as
+	// ENOBUFS). BROADCAST_ERROR: set NETLINK_BROADCAST_ERROR
+	// (kernel_keeps_overflowed_requests()).
+	static Result<std::unique_ptr<GenlChannel>> open(bool notifications, bool broadcast_error,
 	                                                 int rcvbuf_bytes = 8 << 20);
+
+	// The same protocol on sockets opened elsewhere: NOTIFY receives the
+	// READY datagrams, REQUEST carries ACCEPT and DONE and their answers,
+	// FAMILY is the family's id. The benchmark's fake kernel speaks the
+	// family's wire format over AF_UNIX datagram sockets, so the agent's
+	// own netlink code (and its system calls) is what gets measured; it
+	// answers in SENT, which runs right after each send, as the kernel
+	// answers inside sendmsg().
+	static std::unique_ptr<GenlChannel> adopt(UniqueFd notify, UniqueFd request, int family,
+	                                          std::function<void()> sent);
 
 	// NETLINK_BROADCAST_ERROR as the notification socket has it.
 	bool broadcast_error() const;
@@ -58,20 +72,42 @@ public:
 	Result<Notifications> drain_notifications() override;
 	Result<std::optional<AcceptDecode>> accept() override;
 	Result<void> done(const DoneCommand &msg) override;
+	int answer_fd() const override;
+	std::vector<Error> done_refusals() override;
 
 	int family() const { return family_; }
 	int group() const { return group_; }
 
 private:
 	GenlChannel() = default;
-	// Sends MSG on the request socket and collects the kernel's answer
-	// for its sequence number: the reply's attributes, or its error.
-	Result<std::optional<std::vector<uint8_t>>> transact(nl_msg *msg, uint8_t reply_cmd);
+	// Sends command CMD with ATTRS on the request socket; its sequence
+	// number.
+	Result<uint32_t> send_request(uint8_t cmd, std::span<const uint8_t> attrs);
+	// send_request(), then the kernel's answer for it: the reply's
+	// attributes, or its error.
+	Result<std::optional<std::vector<uint8_t>>> transact(uint8_t cmd,
+	                                                     std::span<const uint8_t> attrs);
+	// An answer that is not the one transact() waits for: an error for a
+	// DONE sent earlier becomes a refusal.
+	void note_answer(const nlmsghdr *h);
 
-	NlSock mcast_;
+	NlSock mcast_; // libnl's sockets, when open() made them
 	NlSock request_;
+	UniqueFd notify_owned_, request_owned_; // adopt()ed ones
+	int notify_fd_ = -1;
+	int request_fd_ = -1;
 	int family_ = -1;
 	int group_ = -1;
+	uint32_t seq_ = 1;
+	std::function<void()> sent_; // adopt()ed: the peer answers here
+	// The last DONEs sent, to name the fd of a refusal that comes later.
+	struct SentDone {
+		uint32_t seq = 0;
+		int fd = -1;
+	};
+	std::array<SentDone, 256> dones_{};
+	size_t next_done_ = 0;
+	std::vector<Error> refusals_;
 };
 
 } // namespace tlsup

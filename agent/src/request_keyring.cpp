@@ -28,30 +28,46 @@ void RequestKeyring::release() {
 	keyring_ = holder_ = parent_ = 0;
 }
 
-Result<std::unique_ptr<AcceptKeyrings>> AcceptKeyrings::create(const Log &log) {
+Result<std::unique_ptr<AcceptKeyrings>> AcceptKeyrings::create(const Log &log,
+                                                               bool kernel_names_keyring) {
 	key_serial_t holders =
 	        add_key("keyring", "tlsupd:requests", nullptr, 0, KEY_SPEC_PROCESS_KEYRING);
 	if (holders < 0)
 		return make_error(errno, "cannot create keyring tlsupd:requests: %s",
 		                  strerror(errno));
-	return std::unique_ptr<AcceptKeyrings>(new AcceptKeyrings(holders, log));
+	return std::unique_ptr<AcceptKeyrings>(
+	        new AcceptKeyrings(holders, log, kernel_names_keyring));
 }
 
 AcceptKeyrings::Window::Window(AcceptKeyrings &owner) : owner_(owner), lock_(owner.mu_) {
+	if (owner_.known_valid_)
+		return;
 	auto contents = keyring_contents(KEY_SPEC_PROCESS_KEYRING);
-	readable_ = contents.has_value();
-	if (contents)
-		before_ = std::move(*contents);
+	owner_.known_valid_ = contents.has_value();
+	owner_.known_ = contents ? std::move(*contents) : std::vector<key_serial_t>();
 }
 
 RequestKeyring AcceptKeyrings::Window::claim(key_serial_t attribute) {
+	auto &known = owner_.known_;
+	auto was_known = [&](key_serial_t k) {
+		return std::find(known.begin(), known.end(), k) != known.end();
+	};
 	std::vector<key_serial_t> linked;
-	if (readable_) {
-		auto after = keyring_contents(KEY_SPEC_PROCESS_KEYRING);
-		if (after)
-			for (key_serial_t k : *after)
-				if (std::find(before_.begin(), before_.end(), k) == before_.end())
+	std::vector<key_serial_t> after;
+	if (owner_.kernel_names_keyring_) {
+		// tlsup.ko names what it linked, and links nothing unnamed.
+		if (attribute > 0 && owner_.known_valid_ && !was_known(attribute))
+			linked.push_back(attribute);
+	} else if (owner_.known_valid_) {
+		auto contents = keyring_contents(KEY_SPEC_PROCESS_KEYRING);
+		if (contents) {
+			after = std::move(*contents);
+			for (key_serial_t k : after)
+				if (!was_known(k))
 					linked.push_back(k);
+		} else {
+			owner_.known_valid_ = false;
+		}
 	}
 	key_serial_t mine = attribute > 0 ? attribute : linked.size() == 1 ? linked[0] : 0;
 	if (attribute <= 0 && linked.size() > 1)
@@ -59,6 +75,10 @@ RequestKeyring AcceptKeyrings::Window::claim(key_serial_t attribute) {
 		         linked.size());
 	if (!mine && linked.empty())
 		return {};
+	if (linked.empty() && owner_.known_valid_)
+		// Linked before this ACCEPT (configured): it stays there, and so
+		// possessed, for this request as for the agent.
+		return RequestKeyring(mine, 0, 0);
 
 	std::string name = "tlsupd:request:" + std::to_string(owner_.next_++);
 	key_serial_t holder = add_key("keyring", name.c_str(), nullptr, 0, owner_.holders_);
@@ -68,6 +88,7 @@ RequestKeyring AcceptKeyrings::Window::claim(key_serial_t attribute) {
 		// there (lookups never read the process keyring).
 		LOG_WARN(owner_.log_, "cannot create %s: %s; keyring %d stays linked", name.c_str(),
 		         strerror(errno), mine);
+		owner_.known_valid_ = false;
 		return RequestKeyring(mine, 0, 0);
 	}
 	std::vector<key_serial_t> hold = linked;
@@ -78,10 +99,19 @@ RequestKeyring AcceptKeyrings::Window::claim(key_serial_t attribute) {
 			LOG_WARN(owner_.log_, "cannot hold keyring %d for its request: %s", k,
 			         strerror(errno));
 	for (key_serial_t k : linked)
-		if (keyctl_unlink(k, KEY_SPEC_PROCESS_KEYRING) < 0)
+		if (keyctl_unlink(k, KEY_SPEC_PROCESS_KEYRING) < 0) {
 			LOG_WARN(owner_.log_,
 			         "cannot unlink keyring %d from the process keyring: %s", k,
 			         strerror(errno));
+			owner_.known_valid_ = false; // read it again next time
+		}
+	// What the process keyring holds now: as before, less what left.
+	if (!owner_.kernel_names_keyring_ && owner_.known_valid_) {
+		std::erase_if(after, [&](key_serial_t k) {
+			return std::find(linked.begin(), linked.end(), k) != linked.end();
+		});
+		known = std::move(after);
+	}
 	return RequestKeyring(mine, holder, owner_.holders_);
 }
 

@@ -49,20 +49,31 @@ class AcceptKeyrings {
 public:
 	// Start-up, after ensure_process_keyring(): creates the keyring that
 	// holds the per-request holders ("tlsupd:requests").
-	static Result<std::unique_ptr<AcceptKeyrings>> create(const Log &log);
+	// KERNEL_NAMES_KEYRING: the kernel sends KEYRING whenever its ACCEPT
+	// linked a keyring (tlsup.ko), so an ACCEPT without it linked none.
+	// Upstream's links without saying: each ACCEPT reads the process
+	// keyring once, after (what it held before is remembered).
+	static Result<std::unique_ptr<AcceptKeyrings>> create(const Log &log,
+	                                                      bool kernel_names_keyring = false);
 
 	// Every change tlsupd makes to its process keyring takes this lock, so
-	// a window sees only its own ACCEPT's link. (Configured and consumer
-	// keyrings live in tlsupd:linked, made before the workers start; see
-	// KeyringLinker.)
-	std::unique_lock<std::mutex> lock() { return std::unique_lock(mu_); }
+	// a window sees only its own ACCEPT's link; what the process keyring
+	// held is read afresh after. (Configured and consumer keyrings live in
+	// tlsupd:linked, made before the workers start; see KeyringLinker.)
+	std::unique_lock<std::mutex> lock() {
+		std::unique_lock l(mu_);
+		known_valid_ = false;
+		return l;
+	}
 
 	class Window {
 	public:
 		// After the ACCEPT: the request's keyring -- the KEYRING attribute
 		// when the kernel sent one, else the keyring this ACCEPT linked
 		// -- moved into a holder of its own. Keyrings the ACCEPT linked
-		// leave the process keyring either way.
+		// leave the process keyring either way; one linked before (a
+		// configured keyring the consumer names too) stays, and the
+		// request uses it where it is.
 		RequestKeyring claim(key_serial_t keyring_attribute);
 
 	private:
@@ -70,8 +81,6 @@ public:
 		Window(AcceptKeyrings &owner);
 		AcceptKeyrings &owner_;
 		std::unique_lock<std::mutex> lock_;
-		std::vector<key_serial_t> before_;
-		bool readable_ = false;
 	};
 
 	// Before an ACCEPT; the window closes when it goes out of scope.
@@ -80,11 +89,17 @@ public:
 	key_serial_t holders() const { return holders_; }
 
 private:
-	AcceptKeyrings(key_serial_t holders, const Log &log) : holders_(holders), log_(log) {}
+	AcceptKeyrings(key_serial_t holders, const Log &log, bool kernel_names_keyring)
+	    : holders_(holders), log_(log), kernel_names_keyring_(kernel_names_keyring) {}
 	std::mutex mu_;
 	key_serial_t holders_;
 	const Log &log_;
+	bool kernel_names_keyring_;
 	uint64_t next_ = 1;
+	// The process keyring's contents as the last window left them; read
+	// again after lock() (under mu_).
+	std::vector<key_serial_t> known_;
+	bool known_valid_ = false;
 };
 
 } // namespace tlsup

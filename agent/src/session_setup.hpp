@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "handed_socket.hpp"
+
 namespace tlsup {
 
 struct Credentials;
@@ -38,6 +40,9 @@ struct KeyPair {
 
 struct SessionSetup {
 	int fd = -1; // the kernel's socket; borrowed, never closed here
+	// What the worker learned of it (inspect_handed_socket()); without it
+	// the engine asks the socket itself.
+	std::optional<HandedSocket> socket;
 	Role role = Role::Client;
 	Auth auth = Auth::Anonymous;
 	std::optional<std::string> peername;

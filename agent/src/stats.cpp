@@ -49,6 +49,11 @@ void Stats::record_done(int status, std::chrono::microseconds latency) {
 	latency_[LatencyHistogram::bucket_of(us)].fetch_add(1, std::memory_order_relaxed);
 }
 
+void Stats::record_accept_latency(std::chrono::microseconds latency) {
+	auto us = latency.count() < 0 ? 0 : static_cast<uint64_t>(latency.count());
+	accept_latency_[LatencyHistogram::bucket_of(us)].fetch_add(1, std::memory_order_relaxed);
+}
+
 StatsSnapshot Stats::snapshot() const {
 	StatsSnapshot s;
 	for (size_t i = 0; i < kStatusSlots; i++)
@@ -59,8 +64,10 @@ StatsSnapshot Stats::snapshot() const {
 	s.accept_errors = accept_errors_.load(std::memory_order_relaxed);
 	s.done_errors = done_errors_.load(std::memory_order_relaxed);
 	s.starved = starved_.load(std::memory_order_relaxed);
-	for (size_t i = 0; i < LatencyHistogram::kBuckets; i++)
+	for (size_t i = 0; i < LatencyHistogram::kBuckets; i++) {
 		s.latency[i] = latency_[i].load(std::memory_order_relaxed);
+		s.accept_latency[i] = accept_latency_[i].load(std::memory_order_relaxed);
+	}
 	return s;
 }
 
@@ -88,6 +95,8 @@ std::string StatsSnapshot::render() const {
 	line("latency_us.p50", LatencyHistogram::quantile(latency, 0.50));
 	line("latency_us.p90", LatencyHistogram::quantile(latency, 0.90));
 	line("latency_us.p99", LatencyHistogram::quantile(latency, 0.99));
+	line("accept_latency_us.p50", LatencyHistogram::quantile(accept_latency, 0.50));
+	line("accept_latency_us.p99", LatencyHistogram::quantile(accept_latency, 0.99));
 	return out;
 }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //
-// Agent counters: handshakes by DONE status, notifications, accepts, and a
-// latency histogram (ACCEPT to DONE). Workers update them with relaxed
+// Agent counters: handshakes by DONE status, notifications, accepts, and
+// latency histograms (ACCEPT to DONE; READY read to ACCEPT reply). Workers update them with relaxed
 // atomics; the control socket reads a snapshot.
 #pragma once
 
@@ -42,6 +42,7 @@ struct StatsSnapshot {
 	uint64_t done_errors = 0; // DONE refused by the kernel
 	uint64_t starved = 0;     // times ACCEPT paused at max_inflight
 	LatencyHistogram::Counts latency{};
+	LatencyHistogram::Counts accept_latency{}; // READY read to ACCEPT reply
 	unsigned inflight = 0;
 	unsigned max_inflight = 0;
 	unsigned workers = 0;
@@ -59,6 +60,7 @@ public:
 	void record_accept_error() { accept_errors_.fetch_add(1, std::memory_order_relaxed); }
 	void record_done_error() { done_errors_.fetch_add(1, std::memory_order_relaxed); }
 	void record_starved() { starved_.fetch_add(1, std::memory_order_relaxed); }
+	void record_accept_latency(std::chrono::microseconds latency);
 
 	StatsSnapshot snapshot() const;
 
@@ -67,6 +69,7 @@ private:
 	std::atomic<uint64_t> ready_{0}, overruns_{0}, accepted_{0}, accept_errors_{0},
 	        done_errors_{0}, starved_{0};
 	std::array<std::atomic<uint64_t>, LatencyHistogram::kBuckets> latency_{};
+	std::array<std::atomic<uint64_t>, LatencyHistogram::kBuckets> accept_latency_{};
 };
 
 } // namespace tlsup

@@ -199,6 +199,9 @@ std::string format_status(const std::map<std::string, std::string> &agent,
 	o << buf;
 	o << "latency, ACCEPT to DONE: p50 " << ms("latency_us.p50") << ", p90 "
 	  << ms("latency_us.p90") << ", p99 " << ms("latency_us.p99") << "\n";
+	if (agent.count("accept_latency_us.p99"))
+		o << "latency, READY to ACCEPT reply: p50 " << ms("accept_latency_us.p50")
+		  << ", p99 " << ms("accept_latency_us.p99") << "\n";
 	o << "notifications: " << get("ready") << " READY, " << get("ready_overruns")
 	  << " overrun(s); ACCEPT: " << get("accepted") << " accepted, " << get("accept_errors")
 	  << " error(s), paused " << get("accept_paused") << " time(s); DONE refused "

@@ -21,9 +21,9 @@ struct Worker::Job {
 	Clock::time_point started;
 	EventLoop::TimerId deadline = 0;
 	EventLoop::TimerId dns_timer = 0;
-	ReverseResolver::Ticket dns; // a queued lookup goes with the job
-	sockaddr_storage peer{};
-	uint32_t events = 0; // what the fd is watched for; 0 = not watched
+	ReverseResolver::Ticket dns;        // a queued lookup goes with the job
+	std::optional<HandedSocket> socket; // once inspected
+	bool watched = false;               // the socket is in this loop's epoll set
 	std::string label;
 	std::string counted_peer; // the PeerLimit share this job holds, if any
 };
@@ -54,27 +54,6 @@ std::string describe(const AcceptReply &req) {
 	return s + ")";
 }
 
-// The peer's address for the journal's TLSUP_PEER: "192.0.2.1:2049",
-// "[2001:db8::1]:4420", or "" when the socket has none.
-std::string peer_of(int fd) {
-	sockaddr_storage ss{};
-	socklen_t len = sizeof(ss);
-	if (getpeername(fd, reinterpret_cast<sockaddr *>(&ss), &len) != 0)
-		return {};
-	char host[INET6_ADDRSTRLEN] = "";
-	if (ss.ss_family == AF_INET) {
-		auto *a = reinterpret_cast<sockaddr_in *>(&ss);
-		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-		return std::string(host) + ":" + std::to_string(ntohs(a->sin_port));
-	}
-	if (ss.ss_family == AF_INET6) {
-		auto *a = reinterpret_cast<sockaddr_in6 *>(&ss);
-		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-		return "[" + std::string(host) + "]:" + std::to_string(ntohs(a->sin6_port));
-	}
-	return {};
-}
-
 } // namespace
 
 SessionSetup session_setup_for(const AcceptReply &req) {
@@ -94,27 +73,17 @@ SessionSetup session_setup_for(const AcceptReply &req) {
 	return s;
 }
 
-Result<void> require_tcp(int fd) {
-	int domain = 0, type = 0, protocol = 0;
-	socklen_t len = sizeof(int);
-	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
-		return make_error(errno == ENOTSOCK || errno == EBADF ? EINVAL : EIO,
-		                  "fd %d is not a socket: %s", fd, strerror(errno));
-	len = sizeof(int);
-	getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
-	len = sizeof(int);
-	getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len);
-	if ((domain != AF_INET && domain != AF_INET6) || type != SOCK_STREAM ||
-	    protocol != IPPROTO_TCP)
-		return make_error(EOPNOTSUPP,
-		                  "socket is not TCP over IPv4/IPv6 (family %d, type %d, protocol "
-		                  "%d): QUIC, MPTCP, UDP and the like are not handled",
-		                  domain, type, protocol);
-	return {};
-}
-
 Worker::Worker(unsigned index, WorkerShared &shared, std::unique_ptr<HandshakeChannel> channel)
     : index_(index), shared_(shared), channel_(std::move(channel)) {}
+
+namespace {
+
+// A handed-over socket is watched edge-triggered for both directions: the
+// engine always runs until its socket would block, so no edge is missed,
+// and a job never has to change what its socket is watched for.
+constexpr uint32_t kSocketEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+
+} // namespace
 
 Result<std::unique_ptr<Worker>> Worker::create(unsigned index, WorkerShared &shared,
                                                std::unique_ptr<HandshakeChannel> channel) {
@@ -122,24 +91,22 @@ Result<std::unique_ptr<Worker>> Worker::create(unsigned index, WorkerShared &sha
 	w->loop_ = TRY(EventLoop::create());
 	w->priorities_ = TRY(Priorities::create());
 	Worker *self = w.get();
-	if (int fd = w->channel_->notify_fd(); fd >= 0)
-		TRY(w->loop_->watch(fd, EPOLLIN, [self](uint32_t) { self->on_notification(); }));
-	EventLoop *loop = w->loop_.get();
-	w->waker_ = shared.admission.on_slot_free(
-	        [loop, self] { loop->post([self] { self->accept_burst(); }); });
+	w->loop_->on_unknown_fd([self](int fd, uint32_t) { self->take_handed(fd, true); });
+	if (int fd = w->channel_->answer_fd(); fd >= 0)
+		TRY(w->loop_->watch(fd, EPOLLIN,
+		                    [self](uint32_t) { self->collect_done_refusals(); }));
 	return w;
 }
 
 Worker::~Worker() {
 	stop();
-	shared_.admission.forget(waker_);
 }
 
 void Worker::start() {
-	// Requests queued before we joined the group had their READY sent to
-	// nobody: ACCEPT once before waiting for notifications.
-	loop_->post([this] { accept_burst(); });
 	thread_ = std::thread([this] {
+		// "tlsupd-w0": top -H and the benchmark tell the threads apart.
+		std::string name = "tlsupd-w" + std::to_string(index_);
+		pthread_setname_np(pthread_self(), name.c_str());
 		auto r = loop_->run();
 		if (!r)
 			LOG_ERR(shared_.log, "worker %u: event loop failed: %s", index_,
@@ -152,8 +119,15 @@ void Worker::stop() {
 		loop_->stop();
 		thread_.join();
 	}
-	// The loop is gone: complete what is left so no consumer waits for a
-	// DONE that would never come.
+	// The loop is gone: complete what is left, handed over or begun, so no
+	// consumer waits for a DONE that would never come.
+	std::vector<std::pair<AcceptedRequest, bool>> handed;
+	{
+		std::lock_guard lock(inbox_mu_);
+		handed.swap(inbox_);
+	}
+	for (auto &[request, watched] : handed)
+		start_job(std::move(request), watched);
 	std::vector<uint64_t> ids;
 	for (auto &[id, job] : jobs_)
 		ids.push_back(id);
@@ -161,66 +135,60 @@ void Worker::stop() {
 		complete(id, ETIMEDOUT, "agent shutting down");
 }
 
-void Worker::on_notification() {
-	auto n = channel_->drain_notifications();
-	if (!n) {
-		LOG_ERR(shared_.log, "worker %u: %s", index_, n.error().reason.c_str());
+void Worker::hand_over(AcceptedRequest request) {
+	int fd = request.decoded.request.sockfd;
+	bool pollable = fd >= 0 && !request.decoded.error;
+	job_count_.fetch_add(1, std::memory_order_relaxed);
+	{
+		// Into the inbox before the socket goes into the epoll set: the
+		// loop may see its first event before add_foreign() returns. Not
+		// under the lock: the woken worker would wait for it.
+		std::lock_guard lock(inbox_mu_);
+		inbox_.emplace_back(std::move(request), pollable);
+	}
+	if (pollable && loop_->add_foreign(fd, kSocketEvents))
 		return;
+	// Nothing the loop will hear of by itself (no socket, a malformed
+	// reply, a socket epoll refuses): wake it.
+	if (pollable) {
+		std::lock_guard lock(inbox_mu_);
+		for (auto &[r, watched] : inbox_)
+			if (r.decoded.request.sockfd == fd)
+				watched = false;
 	}
-	for (unsigned i = 0; i < n->ready; i++)
-		shared_.stats.record_ready();
-	for (unsigned i = 0; i < n->overruns; i++)
-		shared_.stats.record_overrun();
-	if (n->overruns)
-		LOG_DEBUG(shared_.log, "worker %u: notifications lost (ENOBUFS); accepting",
-		          index_);
-	if (n->should_accept())
-		accept_burst();
+	loop_->post([this, fd] { take_handed(fd, false); });
 }
 
-void Worker::accept_burst() {
-	accept_scheduled_ = false;
-	// ACCEPT until -EAGAIN, in bursts so one worker's queue does not keep
-	// its handshakes waiting.
-	for (int i = 0; i < 32; i++) {
-		if (!shared_.admission.acquire()) {
-			shared_.stats.record_starved();
-			LOG_DEBUG(shared_.log, "worker %u: %u handshakes in flight; ACCEPT paused",
-			          index_, shared_.admission.limit());
-			return;
+void Worker::take_handed(int fd, bool watched) {
+	std::optional<AcceptedRequest> found;
+	{
+		std::lock_guard lock(inbox_mu_);
+		for (auto it = inbox_.begin(); it != inbox_.end(); ++it) {
+			if (it->first.decoded.request.sockfd == fd && it->second == watched) {
+				found = std::move(it->first);
+				inbox_.erase(it);
+				break;
+			}
 		}
-		RequestKeyring keyring;
-		auto r = [&] {
-			auto window = shared_.accept_keyrings.open_window();
-			auto accepted = channel_->accept();
-			if (accepted && accepted.value())
-				keyring = window.claim(accepted.value()->request.keyring);
-			return accepted;
-		}();
-		if (!r) {
-			shared_.admission.release();
-			shared_.stats.record_accept_error();
-			LOG_ERR(shared_.log, "worker %u: %s", index_, r.error().reason.c_str());
-			return;
-		}
-		if (!r.value()) {
-			shared_.admission.release();
-			return;
-		}
-		start_job(std::move(*r.value()), std::move(keyring));
 	}
-	if (!accept_scheduled_) {
-		accept_scheduled_ = true;
-		loop_->post([this] { accept_burst(); });
+	if (found)
+		return start_job(std::move(*found), watched);
+	if (watched) {
+		// An event for an fd no request names: not ours to keep.
+		LOG_DEBUG(shared_.log, "worker %u: event on fd %d, which no request holds", index_,
+		          fd);
+		loop_->forget(fd);
 	}
 }
 
-void Worker::start_job(AcceptDecode decoded, RequestKeyring keyring) {
+void Worker::start_job(AcceptedRequest handed, bool watched) {
+	AcceptDecode decoded = std::move(handed.decoded);
 	shared_.stats.record_accepted();
 	if (decoded.request.sockfd < 0) {
 		// Nothing to complete: there is no socket to name in a DONE.
 		LOG_ERR(shared_.log, "worker %u: ACCEPT reply without a socket: %s", index_,
 		        decoded.error ? decoded.error->reason.c_str() : "?");
+		job_count_.fetch_sub(1, std::memory_order_relaxed);
 		shared_.admission.release();
 		return;
 	}
@@ -228,20 +196,28 @@ void Worker::start_job(AcceptDecode decoded, RequestKeyring keyring) {
 	Job &job = *owned;
 	job.id = next_id_++;
 	job.fd.reset(decoded.request.sockfd);
-	job.started = Clock::now();
+	job.started = handed.accepted;
 	job.label = describe(decoded.request);
 	job.request = std::move(decoded.request);
-	job.keyring = std::move(keyring);
+	job.keyring = std::move(handed.keyring);
+	job.watched = watched;
 	jobs_.emplace(job.id, std::move(owned));
-	job_count_.store(jobs_.size());
 	uint64_t id = job.id;
+	if (watched)
+		loop_->adopt(job.fd.get(), [this, id](uint32_t) {
+			auto it = jobs_.find(id);
+			if (it != jobs_.end() && it->second->session)
+				advance(*it->second);
+		});
 
 	if (decoded.error)
 		return complete(id, EINVAL, "malformed ACCEPT: " + decoded.error->reason);
 	if (auto v = validate_request(job.request); !v)
 		return complete(id, v.error().code, v.error().reason);
-	if (auto tcp = require_tcp(job.fd.get()); !tcp)
-		return complete(id, tcp.error().code, tcp.error().reason);
+	auto handed_socket = inspect_handed_socket(job.fd.get());
+	if (!handed_socket)
+		return complete(id, handed_socket.error().code, handed_socket.error().reason);
+	job.socket = std::move(handed_socket).value();
 	if (!admit_peer(job))
 		return;
 
@@ -263,11 +239,8 @@ bool Worker::admit_peer(Job &job) {
 	// (a consumer may well open a thousand connections to one server).
 	if (!limit || job.request.message_type != HANDSHAKE_MSG_TYPE_SERVERHELLO)
 		return true;
-	sockaddr_storage ss{};
-	socklen_t len = sizeof(ss);
-	std::string peer;
-	if (getpeername(job.fd.get(), reinterpret_cast<sockaddr *>(&ss), &len) == 0)
-		peer = PeerLimit::peer_of(ss);
+	// start_job asked the socket for its peer once (inspect_handed_socket).
+	std::string peer = PeerLimit::peer_of(job.socket->peer);
 	// This job's slot is counted already.
 	bool crowded = 2 * shared_.admission.inflight() > shared_.admission.limit();
 	if (limit->acquire(peer, crowded)) {
@@ -295,15 +268,14 @@ bool Worker::needs_reverse_dns(Job &job) {
 	if (!shared_.settings.reverse_dns.load() ||
 	    job.request.message_type != HANDSHAKE_MSG_TYPE_CLIENTHELLO || job.request.peername)
 		return false;
-	socklen_t len = sizeof(job.peer);
-	if (getpeername(job.fd.get(), reinterpret_cast<sockaddr *>(&job.peer), &len) < 0)
-		return false; // the session reports it
-	return job.peer.ss_family == AF_INET || job.peer.ss_family == AF_INET6;
+	return job.socket &&
+	       (job.socket->peer.ss_family == AF_INET || job.socket->peer.ss_family == AF_INET6);
 }
 
 void Worker::begin_handshake(Job &job, std::optional<ReverseNames> names) {
 	uint64_t id = job.id;
 	SessionSetup setup = session_setup_for(job.request);
+	setup.socket = job.socket;
 	setup.keyring = job.keyring.keyring();
 	setup.credentials = shared_.credentials.snapshot();
 	auto rings = shared_.keyrings.snapshot();
@@ -317,45 +289,35 @@ void Worker::begin_handshake(Job &job, std::optional<ReverseNames> names) {
 		return complete(id, session.error().code, session.error().reason);
 	job.session = std::move(session).value();
 
-	auto watched = loop_->watch(job.fd.get(), EPOLLIN, [this, id](uint32_t) {
-		auto it = jobs_.find(id);
-		if (it != jobs_.end())
-			advance(*it->second);
-	});
-	if (!watched)
-		return complete(id, watched.error().code, watched.error().reason);
-	job.events = EPOLLIN;
+	if (!job.watched) {
+		auto watched = loop_->watch(job.fd.get(), kSocketEvents, [this, id](uint32_t) {
+			auto it = jobs_.find(id);
+			if (it != jobs_.end() && it->second->session)
+				advance(*it->second);
+		});
+		if (!watched)
+			return complete(id, watched.error().code, watched.error().reason);
+		job.watched = true;
+	}
 	advance(job);
 }
 
 void Worker::advance(Job &job) {
+	// Edge-triggered: the step runs until the socket would block, and the
+	// next edge (either way) comes back here.
 	auto r = job.session->step();
 	if (!r)
 		return complete(job.id, r.error().code, r.error().reason);
-	uint32_t want = 0;
-	switch (r.value()) {
-	case TlsSession::Progress::WantRead:
-		want = EPOLLIN;
-		break;
-	case TlsSession::Progress::WantWrite:
-		want = EPOLLOUT;
-		break;
-	case TlsSession::Progress::Done:
-		return finish(job);
-	}
-	if (want != job.events) {
-		if (auto m = loop_->modify(job.fd.get(), want); !m)
-			return complete(job.id, m.error().code, m.error().reason);
-		job.events = want;
-	}
+	if (r.value() == TlsSession::Progress::Done)
+		finish(job);
 }
 
 void Worker::start_reverse_dns(Job &job) {
 	uint32_t ms = shared_.settings.reverse_dns_timeout_ms.load();
 	uint64_t id = job.id;
 	EventLoop *loop = loop_.get();
-	auto ticket =
-	        shared_.resolver.resolve(job.peer, [loop, id, this](ReverseResolver::Names names) {
+	auto ticket = shared_.resolver.resolve(
+	        job.socket->peer, [loop, id, this](ReverseResolver::Names names) {
 		        loop->post([this, id, n = std::move(names)]() mutable {
 			        on_reverse_dns(id, std::move(n));
 		        });
@@ -368,7 +330,7 @@ void Worker::start_reverse_dns(Job &job) {
 		                       ReverseNames{{}, "queue full: " + ticket.error().reason});
 	}
 	job.dns = std::move(ticket).value();
-	job.dns_timer = loop_->add_timer(Clock::now() + std::chrono::milliseconds(ms), [=, this] {
+	job.dns_timer = loop_->add_timer(coarse_now() + std::chrono::milliseconds(ms), [=, this] {
 		on_reverse_dns(id, make_error(ETIMEDOUT, "no answer within %u ms", ms));
 	});
 }
@@ -416,8 +378,7 @@ void Worker::complete(uint64_t id, int status, const std::string &reason,
 	}
 	std::unique_ptr<Job> job = std::move(it->second);
 	jobs_.erase(it);
-	job_count_.store(jobs_.size());
-	if (job->events)
+	if (job->watched)
 		loop_->unwatch(job->fd.get());
 	if (job->deadline)
 		loop_->cancel_timer(job->deadline);
@@ -431,7 +392,8 @@ void Worker::complete(uint64_t id, int status, const std::string &reason,
 	LogFields fields;
 	fields.request = std::to_string(index_) + "." + std::to_string(job->id);
 	fields.status = status;
-	fields.peer = peer_of(job->fd.get());
+	if (job->socket)
+		fields.peer = peer_text(job->socket->peer);
 	fields.auth = auth_name(job->request.auth_mode);
 	fields.latency_us = static_cast<uint64_t>(elapsed.count());
 	if (status == 0)
@@ -448,6 +410,7 @@ void Worker::complete(uint64_t id, int status, const std::string &reason,
 	job->fd.reset(); // our copy of the socket goes only after DONE
 	if (shared_.peer_limit)
 		shared_.peer_limit->release(job->counted_peer);
+	job_count_.fetch_sub(1, std::memory_order_relaxed);
 	shared_.admission.release();
 }
 
@@ -456,6 +419,13 @@ void Worker::send_done(int fd, int status, const std::vector<uint32_t> &remote) 
 	if (auto r = channel_->done(msg); !r) {
 		shared_.stats.record_done_error();
 		LOG_WARN(shared_.log, "worker %u: fd %d: %s", index_, fd, r.error().reason.c_str());
+	}
+}
+
+void Worker::collect_done_refusals() {
+	for (const auto &e : channel_->done_refusals()) {
+		shared_.stats.record_done_error();
+		LOG_WARN(shared_.log, "worker %u: %s", index_, e.reason.c_str());
 	}
 }
 

@@ -1,20 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 //
-// A worker thread: its own event loop and kernel channel, and the
-// handshakes it accepted. Every blocking step (reverse DNS) is handed to a
-// helper thread; everything else is a non-blocking step of the loop.
+// A worker thread: its own event loop, the handshakes the acceptor handed
+// it, and a kernel channel for their DONEs. Every blocking step (reverse
+// DNS) is handed to a helper thread; everything else is a non-blocking step
+// of the loop.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <unordered_map>
 
 #include "admission.hpp"
 #include "credentials.hpp"
 #include "event_loop.hpp"
+#include "handed_socket.hpp"
 #include "handshake.hpp"
 #include "handshake_channel.hpp"
 #include "ktls_install.hpp"
@@ -26,7 +29,7 @@
 
 namespace tlsup {
 
-// Settings a reload may change; read by workers at each ACCEPT.
+// Settings a reload may change; read by workers for each request.
 struct WorkerSettings {
 	std::atomic<uint32_t> default_timeout_ms{20000};
 	std::atomic<bool> reverse_dns{false}; // [agent] reverse_dns
@@ -56,30 +59,38 @@ struct WorkerShared {
 // a mode, TLS_NO_PEERID entries go.
 SessionSetup session_setup_for(const AcceptReply &req);
 
-// The kernel hands over TCP sockets (IPv4 or IPv6) only; anything else
-// (QUIC, MPTCP, UDP, a unix socket) is refused with EOPNOTSUPP before a
-// single handshake byte: this agent speaks TLS over TCP.
-Result<void> require_tcp(int fd);
+// A request the acceptor took from the kernel, on its way to a worker.
+struct AcceptedRequest {
+	AcceptDecode decoded;
+	RequestKeyring keyring;
+	Clock::time_point accepted; // when the ACCEPT reply arrived
+};
 
 class Worker {
 public:
+	// CHANNEL sends this worker's DONEs.
 	static Result<std::unique_ptr<Worker>> create(unsigned index, WorkerShared &shared,
 	                                              std::unique_ptr<HandshakeChannel> channel);
 	~Worker();
 
-	void start(); // runs the loop on a new thread; ACCEPTs once first
+	void start(); // runs the loop on a new thread
 	void stop();  // any thread; joins; requests in flight get ETIMEDOUT
 
+	// Any thread (the acceptor): the request is this worker's now. Its
+	// socket goes straight into the worker's epoll set, so the worker
+	// wakes once, when the socket is ready, and not for a message first.
+	void hand_over(AcceptedRequest request);
+
 	EventLoop &loop() { return *loop_; }
-	size_t jobs() const { return job_count_.load(); }
+	// Requests handed over and not yet done: the acceptor's measure of load.
+	size_t jobs() const { return job_count_.load(std::memory_order_relaxed); }
 
 private:
 	struct Job;
 	Worker(unsigned index, WorkerShared &shared, std::unique_ptr<HandshakeChannel> channel);
 
-	void on_notification();
-	void accept_burst();
-	void start_job(AcceptDecode decoded, RequestKeyring keyring);
+	void take_handed(int fd, bool watched);
+	void start_job(AcceptedRequest request, bool watched);
 	bool needs_reverse_dns(Job &job);
 	void begin_handshake(Job &job, std::optional<ReverseNames> names);
 	void advance(Job &job);
@@ -94,6 +105,7 @@ private:
 	// with EACCES) when the peer holds its share already.
 	bool admit_peer(Job &job);
 	void send_done(int fd, int status, const std::vector<uint32_t> &remote);
+	void collect_done_refusals();
 
 	unsigned index_;
 	WorkerShared &shared_;
@@ -103,8 +115,9 @@ private:
 	std::unordered_map<uint64_t, std::unique_ptr<Job>> jobs_;
 	std::atomic<size_t> job_count_{0};
 	uint64_t next_id_ = 1;
-	bool accept_scheduled_ = false;
-	uint64_t waker_ = 0;
+	// Handed over by the acceptor, not yet taken by this worker's loop.
+	std::mutex inbox_mu_;
+	std::vector<std::pair<AcceptedRequest, bool>> inbox_; // request, socket in epoll
 	std::thread thread_;
 };
 

@@ -8,6 +8,10 @@
 #                      the in-process baseline at each point, and the
 #                      10,000-in-flight scale run
 # BENCH_PROFILE=smoke  a few small points, no scale run (make check)
+# BENCH_PROFILE=ratio  concurrency 1 and 64 for x509 and PSK against the
+#                      in-process baselines (the issue's table), no scale run
+# BENCH_WORKERS        tlsupd's workers (default 1); BENCH_INPROC_THREADS the
+#                      in-process baseline's threads (default 1)
 set -u
 M=${TLSUP_MODULES:-$TLSUP_ROOT/build/module/uml-$TLSUP_VERSION-base}
 B=$TLSUP_ROOT/build/release
@@ -38,24 +42,29 @@ PSK_HEX=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 printf "$(echo "$PSK_HEX" | sed 's/../\\x&/g')" >psk.bin
 RING=$(keyctl newring bench @u)
 PSK_KEY=$(keyctl padd user bench-identity "$RING" <psk.bin)
+# The consumer's keyring is configured, as a consumer keyring is linked
+# (.nvme): the agent holds it from start-up, not per request.
 
 grep -qw tls /proc/sys/net/ipv4/tcp_available_ulp 2>/dev/null || modprobe tls || exit 10
 insmod "$M/tlsup.ko" max_pending=20000 || exit 10
 insmod "$M/tools/testmod/tlsup_testmod.ko" || exit 11
 cat >tlsupd.conf <<EOF
+[authenticate]
+keyrings = bench
 [authenticate.client]
-x509.truststore = $TLSUP_RUN/ca.pem
+x509.truststore = $PWD/ca.pem
 [agent]
-workers = 1
-control_socket = $TLSUP_RUN/tlsupd.sock
+workers = ${BENCH_WORKERS:-1}
+control_socket = $PWD/tlsupd.sock
 EOF
 if [ "$profile" = callgrind ]; then
 	# Instruction counts of the agent alone (tools/bench/profile.sh).
 	valgrind --tool=callgrind --callgrind-out-file="$TLSUP_RUN/callgrind.out.%p" \
 		"$B/agent/tlsupd" -c tlsupd.conf >agent.log 2>&1 &
 elif [ "$profile" = strace ]; then
-	# System calls of the agent, counted (tools/bench/profile.sh strace).
-	strace -c -f -o "$TLSUP_RUN/strace.out" "$B/agent/tlsupd" -c tlsupd.conf >agent.log 2>&1 &
+	# System calls of the agent, every one with its time, so that those
+	# of the handshakes can be told from start-up's (profile.sh counts).
+	strace -f -ttt -qq -o "$TLSUP_RUN/strace.out" "$B/agent/tlsupd" -c tlsupd.conf >agent.log 2>&1 &
 else
 	"$B/agent/tlsupd" -c tlsupd.conf >agent.log 2>&1 &
 fi
@@ -106,12 +115,14 @@ inproc() {
 		creds=(--ca ca.pem --cert server.pem --key server.key)
 	fi
 	"$B/tools/bench/inproc" --transport "$tr" --count "$count" --concurrency "$conc" \
-		"${creds[@]}" >>"$OUT" || log "inproc $tr $auth failed"
+		--threads "${BENCH_INPROC_THREADS:-1}" "${creds[@]}" >>"$OUT" || log "inproc $tr $auth failed"
 	tail -n 1 "$OUT"
 }
 
 if [ "$profile" = callgrind ] || [ "$profile" = strace ]; then
-	full_path "${BENCH_AUTH:-x509}" "${BENCH_COUNT:-300}" 16
+	date +%s.%N >"$TLSUP_RUN/strace.from"
+	full_path "${BENCH_AUTH:-x509}" "${BENCH_COUNT:-300}" "${BENCH_CONCURRENCY:-16}"
+	date +%s.%N >"$TLSUP_RUN/strace.to"
 	# strace would only detach: signal the agent itself. valgrind passes
 	# the signal on and writes its profile.
 	if [ "$profile" = strace ]; then
@@ -124,6 +135,8 @@ if [ "$profile" = callgrind ] || [ "$profile" = strace ]; then
 	exit 0
 elif [ "$profile" = smoke ]; then
 	points=("x509 20 1" "x509 40 16" "psk 20 4")
+elif [ "$profile" = ratio ]; then
+	points=("x509 100 1" "x509 640 64" "psk 200 1" "psk 1280 64")
 else
 	points=("x509 100 1" "x509 400 16" "x509 800 64" "x509 1024 256" "x509 2048 1024"
 		"psk 100 1" "psk 400 16" "psk 800 64" "psk 1024 256" "psk 2048 1024")

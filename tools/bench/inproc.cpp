@@ -6,8 +6,11 @@
 // side, as tlsupd does), over memory buffers (no system calls) or over
 // loopback TCP sockets. Prints one JSON line.
 //
-//   inproc --transport mem|tcp --count N --concurrency C
+//   inproc --transport mem|tcp --count N --concurrency C [--threads T]
 //          (--ca CA --cert C --key K | --psk ID:HEX)
+//
+// --threads T: T such threads at once, each with its share of N and C --
+// the limit of T CPUs, against which a guest with T vCPUs is compared.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -23,6 +26,7 @@
 #include <cstring>
 #include <deque>
 #include <memory>
+#include <thread>
 #include <unordered_map>
 
 #include "tls_setup.hpp"
@@ -141,29 +145,14 @@ double cpu_seconds() {
 
 } // namespace
 
-int main(int argc, char **argv) {
-	std::string transport = "mem", ca;
-	long count = 100, concurrency = 1;
-	bench::TlsOptions tls;
-	for (int i = 1; i + 1 < argc; i += 2) {
-		std::string a = argv[i], v = argv[i + 1];
-		if (a == "--transport")
-			transport = v;
-		else if (a == "--count")
-			count = std::stol(v);
-		else if (a == "--concurrency")
-			concurrency = std::stol(v);
-		else if (a == "--ca")
-			ca = v;
-		else if (!tls.take(a, v)) {
-			std::fprintf(stderr, "inproc: unknown option %s\n", a.c_str());
-			return 2;
-		}
-	}
-	gnutls_global_init();
-	bench::ServerCreds sc = bench::server_creds(tls.cert, tls.key, tls.psk_or_null());
-	ClientCreds cc = client_creds(ca, tls.psk_or_null());
-	const bool tcp = transport == "tcp";
+struct Share {
+	std::vector<double> lat_ms;
+	long failed = 0;
+};
+
+// COUNT pairs, CONCURRENCY at a time, on this thread.
+Share run_share(bool tcp, long count, long concurrency, const bench::ServerCreds &sc,
+                const ClientCreds &cc) {
 
 	int lfd = -1, ep = -1;
 	sockaddr_in laddr{};
@@ -183,8 +172,6 @@ int main(int argc, char **argv) {
 	std::vector<std::unique_ptr<Pair>> active;
 	std::unordered_map<int, Pair *> by_fd;
 	long started = 0, failed = 0;
-	const double cpu0 = cpu_seconds();
-	const auto t0 = Clock::now();
 
 	auto start_pair = [&] {
 		auto p = std::make_unique<Pair>();
@@ -281,6 +268,58 @@ int main(int argc, char **argv) {
 			i++;
 		}
 	}
+	if (tcp) {
+		close(lfd);
+		close(ep);
+	}
+	return {std::move(lat_ms), failed};
+}
+
+int main(int argc, char **argv) {
+	std::string transport = "mem", ca;
+	long count = 100, concurrency = 1, threads = 1;
+	bench::TlsOptions tls;
+	for (int i = 1; i + 1 < argc; i += 2) {
+		std::string a = argv[i], v = argv[i + 1];
+		if (a == "--transport")
+			transport = v;
+		else if (a == "--count")
+			count = std::stol(v);
+		else if (a == "--concurrency")
+			concurrency = std::stol(v);
+		else if (a == "--threads")
+			threads = std::stol(v);
+		else if (a == "--ca")
+			ca = v;
+		else if (!tls.take(a, v)) {
+			std::fprintf(stderr, "inproc: unknown option %s\n", a.c_str());
+			return 2;
+		}
+	}
+	gnutls_global_init();
+	bench::ServerCreds sc = bench::server_creds(tls.cert, tls.key, tls.psk_or_null());
+	ClientCreds cc = client_creds(ca, tls.psk_or_null());
+	const bool tcp = transport == "tcp";
+	threads = std::max(1L, threads);
+	const double cpu0 = cpu_seconds();
+	const auto t0 = Clock::now();
+	std::vector<Share> shares(static_cast<size_t>(threads));
+	std::vector<std::thread> pool;
+	for (long t = 0; t < threads; t++) {
+		long n = count / threads + (t < count % threads ? 1 : 0);
+		long c = std::max(1L, concurrency / threads + (t < concurrency % threads ? 1 : 0));
+		pool.emplace_back([&, t, n, c] {
+			shares[static_cast<size_t>(t)] = run_share(tcp, n, c, sc, cc);
+		});
+	}
+	for (auto &th : pool)
+		th.join();
+	std::vector<double> lat_ms;
+	long failed = 0;
+	for (auto &sh : shares) {
+		lat_ms.insert(lat_ms.end(), sh.lat_ms.begin(), sh.lat_ms.end());
+		failed += sh.failed;
+	}
 	const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
 	std::sort(lat_ms.begin(), lat_ms.end());
 	auto pct = [&](double q) {
@@ -290,12 +329,13 @@ int main(int argc, char **argv) {
 		                                 static_cast<size_t>(
 		                                         q * static_cast<double>(lat_ms.size())))];
 	};
-	std::printf("{\"inproc\":{\"transport\":\"%s\",\"auth\":\"%s\",\"count\":%ld,"
-	            "\"concurrency\":%ld,\"ok\":%zu,\"failed\":%ld,\"elapsed_s\":%.3f,"
-	            "\"hs_per_s\":%.1f,\"p50_ms\":%.2f,\"p90_ms\":%.2f,\"p99_ms\":%.2f,\"cpu_s\":%."
-	            "3f}}\n",
-	            transport.c_str(), tls.use_psk ? "psk" : "x509", count, concurrency,
-	            lat_ms.size(), failed, secs, static_cast<double>(lat_ms.size()) / secs,
-	            pct(0.50), pct(0.90), pct(0.99), cpu_seconds() - cpu0);
+	std::printf(
+	        "{\"inproc\":{\"transport\":\"%s\",\"auth\":\"%s\",\"count\":%ld,"
+	        "\"threads\":%ld,\"concurrency\":%ld,\"ok\":%zu,\"failed\":%ld,\"elapsed_s\":%.3f,"
+	        "\"hs_per_s\":%.1f,\"p50_ms\":%.2f,\"p90_ms\":%.2f,\"p99_ms\":%.2f,\"cpu_s\":%."
+	        "3f}}\n",
+	        transport.c_str(), tls.use_psk ? "psk" : "x509", count, threads, concurrency,
+	        lat_ms.size(), failed, secs, static_cast<double>(lat_ms.size()) / secs, pct(0.50),
+	        pct(0.90), pct(0.99), cpu_seconds() - cpu0);
 	return failed ? 1 : 0;
 }

@@ -4,6 +4,7 @@
 handshake failed, a request was lost, or a point is missing its baseline.
 A point measured several times is reported by its medians."""
 import json
+import os
 import statistics
 import sys
 
@@ -69,10 +70,12 @@ def main():
             p["ratio_" + tr] = round(f["hs_per_s"] / b["hs_per_s"], 3)
     if scale and scale["lost"]:
         problems.append("scale: %d of %d requests lost" % (scale["lost"], scale["requests"]))
-    doc = {"when": when, "host_cpus": int(cpus), "guest": "UML, 1 vCPU", "wall_s": int(secs),
+    guest = os.environ.get("BENCH_GUEST", "UML, 1 vCPU")
+    doc = {"when": when, "host_cpus": int(cpus), "guest": guest, "wall_s": int(secs),
            "points": points, "scale": scale, "agent": agent, "problems": problems}
     json.dump(doc, open(dst, "w"), indent=2)
 
+    print("guest: %s" % guest)
     print("%-5s %5s %6s | %9s %8s %8s %8s %8s | %9s %9s | %6s %6s" % (
         "auth", "conc", "count", "full hs/s", "p50 ms", "p90 ms", "p99 ms", "agent s",
         "mem hs/s", "tcp hs/s", "/mem", "/tcp"))

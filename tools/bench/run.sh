@@ -29,7 +29,8 @@ BENCH_PROFILE=$profile TLSUP_KEEP_RUNS=1 "$root/tools/target.sh" run "$target" $
 status=$?
 run=$(grep -a -o 'TLSUP_RUN=[^ ]*' "$log" | head -n 1 | cut -d= -f2 | tr -d '\r')
 cp "$run/bench.jsonl" "$out/$profile.jsonl" 2>/dev/null
-python3 "$root/tools/bench/report.py" "$out/$profile.jsonl" "$out/results-$profile.json" \
+BENCH_GUEST="$target, ${BENCH_CPUS:-default} vCPU(s), ${BENCH_WORKERS:-1} worker(s), in-process baseline ${BENCH_INPROC_THREADS:-1} thread(s)" \
+	python3 "$root/tools/bench/report.py" "$out/$profile.jsonl" "$out/results-$profile.json" \
 	"$(date -u +%FT%TZ)" "$(nproc)" "$(( $(date +%s) - start ))"
 rstatus=$?
 [ "$status" = 0 ] || { echo "bench: guest exited $status; see $run/output"; tail -n 20 "$run/output"; }

@@ -1,13 +1,15 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The reconnect storm benchmark, inside UML on the 6.12 "upstream" kernel
-# (tools/bench/storm.sh boots it). Writes one JSON object per storm to
-# $TLSUP_RUN/storm.jsonl.
+# The reconnect storm benchmark, inside a 6.12 kernel with net/handshake
+# and its consumers: Debian's stock 6.12 under qemu, or UML's "upstream"
+# flavour (tools/bench/storm.sh boots it). Writes one JSON object per storm
+# to $TLSUP_RUN/storm.jsonl.
 #
-# BENCH_PROFILE=full   NVMe/TCP: 18 and 72 controllers x 3 I/O queues (72
-#                      and 288 host handshakes with the admin queues, as
-#                      many on the target side); NFS: 8 and 32 mounts;
+# BENCH_PROFILE=full   stock: NVMe/TCP 8, 32 and 72 controllers with the
+#                      kernel's default I/O queues (one per CPU); UML (one
+#                      CPU): 18 and 72 controllers x 3 I/O queues (read/
+#                      write, write, poll); NFS: 8 and 32 mounts;
 #                      BENCH_REPEAT storms each (default 3)
 # BENCH_PROFILE=smoke  4 controllers x 1 I/O queue, 2 mounts, once
 set -u
@@ -15,7 +17,8 @@ B=$TLSUP_ROOT/build/release
 OUT=$TLSUP_RUN/storm.jsonl
 AGENT_LOG=/run/storm-agent.log
 profile=${BENCH_PROFILE:-full}
-cd "$TLSUP_RUN" || exit 1
+# A qemu guest's run directory is 9p: scratch files on tmpfs.
+cd "${TLSUP_WORK:-$TLSUP_RUN}" || exit 1
 : >"$OUT"
 . "$TLSUP_ROOT/tools/uml/private-root.sh"
 . "$TLSUP_ROOT/tools/bench/storm_lib.sh"
@@ -24,7 +27,11 @@ ulimit -n 65536
 
 case $profile in
 full)
-	nvme_points=("18 3" "72 3")
+	if [ -d "/lib/modules/$(uname -r)/kernel" ]; then
+		nvme_points=("8 0" "32 0" "72 0") # a distribution kernel, several CPUs
+	else
+		nvme_points=("18 3" "72 3") # UML: one CPU, so at most 3 I/O queues
+	fi
 	nfs_points=(8 32)
 	repeat=${BENCH_REPEAT:-3}
 	;;
@@ -40,6 +47,7 @@ esac
 # line per handshake), its log on tmpfs as a journal would take it.
 agent_start() {
 	: >"$AGENT_LOG"
+	agent_args=("$@")
 	"$B/agent/tlsupd" "$@" >>"$AGENT_LOG" 2>&1 &
 	agent_pid=$!
 	for _ in $(seq 200); do
@@ -68,6 +76,7 @@ for p in "${nvme_points[@]}"; do
 		storm_nvme_reset "nvme $n x $q #$r" | tee -a "$OUT"
 	done
 	storm_nvme_teardown
+	storm_agent_accept_latency "nvme $n" | tee -a "$OUT"
 done
 storm_nfs_server || { echo "storm: nfsd did not start"; exit 12; }
 for m in "${nfs_points[@]}"; do
@@ -76,6 +85,7 @@ for m in "${nfs_points[@]}"; do
 		storm_nfs_remount "nfs $m #$r" | tee -a "$OUT"
 	done
 	storm_nfs_teardown
+	storm_agent_accept_latency "nfs $m" | tee -a "$OUT"
 done
 agent_stop storm
 grep -c '^{' "$OUT" >/dev/null || status=1

@@ -62,11 +62,14 @@ storm_trace_start() {
 # storm_nvme_setup N Q: N subsystems and keys, N controllers connected one
 # after the other, each with Q I/O queues (1..3: nvme-tcp gives each kind,
 # read/write, write and poll, at most one queue per online CPU, and UML has
-# one). Sets STORM_CTRLS.
+# one; 0: the kernel's defaults, one read/write queue per CPU). Sets
+# STORM_CTRLS. The host reconnects after a failed attempt once
+# BENCH_RECONNECT_DELAY (the kernel's 10 s by default) has passed.
 storm_nvme_setup() {
 	local n=$1 q=$2 i sub reply
 	# (0 is refused for either option: leave them out)
-	local queues=nr_io_queues=1
+	local queues=reconnect_delay=${BENCH_RECONNECT_DELAY:-10}
+	[ "$q" -ge 1 ] && queues+=,nr_io_queues=1
 	[ "$q" -ge 2 ] && queues+=,nr_write_queues=1
 	[ "$q" -ge 3 ] && queues+=,nr_poll_queues=1
 	STORM_CTRLS=()
@@ -90,7 +93,7 @@ storm_nvme_setup() {
 				keyctl padd psk "NVMe0R01 $STORM_HOSTNQN $sub" %:.nvme >/dev/null || return 1
 		fi
 		exec 3<>/dev/nvme-fabrics
-		if ! echo "transport=tcp,traddr=127.0.0.1,trsvcid=$STORM_PORT,nqn=$sub,hostnqn=$STORM_HOSTNQN,hostid=$STORM_HOSTID,tls,$queues,reconnect_delay=1,ctrl_loss_tmo=600" >&3; then
+		if ! echo "transport=tcp,traddr=127.0.0.1,trsvcid=$STORM_PORT,nqn=$sub,hostnqn=$STORM_HOSTNQN,hostid=$STORM_HOSTID,tls,$queues,ctrl_loss_tmo=600" >&3; then
 			exec 3>&-
 			storm_log "connect $sub failed"
 			return 1
@@ -245,6 +248,21 @@ storm_emit() {
 	printf '{"label": "%s", "kind": "%s", "units": %s, "io_queues": %s, "connections": %s, "handshakes_expected": %s, "time_to_all_live_s": %s, "all_live": %s, "agent_cpu_s": %s, "consumer_retries": %s, "pending_max": %s, "trace": %s}\n' \
 		"$1" "$2" "$3" "$4" "$5" "$((2 * $5))" "$(storm_diff "$6" "$7")" "${10}" \
 		"$(storm_diff "$8" "$9")" "${11}" "$(storm_pending_max)" "$trace"
+}
+
+# storm_agent_accept_latency LABEL: the agent's own READY-to-ACCEPT-reply
+# percentiles over the storms since it started (tlsupctl status), as a JSON
+# line; then the agent starts afresh for the next point.
+storm_agent_accept_latency() {
+	local s p50 p99
+	s=$("$TLSUP_ROOT/build/release/agent/tlsupctl" status --raw 2>/dev/null)
+	p50=$(echo "$s" | awk '$1 == "accept_latency_us.p50" { print $2 }')
+	p99=$(echo "$s" | awk '$1 == "accept_latency_us.p99" { print $2 }')
+	printf '{"agent_accept_latency": {"label": "%s", "p50_us": %s, "p99_us": %s}}\n' \
+		"$1" "${p50:-null}" "${p99:-null}"
+	kill "$agent_pid"
+	wait "$agent_pid" 2>/dev/null
+	agent_start "${agent_args[@]}" >/dev/null || return 1
 }
 
 storm_diff() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }

@@ -6,13 +6,18 @@ by the median storm (by time until all live) with the range; failures are
 summed. Exits 1 if a storm did not end with every controller or mount back,
 or if a point is missing."""
 import json
+import os
 import statistics
 import sys
 
 
 def main():
     src, dst, when, cpus, secs, profile = sys.argv[1:7]
-    storms = [json.loads(l) for l in open(src) if l.startswith("{")]
+    lines = [json.loads(l) for l in open(src) if l.startswith("{")]
+    storms = [l for l in lines if "kind" in l]
+    # The agent's own READY-to-ACCEPT-reply percentiles, per point.
+    agent_acc = {l["agent_accept_latency"]["label"]: l["agent_accept_latency"]
+                 for l in lines if "agent_accept_latency" in l}
     points, order = {}, []
     for s in storms:
         key = (s["kind"], s["units"], s["io_queues"])
@@ -45,29 +50,40 @@ def main():
             "rejected_submits_all": [r["trace"]["submit_rejected"] for r in runs],
             "all_live": all(r["all_live"] for r in runs),
             "pending_max": med["pending_max"],
+            "agent_accept_p50_us": agent_acc.get("%s %d" % (key[0], key[1]), {}).get("p50_us"),
+            "agent_accept_p99_us": agent_acc.get("%s %d" % (key[0], key[1]), {}).get("p99_us"),
         }
         if not p["all_live"]:
             problems.append("%s %d: not every %s came back" %
                             (key[0], key[1], "controller" if key[0] == "nvme" else "mount"))
         out.append(p)
     wanted = {"full": 4, "smoke": 2}.get(profile, 1)
+    for p in out:
+        if p["rejected_submits"]:
+            problems.append("%s %d: %d submissions refused" % (p["kind"], p["units"],
+                                                             p["rejected_submits"]))
     if len(out) < wanted:
         problems.append("%d of %d points measured" % (len(out), wanted))
-    json.dump({"when": when, "host_cpus": int(cpus), "guest_cpus": 1, "seconds": int(secs),
+    guest = os.environ.get("BENCH_GUEST", "UML 6.12 upstream, 1 CPU")
+    json.dump({"when": when, "host_cpus": int(cpus), "guest": guest, "seconds": int(secs),
                "profile": profile, "points": out, "problems": problems},
               open(dst, "w"), indent=1)
-    print("%-5s %5s %3s %5s %5s %10s %8s %8s %9s %7s %6s %6s %6s" % (
+    print("guest: %s" % guest)
+    print("%-5s %5s %3s %5s %5s %10s %8s %8s %9s %9s %7s %6s %7s %6s" % (
         "storm", "units", "ioq", "conns", "hs", "all live s", "p50 ms", "p99 ms", "accept99",
-        "agent s", "failed", "reject", "retry"))
+        "agent99", "agent s", "failed", "refused", "retry"))
     for p in out:
-        print("%-5s %5d %3d %5d %5d %10.3f %8.2f %8.2f %9.2f %7.2f %6d %6d %6d" % (
+        a99 = p["agent_accept_p99_us"]
+        print("%-5s %5d %3d %5d %5d %10.3f %8.2f %8.2f %9.2f %9s %7.2f %6d %7d %6d" % (
             p["kind"], p["units"], p["io_queues"], p["connections"], p["handshakes_per_storm"],
             p["time_to_all_live_s"], p["latency_p50_ms"] or 0, p["latency_p99_ms"] or 0,
-            p["accept_wait_p99_ms"] or 0, p["agent_cpu_s"], p["failed_handshakes"],
-            p["rejected_submits"], p["consumer_retries"]))
-    print("(the median of %s storms per point, by time until all live; guest: 1 CPU, "
-          "pending bound %s)" % ("/".join(str(p["storms"]) for p in out),
-                                 out[0]["pending_max"] if out else "?"))
+            p["accept_wait_p99_ms"] or 0, "%.2f" % (a99 / 1000.0) if a99 is not None else "-",
+            p["agent_cpu_s"], p["failed_handshakes"], p["rejected_submits"],
+            p["consumer_retries"]))
+    print("(the median of %s storms per point, by time until all live; pending bound %s;"
+          " accept99: submit to ACCEPT in the kernel's tracepoints, ms; agent99: READY read to"
+          " ACCEPT reply in tlsupctl status, ms; ioq 0: the kernel's default I/O queues)"
+          % ("/".join(str(p["storms"]) for p in out), out[0]["pending_max"] if out else "?"))
     for pr in problems:
         print("storm: " + pr)
     sys.exit(1 if problems else 0)

@@ -30,7 +30,7 @@ PY
 }
 
 case_storm_nvme_smoke() {
-	storm_nvme_setup 4 1 || { fail "storm set-up"; return; }
+	BENCH_RECONNECT_DELAY=1 storm_nvme_setup 4 1 || { fail "storm set-up"; return; }
 	local line
 	line=$(storm_nvme_reset "smoke")
 	log "$line"

@@ -201,7 +201,7 @@ TEST_F(AttackFile, AFifoRenamedOverAWatchedTruststoreKeepsTheAgentServing) {
 	o.config_path = conf;
 	o.consumer_keyrings = {};
 	o.credential_settle = 20ms;
-	o.open_channel = [&]() -> Result<std::unique_ptr<HandshakeChannel>> {
+	o.open_channel = [&](bool) -> Result<std::unique_ptr<HandshakeChannel>> {
 		return std::unique_ptr<HandshakeChannel>(std::make_unique<FakeChannel>(kernel));
 	};
 	CaptureLog log;

@@ -288,9 +288,12 @@ TEST_F(AttackKeyring, TheRetryTimerDoesNotLinkAnotherUsersKeyring) {
 	o.config_path = conf;
 	o.consumer_keyrings = {};
 	o.keyring_retry = 20ms;
-	o.open_channel = [&]() -> Result<std::unique_ptr<HandshakeChannel>> {
+	FakeChannel *acceptor = nullptr; // READY goes to the acceptor's channel
+	o.open_channel = [&](bool notifications) -> Result<std::unique_ptr<HandshakeChannel>> {
 		auto ch = std::make_unique<FakeChannel>(kernel);
 		channels.push_back(ch.get());
+		if (notifications)
+			acceptor = ch.get();
 		return std::unique_ptr<HandshakeChannel>(std::move(ch));
 	};
 	auto agent = Agent::create(o, log_.log());
@@ -306,7 +309,7 @@ TEST_F(AttackKeyring, TheRetryTimerDoesNotLinkAnotherUsersKeyring) {
 		std::this_thread::sleep_for(20ms);
 
 	// EIO would mean the handshake succeeded (this host has no kTLS).
-	EXPECT_EQ(server_psk_status(kernel, *channels[0], "attacker-id", key_),
+	EXPECT_EQ(server_psk_status(kernel, *acceptor, "attacker-id", key_),
 	          static_cast<uint32_t>(EKEYREJECTED));
 	EXPECT_FALSE(in_process_keyring(attacker.value(0)));
 	EXPECT_TRUE(log_.contains("owned by uid 61234")) << ::testing::PrintToString(log_.lines());

@@ -53,7 +53,7 @@ protected:
 		o.config_path = conf_;
 		o.consumer_keyrings = {};
 		o.credential_settle = 20ms;
-		o.open_channel = [this]() -> Result<std::unique_ptr<HandshakeChannel>> {
+		o.open_channel = [this](bool) -> Result<std::unique_ptr<HandshakeChannel>> {
 			return std::unique_ptr<HandshakeChannel>(
 			        std::make_unique<FakeChannel>(kernel_));
 		};

@@ -46,9 +46,11 @@ protected:
 		AgentOptions o;
 		o.config_path = dir_ + "/tlsupd.conf";
 		o.consumer_keyrings = {nvme_name_, nfsd_name_};
-		o.open_channel = [this]() -> Result<std::unique_ptr<HandshakeChannel>> {
+		o.open_channel = [this](bool notifications) -> Result<std::unique_ptr<HandshakeChannel>> {
 			auto ch = std::make_unique<FakeChannel>(kernel_);
 			channels_.push_back(ch.get());
+			if (notifications)
+				acceptor_ = ch.get();
 			return std::unique_ptr<HandshakeChannel>(std::move(ch));
 		};
 		auto agent = Agent::create(o, log_.log());
@@ -72,7 +74,7 @@ protected:
 	// was not found.
 	uint32_t handshake(key_serial_t ring, const std::string &identity,
 	                   const std::vector<uint8_t> &key) {
-		return server_psk_status(kernel_, *channels_[0], identity, key, ring, GetParam());
+		return server_psk_status(kernel_, *acceptor_, identity, key, ring, GetParam());
 	}
 
 	std::string dir_, nvme_name_, nfsd_name_;
@@ -80,6 +82,7 @@ protected:
 	std::vector<uint8_t> nvme_key_ = random_bytes(32), nfs_key_ = random_bytes(32);
 	FakeKernel kernel_;
 	std::vector<FakeChannel *> channels_;
+	FakeChannel *acceptor_ = nullptr; // the one READY goes to
 	CaptureLog log_;
 	std::unique_ptr<Agent> agent_;
 	std::thread thread_;

@@ -108,5 +108,52 @@ TEST_F(RequestKeyringTest, TwoRequestsWithTheSameKeyringEachHoldIt) {
 	keyctl_invalidate(consumer);
 }
 
+// On tlsup.ko, which names every keyring its ACCEPT links in KEYRING.
+class RequestKeyringOnTlsupTest : public RequestKeyringTest {
+protected:
+	void SetUp() override {
+		ASSERT_TRUE(ensure_process_keyring().ok());
+		keyrings_ = AcceptKeyrings::create(log_.log(), true).value();
+	}
+};
+
+TEST_F(RequestKeyringOnTlsupTest, TheNamedKeyringIsHeldAndLeavesTheProcessKeyring) {
+	key_serial_t named = add_keyring("named on tlsup", KEY_SPEC_SESSION_KEYRING);
+	for (int i = 0; i < 2; i++) { // the second ACCEPT links it afresh
+		RequestKeyring mine;
+		{
+			auto window = keyrings_->open_window();
+			ASSERT_EQ(keyctl_link(named, KEY_SPEC_PROCESS_KEYRING), 0);
+			mine = window.claim(named);
+		}
+		EXPECT_EQ(mine.keyring(), named);
+		EXPECT_FALSE(linked_in(KEY_SPEC_PROCESS_KEYRING, named)) << "ACCEPT " << i;
+		auto holders = keyring_contents(keyrings_->holders()).value();
+		ASSERT_EQ(holders.size(), 1u);
+		EXPECT_TRUE(linked_in(holders[0], named));
+	}
+	keyctl_invalidate(named);
+}
+
+TEST_F(RequestKeyringOnTlsupTest, AConfiguredKeyringIsUsedWhereItIs) {
+	// Linked at start-up (under lock(), as the linker does): the request
+	// uses it without a holder, and it stays linked.
+	key_serial_t configured = add_keyring("configured on tlsup", KEY_SPEC_SESSION_KEYRING);
+	{
+		auto lock = keyrings_->lock();
+		ASSERT_EQ(keyctl_link(configured, KEY_SPEC_PROCESS_KEYRING), 0);
+	}
+	{
+		auto window = keyrings_->open_window();
+		ASSERT_EQ(keyctl_link(configured, KEY_SPEC_PROCESS_KEYRING), 0);
+		auto mine = window.claim(configured);
+		EXPECT_EQ(mine.keyring(), configured);
+	}
+	EXPECT_TRUE(linked_in(KEY_SPEC_PROCESS_KEYRING, configured));
+	EXPECT_TRUE(keyring_contents(keyrings_->holders()).value().empty());
+	ASSERT_EQ(keyctl_unlink(configured, KEY_SPEC_PROCESS_KEYRING), 0);
+	keyctl_invalidate(configured);
+}
+
 } // namespace
 } // namespace tlsup::test

@@ -13,6 +13,7 @@
 
 #include <uapi/linux/handshake.h>
 
+#include "acceptor.hpp"
 #include "fake_channel.hpp"
 #include "keyring.hpp"
 #include "test_support.hpp"
@@ -26,9 +27,10 @@ using namespace std::chrono_literals;
 class WorkerHarness {
 public:
 	explicit WorkerHarness(unsigned limit = 64,
-	                       ReverseResolver::Lookup lookup = ReverseResolver::system_lookup)
+	                       ReverseResolver::Lookup lookup = ReverseResolver::system_lookup,
+	                       bool tlsup_ko = false)
 	    : admission(limit), resolver(std::make_unique<ReverseResolver>(1, std::move(lookup))),
-	      accept_keyrings(AcceptKeyrings::create(log.log()).value()),
+	      accept_keyrings(AcceptKeyrings::create(log.log(), tlsup_ko).value()),
 	      shared{log.log(), creds,    keyrings,    admission,       stats,
 	             *resolver, settings, peer_keys(), *accept_keyrings} {
 		// As the agent does before its threads start: one process keyring
@@ -44,24 +46,37 @@ public:
 		};
 	}
 	~WorkerHarness() {
+		if (acceptor)
+			acceptor->stop();
 		for (auto &w : workers)
 			w->stop();
+		acceptor.reset();
 		resolver.reset();
 		workers.clear();
 	}
 
-	std::vector<FakeChannel *> start(unsigned n) {
-		std::vector<FakeChannel *> chans;
+	// N workers (each with a channel for its DONEs) and the acceptor; the
+	// acceptor's channel, where READY goes.
+	FakeChannel *start(unsigned n) {
+		std::vector<Worker *> raw;
 		for (unsigned i = 0; i < n; i++) {
 			auto ch = std::make_unique<FakeChannel>(kernel);
-			chans.push_back(ch.get());
+			channels.push_back(ch.get());
 			auto w = Worker::create(i, shared, std::move(ch));
 			EXPECT_TRUE(w.ok());
 			workers.push_back(std::move(w).value());
+			raw.push_back(workers.back().get());
 		}
+		auto ch = std::make_unique<FakeChannel>(kernel);
+		FakeChannel *notify = ch.get();
+		channels.push_back(notify);
+		auto a = Acceptor::create(shared, std::move(ch), raw);
+		EXPECT_TRUE(a.ok());
+		acceptor = std::move(a).value();
 		for (auto &w : workers)
 			w->start();
-		return chans;
+		acceptor->start();
+		return notify;
 	}
 
 	CaptureLog log;
@@ -76,6 +91,8 @@ public:
 	FakeKernel kernel;
 	std::atomic<int> installs{0};
 	std::vector<std::unique_ptr<Worker>> workers;
+	std::unique_ptr<Acceptor> acceptor;
+	std::vector<FakeChannel *> channels; // the workers', then the acceptor's
 };
 
 // A client-anon request for the agent end of a fresh socket pair, with a
@@ -130,27 +147,78 @@ TEST(Worker, AcceptsAtStartupWhatWasQueuedBefore) {
 		EXPECT_TRUE(open);
 }
 
-TEST(Worker, ReadyRunsAcceptUntilEagain) {
+TEST(Worker, EachReadyIsOneAccept) {
 	WorkerHarness h;
-	auto chans = h.start(1);
+	auto notify = h.start(1);
 	ASSERT_TRUE(h.kernel.wait_eagains(1)); // the start-up ACCEPT found nothing
 	std::vector<Conn> conns;
 	for (int i = 0; i < 4; i++)
 		conns.push_back(client_request(h.kernel));
-	chans[0]->notify_ready(); // one READY for four requests
+	notify->notify_ready(4); // the kernel sends one READY per request
 	ASSERT_TRUE(h.kernel.wait_dones(4));
 	EXPECT_EQ(h.stats.snapshot().done[0], 4u);
-	EXPECT_TRUE(h.kernel.wait_eagains(2)); // the burst ended at -EAGAIN
 	std::lock_guard lock(h.kernel.mu);
 	EXPECT_EQ(h.kernel.accepts, 4u);
+	// No ACCEPT asked for a fifth: four READYs, four requests.
+	EXPECT_EQ(h.kernel.eagains, 1u);
+}
+
+TEST(Worker, AReadyForARequestAnotherAgentTookEndsAtEagain) {
+	WorkerHarness h;
+	auto notify = h.start(1);
+	ASSERT_TRUE(h.kernel.wait_eagains(1));
+	notify->notify_ready(2); // both taken by another agent in this namespace
+	ASSERT_TRUE(h.kernel.wait_eagains(2));
+	Conn c = client_request(h.kernel);
+	notify->notify_ready();
+	ASSERT_TRUE(h.kernel.wait_dones(1));
+	EXPECT_EQ(h.kernel.done_copy()[0].status, 0u);
+	// The owed second ACCEPT was dropped at -EAGAIN: no READY is owed.
+	std::this_thread::sleep_for(50ms);
+	std::lock_guard lock(h.kernel.mu);
+	EXPECT_EQ(h.kernel.eagains, 2u);
+}
+
+TEST(Worker, EachRequestWakesOneWorker) {
+	WorkerHarness h;
+	h.start(2);
+	ASSERT_TRUE(h.kernel.wait_eagains(1));
+	auto wakeups = [&] {
+		return std::vector<uint64_t>{h.workers[0]->loop().wakeups(),
+		                             h.workers[1]->loop().wakeups()};
+	};
+	std::vector<unsigned> handled(2, 0);
+	for (size_t i = 0; i < 10; i++) {
+		std::this_thread::sleep_for(20ms); // the last request's worker is idle again
+		auto before = wakeups();
+		Conn c = client_request(h.kernel);
+		// As the kernel multicasts READY to every socket in the group:
+		// only the acceptor's joined it.
+		for (auto *ch : h.channels)
+			ch->notify_ready();
+		ASSERT_TRUE(h.kernel.wait_dones(i + 1));
+		EXPECT_EQ(c.peer->wait().ret, 0);
+		std::this_thread::sleep_for(20ms);
+		auto after = wakeups();
+		unsigned woken = 0;
+		for (size_t w = 0; w < 2; w++)
+			if (after[w] != before[w]) {
+				woken++;
+				handled[w]++;
+			}
+		EXPECT_EQ(woken, 1u) << "request " << i;
+	}
+	// One at a time, both idle: the acceptor takes turns.
+	EXPECT_EQ(handled[0], 5u);
+	EXPECT_EQ(handled[1], 5u);
 }
 
 TEST(Worker, LostNotificationsStillAccept) {
 	WorkerHarness h;
-	auto chans = h.start(1);
+	auto notify = h.start(1);
 	ASSERT_TRUE(h.kernel.wait_eagains(1));
 	Conn c = client_request(h.kernel);
-	chans[0]->notify_overrun(); // ENOBUFS: the READY itself was lost
+	notify->notify_overrun(); // ENOBUFS: the READY itself was lost
 	ASSERT_TRUE(h.kernel.wait_dones(1));
 	EXPECT_EQ(h.kernel.done_copy()[0].status, 0u);
 	EXPECT_EQ(h.stats.snapshot().overruns, 1u);
@@ -158,10 +226,11 @@ TEST(Worker, LostNotificationsStillAccept) {
 
 TEST(Worker, ReadyStormStrandsNothing) {
 	WorkerHarness h;
-	auto chans = h.start(2);
-	ASSERT_TRUE(h.kernel.wait_eagains(2)); // both start-up ACCEPTs
+	auto notify = h.start(2);
+	ASSERT_TRUE(h.kernel.wait_eagains(1)); // the start-up ACCEPT
 	// 300 requests the agent must refuse (bad parameters) and 20 real
-	// handshakes, announced by 1000+ READYs and overruns on both workers.
+	// handshakes, announced by 600 READYs (fewer than the requests) and
+	// overruns.
 	std::vector<UniqueFd> peers;
 	for (int i = 0; i < 300; i++) {
 		auto fds = unix_pair();
@@ -175,9 +244,9 @@ TEST(Worker, ReadyStormStrandsNothing) {
 	for (int i = 0; i < 20; i++)
 		conns.push_back(client_request(h.kernel));
 	for (int i = 0; i < 600; i++) {
-		chans[i % 2]->notify_ready();
+		notify->notify_ready();
 		if (i % 100 == 0)
-			chans[(i / 100) % 2]->notify_overrun();
+			notify->notify_overrun();
 	}
 	ASSERT_TRUE(h.kernel.wait_dones(320, 30s));
 	unsigned einval = 0, ok = 0;
@@ -206,7 +275,7 @@ TEST(Worker, InFlightBoundPausesAcceptAndResumes) {
 	for (int i = 0; i < 6; i++)
 		conns.push_back(client_request(h.kernel, stalling(), 200));
 	auto t0 = Clock::now();
-	auto chans = h.start(2);
+	h.start(2);
 	ASSERT_TRUE(h.kernel.wait_dones(6));
 	auto elapsed = Clock::now() - t0;
 	for (const auto &d : h.kernel.done_copy())
@@ -387,7 +456,7 @@ std::vector<key_serial_t> process_keyring_contents() {
 }
 
 void psk_stays_with_its_consumer(bool kernel_sends_keyring) {
-	WorkerHarness h;
+	WorkerHarness h(64, ReverseResolver::system_lookup, kernel_sends_keyring);
 	key_serial_t ring_a = add_keyring("consumer A", KEY_SPEC_SESSION_KEYRING);
 	key_serial_t ring_b = add_keyring("consumer B", KEY_SPEC_SESSION_KEYRING);
 	auto key = random_bytes(32);
@@ -592,11 +661,11 @@ TEST(Worker, SlowReverseDnsIsBoundedAndDoesNotBlockTheLoop) {
 	h.settings.reverse_dns = true;
 	h.settings.reverse_dns_timeout_ms = 100;
 	Conn slow = tcp_client_request(h.kernel, "server-noip");
-	auto chans = h.start(1);
+	auto notify = h.start(1);
 	std::this_thread::sleep_for(30ms);
 	// While the resolver is stuck, another handshake completes.
 	Conn other = client_request(h.kernel);
-	chans[0]->notify_ready();
+	notify->notify_ready();
 	ASSERT_TRUE(h.kernel.wait_dones(2, 5s));
 	auto dones = h.kernel.done_copy();
 	auto find = [&](int fd) {

@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "acceptor.hpp"
+
+#include <sys/epoll.h>
+
+namespace tlsup {
+
+namespace {
+
+// READY timestamps kept for the latency: a flood of them (a storm, a
+// misbehaving kernel) must not grow without bound.
+constexpr size_t kMaxReadyTimes = 65536;
+
+} // namespace
+
+Result<std::unique_ptr<Acceptor>> Acceptor::create(WorkerShared &shared,
+                                                   std::unique_ptr<HandshakeChannel> channel,
+                                                   std::vector<Worker *> workers) {
+	if (workers.empty())
+		return make_error(EINVAL, "an acceptor without workers");
+	auto a = std::unique_ptr<Acceptor>(
+	        new Acceptor(shared, std::move(channel), std::move(workers)));
+	a->loop_ = TRY(EventLoop::create());
+	Acceptor *self = a.get();
+	if (int fd = a->channel_->notify_fd(); fd >= 0)
+		TRY(a->loop_->watch(fd, EPOLLIN, [self](uint32_t) { self->on_notification(); }));
+	EventLoop *loop = a->loop_.get();
+	a->waker_ = shared.admission.on_slot_free(
+	        [loop, self] { loop->post([self] { self->accept_owed(); }); });
+	return a;
+}
+
+Acceptor::~Acceptor() {
+	stop();
+	shared_.admission.forget(waker_);
+}
+
+void Acceptor::start(std::function<void()> swept) {
+	loop_->post([this, swept = std::move(swept)] {
+		accept_owed();
+		if (swept)
+			swept();
+	});
+	thread_ = std::thread([this] {
+		pthread_setname_np(pthread_self(), "tlsupd-accept");
+		auto r = loop_->run();
+		if (!r)
+			LOG_ERR(shared_.log, "acceptor: event loop failed: %s",
+			        r.error().reason.c_str());
+	});
+}
+
+void Acceptor::stop() {
+	if (thread_.joinable()) {
+		loop_->stop();
+		thread_.join();
+	}
+}
+
+void Acceptor::on_notification() {
+	auto n = channel_->drain_notifications();
+	if (!n) {
+		LOG_ERR(shared_.log, "acceptor: %s", n.error().reason.c_str());
+		return;
+	}
+	if (n->ready) {
+		auto now = Clock::now();
+		for (unsigned i = 0; i < n->ready; i++) {
+			shared_.stats.record_ready();
+			if (ready_at_.size() < kMaxReadyTimes)
+				ready_at_.push_back(now);
+		}
+		owed_ += n->ready;
+	}
+	for (unsigned i = 0; i < n->overruns; i++)
+		shared_.stats.record_overrun();
+	if (n->overruns) {
+		// A lost notification may have been a READY.
+		LOG_DEBUG(shared_.log, "acceptor: notifications lost (ENOBUFS); accepting until "
+		                       "the kernel's queue is empty");
+		sweep_ = true;
+	}
+	accept_owed();
+}
+
+void Acceptor::accept_owed() {
+	// Everything owed is ACCEPTed before any of it is handed over: a
+	// worker woken by a hand-over may take the CPU from the acceptor (one
+	// vCPU), and the requests still in the kernel's queue would wait for
+	// that worker's handshake step.
+	std::vector<AcceptedRequest> taken;
+	struct HandOver {
+		Acceptor *self;
+		std::vector<AcceptedRequest> &taken;
+		~HandOver() {
+			for (auto &r : taken)
+				self->least_busy().hand_over(std::move(r));
+		}
+	} hand_over{this, taken};
+	while (sweep_ || owed_ > 0) {
+		if (!shared_.admission.acquire()) {
+			// Resumed by the first slot freed (the waker).
+			shared_.stats.record_starved();
+			LOG_DEBUG(shared_.log, "acceptor: %u handshakes in flight; ACCEPT paused",
+			          shared_.admission.limit());
+			return;
+		}
+		RequestKeyring keyring;
+		auto r = [&] {
+			auto window = shared_.accept_keyrings.open_window();
+			auto accepted = channel_->accept();
+			if (accepted && accepted.value())
+				keyring = window.claim(accepted.value()->request.keyring);
+			return accepted;
+		}();
+		auto now = Clock::now();
+		if (!r) {
+			shared_.admission.release();
+			shared_.stats.record_accept_error();
+			LOG_ERR(shared_.log, "acceptor: %s", r.error().reason.c_str());
+			return; // the next READY tries again
+		}
+		if (!r.value()) {
+			// -EAGAIN: every READY read so far is answered (by us, or by
+			// another agent in this namespace).
+			shared_.admission.release();
+			owed_ = 0;
+			sweep_ = false;
+			ready_at_.clear();
+			return;
+		}
+		if (owed_)
+			owed_--;
+		if (!ready_at_.empty()) {
+			shared_.stats.record_accept_latency(
+			        std::chrono::duration_cast<std::chrono::microseconds>(
+			                now - ready_at_.front()));
+			ready_at_.pop_front();
+		}
+		taken.push_back({std::move(*r.value()), std::move(keyring), now});
+	}
+}
+
+Worker &Acceptor::least_busy() {
+	// Fewest requests in hand; among equals, the next in turn.
+	size_t n = workers_.size();
+	size_t best = next_worker_ % n;
+	for (size_t k = 1; k < n; k++) {
+		size_t i = (next_worker_ + k) % n;
+		if (workers_[i]->jobs() < workers_[best]->jobs())
+			best = i;
+	}
+	next_worker_ = best + 1;
+	return *workers_[best];
+}
+
+} // namespace tlsup

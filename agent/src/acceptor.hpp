@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// The acceptor: one thread that does nothing but take requests from the
+// kernel and hand them to the workers. The kernel refuses a submission
+// (-EAGAIN) while its queue of requests not yet ACCEPTed is full (upstream:
+// 3 to 50 by RAM); a worker busy with handshakes must never be what leaves
+// them there. So READY goes to the acceptor alone (one socket in the
+// "tlshd" group, however many workers), it ACCEPTs one request per READY
+// -- until -EAGAIN at start-up and after lost notifications (ENOBUFS) --
+// and gives each to the least busy worker, waking that one only.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "event_loop.hpp"
+#include "handshake_channel.hpp"
+#include "worker.hpp"
+
+namespace tlsup {
+
+class Acceptor {
+public:
+	// CHANNEL hears READY and sends ACCEPT; WORKERS outlive the acceptor.
+	static Result<std::unique_ptr<Acceptor>> create(WorkerShared &shared,
+	                                                std::unique_ptr<HandshakeChannel> channel,
+	                                                std::vector<Worker *> workers);
+	~Acceptor();
+
+	// Runs the loop on a new thread; ACCEPTs until -EAGAIN first (requests
+	// queued before the agent joined the group had their READY sent to
+	// nobody). SWEPT runs on the acceptor's thread once that is done.
+	void start(std::function<void()> swept = {});
+	void stop(); // any thread; joins
+
+	EventLoop &loop() { return *loop_; }
+
+private:
+	Acceptor(WorkerShared &shared, std::unique_ptr<HandshakeChannel> channel,
+	         std::vector<Worker *> workers)
+	    : shared_(shared), channel_(std::move(channel)), workers_(std::move(workers)) {}
+
+	void on_notification();
+	void accept_owed();
+	Worker &least_busy();
+
+	WorkerShared &shared_;
+	std::unique_ptr<HandshakeChannel> channel_;
+	std::vector<Worker *> workers_;
+	std::unique_ptr<EventLoop> loop_;
+	uint64_t waker_ = 0;
+	// ACCEPTs owed: one per READY read and not yet answered by a request;
+	// SWEEP_: ACCEPT until -EAGAIN whatever the count.
+	size_t owed_ = 0;
+	bool sweep_ = true;
+	// When each owed READY was read, oldest first: READY to ACCEPT reply
+	// is the latency the kernel's queue sees from us.
+	std::deque<Clock::time_point> ready_at_;
+	size_t next_worker_ = 0;
+	std::thread thread_;
+};
+
+} // namespace tlsup
