@@ -10,6 +10,8 @@
 // the request is gone from the queue; the requests queued behind it, other
 // consumers', must still be ACCEPTed without waiting for a READY that may
 // never come.
+#include <filesystem>
+#include <fstream>
 #include <gtest/gtest.h>
 #include <keyutils.h>
 #include <thread>
@@ -123,6 +125,64 @@ TEST(AttackAcceptor, OneFailedAcceptDoesNotStrandTheRequestsQueuedBehindIt) {
 		EXPECT_EQ(dones[0].status, 0u);
 	}
 	peer.wait();
+}
+
+// A peer whose Certificate message is larger than one record (16 KiB: a
+// long chain, post-quantum certificates, a certificate with large
+// extensions), all of it in the socket when the agent first looks. GnuTLS
+// returns GNUTLS_E_AGAIN after each record of a message it has not got
+// whole, though its transport never said EAGAIN; the agent runs on an
+// edge-triggered loop, and what it leaves unread no new edge announces.
+std::string big_certificate() {
+	const Pki &pki = Pki::get();
+	std::string name = "big-flight";
+	std::string pem = pki.path(name + ".pem");
+	if (std::filesystem::exists(pem))
+		return name;
+	std::string tmpl = pki.path(name + ".tmpl");
+	{
+		std::ofstream t(tmpl);
+		// 40000 bytes of a private, non-critical extension.
+		t << "cn = \"server.test\"\ndns_name = \"server.test\"\n"
+		  << "add_extension = \"1.3.6.1.4.1.99999.1 0x" << std::string(80000, '0')
+		  << "\"\ntls_www_server\nsigning_key\nencryption_key\nexpiration_days = 30\n";
+	}
+	std::filesystem::copy_file(pki.path("server.key"), pki.path(name + ".key"));
+	std::string cmd = "certtool --generate-certificate --load-privkey " +
+	                  pki.path("server.key") + " --load-ca-certificate " + pki.path("ca.pem") +
+	                  " --load-ca-privkey " + pki.path("ca.key") + " --template " + tmpl +
+	                  " --outfile " + pem + " >/dev/null 2>&1";
+	if (std::system(cmd.c_str()) != 0)
+		return {};
+	return name;
+}
+
+TEST(AttackPeerFlight, AHandshakeMessageLargerThanARecordCompletes) {
+	std::string cert = big_certificate();
+	ASSERT_FALSE(cert.empty());
+	ASSERT_GT(std::filesystem::file_size(Pki::get().path(cert + ".pem")), 50000u);
+	Harness h;
+	FakeChannel *notify = h.start();
+	ASSERT_TRUE(h.kernel.wait_eagains(1));
+	auto fds = tcp_pair();
+	AcceptReply good;
+	good.sockfd = fds.first.release();
+	good.message_type = HANDSHAKE_MSG_TYPE_CLIENTHELLO;
+	good.auth_mode = HANDSHAKE_AUTH_UNAUTH;
+	good.peername = "server.test";
+	good.timeout_ms = 5000;
+	h.kernel.submit(std::move(good));
+	PeerOptions p;
+	p.cert = p.key = cert;
+	Peer peer(std::move(fds.second), p);
+	notify->notify_ready();
+	ASSERT_TRUE(h.kernel.wait_dones(1, 15s));
+	EXPECT_EQ(h.kernel.done_copy()[0].status, 0u)
+	        << "status " << h.kernel.done_copy()[0].status
+	        << " (110: ETIMEDOUT, the rest of the flight unread)\n"
+	        << ::testing::PrintToString(h.log.lines());
+	auto out = peer.wait();
+	EXPECT_EQ(out.ret, 0) << out.error;
 }
 
 } // namespace
