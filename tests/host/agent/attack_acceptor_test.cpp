@@ -185,5 +185,34 @@ TEST(AttackPeerFlight, AHandshakeMessageLargerThanARecordCompletes) {
 	EXPECT_EQ(out.ret, 0) << out.error;
 }
 
+// The same from a network client to a server consumer (x509.client_auth):
+// its Certificate message spans records, before anything is verified.
+TEST(AttackPeerFlight, AClientCertificateLargerThanARecordCompletes) {
+	std::string cert = big_certificate();
+	ASSERT_FALSE(cert.empty());
+	Harness h;
+	FakeChannel *notify = h.start();
+	ASSERT_TRUE(h.kernel.wait_eagains(1));
+	auto pair = tcp_pair();
+	AcceptReply r;
+	r.sockfd = pair.second.release();
+	r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
+	r.auth_mode = HANDSHAKE_AUTH_X509;
+	r.timeout_ms = 5000;
+	h.kernel.submit(std::move(r));
+	PeerOptions p;
+	p.server = false;
+	p.cert = p.key = cert;
+	p.ca = "ca.pem";
+	p.verify_name = "server.test";
+	Peer peer(std::move(pair.first), p);
+	notify->notify_ready();
+	ASSERT_TRUE(h.kernel.wait_dones(1, 15s));
+	// Accepted or refused (its certificate is a server's), not left unread.
+	EXPECT_NE(h.kernel.done_copy()[0].status, static_cast<uint32_t>(ETIMEDOUT))
+	        << ::testing::PrintToString(h.log.lines());
+	peer.wait();
+}
+
 } // namespace
 } // namespace tlsup::test
