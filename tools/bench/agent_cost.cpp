@@ -545,7 +545,8 @@ int main(int argc, char **argv) {
 				for (int i = 0; i < 2000; i++) {
 					bool idle = true;
 					for (pid_t t : agent_tids)
-						idle = idle && (idle_in_epoll(t) || !is_agent_loop(t));
+						idle = idle &&
+						       (idle_in_epoll(t) || !is_agent_loop(t));
 					if (idle)
 						break;
 					std::this_thread::sleep_for(100us);
@@ -569,7 +570,8 @@ int main(int argc, char **argv) {
 				for (int i = 0; i < 2000; i++) {
 					bool idle = true;
 					for (pid_t t : agent_tids)
-						idle = idle && (idle_in_epoll(t) || !is_agent_loop(t));
+						idle = idle &&
+						       (idle_in_epoll(t) || !is_agent_loop(t));
 					if (idle)
 						break;
 					std::this_thread::sleep_for(100us);
