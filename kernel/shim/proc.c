@@ -38,8 +38,8 @@ static const char *const tlsup_tcp_state_names[] = {
 };
 
 /*
- * What holds an ended request's socket: its state, its references, and
- * whether it still has its file (orphan=0: someone holds the file or a
+ * What holds an ended request's socket: its state, its references, the
+ * memory of what it sent, and whether it still has its file (orphan=0: someone holds the file or a
  * descriptor; orphan=1: closed, TCP finishing or a sock reference held).
  * Racy reads, for people.
  */
@@ -54,8 +54,10 @@ void tlsup_shim_seq_sock(struct tlsup_seq *seq, struct tlsup_ksock *ksk)
 			   tlsup_tcp_state_names[state]);
 	else
 		seq_printf((struct seq_file *)seq, " sk_state=%u", state);
-	seq_printf((struct seq_file *)seq, " sk_refs=%u orphan=%d",
-		   refcount_read(&sk->sk_refcnt), sock_flag(sk, SOCK_DEAD));
+	/* sk_wmem: 1 + sent bytes not yet freed; the socket outlives them. */
+	seq_printf((struct seq_file *)seq, " sk_refs=%u sk_wmem=%u orphan=%d",
+		   refcount_read(&sk->sk_refcnt),
+		   refcount_read(&sk->sk_wmem_alloc), sock_flag(sk, SOCK_DEAD));
 }
 
 /*

@@ -422,7 +422,7 @@ TEST_F(Lifecycle, ProcShowListsEndedRequestsUntilTheirSocketGoes) {
 	// not orphaned; the index's reference is the request's only one.
 	EXPECT_NE(out.find("state=ended type=client auth=x509 age_ms=40 timeout_ms=5000 "
 	                   "peername=- ending=done status=-13 ended_ms=30 refs=1 "
-	                   "sk_state=fake sk_refs=1 orphan=0\n"),
+	                   "sk_state=fake sk_refs=1 sk_wmem=1 orphan=0\n"),
 	          std::string::npos)
 	        << out;
 	// Another namespace's reader does not see it.

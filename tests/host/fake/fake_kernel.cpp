@@ -733,7 +733,7 @@ void tlsup_shim_seq_sock(tlsup_seq *seq, tlsup_ksock *sk) {
 		std::fprintf(stderr, "fake: /proc shows a destroyed socket\n");
 		std::abort();
 	}
-	tlsup_shim_seq_printf(seq, " sk_state=fake sk_refs=%d orphan=%d", s->refs.load(),
+	tlsup_shim_seq_printf(seq, " sk_state=fake sk_refs=%d sk_wmem=1 orphan=%d", s->refs.load(),
 	                      s->file == nullptr);
 }
 
