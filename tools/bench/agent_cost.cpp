@@ -24,7 +24,7 @@
 //              [--keyring configured|private|none] [--kernel tlsup|upstream]
 //              [--no-cpu] [--no-syscalls]
 //              [--max-syscalls S] [--max-keyctl K] [--max-woken W]
-//              [--burst N [--pending-bound B]]
+//              [--burst N [--pending-bound B]] [--acceptor-nice N]
 //
 // --burst N: a reconnect storm in miniature. N requests submitted as fast as
 // the driver can, against a kernel that refuses a submission while B
@@ -59,6 +59,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -339,6 +340,7 @@ struct Options {
 	bool cpu = true, syscalls = true;
 	double max_syscalls = 0, max_keyctl = -1, max_woken = 0;
 	int burst = 0, pending_bound = 5;
+	std::optional<int> acceptor_nice;
 };
 
 double median(std::vector<double> v) {
@@ -395,6 +397,8 @@ int main(int argc, char **argv) {
 			o.burst = std::stoi(val());
 		else if (a == "--pending-bound")
 			o.pending_bound = std::stoi(val());
+		else if (a == "--acceptor-nice")
+			o.acceptor_nice = std::stoi(val());
 		else if (a.rfind("--", 0) == 0 && i + 1 < argc && o.tls.take(a, argv[i + 1]))
 			i++;
 		else
@@ -489,6 +493,11 @@ int main(int argc, char **argv) {
 	for (pid_t t : agent_tids) {
 		names.push_back(thread_name(t));
 		is_worker.push_back(names.back().rfind("tlsupd-w", 0) == 0);
+		// What the acceptor's own priority would buy (tlsupd does not set
+		// it: its unit forbids setpriority): the thread's nice value.
+		if (o.acceptor_nice && names.back() == "tlsupd-accept" &&
+		    setpriority(PRIO_PROCESS, static_cast<id_t>(t), *o.acceptor_nice) < 0)
+			fail(std::string("setpriority: ") + strerror(errno));
 	}
 
 	auto prios = tlsup::Priorities::create();
