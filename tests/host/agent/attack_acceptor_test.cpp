@@ -127,6 +127,46 @@ TEST(AttackAcceptor, OneFailedAcceptDoesNotStrandTheRequestsQueuedBehindIt) {
 	peer.wait();
 }
 
+TEST(AttackAcceptor, ARunOfFailedAcceptsIsRetriedNotSpunAndStrandsNothing) {
+	// Twenty hostile requests in a row, more than the acceptor fails in
+	// one pass before it waits a little (an error that repeats must not
+	// spin the loop): the request behind them is still accepted.
+	Harness h;
+	FakeChannel *notify = h.start();
+	ASSERT_TRUE(h.kernel.wait_eagains(1));
+	constexpr int kBad = 20;
+	std::vector<UniqueFd> keep;
+	for (int i = 0; i < kBad; i++) {
+		key_serial_t ring =
+		        add_key("keyring", ("attack-acceptor-" + std::to_string(i)).c_str(),
+		                nullptr, 0, KEY_SPEC_THREAD_KEYRING);
+		ASSERT_GT(ring, 0);
+		ASSERT_EQ(keyctl_revoke(ring), 0);
+		auto bad = tcp_pair();
+		AcceptReply r;
+		r.sockfd = bad.first.release();
+		r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
+		r.auth_mode = HANDSHAKE_AUTH_PSK;
+		h.kernel.submit(std::move(r), ring, true);
+		keep.push_back(std::move(bad.second));
+	}
+	auto fds = tcp_pair();
+	AcceptReply good;
+	good.sockfd = fds.first.release();
+	good.message_type = HANDSHAKE_MSG_TYPE_CLIENTHELLO;
+	good.auth_mode = HANDSHAKE_AUTH_UNAUTH;
+	good.peername = "server.test";
+	h.kernel.submit(std::move(good));
+	PeerOptions p;
+	p.cert = p.key = "server";
+	Peer peer(std::move(fds.second), p);
+	notify->notify_ready(kBad + 1);
+	ASSERT_TRUE(h.kernel.wait_dones(1, 10s)) << "stranded behind " << kBad << " failed ACCEPTs";
+	EXPECT_EQ(h.kernel.done_copy()[0].status, 0u);
+	EXPECT_EQ(h.stats.snapshot().accept_errors, static_cast<uint64_t>(kBad));
+	peer.wait();
+}
+
 // A peer whose Certificate message is larger than one record (16 KiB: a
 // long chain, post-quantum certificates, a certificate with large
 // extensions), all of it in the socket when the agent first looks. GnuTLS
