@@ -41,7 +41,7 @@ timeout -k 10 "$timeout" qemu-system-x86_64 -machine q35 "${accel[@]}" \
 	-smp "$cpus" -m "$mem" -display none -monitor none -serial stdio -no-reboot \
 	-nic none -device virtio-rng-pci \
 	-kernel "$image/vmlinuz" -initrd "$image/initrd" \
-	-append "console=ttyS0 panic=-1 TLSUP_ROOTFS=1 TLSUP_INIT=/lib/systemd/systemd $*" \
+	-append "console=ttyS0 panic=-1 no_timer_check TLSUP_ROOTFS=1 TLSUP_INIT=/lib/systemd/systemd $*" \
 	-virtfs "local,path=$rootdir,mount_tag=rootfs,security_model=passthrough,multidevs=remap" \
 	-virtfs "local,path=$image/root/lib/modules,mount_tag=modules,security_model=none,readonly=on,multidevs=remap" \
 	</dev/null >"$log" 2>&1 || status=$?

@@ -95,7 +95,11 @@ echo >>"$run/cmd"
 log=${log:-$run/console.log}
 
 # Unknown kernel parameters with '=' reach init as environment variables.
-append="console=ttyS0 panic=-1 quiet loglevel=4 TLSUP_INIT=$here/guest-init"
+# no_timer_check: under TCG on a loaded host the boot-time check that the
+# timer interrupt reaches the IO-APIC can miss its window, and a stock 6.1
+# then panics ("IO-APIC + timer doesn't work!"; seen in a cold make check
+# at load 9). The check tests real hardware; here it only tests the host.
+append="console=ttyS0 panic=-1 quiet loglevel=4 no_timer_check TLSUP_INIT=$here/guest-init"
 append+=" TLSUP_RUN=$run TLSUP_POWEROFF=$poweroff TLSUP_IMAGE=$image"
 # q35's ACPI tables route PCI interrupts without the AML loops that take
 # the debug kernel minutes under TCG (see tools/vm/kernel.sh).
