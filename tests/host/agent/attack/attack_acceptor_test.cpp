@@ -21,6 +21,7 @@
 #include "acceptor.hpp"
 #include "fake_channel.hpp"
 #include "keyring.hpp"
+#include "keyring_linker.hpp"
 #include "test_support.hpp"
 #include "worker.hpp"
 
