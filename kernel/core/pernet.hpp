@@ -49,8 +49,9 @@ public:
 	// ACCEPT: the oldest pending request of @cls, moved to Accepted, with a
 	// request reference and an extra file reference for the caller.
 	RequestRef dequeue(kstd::u32 cls);
-	// Called exactly once per request, by its completion's winner.
-	void retire(Request &req, int status, Ending how);
+	// Called exactly once per request, by its completion's winner, at
+	// @now_ms (read before the lock).
+	void retire(Request &req, int status, Ending how, kstd::u64 now_ms);
 
 	void count_done_refused() { done_refused_.fetch_add(1); }
 	void count_request_alive(bool alive) {
@@ -67,6 +68,10 @@ public:
 
 	void stats(tlsup_stats &out);
 	void show(tlsup_seq *seq, bool privileged);
+	// One line of show()'s request list, for any live request of this
+	// namespace (in flight, being ended, or ended and waiting for its
+	// socket), @now_ms read before the lock.
+	void show_request_locked(tlsup_seq *seq, Request &req, bool privileged, kstd::u64 now_ms);
 
 private:
 	explicit Pernet(tlsup_pernet *shim) : shim_(shim) {}

@@ -145,7 +145,7 @@ bool Request::complete(int status, kstd::Span<const kstd::s32> remote, Ending ho
 	if (!claim(bits))
 		return false;
 
-	pernet_->retire(*this, status, how);
+	pernet_->retire(*this, status, how, tlsup_shim_now_ms());
 	// Only the winner traces: it holds the pins that keep sk_ alive.
 	if (how == Ending::Expire)
 		tlsup_shim_trace(TLSUP_TRACE_EXPIRE, sk_, id_, status);

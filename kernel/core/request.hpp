@@ -52,6 +52,8 @@ public:
 	// anyone working on a request outside a lock holds another.
 	void get() { refs_.get(); }
 	void put();
+	// For /proc/net/tlsup only: a snapshot.
+	kstd::s32 refs() const { return refs_.read(); }
 
 	// Takes the file and sock references the request keeps until it ends.
 	void pin();
@@ -99,6 +101,12 @@ public:
 	kstd::ListNode index_link;
 	Place place = Place::None;
 	bool retired = false;
+	// How and when it ended (set by retire(), under the Pernet lock): an
+	// ended request lives on until its socket is destroyed, and
+	// /proc/net/tlsup says what it is waiting for.
+	Ending ended_how = Ending::Done;
+	int ended_status = 0;
+	kstd::u64 ended_ms = 0;
 
 private:
 	static constexpr kstd::u32 kCompleted = 1u << 0;

@@ -8,6 +8,8 @@
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
 #include <net/net_namespace.h>
+#include <net/sock.h>
+#include <net/tcp_states.h>
 
 #include "shim.h"
 
@@ -18,6 +20,44 @@ void tlsup_shim_seq_printf(struct tlsup_seq *seq, const char *fmt, ...)
 	va_start(args, fmt);
 	seq_vprintf((struct seq_file *)seq, fmt, args);
 	va_end(args);
+}
+
+static const char *const tlsup_tcp_state_names[] = {
+	[TCP_ESTABLISHED] = "ESTABLISHED",
+	[TCP_SYN_SENT] = "SYN_SENT",
+	[TCP_SYN_RECV] = "SYN_RECV",
+	[TCP_FIN_WAIT1] = "FIN_WAIT1",
+	[TCP_FIN_WAIT2] = "FIN_WAIT2",
+	[TCP_TIME_WAIT] = "TIME_WAIT",
+	[TCP_CLOSE] = "CLOSE",
+	[TCP_CLOSE_WAIT] = "CLOSE_WAIT",
+	[TCP_LAST_ACK] = "LAST_ACK",
+	[TCP_LISTEN] = "LISTEN",
+	[TCP_CLOSING] = "CLOSING",
+	[TCP_NEW_SYN_RECV] = "NEW_SYN_RECV",
+};
+
+/*
+ * What holds an ended request's socket: its state, its references, the
+ * memory of what it sent, and whether it still has its file (orphan=0: someone holds the file or a
+ * descriptor; orphan=1: closed, TCP finishing or a sock reference held).
+ * Racy reads, for people.
+ */
+void tlsup_shim_seq_sock(struct tlsup_seq *seq, struct tlsup_ksock *ksk)
+{
+	struct sock *sk = from_ksock(ksk);
+	unsigned int state = READ_ONCE(sk->sk_state);
+
+	if (state < ARRAY_SIZE(tlsup_tcp_state_names) &&
+	    tlsup_tcp_state_names[state])
+		seq_printf((struct seq_file *)seq, " sk_state=%s",
+			   tlsup_tcp_state_names[state]);
+	else
+		seq_printf((struct seq_file *)seq, " sk_state=%u", state);
+	/* sk_wmem: 1 + sent bytes not yet freed; the socket outlives them. */
+	seq_printf((struct seq_file *)seq, " sk_refs=%u sk_wmem=%u orphan=%d",
+		   refcount_read(&sk->sk_refcnt),
+		   refcount_read(&sk->sk_wmem_alloc), sock_flag(sk, SOCK_DEAD));
 }
 
 /*

@@ -163,5 +163,7 @@ void kt_probes_stop(struct kunit *test);
 int kt_tlsup_module_refs(void);
 /* A decimal integer from a file; -1 if it cannot be read. */
 int kt_read_int(const char *path);
+/* Up to @size - 1 bytes of a file, NUL-terminated; the length or -errno. */
+int kt_read_file(const char *path, char *buf, size_t size);
 
 #endif /* _TLSUP_KUNIT_HARNESS_H */

@@ -397,6 +397,77 @@ TEST_F(Lifecycle, ProcShowListsCountersAndRequests) {
 	        << out;
 }
 
+TEST_F(Lifecycle, ProcShowListsEndedRequestsUntilTheirSocketGoes) {
+	// CI: genl-fuzz ended with "live: 1", pending 0, inflight 0 and an
+	// empty request list: an ended request lives until its socket is
+	// destroyed, and nothing said which one or what held its socket.
+	Consumer &c = consumer();
+	tlsup_submit a = c.args();
+	a.timeout_ms = 5000;
+	ASSERT_EQ(submit(c, a), 0);
+	Accepted acc = accept();
+	ASSERT_EQ(acc.ret, 0);
+	k.now_ms += 10;
+	ASSERT_EQ(done(acc.fd, 13), 0);
+	k.now_ms += 30;
+	auto show = [&] {
+		std::string out;
+		tlsup_core_pernet_show(core(), reinterpret_cast<tlsup_seq *>(&out), true);
+		return out;
+	};
+	std::string out = show();
+	EXPECT_NE(out.find("inflight: 0\n"), std::string::npos) << out;
+	EXPECT_NE(out.find("live: 1\n"), std::string::npos) << out;
+	// The agent's descriptor and the consumer's file keep the socket:
+	// not orphaned; the index's reference is the request's only one.
+	EXPECT_NE(out.find("state=ended type=client auth=x509 age_ms=40 timeout_ms=5000 "
+	                   "peername=- ending=done status=-13 ended_ms=30 refs=1 "
+	                   "sk_state=fake sk_refs=1 sk_wmem=1 orphan=0\n"),
+	          std::string::npos)
+	        << out;
+	// Another namespace's reader does not see it.
+	fake::Net *other = k.new_net();
+	std::string theirs;
+	tlsup_core_pernet_show(core(other), reinterpret_cast<tlsup_seq *>(&theirs), true);
+	EXPECT_EQ(theirs.find("state="), std::string::npos) << theirs;
+	k.destroy_net(other);
+	// Both files go: the socket is destroyed, the request freed, the
+	// line gone.
+	k.close_fd(acc.fd);
+	k.fput(c.file);
+	c.file = nullptr;
+	consumers.erase(std::find(consumers.begin(), consumers.end(), &c));
+	EXPECT_TRUE(c.sk->destroyed.load());
+	delete &c;
+	out = show();
+	EXPECT_NE(out.find("live: 0\n"), std::string::npos) << out;
+	EXPECT_EQ(out.find("state="), std::string::npos) << out;
+}
+
+TEST_F(Lifecycle, ProcShowListsAnExpiredRequestTheReaperStillHolds) {
+	// Ended by the reaper, which still holds its batch reference.
+	Consumer &c = consumer();
+	tlsup_submit a = c.args();
+	a.timeout_ms = 100;
+	ASSERT_EQ(submit(c, a), 0);
+	k.now_ms += 100 + TLSUP_DEADLINE_GRACE_MS;
+	std::string seen;
+	bool shown = false;
+	c.cb.on_call = [&] {
+		// Inside the callback the request is retired: "ended".
+		std::string out;
+		tlsup_core_pernet_show(core(), reinterpret_cast<tlsup_seq *>(&out), true);
+		seen = out;
+		shown = true;
+	};
+	tlsup_core_pernet_reap(core());
+	ASSERT_TRUE(shown);
+	EXPECT_NE(seen.find("state=ended type=client auth=x509 age_ms="), std::string::npos)
+	        << seen;
+	EXPECT_NE(seen.find("ending=expire status=-110 ended_ms=0 refs=2 "), std::string::npos)
+	        << "the reaper's batch still holds its reference: " << seen;
+}
+
 TEST_F(Lifecycle, ProcShowHidesPeernamesFromUnprivilegedReaders) {
 	// Review finding: /proc/net/tlsup showed every peer's name to anyone.
 	Consumer &c = consumer();
