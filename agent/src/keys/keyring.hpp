@@ -1,24 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 //
-// The kernel keyrings: key material by serial, PSK identities by
-// description, the keyrings tlsupd links at start-up, and the keys that
-// hold verified peer certificates (their serials go back in REMOTE_AUTH).
+// The kernel's keys as tlsupd reads them: key material and descriptions by
+// serial, exact searches of keyrings, what a keyring links, the process
+// keyring. Which keyrings tlsupd trusts and links: keyring_linker.hpp; the
+// keys of verified peer certificates: peer_keys.hpp.
 #pragma once
 
 #include <cstdint>
-#include <ctime>
-#include <functional>
 #include <keyutils.h>
-#include <memory>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
-#include "log.hpp"
 #include "result.hpp"
 #include "secret_bytes.hpp"
 
@@ -68,173 +63,5 @@ std::optional<std::vector<key_serial_t>> keyring_contents(key_serial_t keyring);
 // process keyring created later by one thread would be that thread's only,
 // and the kernel links ta_keyring into the accepting thread's keyring.
 Result<key_serial_t> ensure_process_keyring();
-
-// Who may own a keyring tlsupd links or searches by configuration: root,
-// and the uids the administrator names ([authenticate] keyring_owners).
-struct KeyringTrust {
-	std::vector<uid_t> owners; // besides root
-	bool owner_trusted(uid_t uid) const;
-};
-
-// The permission bits that let someone other than the owner change what a
-// keyring holds: write (add, remove or clear keys) and setattr (revoke it,
-// set its expiry); in the group and the other byte. And link: who may link
-// a keyring into their own possesses it, so the group's or others' link
-// bit is harmless only if a possessor may not write or set attributes.
-constexpr key_perm_t kKeyringChangeByOthers =
-        KEY_GRP_WRITE | KEY_GRP_SETATTR | KEY_OTH_WRITE | KEY_OTH_SETATTR;
-constexpr key_perm_t kKeyringLinkByOthers = KEY_GRP_LINK | KEY_OTH_LINK;
-constexpr key_perm_t kKeyringChangeByPossessor = KEY_POS_WRITE | KEY_POS_SETATTR;
-
-// Whether tlsupd may trust KEY as a keyring of PSKs: a keyring, owned by
-// root or one of TRUST's owners, that no one but its owner (and root, when
-// root owns it) may change: see the masks above. EACCES with the reason
-// (owner, mode bits, the setperm that fixes it) when not; ENOKEY when it
-// cannot be described.
-Result<void> check_keyring_trust(key_serial_t key, const KeyringTrust &trust);
-
-// Hears of each keyring passed over while resolving a name, and why.
-using RefusedKeyring = std::function<void(key_serial_t, const Error &)>;
-
-// A configured keyring: a serial number, or a name. Every keyring of that
-// name this process can see (/proc/keys lists every user's keyrings that
-// grant view, whoever made them) is a candidate; the one chosen is the
-// lowest serial that check_keyring_trust() accepts, and REFUSED hears of
-// the others. ENOKEY when no keyring has the name, EACCES when none of
-// those that do may be trusted. A serial must pass the same check.
-// Start-up, reload and the retry timer only (reads /proc/keys).
-Result<key_serial_t> resolve_keyring(const std::string &name_or_serial,
-                                     const KeyringTrust &trust = {},
-                                     const RefusedKeyring &refused = {});
-
-struct LinkedKeyrings {
-	// [authenticate] keyrings: linked, and searched for every request (the
-	// administrator shares them between consumers).
-	std::vector<key_serial_t> keyrings;
-	// The kConsumerKeyrings that exist: linked, so that the agent possesses
-	// the keys the kernel names in them, but searched only for a request
-	// whose own keyring each is -- one consumer's PSK is not another's.
-	std::vector<key_serial_t> consumer;
-	// [authenticate] psk_keyrings: where a "user" key is a PSK too, when
-	// the keyring is searched (as a request's keyring or a configured one).
-	std::vector<key_serial_t> psk_keyrings;
-};
-
-// The keyrings lookups use, as one snapshot: workers take it at each
-// ACCEPT, the agent replaces it when keyrings are linked.
-class KeyringStore {
-public:
-	std::shared_ptr<const LinkedKeyrings> snapshot() const {
-		std::lock_guard lock(mu_);
-		return current_ ? current_ : std::make_shared<const LinkedKeyrings>();
-	}
-	void replace(LinkedKeyrings next) {
-		std::lock_guard lock(mu_);
-		current_ = std::make_shared<const LinkedKeyrings>(std::move(next));
-	}
-
-private:
-	mutable std::mutex mu_;
-	std::shared_ptr<const LinkedKeyrings> current_;
-};
-
-// Keeps the configured keyrings and the consumer keyrings linked as they
-// appear: at (re)load (set), then, for the ones still missing -- a
-// consumer keyring is made when its module loads, an administrator's
-// whenever -- at each retry(). The kernel tells no daemon when a keyring
-// is created (key notifications need CONFIG_KEY_NOTIFICATIONS and a watch
-// on a keyring that already exists), so the agent retries on a timer.
-//
-// They are linked into a keyring of the agent's own, "tlsupd:linked" in the
-// process keyring, never into the process keyring itself: there, each
-// ACCEPT's link of the request's keyring must stand out (AcceptKeyrings),
-// also when that keyring is one of these.
-class KeyringLinker {
-public:
-	explicit KeyringLinker(std::vector<std::string> consumer = {std::begin(kConsumerKeyrings),
-	                                                            std::end(kConsumerKeyrings)})
-	    : consumer_(std::move(consumer)) {}
-
-	// (Re)load: link what exists now, unlink what is no longer named; a
-	// configured keyring that does not exist is a warning (as tlshd),
-	// linked when it appears. EIO and the like when the holder cannot be
-	// made or an existing keyring cannot be linked. The first call makes
-	// the holder in the process keyring: before the agent's threads start.
-	// WHERE names the configuration's keys in messages.
-	// Only keyrings check_keyring_trust() accepts under TRUST are linked or
-	// used -- here and at every retry(), with a warning, once per keyring,
-	// for each one refused.
-	Result<LinkedKeyrings> set(const std::vector<std::string> &configured,
-	                           const std::vector<std::string> &psk, const std::string &where,
-	                           const Log &log, const KeyringTrust &trust = {});
-	// Links the missing ones that exist now; true when the snapshot changed.
-	bool retry(const Log &log);
-	bool missing() const { return !missing_.empty() || !missing_psk_.empty(); }
-	const LinkedKeyrings &linked() const { return linked_; }
-	// "tlsupd:linked", 0 before the first set().
-	key_serial_t holder() const { return holder_; }
-
-private:
-	Result<key_serial_t> resolve(const std::string &name, const Log &log);
-	// Links ID into the holder and checks it again once linked (a keyring
-	// that changed owner or mode meanwhile is unlinked).
-	Result<void> link_checked(key_serial_t id, const std::string &name);
-	bool is_consumer(const std::string &name) const;
-
-	std::vector<std::string> consumer_;
-	std::vector<std::string> configured_;
-	std::vector<std::string> missing_, missing_psk_; // names, in order
-	LinkedKeyrings linked_;
-	KeyringTrust trust_;
-	key_serial_t holder_ = 0;
-	std::vector<key_serial_t> refused_; // warned about already
-	static constexpr size_t kMaxRemembered = 1024;
-};
-
-// Where verified peer certificates are kept: a keyring of the agent's own
-// ("tlsupd:peer-certificates" in the process keyring) that no PSK lookup
-// reads. Each certificate is an "asymmetric" key where the kernel can parse
-// it (as ktls-utils stores them), else a "user" key holding the DER; named
-// after its SHA-256 fingerprint, readable by its owner's user, and expiring
-// with the certificate (at most kPeerKeyLifetime from now).
-class PeerCertificateKeys {
-public:
-	static constexpr unsigned kPeerKeyLifetime = 24 * 3600; // seconds
-
-	// Start-up, after ensure_process_keyring().
-	static Result<PeerCertificateKeys> create();
-
-	// The key for DER (a verified leaf certificate), valid until NOT_AFTER.
-	// The same certificate again: the same key, its expiry renewed (at
-	// most once a minute: within that, the key stored last is returned
-	// without asking the kernel).
-	Result<key_serial_t> store(std::span<const uint8_t> der, time_t not_after) const;
-
-	key_serial_t keyring() const { return keyring_; }
-
-	// Forgets which keys store() made: the next store() asks the kernel
-	// again. For tests that unlink them behind its back.
-	void forget_stored() const {
-		std::lock_guard lock(*mu_);
-		cache_->clear();
-	}
-
-private:
-	explicit PeerCertificateKeys(key_serial_t ring)
-	    : keyring_(ring), mu_(std::make_unique<std::mutex>()),
-	      cache_(std::make_unique<std::unordered_map<std::string, Stored>>()) {}
-	static constexpr time_t kPeerKeyRefresh = 60; // seconds
-	static constexpr size_t kCachedPeerKeys = 4096;
-	struct Stored {
-		key_serial_t id;
-		time_t refresh_at; // store afresh from then on
-	};
-	key_serial_t keyring_ = 0;
-	// Workers store at once; search-then-add must be one step, or a second
-	// add of an "asymmetric" key displaces the first (a dead serial).
-	std::unique_ptr<std::mutex> mu_;
-	// By key description (the certificate's fingerprint), under mu_.
-	std::unique_ptr<std::unordered_map<std::string, Stored>> cache_;
-};
 
 } // namespace tlsup

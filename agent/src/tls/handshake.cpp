@@ -13,6 +13,7 @@
 #include "credentials.hpp"
 #include "handshake_failure.hpp"
 #include "keyring.hpp"
+#include "peer_keys.hpp"
 #include "psk_lookup.hpp"
 #include "record_size_limit.hpp"
 #include "session_credentials.hpp"

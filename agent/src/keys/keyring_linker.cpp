@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "keyring_linker.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace tlsup {
+
+bool KeyringTrust::owner_trusted(uid_t uid) const {
+	return uid == 0 || std::find(owners.begin(), owners.end(), uid) != owners.end();
+}
+
+Result<void> check_keyring_trust(key_serial_t key, const KeyringTrust &trust) {
+	auto d = describe_key(key);
+	if (!d)
+		return d.error();
+	if (d->type != "keyring")
+		return make_error(EACCES, "key %d is a '%s' key, not a keyring", key,
+		                  d->type.c_str());
+	if (!trust.owner_trusted(d->uid))
+		return make_error(EACCES,
+		                  "keyring %d is owned by uid %u: only root%s may own a keyring "
+		                  "tlsupd trusts",
+		                  key, static_cast<unsigned>(d->uid),
+		                  trust.owners.empty() ? "" : " and [authenticate] keyring_owners");
+	key_perm_t bad = d->perm & kKeyringChangeByOthers;
+	if ((d->perm & kKeyringLinkByOthers) && (d->perm & kKeyringChangeByPossessor))
+		bad |= d->perm & (kKeyringChangeByPossessor | kKeyringLinkByOthers);
+	if (bad) {
+		std::string who;
+		auto add = [&](key_perm_t bits, const char *what) {
+			if (bad & bits)
+				who += std::string(who.empty() ? "" : ", ") + what;
+		};
+		add(KEY_GRP_WRITE, "group write");
+		add(KEY_GRP_SETATTR, "group setattr");
+		add(KEY_OTH_WRITE, "other write");
+		add(KEY_OTH_SETATTR, "other setattr");
+		add(KEY_GRP_LINK, "group link");
+		add(KEY_OTH_LINK, "other link");
+		add(KEY_POS_WRITE, "possessor write");
+		add(KEY_POS_SETATTR, "possessor setattr");
+		key_perm_t fixed = d->perm & ~kKeyringChangeByOthers;
+		if (fixed & kKeyringLinkByOthers)
+			fixed &= ~kKeyringChangeByPossessor;
+		return make_error(
+		        EACCES,
+		        "keyring %d (permissions %08x) lets users other than its owner "
+		        "change it (%s%s); keyctl setperm %d 0x%08x",
+		        key, d->perm, who.c_str(),
+		        (bad & kKeyringLinkByOthers) ? ": who may link a keyring possesses it" : "",
+		        key, fixed);
+	}
+	return {};
+}
+
+namespace {
+
+// Every keyring named NAME this process can view, lowest serial first.
+Result<std::vector<key_serial_t>> keyrings_named(const std::string &name) {
+	std::unique_ptr<FILE, int (*)(FILE *)> f(std::fopen("/proc/keys", "re"), std::fclose);
+	if (!f)
+		return make_error(errno == ENOENT ? ENOKEY : errno, "cannot read /proc/keys: %s",
+		                  strerror(errno));
+	std::vector<key_serial_t> out;
+	char line[1024];
+	while (std::fgets(line, sizeof(line), f.get())) {
+		bool whole = std::strchr(line, '\n') != nullptr;
+		unsigned serial = 0;
+		char type[64];
+		// serial flags usage expiry perm uid gid type description...
+		if (std::sscanf(line, "%x %*s %*s %*s %*x %*s %*s %63s", &serial, type) == 2 &&
+		    std::strcmp(type, "keyring") == 0) {
+			// The description the kernel shows is cut and followed by a
+			// summary: the key's own description decides.
+			key_serial_t id = static_cast<key_serial_t>(serial);
+			auto d = describe_key(id);
+			if (d && d->type == "keyring" && d->description == name)
+				out.push_back(id);
+		}
+		// The rest of a line longer than the buffer.
+		while (!whole && std::fgets(line, sizeof(line), f.get()))
+			whole = std::strchr(line, '\n') != nullptr;
+	}
+	std::sort(out.begin(), out.end());
+	return out;
+}
+
+} // namespace
+
+Result<key_serial_t> resolve_keyring(const std::string &name, const KeyringTrust &trust,
+                                     const RefusedKeyring &refused) {
+	char *end = nullptr;
+	errno = 0;
+	long v = std::strtol(name.c_str(), &end, 0);
+	if (!name.empty() && end && *end == '\0' && errno == 0) {
+		if (v <= 0 || v > INT32_MAX)
+			return make_error(EINVAL, "keyring '%s' is not a key serial", name.c_str());
+		auto id = static_cast<key_serial_t>(v);
+		if (auto ok = check_keyring_trust(id, trust); !ok) {
+			if (ok.error().code != EACCES)
+				return make_error(ENOKEY, "keyring %d not found", id);
+			if (refused)
+				refused(id, ok.error());
+			return ok.error();
+		}
+		return id;
+	}
+	auto candidates = TRY(keyrings_named(name));
+	if (candidates.empty())
+		return make_error(ENOKEY, "keyring '%s' not found", name.c_str());
+	for (key_serial_t id : candidates) {
+		auto ok = check_keyring_trust(id, trust);
+		if (ok)
+			return id;
+		if (refused)
+			refused(id, ok.error());
+	}
+	return make_error(EACCES, "no keyring named '%s' may be trusted (%zu refused)",
+	                  name.c_str(), candidates.size());
+}
+
+Result<key_serial_t> KeyringLinker::resolve(const std::string &name, const Log &log) {
+	return resolve_keyring(name, trust_, [&](key_serial_t id, const Error &why) {
+		if (std::find(refused_.begin(), refused_.end(), id) != refused_.end())
+			return;
+		if (refused_.size() >= kMaxRemembered) // a user making keyrings in a loop
+			refused_.clear();
+		refused_.push_back(id);
+		LOG_WARN(log, "keyring '%s' (%d) refused: %s", name.c_str(), id,
+		         why.reason.c_str());
+	});
+}
+
+Result<void> KeyringLinker::link_checked(key_serial_t id, const std::string &name) {
+	if (keyctl_link(id, holder_) < 0)
+		return make_error(errno, "cannot link keyring '%s' (%d): %s", name.c_str(), id,
+		                  strerror(errno));
+	// Linked, it cannot go away; were it another key than the one checked
+	// (the checked one gone, its serial given to a new key), or its owner
+	// or mode changed meanwhile, this says so.
+	if (auto ok = check_keyring_trust(id, trust_); !ok) {
+		keyctl_unlink(id, holder_);
+		return ok.error();
+	}
+	return {};
+}
+
+bool KeyringLinker::is_consumer(const std::string &name) const {
+	return std::find(configured_.begin(), configured_.end(), name) == configured_.end() &&
+	       std::find(consumer_.begin(), consumer_.end(), name) != consumer_.end();
+}
+
+Result<LinkedKeyrings> KeyringLinker::set(const std::vector<std::string> &configured,
+                                          const std::vector<std::string> &psk,
+                                          const std::string &where, const Log &log,
+                                          const KeyringTrust &trust) {
+	if (!holder_) {
+		key_serial_t h =
+		        add_key("keyring", "tlsupd:linked", nullptr, 0, KEY_SPEC_PROCESS_KEYRING);
+		if (h < 0)
+			return make_error(errno, "cannot create keyring tlsupd:linked: %s",
+			                  strerror(errno));
+		holder_ = h;
+	}
+	trust_ = trust;
+	configured_ = configured;
+	refused_.clear();
+	LinkedKeyrings next;
+	std::vector<std::string> missing, missing_psk;
+	std::vector<std::string> all = configured;
+	for (const auto &c : consumer_)
+		if (std::find(all.begin(), all.end(), c) == all.end())
+			all.push_back(c);
+	for (const auto &name : all) {
+		auto id = resolve(name, log);
+		bool consumer = is_consumer(name);
+		if (id) {
+			auto linked = link_checked(id.value(), name);
+			if (!linked && linked.error().code != EACCES)
+				return linked.error();
+			if (!linked)
+				id = linked.error();
+		}
+		if (!id) {
+			if (consumer && id.error().code == ENOKEY)
+				LOG_DEBUG(log, "keyring %s not present (linked when it appears)",
+				          name.c_str());
+			else
+				LOG_WARN(log,
+				         "%skeyrings: keyring '%s' not linked: %s; linked when it "
+				         "appears",
+				         where.c_str(), name.c_str(), id.error().reason.c_str());
+			missing.push_back(name);
+			continue;
+		}
+		LOG_INFO(log, "linked keyring '%s' (%d)%s", name.c_str(), id.value(),
+		         consumer ? ": searched for its consumer's requests only"
+		                  : ": searched for every request");
+		(consumer ? next.consumer : next.keyrings).push_back(id.value());
+	}
+	for (const auto &name : psk) {
+		auto id = resolve(name, log);
+		if (!id) {
+			LOG_WARN(log, "%spsk_keyrings: keyring '%s': %s; used when it appears",
+			         where.c_str(), name.c_str(), id.error().reason.c_str());
+			missing_psk.push_back(name);
+			continue;
+		}
+		next.psk_keyrings.push_back(id.value());
+	}
+	// What an earlier configuration linked and this one does not name.
+	if (auto held = keyring_contents(holder_))
+		for (key_serial_t k : *held)
+			if (std::find(next.keyrings.begin(), next.keyrings.end(), k) ==
+			            next.keyrings.end() &&
+			    std::find(next.consumer.begin(), next.consumer.end(), k) ==
+			            next.consumer.end())
+				keyctl_unlink(k, holder_);
+	linked_ = next;
+	missing_ = std::move(missing);
+	missing_psk_ = std::move(missing_psk);
+	return next;
+}
+
+bool KeyringLinker::retry(const Log &log) {
+	bool changed = false;
+	for (auto it = missing_.begin(); it != missing_.end();) {
+		auto id = resolve(*it, log);
+		if (!id) {
+			++it;
+			continue;
+		}
+		if (auto linked = link_checked(id.value(), *it); !linked) {
+			if (std::find(refused_.begin(), refused_.end(), id.value()) ==
+			    refused_.end()) {
+				if (refused_.size() >= kMaxRemembered)
+					refused_.clear();
+				refused_.push_back(id.value());
+				LOG_WARN(log, "keyring '%s' (%d) not linked: %s", it->c_str(),
+				         id.value(), linked.error().reason.c_str());
+			}
+			++it;
+			continue;
+		}
+		bool consumer = is_consumer(*it);
+		LOG_NOTICE(log, "keyring '%s' (%d) appeared: linked, %s", it->c_str(), id.value(),
+		           consumer ? "searched for its consumer's requests only"
+		                    : "searched for every request");
+		(consumer ? linked_.consumer : linked_.keyrings).push_back(id.value());
+		it = missing_.erase(it);
+		changed = true;
+	}
+	for (auto it = missing_psk_.begin(); it != missing_psk_.end();) {
+		auto id = resolve(*it, log);
+		if (!id) {
+			++it;
+			continue;
+		}
+		LOG_NOTICE(log, "PSK keyring '%s' (%d) appeared", it->c_str(), id.value());
+		linked_.psk_keyrings.push_back(id.value());
+		it = missing_psk_.erase(it);
+		changed = true;
+	}
+	return changed;
+}
+
+} // namespace tlsup
