@@ -468,6 +468,93 @@ TEST_F(Lifecycle, ProcShowListsAnExpiredRequestTheReaperStillHolds) {
 	        << "the reaper's batch still holds its reference: " << seen;
 }
 
+// Review (kbrk) of 532fbc9/2d1491e: the listing is two walks, the
+// namespace's queues under its lock, then the index under both locks,
+// with both released in between. A DONE that lands between them moves a
+// request from "accepted" to "ended": it is listed twice.
+TEST_F(Lifecycle, ProcShowListsEachRequestOnceWhenItEndsMidRead) {
+	Consumer &c = consumer();
+	ASSERT_EQ(submit(c), 0);
+	Accepted acc = accept();
+	ASSERT_EQ(acc.ret, 0);
+	bool unlocked = false;
+	int done_ret = 1;
+	k.on_point = [&](const char *where) {
+		// The first lock after an unlock: no lock is held here. (A
+		// listing that is one locked walk has no such point.)
+		if (!std::strcmp(where, "tlsup_shim_unlock")) {
+			unlocked = true;
+		} else if (unlocked && !std::strcmp(where, "tlsup_shim_lock")) {
+			k.on_point = nullptr;
+			done_ret = done(acc.fd, 0);
+		}
+	};
+	std::string out;
+	tlsup_core_pernet_show(core(), reinterpret_cast<tlsup_seq *>(&out), true);
+	k.on_point = nullptr;
+	if (done_ret == 1)
+		done_ret = done(acc.fd, 0);
+	ASSERT_EQ(done_ret, 0);
+	size_t lines = 0;
+	for (size_t at = out.find("  id="); at != std::string::npos; at = out.find("  id=", at + 1))
+		lines++;
+	EXPECT_EQ(lines, 1u) << "one live request, one line: " << out;
+}
+
+// Each walk reads the clock before it takes its lock; so do publish() and
+// retire(). A request published or ended in between carries a time later
+// than the reader's "now": its age wraps to 2^64 - something.
+TEST_F(Lifecycle, ProcShowNeverPrintsAWrappedAgeOrEndedTime) {
+	Consumer &c = consumer();
+	ASSERT_EQ(submit(c), 0);
+	Accepted acc = accept();
+	ASSERT_EQ(acc.ret, 0);
+	int nows = 0;
+	bool armed = false;
+	int done_ret = 1;
+	k.on_point = [&](const char *where) {
+		// The index walk's clock read is the second; the DONE lands
+		// after it, before the walk locks.
+		if (!std::strcmp(where, "tlsup_shim_now_ms") && ++nows == 2) {
+			armed = true;
+		} else if (armed && !std::strcmp(where, "tlsup_shim_lock")) {
+			k.on_point = nullptr;
+			k.now_ms += 5;
+			done_ret = done(acc.fd, 0);
+		}
+	};
+	std::string out;
+	tlsup_core_pernet_show(core(), reinterpret_cast<tlsup_seq *>(&out), true);
+	k.on_point = nullptr;
+	if (done_ret == 1) // a reader that reads its clock under the lock
+		done_ret = done(acc.fd, 0);
+	ASSERT_EQ(done_ret, 0);
+	EXPECT_EQ(out.find("_ms=1844674407"), std::string::npos) << out;
+
+	// The same for age_ms: a submit between the queue walk's clock read
+	// and its lock.
+	Consumer &c2 = consumer();
+	nows = 0;
+	int submit_ret = 1;
+	k.on_point = [&](const char *where) {
+		if (!std::strcmp(where, "tlsup_shim_now_ms") && ++nows == 1) {
+			armed = true;
+		} else if (armed && !std::strcmp(where, "tlsup_shim_lock")) {
+			k.on_point = nullptr;
+			k.now_ms += 5;
+			submit_ret = submit(c2);
+		}
+	};
+	armed = false;
+	out.clear();
+	tlsup_core_pernet_show(core(), reinterpret_cast<tlsup_seq *>(&out), true);
+	k.on_point = nullptr;
+	if (submit_ret == 1)
+		submit_ret = submit(c2);
+	ASSERT_EQ(submit_ret, 0);
+	EXPECT_EQ(out.find("_ms=1844674407"), std::string::npos) << out;
+}
+
 TEST_F(Lifecycle, ProcShowHidesPeernamesFromUnprivilegedReaders) {
 	// Review finding: /proc/net/tlsup showed every peer's name to anyone.
 	Consumer &c = consumer();
