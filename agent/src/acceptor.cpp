@@ -3,6 +3,8 @@
 
 #include <sys/epoll.h>
 
+#include <uapi/linux/handshake.h>
+
 namespace tlsup {
 
 namespace {
@@ -10,6 +12,12 @@ namespace {
 // READY timestamps kept for the latency: a flood of them (a storm, a
 // misbehaving kernel) must not grow without bound.
 constexpr size_t kMaxReadyTimes = 65536;
+
+// ACCEPTs that fail in a row before the acceptor waits kAcceptRetry: an
+// error that repeats (no free descriptor) must not spin the loop, nor fail
+// the whole queue at once.
+constexpr unsigned kMaxAcceptErrors = 8;
+constexpr std::chrono::milliseconds kAcceptRetry{200};
 
 } // namespace
 
@@ -95,8 +103,11 @@ void Acceptor::accept_owed() {
 		~HandOver() {
 			for (auto &r : taken)
 				self->least_busy().hand_over(std::move(r));
+			if (self->dones_sent_)
+				self->collect_done_refusals();
 		}
 	} hand_over{this, taken};
+	unsigned failed = 0; // ACCEPTs failed in a row
 	while (sweep_ || owed_ > 0) {
 		if (!shared_.admission.acquire()) {
 			// Resumed by the first slot freed (the waker).
@@ -118,8 +129,29 @@ void Acceptor::accept_owed() {
 			shared_.admission.release();
 			shared_.stats.record_accept_error();
 			LOG_ERR(shared_.log, "acceptor: %s", r.error().reason.c_str());
-			return; // the next READY tries again
+			// The kernel fails a request its ACCEPT could not hand over
+			// (tlsup.ko: the consumer's keyring would not link; upstream:
+			// no free descriptor) and drops it: its READY is answered, and
+			// the requests behind it are owed still -- a READY may never
+			// come for them. An error that took no request is covered by
+			// accepting until -EAGAIN.
+			if (owed_)
+				owed_--;
+			if (!ready_at_.empty())
+				ready_at_.pop_front();
+			sweep_ = true;
+			if (++failed < kMaxAcceptErrors)
+				continue;
+			// Failing every time: again in a while.
+			if (!retry_timer_)
+				retry_timer_ =
+				        loop_->add_timer(Clock::now() + kAcceptRetry, [this] {
+					        retry_timer_ = 0;
+					        accept_owed();
+				        });
+			return;
 		}
+		failed = 0;
 		if (!r.value()) {
 			// -EAGAIN: every READY read so far is answered (by us, or by
 			// another agent in this namespace).
@@ -137,7 +169,67 @@ void Acceptor::accept_owed() {
 			                now - ready_at_.front()));
 			ready_at_.pop_front();
 		}
-		taken.push_back({std::move(*r.value()), std::move(keyring), now});
+		AcceptedRequest request{std::move(*r.value()), std::move(keyring), now};
+		if (admit(request))
+			taken.push_back(std::move(request));
+	}
+}
+
+bool Acceptor::admit(AcceptedRequest &request) {
+	const AcceptReply &req = request.decoded.request;
+	// A reply the worker refuses before it would look at the socket goes
+	// to it as it is.
+	if (request.decoded.error || req.sockfd < 0 || !validate_request(req).ok())
+		return true;
+	request.socket = inspect_handed_socket(req.sockfd);
+	PeerLimit *limit = shared_.peer_limit;
+	// A server's peer connected to it; a client's is the consumer's choice
+	// (a consumer may well open a thousand connections to one server).
+	if (!limit || !*request.socket || req.message_type != HANDSHAKE_MSG_TYPE_SERVERHELLO)
+		return true;
+	std::string peer = PeerLimit::peer_of(request.socket->value().peer);
+	// This request's slot is counted already.
+	bool crowded = 2 * shared_.admission.inflight() > shared_.admission.limit();
+	if (limit->acquire(peer, crowded)) {
+		request.counted_peer = std::move(peer);
+		return true;
+	}
+	refuse(request, peer);
+	return false;
+}
+
+void Acceptor::refuse(AcceptedRequest &request, const std::string &peer) {
+	PeerLimit &limit = *shared_.peer_limit;
+	const AcceptReply &req = request.decoded.request;
+	UniqueFd fd(req.sockfd); // ours until after DONE
+	shared_.stats.record_accepted();
+	// One line per peer now and then, not one per refusal: the refusals
+	// come as fast as the peer can connect.
+	auto refused = limit.refusals_to_log(peer, Clock::now());
+	std::string reason = "peer " + peer + " holds " + std::to_string(limit.held(peer)) +
+	                     " handshakes already, and half the slots are taken ([agent] "
+	                     "max_inflight_per_peer " +
+	                     std::to_string(limit.limit()) + ")";
+	if (refused)
+		reason += "; " + std::to_string(*refused) + " refused since the last such line";
+	report_done(shared_, "a." + std::to_string(++refused_), describe_request(req), req,
+	            &request.socket->value(), EACCES, reason, 0, request.accepted, !refused);
+	if (auto r = channel_->done(DoneCommand{fd.get(), EACCES, {}}); !r) {
+		shared_.stats.record_done_error();
+		LOG_WARN(shared_.log, "acceptor: fd %d: %s", fd.get(), r.error().reason.c_str());
+	}
+	dones_sent_ = true;
+	fd.reset();
+	shared_.admission.release();
+}
+
+void Acceptor::collect_done_refusals() {
+	// The kernel answers a DONE inside sendmsg(), and only to refuse it:
+	// whatever refusals the refused requests' DONEs drew are queued now.
+	dones_sent_ = false;
+	for (const auto &e : channel_->done_refusals()) {
+		shared_.stats.record_done_error();
+		LOG_WARN(shared_.log, "acceptor: %s", e.reason.c_str());
 	}
 }
 

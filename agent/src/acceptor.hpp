@@ -8,6 +8,12 @@
 // "tlshd" group, however many workers), it ACCEPTs one request per READY
 // -- until -EAGAIN at start-up and after lost notifications (ENOBUFS) --
 // and gives each to the least busy worker, waking that one only.
+//
+// The per-peer bound ([agent] max_inflight_per_peer) is applied here, where
+// slots are taken: a server request from a peer that holds its share while
+// slots are scarce is refused (DONE EACCES) before the next ACCEPT, so one
+// peer's stalled connections never hold more than their share even for
+// the moment between an ACCEPT and a worker's first look.
 #pragma once
 
 #include <chrono>
@@ -45,6 +51,12 @@ private:
 
 	void on_notification();
 	void accept_owed();
+	// Asks REQUEST's socket once (inspect_handed_socket(); the worker
+	// reuses the answer) and counts it against its peer's share. False:
+	// refused, DONE sent, the slot given back.
+	bool admit(AcceptedRequest &request);
+	void refuse(AcceptedRequest &request, const std::string &peer);
+	void collect_done_refusals();
 	Worker &least_busy();
 
 	WorkerShared &shared_;
@@ -56,10 +68,13 @@ private:
 	// SWEEP_: ACCEPT until -EAGAIN whatever the count.
 	size_t owed_ = 0;
 	bool sweep_ = true;
+	EventLoop::TimerId retry_timer_ = 0; // after kMaxAcceptErrors in a row
 	// When each owed READY was read, oldest first: READY to ACCEPT reply
 	// is the latency the kernel's queue sees from us.
 	std::deque<Clock::time_point> ready_at_;
 	size_t next_worker_ = 0;
+	uint64_t refused_ = 0;    // TLSUP_REQUEST "a.N" of the acceptor's refusals
+	bool dones_sent_ = false; // since the kernel's refusals of them were read
 	std::thread thread_;
 };
 

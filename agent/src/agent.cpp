@@ -50,7 +50,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 	// every keyring its ACCEPT links.
 	const bool tlsup_ko = agent->opts_.kernel_is_tlsup_ko ? *agent->opts_.kernel_is_tlsup_ko
 	                                                      : kernel_keeps_overflowed_requests();
-	agent->accept_keyrings_ = TRY(AcceptKeyrings::create(log, tlsup_ko));
+	agent->accept_keyrings_ = TRY(AcceptKeyrings::create(log, tlsup_ko, &agent->keyrings_));
 	agent->files_ = TRY(FileWatch::create());
 	agent->admission_ = std::make_unique<Admission>(cfg.max_inflight);
 	agent->peer_limit_ = std::make_unique<PeerLimit>(cfg.max_inflight_per_peer);

@@ -21,6 +21,11 @@ namespace tlsup {
 
 namespace {
 
+// What one step hands GnuTLS at most: 8 x its largest handshake message
+// (128 KiB), so a peer that streams records never keeps a worker from its
+// other handshakes for long.
+constexpr size_t kMaxStepBytes = 1 << 20;
+
 bool is_ip_literal(const std::string &name) {
 	unsigned char buf[sizeof(in6_addr)];
 	return inet_pton(AF_INET, name.c_str(), buf) == 1 ||
@@ -285,35 +290,63 @@ Result<TlsSession::Progress> TlsSession::step() {
 	}
 	if (handshake_done_)
 		return Progress::Done;
-	auto r = run_handshake();
-	// Whatever happened, what GnuTLS was handed leaves the socket now and
-	// the rest of the peek stays there (behind a Finished: for kTLS).
-	auto consumed = consume_handed();
-	// And what GnuTLS wrote in this step -- records of one flight, an
-	// alert after a failure -- goes out in one send.
-	bool sent = flush_output();
-	if (!r)
+	step_bytes_ = 0;
+	for (;;) {
+		read_deferred_ = false;
+		auto r = run_handshake();
+		// Whatever happened, what GnuTLS was handed leaves the socket now
+		// and the rest of the peek stays there (behind a Finished: for
+		// kTLS).
+		auto consumed = consume_handed();
+		// And what GnuTLS wrote in this step -- records of one flight, an
+		// alert after a failure -- goes out in one send.
+		bool sent = flush_output();
+		if (!r)
+			return r;
+		if (!consumed)
+			return consumed.error();
+		if (!sent)
+			return failure(GNUTLS_E_PUSH_ERROR);
+		// Done only once the last flight is out: kTLS must not take it.
+		if (out_sent_ < out_.size())
+			return Progress::WantWrite;
+		// pull() did not look past a full peek while output waited; now
+		// it is out, look: on an edge-triggered loop no new edge would
+		// announce bytes that arrived before this step.
+		if (r.value() == Progress::WantRead && read_deferred_)
+			continue;
 		return r;
-	if (!consumed)
-		return consumed.error();
-	if (!sent)
-		return failure(GNUTLS_E_PUSH_ERROR);
-	// Done only once the last flight is out: kTLS must not take it.
-	if (out_sent_ < out_.size())
-		return Progress::WantWrite;
-	return r;
+	}
 }
 
 Result<TlsSession::Progress> TlsSession::run_handshake() {
 	gnutls_session_t s = session_.get();
 	int ret;
-	for (int i = 0;; i++) {
+	// Non-fatal errors in a row, bounded; records taken (below) are not.
+	for (int nonfatal = 0;;) {
 		errno = 0;
+		size_t before = step_bytes_;
 		ret = gnutls_handshake(s);
-		if (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED)
-			return gnutls_record_get_direction(s) ? Progress::WantWrite
-			                                      : Progress::WantRead;
-		if (ret >= 0 || gnutls_error_is_fatal(ret) || i >= 16)
+		if (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED) {
+			if (gnutls_record_get_direction(s))
+				return Progress::WantWrite;
+			// GnuTLS says E_AGAIN after each record of a handshake
+			// message it has not got whole, though the rest of the
+			// flight is in the peek (or behind a full one, in the
+			// socket): nothing would wake us for those bytes. Go on
+			// while it takes some, up to a bound no real flight nears.
+			bool more = in_pos_ < in_len_ ||
+			            (in_len_ == in_pos_ && in_len_ > 0 && !in_short_);
+			if (!more || step_bytes_ == before)
+				return Progress::WantRead;
+			if (step_bytes_ > kMaxStepBytes)
+				return make_error(EMSGSIZE,
+				                  "the peer's flight exceeds %zu bytes without "
+				                  "completing a handshake step",
+				                  kMaxStepBytes);
+			continue;
+		}
+		if (ret >= 0 || gnutls_error_is_fatal(ret) || nonfatal++ >= 16)
 			break;
 		LOG_DEBUG(log_, "fd %d: non-fatal: %s", setup_.fd, gnutls_strerror(ret));
 	}
@@ -430,13 +463,20 @@ ssize_t TlsSession::pull(gnutls_transport_ptr_t ptr, void *buf, size_t len) {
 	};
 	if (self->in_pos_ == self->in_len_) {
 		bool was_short = self->in_short_ && self->in_len_ > 0;
+		bool was_full = !self->in_short_ && self->in_len_ > 0;
 		if (auto c = self->consume_handed(); !c)
 			return fail(self->last_io_errno_ ? self->last_io_errno_ : EIO);
 		// Nor is there anything to ask the socket for while this step's
 		// output is unsent: in TLS 1.3 each handshake message the peer
 		// still owes answers what we are about to send it.
-		if (was_short || self->out_sent_ < self->out_.size())
+		if (was_short)
 			return fail(EAGAIN);
+		if (self->out_sent_ < self->out_.size()) {
+			// A full peek used up: the socket may hold more; step()
+			// looks once the output is out.
+			self->read_deferred_ = was_full;
+			return fail(EAGAIN);
+		}
 		ssize_t n;
 		do
 			n = ::recv(self->setup_.fd, peek_buffer(), kPeekSize,
@@ -454,6 +494,7 @@ ssize_t TlsSession::pull(gnutls_transport_ptr_t ptr, void *buf, size_t len) {
 	std::memcpy(buf, from, n);
 	self->guard_.consumed(from, n);
 	self->in_pos_ += n;
+	self->step_bytes_ += n;
 	return static_cast<ssize_t>(n);
 }
 

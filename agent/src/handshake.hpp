@@ -107,6 +107,11 @@ private:
 	// IN_POS_ were handed to GnuTLS. Empty between steps.
 	size_t in_len_ = 0, in_pos_ = 0;
 	bool in_short_ = false; // that peek found less than the buffer holds
+	// Bytes handed to GnuTLS in this step; and whether pull() left a full
+	// peek's successor unread while output was pending (the socket may
+	// hold more than the edge that woke us announced).
+	size_t step_bytes_ = 0;
+	bool read_deferred_ = false;
 	// What GnuTLS wrote, OUT_SENT_ bytes of it sent.
 	std::vector<uint8_t> out_;
 	size_t out_sent_ = 0;

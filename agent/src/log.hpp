@@ -54,7 +54,7 @@ std::string redact_secrets(std::string_view text);
 
 // A handshake's outcome as journal fields (journalctl TLSUP_STATUS=EACCES).
 struct LogFields {
-	std::string request;                // TLSUP_REQUEST: "WORKER.SEQ"
+	std::string request;                // TLSUP_REQUEST: "WORKER.SEQ", "a.SEQ"
 	std::optional<int> status;          // TLSUP_STATUS: errno name, "0" for success
 	std::string peer;                   // TLSUP_PEER: address:port
 	std::string auth;                   // TLSUP_AUTH: anon, psk, x509

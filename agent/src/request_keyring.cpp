@@ -28,15 +28,15 @@ void RequestKeyring::release() {
 	keyring_ = holder_ = parent_ = 0;
 }
 
-Result<std::unique_ptr<AcceptKeyrings>> AcceptKeyrings::create(const Log &log,
-                                                               bool kernel_names_keyring) {
+Result<std::unique_ptr<AcceptKeyrings>>
+AcceptKeyrings::create(const Log &log, bool kernel_names_keyring, const KeyringStore *linked) {
 	key_serial_t holders =
 	        add_key("keyring", "tlsupd:requests", nullptr, 0, KEY_SPEC_PROCESS_KEYRING);
 	if (holders < 0)
 		return make_error(errno, "cannot create keyring tlsupd:requests: %s",
 		                  strerror(errno));
 	return std::unique_ptr<AcceptKeyrings>(
-	        new AcceptKeyrings(holders, log, kernel_names_keyring));
+	        new AcceptKeyrings(holders, log, kernel_names_keyring, linked));
 }
 
 AcceptKeyrings::Window::Window(AcceptKeyrings &owner) : owner_(owner), lock_(owner.mu_) {
@@ -80,6 +80,25 @@ RequestKeyring AcceptKeyrings::Window::claim(key_serial_t attribute) {
 		// possessed, for this request as for the agent.
 		return RequestKeyring(mine, 0, 0);
 
+	std::vector<key_serial_t> hold = linked;
+	if (mine && std::find(hold.begin(), hold.end(), mine) == hold.end())
+		hold.push_back(mine);
+	// A configured or consumer keyring is possessed through tlsupd:linked
+	// already: it needs no holder of the request's own, only to leave the
+	// process keyring (3 keyctl() fewer per request: the holder's add_key,
+	// its link, and its unlink after DONE).
+	auto snapshot = owner_.linked_ ? owner_.linked_->snapshot() : nullptr;
+	auto held_by_agent = [&](key_serial_t k) {
+		return snapshot && (std::find(snapshot->keyrings.begin(), snapshot->keyrings.end(),
+		                              k) != snapshot->keyrings.end() ||
+		                    std::find(snapshot->consumer.begin(), snapshot->consumer.end(),
+		                              k) != snapshot->consumer.end());
+	};
+	if (std::all_of(hold.begin(), hold.end(), held_by_agent)) {
+		owner_.unlink_from_process(linked, after);
+		return RequestKeyring(mine, 0, 0);
+	}
+
 	std::string name = "tlsupd:request:" + std::to_string(owner_.next_++);
 	key_serial_t holder = add_key("keyring", name.c_str(), nullptr, 0, owner_.holders_);
 	if (holder < 0) {
@@ -91,28 +110,29 @@ RequestKeyring AcceptKeyrings::Window::claim(key_serial_t attribute) {
 		owner_.known_valid_ = false;
 		return RequestKeyring(mine, 0, 0);
 	}
-	std::vector<key_serial_t> hold = linked;
-	if (mine && std::find(hold.begin(), hold.end(), mine) == hold.end())
-		hold.push_back(mine);
 	for (key_serial_t k : hold)
 		if (keyctl_link(k, holder) < 0)
 			LOG_WARN(owner_.log_, "cannot hold keyring %d for its request: %s", k,
 			         strerror(errno));
+	owner_.unlink_from_process(linked, after);
+	return RequestKeyring(mine, holder, owner_.holders_);
+}
+
+void AcceptKeyrings::unlink_from_process(const std::vector<key_serial_t> &linked,
+                                         std::vector<key_serial_t> &after) {
 	for (key_serial_t k : linked)
 		if (keyctl_unlink(k, KEY_SPEC_PROCESS_KEYRING) < 0) {
-			LOG_WARN(owner_.log_,
-			         "cannot unlink keyring %d from the process keyring: %s", k,
+			LOG_WARN(log_, "cannot unlink keyring %d from the process keyring: %s", k,
 			         strerror(errno));
-			owner_.known_valid_ = false; // read it again next time
+			known_valid_ = false; // read it again next time
 		}
 	// What the process keyring holds now: as before, less what left.
-	if (!owner_.kernel_names_keyring_ && owner_.known_valid_) {
+	if (!kernel_names_keyring_ && known_valid_) {
 		std::erase_if(after, [&](key_serial_t k) {
 			return std::find(linked.begin(), linked.end(), k) != linked.end();
 		});
-		known = std::move(after);
+		known_ = std::move(after);
 	}
-	return RequestKeyring(mine, holder, owner_.holders_);
 }
 
 } // namespace tlsup

@@ -53,8 +53,12 @@ public:
 	// linked a keyring (tlsup.ko), so an ACCEPT without it linked none.
 	// Upstream's links without saying: each ACCEPT reads the process
 	// keyring once, after (what it held before is remembered).
+	// LINKED: what tlsupd:linked holds (KeyringLinker's snapshots); a
+	// request's keyring found there needs no holder of its own. Null: every
+	// linked keyring gets one.
 	static Result<std::unique_ptr<AcceptKeyrings>> create(const Log &log,
-	                                                      bool kernel_names_keyring = false);
+	                                                      bool kernel_names_keyring = false,
+	                                                      const KeyringStore *linked = nullptr);
 
 	// Every change tlsupd makes to its process keyring takes this lock, so
 	// a window sees only its own ACCEPT's link; what the process keyring
@@ -89,12 +93,19 @@ public:
 	key_serial_t holders() const { return holders_; }
 
 private:
-	AcceptKeyrings(key_serial_t holders, const Log &log, bool kernel_names_keyring)
-	    : holders_(holders), log_(log), kernel_names_keyring_(kernel_names_keyring) {}
+	AcceptKeyrings(key_serial_t holders, const Log &log, bool kernel_names_keyring,
+	               const KeyringStore *linked)
+	    : holders_(holders), log_(log), kernel_names_keyring_(kernel_names_keyring),
+	      linked_(linked) {}
+	// Under mu_: LINKED leaves the process keyring; AFTER (the process
+	// keyring's contents read after the ACCEPT, upstream) becomes known_.
+	void unlink_from_process(const std::vector<key_serial_t> &linked,
+	                         std::vector<key_serial_t> &after);
 	std::mutex mu_;
 	key_serial_t holders_;
 	const Log &log_;
 	bool kernel_names_keyring_;
+	const KeyringStore *linked_;
 	uint64_t next_ = 1;
 	// The process keyring's contents as the last window left them; read
 	// again after lock() (under mu_).

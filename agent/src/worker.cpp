@@ -43,7 +43,9 @@ const char *auth_name(uint32_t mode) {
 	}
 }
 
-std::string describe(const AcceptReply &req) {
+} // namespace
+
+std::string describe_request(const AcceptReply &req) {
 	std::string s = "fd " + std::to_string(req.sockfd) + " (";
 	s += req.message_type == HANDSHAKE_MSG_TYPE_SERVERHELLO   ? "server"
 	     : req.message_type == HANDSHAKE_MSG_TYPE_CLIENTHELLO ? "client"
@@ -54,7 +56,29 @@ std::string describe(const AcceptReply &req) {
 	return s + ")";
 }
 
-} // namespace
+void report_done(WorkerShared &shared, const std::string &id, const std::string &label,
+                 const AcceptReply &req, const HandedSocket *socket, int status,
+                 const std::string &reason, size_t remote_ids, Clock::time_point started,
+                 bool quiet) {
+	auto elapsed =
+	        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
+	LogFields fields;
+	fields.request = id;
+	fields.status = status;
+	if (socket)
+		fields.peer = peer_text(socket->peer);
+	fields.auth = auth_name(req.auth_mode);
+	fields.latency_us = static_cast<uint64_t>(elapsed.count());
+	if (status == 0)
+		LOG_EVENT(shared.log, kLogInfo, fields,
+		          "%s: handshake done, %s, %zu peer id(s), %lld us", label.c_str(),
+		          reason.c_str(), remote_ids, static_cast<long long>(elapsed.count()));
+	else
+		LOG_EVENT(shared.log, quiet ? kLogDebug : kLogErr, fields,
+		          "%s: handshake failed: %s: %s", label.c_str(), status_name(status),
+		          reason.c_str());
+	shared.stats.record_done(status, elapsed);
+}
 
 SessionSetup session_setup_for(const AcceptReply &req) {
 	SessionSetup s;
@@ -188,6 +212,8 @@ void Worker::start_job(AcceptedRequest handed, bool watched) {
 		// Nothing to complete: there is no socket to name in a DONE.
 		LOG_ERR(shared_.log, "worker %u: ACCEPT reply without a socket: %s", index_,
 		        decoded.error ? decoded.error->reason.c_str() : "?");
+		if (shared_.peer_limit)
+			shared_.peer_limit->release(handed.counted_peer);
 		job_count_.fetch_sub(1, std::memory_order_relaxed);
 		shared_.admission.release();
 		return;
@@ -197,7 +223,8 @@ void Worker::start_job(AcceptedRequest handed, bool watched) {
 	job.id = next_id_++;
 	job.fd.reset(decoded.request.sockfd);
 	job.started = handed.accepted;
-	job.label = describe(decoded.request);
+	job.label = describe_request(decoded.request);
+	job.counted_peer = std::move(handed.counted_peer); // given back by complete()
 	job.request = std::move(decoded.request);
 	job.keyring = std::move(handed.keyring);
 	job.watched = watched;
@@ -214,12 +241,12 @@ void Worker::start_job(AcceptedRequest handed, bool watched) {
 		return complete(id, EINVAL, "malformed ACCEPT: " + decoded.error->reason);
 	if (auto v = validate_request(job.request); !v)
 		return complete(id, v.error().code, v.error().reason);
-	auto handed_socket = inspect_handed_socket(job.fd.get());
+	// The acceptor asked the socket once (and applied the per-peer bound).
+	auto handed_socket =
+	        handed.socket ? std::move(*handed.socket) : inspect_handed_socket(job.fd.get());
 	if (!handed_socket)
 		return complete(id, handed_socket.error().code, handed_socket.error().reason);
 	job.socket = std::move(handed_socket).value();
-	if (!admit_peer(job))
-		return;
 
 	uint32_t timeout = job.request.timeout_ms ? job.request.timeout_ms
 	                                          : shared_.settings.default_timeout_ms.load();
@@ -231,33 +258,6 @@ void Worker::start_job(AcceptedRequest handed, bool watched) {
 	if (needs_reverse_dns(job))
 		return start_reverse_dns(job);
 	begin_handshake(job, std::nullopt);
-}
-
-bool Worker::admit_peer(Job &job) {
-	PeerLimit *limit = shared_.peer_limit;
-	// A server's peer connected to it; a client's is the consumer's choice
-	// (a consumer may well open a thousand connections to one server).
-	if (!limit || job.request.message_type != HANDSHAKE_MSG_TYPE_SERVERHELLO)
-		return true;
-	// start_job asked the socket for its peer once (inspect_handed_socket).
-	std::string peer = PeerLimit::peer_of(job.socket->peer);
-	// This job's slot is counted already.
-	bool crowded = 2 * shared_.admission.inflight() > shared_.admission.limit();
-	if (limit->acquire(peer, crowded)) {
-		job.counted_peer = std::move(peer);
-		return true;
-	}
-	// One line per peer now and then, not one per refusal: the refusals
-	// come as fast as the peer can connect.
-	auto refused = limit->refusals_to_log(peer, Clock::now());
-	std::string reason = "peer " + peer + " holds " + std::to_string(limit->held(peer)) +
-	                     " handshakes already, and half the slots are taken ([agent] "
-	                     "max_inflight_per_peer " +
-	                     std::to_string(limit->limit()) + ")";
-	if (refused)
-		reason += "; " + std::to_string(*refused) + " refused since the last such line";
-	complete(job.id, EACCES, reason, {}, !refused);
-	return false;
 }
 
 bool Worker::needs_reverse_dns(Job &job) {
@@ -387,25 +387,9 @@ void Worker::complete(uint64_t id, int status, const std::string &reason,
 	job->dns.cancel();    // a lookup still queued is dropped
 	job->session.reset(); // gives the consumer back its Nagle setting
 
-	auto elapsed =
-	        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - job->started);
-	LogFields fields;
-	fields.request = std::to_string(index_) + "." + std::to_string(job->id);
-	fields.status = status;
-	if (job->socket)
-		fields.peer = peer_text(job->socket->peer);
-	fields.auth = auth_name(job->request.auth_mode);
-	fields.latency_us = static_cast<uint64_t>(elapsed.count());
-	if (status == 0)
-		LOG_EVENT(shared_.log, kLogInfo, fields,
-		          "%s: handshake done, %s, %zu peer id(s), %lld us", job->label.c_str(),
-		          reason.c_str(), remote.size(), static_cast<long long>(elapsed.count()));
-	else
-		LOG_EVENT(shared_.log, quiet ? kLogDebug : kLogErr, fields,
-		          "%s: handshake failed: %s: %s", job->label.c_str(), status_name(status),
-		          reason.c_str());
-
-	shared_.stats.record_done(status, elapsed);
+	report_done(shared_, std::to_string(index_) + "." + std::to_string(job->id), job->label,
+	            job->request, job->socket ? &*job->socket : nullptr, status, reason,
+	            remote.size(), job->started, quiet);
 	send_done(job->fd.get(), status, remote);
 	job->fd.reset(); // our copy of the socket goes only after DONE
 	if (shared_.peer_limit)

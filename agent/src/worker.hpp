@@ -64,7 +64,25 @@ struct AcceptedRequest {
 	AcceptDecode decoded;
 	RequestKeyring keyring;
 	Clock::time_point accepted; // when the ACCEPT reply arrived
+	// What inspect_handed_socket() said of the socket: the acceptor asks
+	// once, for the per-peer bound, and the worker does not ask again.
+	// Not asked (nullopt) for a reply the worker refuses before it would.
+	std::optional<Result<HandedSocket>> socket;
+	// The PeerLimit share the acceptor counted for it; the worker gives it
+	// back when the request completes.
+	std::string counted_peer;
 };
+
+// "fd 7 (server x509 'name')": how the log names a request.
+std::string describe_request(const AcceptReply &req);
+
+// The journal line and the counters for a request that ended with STATUS:
+// the same wherever it ended (a worker, or the acceptor's refusal). ID is
+// TLSUP_REQUEST; QUIET: debug priority (a refusal summarised elsewhere).
+void report_done(WorkerShared &shared, const std::string &id, const std::string &label,
+                 const AcceptReply &req, const HandedSocket *socket, int status,
+                 const std::string &reason, size_t remote_ids, Clock::time_point started,
+                 bool quiet);
 
 class Worker {
 public:
@@ -101,9 +119,6 @@ private:
 	// caller reports in a summary of its own).
 	void complete(uint64_t id, int status, const std::string &reason,
 	              std::vector<uint32_t> remote = {}, bool quiet = false);
-	// Counts the job against its peer's share; false (the job completed
-	// with EACCES) when the peer holds its share already.
-	bool admit_peer(Job &job);
 	void send_done(int fd, int status, const std::vector<uint32_t> &remote);
 	void collect_done_refusals();
 

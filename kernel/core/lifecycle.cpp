@@ -294,14 +294,19 @@ void tlsup_core_pernet_stats(tlsup_core_pernet *cpn, tlsup_stats *out) {
 
 void tlsup_core_pernet_show(tlsup_core_pernet *cpn, tlsup_seq *seq, bool privileged) {
 	Pernet &pn = *from_c(cpn);
-	pn.show(seq, privileged);
+	// One snapshot: both walks under both locks, so a request that ends
+	// meanwhile is listed once. The index lock, then the namespace's, as
+	// publish() takes them. The clock is read under them: every time a
+	// request carries was read before its writer took the namespace's
+	// lock, so none is later than this.
+	LockGuard gi(g_index->lock());
+	LockGuard gp(pn.lock());
+	const kstd::u64 now = tlsup_shim_now_ms();
+	pn.show_locked(seq, privileged, now);
 	// The rest of "live": requests off the queues, being expired or
 	// drained, or ended and held by their socket until it is destroyed
 	// (sk_destruct takes the index lock first, so each socket is valid
-	// here). The index lock, then the namespace's, as publish() takes them.
-	const kstd::u64 now = tlsup_shim_now_ms();
-	LockGuard gi(g_index->lock());
-	LockGuard gp(pn.lock());
+	// here).
 	g_index->for_each_locked([&](Request &req) {
 		if (&req.pernet() == &pn && (req.retired || req.place == Place::Batch))
 			pn.show_request_locked(seq, req, privileged, now);

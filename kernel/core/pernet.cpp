@@ -237,14 +237,13 @@ static const char *auth_name(u32 a) {
 
 // Peernames name the hosts this machine talks to: only a reader with
 // CAP_NET_ADMIN in the namespace sees them.
-void Pernet::show(tlsup_seq *seq, bool privileged) {
+void Pernet::show_locked(tlsup_seq *seq, bool privileged, u64 now) {
 	static constexpr const char *kBucketNames[TLSUP_ST_NR] = {
 	        "ok",     "eacces", "enokey", "ekeyrejected", "etimedout",
 	        "einval", "enomem", "eio",    "other",
 	};
-	const u64 now = tlsup_shim_now_ms();
 	const u32 max = tlsup_shim_max_pending();
-	LockGuard g(lock_);
+	lock_.assert_held();
 	tlsup_shim_seq_printf(seq, "submitted: %llu\n", st_.submitted);
 	tlsup_shim_seq_printf(seq, "submit_failed: %llu\n", st_.submit_failed);
 	tlsup_shim_seq_printf(seq, "accepted: %llu\n", st_.accepted);

@@ -67,7 +67,9 @@ public:
 	void drain();
 
 	void stats(tlsup_stats &out);
-	void show(tlsup_seq *seq, bool privileged);
+	// The counters and the queued requests, @now_ms read under the lock
+	// (publish() and retire() read theirs before it: never later).
+	void show_locked(tlsup_seq *seq, bool privileged, kstd::u64 now_ms);
 	// One line of show()'s request list, for any live request of this
 	// namespace (in flight, being ended, or ended and waiting for its
 	// socket), @now_ms read before the lock.

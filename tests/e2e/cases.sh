@@ -303,7 +303,7 @@ case_cancel_before_accept() {
 	peer_stop
 	expect "cancel result" "$(field cancel)" 1
 	expect calls "$(field calls)" 0
-	sleep 0.5
+	nap 0.5
 	[ -e /proc/net/tlsup ] && expect pending "$(proc_field pending)" 0
 }
 
@@ -311,7 +311,7 @@ case_cancel_during_handshake() {
 	next_port
 	peer_server --mode silent --timeout 6
 	consumer role=client port=$port auth=anon peername=localhost timeout=3000 cancel_ms=800
-	sleep 3
+	nap 3
 	peer_stop
 	expect "cancel result" "$(field cancel)" 1
 	expect calls "$(field calls)" 0
@@ -342,7 +342,7 @@ case_agent_killed_mid_handshake() {
 	next_port
 	peer_server --mode silent --timeout 10
 	consumer_start role=client port=$port auth=anon peername=localhost timeout=1000
-	sleep 0.4
+	nap 0.4
 	kill -9 "$agent_pid"
 	wait "$agent_pid" 2>/dev/null
 	agent_pid=
@@ -397,13 +397,13 @@ case_netns_agent_serves_own_namespace() {
 	local ns_peer=$!
 	# Both ready, however loaded the machine: the agent has joined the
 	# family (its "running" line), the peer listens.
-	for _ in $(seq 200); do
+	for _ in $(seq $((200 * TIME_SCALE))); do
 		grep -q 'tlsupd running' "$WORK/agent-ns1.log" 2>/dev/null &&
 			grep -q '^listening' "$WORK/peer-ns1.out" 2>/dev/null && break
 		sleep 0.05
 	done
 	group=$((group + 1))
-	$ns sh -c "echo 'start id=$group role=client port=$port auth=anon peername=localhost timeout=10000 send=4096 recv=4096' >$CTL"
+	$ns sh -c "echo 'start id=$group role=client port=$port auth=anon peername=localhost timeout=$((10000 * TIME_SCALE)) send=4096 recv=4096' >$CTL"
 	ctl wait "id=$group" timeout=30000
 	out=$(grep "^group=$group idx=" "$RESULTS")
 	expect "status in the namespace" "$(field status)" 0
@@ -610,7 +610,7 @@ case_pkcs11_server_key() {
 	agent_stop
 	"$TLSUPD" -c "$hsm/tlsupd.conf" -d >"$WORK/agent-hsm.log" 2>&1 &
 	local hsm_agent=$!
-	for _ in $(seq 100); do
+	for _ in $(seq $((100 * TIME_SCALE))); do
 		grep -q 'tlsupd running' "$WORK/agent-hsm.log" && break
 		sleep 0.05
 	done
@@ -645,7 +645,7 @@ config_reloads() { grep -c 'configuration reloaded' "$WORK/agent.log"; }
 
 # wait_count FUNCTION N: until FUNCTION prints more than N (6 s at most).
 wait_count() {
-	for _ in $(seq 60); do
+	for _ in $(seq $((60 * TIME_SCALE))); do
 		[ "$($1)" -gt "$2" ] && return 0
 		sleep 0.1
 	done
@@ -730,7 +730,7 @@ case_sigusr1_reload_in_flight() {
 	kill -STOP "$peer_pid" # the kernel still completes the TCP connect
 	consumer_start role=client port=$port auth=anon peername=localhost timeout=10000 \
 		send=16 recv=16
-	for _ in $(seq 100); do
+	for _ in $(seq $((100 * TIME_SCALE))); do
 		n=$(agent_inflight)
 		[ "${n:-0}" -ge 1 ] && break
 		sleep 0.05

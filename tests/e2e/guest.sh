@@ -117,7 +117,7 @@ x509.private_key = $WORK/pki/server.key
 
 [agent]
 workers = 2
-default_timeout_ms = 10000
+default_timeout_ms = $((10000 * TIME_SCALE))
 control_socket = $WORK/tlsupd.sock
 EOF
 }

@@ -20,15 +20,75 @@ cases_passed=0
 cases_failed=0
 
 log() { echo "# $*"; }
+
+# TIME_SCALE: every duration a case hands the consumer (timeout=, cancel_ms=,
+# close_ms=, wait_ms=, ctl wait's timeout=), the peers' --timeout and the
+# case's own naps are multiplied by it. On the debug kernels under qemu TCG
+# (KASAN or KCSAN, lockdep, 4 vCPUs on a loaded 2-core host) a handshake
+# takes several times as long as on a stock kernel: a fixed 3 s deadline
+# there measures the host's load, not tlsup. The events keep their order
+# (a cancel or close still comes well before its deadline) and every
+# assertion stays as it is. E2E_TIME_SCALE or STRESS_TIME_SCALE overrides.
+TIME_SCALE=${E2E_TIME_SCALE:-${STRESS_TIME_SCALE:-}}
+if [ -z "$TIME_SCALE" ]; then
+	case ${TLSUP_TARGET:-} in
+	debug-* | kcsan-*) TIME_SCALE=4 ;;
+	*) TIME_SCALE=1 ;;
+	esac
+fi
+[[ $TIME_SCALE =~ ^[1-9][0-9]*$ ]] || { echo "Bail out! TIME_SCALE '$TIME_SCALE' is not a positive integer"; exit 1; }
+[ "$TIME_SCALE" = 1 ] || log "durations scaled by $TIME_SCALE on ${TLSUP_TARGET:-this kernel}"
+
+# scale_args ARG...: SCALED=(ARGs), each duration (key=MS, a positive
+# number; -1 and 0 mean "none" and stay) multiplied by TIME_SCALE. No fork:
+# this runs per consumer command.
+scale_args() {
+	local a v
+	SCALED=()
+	for a in "$@"; do
+		case $a in
+		timeout=* | cancel_ms=* | close_ms=* | wait_ms=*)
+			v=${a#*=}
+			[[ $v =~ ^[1-9][0-9]*$ ]] && a=${a%%=*}=$((v * TIME_SCALE))
+			;;
+		esac
+		SCALED+=("$a")
+	done
+}
+
+# nap SECONDS: sleep, scaled.
+nap() {
+	if [ "$TIME_SCALE" = 1 ]; then
+		sleep "$1"
+	else
+		sleep "$(awk -v s="$1" -v k="$TIME_SCALE" 'BEGIN { print s * k }')"
+	fi
+}
+
+# peer_args ARG...: SCALED=(ARGs) with the peer's --timeout SECONDS scaled.
+peer_args() {
+	local a prev=
+	SCALED=()
+	for a in "$@"; do
+		if [ "$prev" = --timeout ] && [[ $a =~ ^[0-9]+$ ]]; then
+			a=$((a * TIME_SCALE))
+		fi
+		SCALED+=("$a")
+		prev=$a
+	done
+}
+
 # The seconds since the case began, for step timing in the log.
 since() { echo "$(date +%s.%N) - ${case_start:-0}" | bc; }
 
 next_port() { port=$((port + 1)); }
 
 # ctl CMD: one command to the test consumer; the errno is in $ctl_err.
+# Durations in it are scaled (TIME_SCALE).
 ctl() {
 	ctl_err=0
-	echo "$*" >"$CTL" 2>"$WORK/ctl.err" || ctl_err=$(cat "$WORK/ctl.err")
+	scale_args "$@"
+	echo "${SCALED[*]}" >"$CTL" 2>"$WORK/ctl.err" || ctl_err=$(cat "$WORK/ctl.err")
 }
 
 # consumer SPEC...: start a group, wait for it, leave its lines in $out.
@@ -101,9 +161,10 @@ expect_all() {
 }
 
 peer_server() {
-	"$TLSPEER" server --port "$port" "$@" >"$WORK/peer.out" 2>&1 &
+	peer_args "$@"
+	"$TLSPEER" server --port "$port" "${SCALED[@]}" >"$WORK/peer.out" 2>&1 &
 	peer_pid=$!
-	for _ in $(seq 50); do
+	for _ in $(seq $((50 * TIME_SCALE))); do
 		grep -q '^listening' "$WORK/peer.out" 2>/dev/null && return 0
 		sleep 0.05
 	done
@@ -112,7 +173,8 @@ peer_server() {
 }
 
 peer_client() {
-	"$TLSPEER" client --port "$port" "$@" >"$WORK/peer.out" 2>&1 &
+	peer_args "$@"
+	"$TLSPEER" client --port "$port" "${SCALED[@]}" >"$WORK/peer.out" 2>&1 &
 	peer_pid=$!
 }
 
@@ -150,7 +212,7 @@ agent_start() {
 	agent_pid=$!
 	# Ready when it has joined the group: submit no longer says ESRCH. The
 	# log is appended to: wait for this agent's line, not an earlier one's.
-	for _ in $(seq 200); do
+	for _ in $(seq $((200 * TIME_SCALE))); do
 		[ "$(grep -c 'tlsupd running' "$WORK/agent.log")" -gt "${before:-0}" ] && return 0
 		sleep 0.05
 	done
@@ -165,7 +227,7 @@ agent_start() {
 agent_pause() {
 	local st t running
 	kill -STOP "$agent_pid"
-	for _ in $(seq 100); do
+	for _ in $(seq $((100 * TIME_SCALE))); do
 		running=0
 		for t in /proc/"$agent_pid"/task/*/stat; do
 			st=$(sed 's/.*) //; s/ .*//' "$t" 2>/dev/null) || continue
@@ -209,7 +271,7 @@ run_case() {
 	log "consumer sockets released at $(since)s"
 	local inflight live
 	if [ -e /proc/net/tlsup ]; then
-		for _ in $(seq 50); do
+		for _ in $(seq $((50 * TIME_SCALE))); do
 			inflight=$(proc_field inflight)
 			live=$(proc_field live)
 			[ "$inflight" = 0 ] && [ "$live" = 0 ] && break

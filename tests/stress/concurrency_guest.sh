@@ -49,7 +49,7 @@ x509.truststore = $WORK/pki/ca.pem
 
 [agent]
 workers = $(nproc)
-default_timeout_ms = 10000
+default_timeout_ms = $((10000 * TIME_SCALE))
 control_socket = $WORK/tlsupd.sock
 EOF
 }
@@ -107,7 +107,7 @@ peers_start() {
 	"$TLSPEER" server --port "$silent_port" --mode silent --count 100000 --timeout 120 \
 		>"$WORK/peer-silent.out" 2>&1 &
 	silent_pid=$!
-	for _ in $(seq 100); do
+	for _ in $(seq $((100 * TIME_SCALE))); do
 		grep -q '^listening' "$WORK/peer-echo.out" 2>/dev/null &&
 			grep -q '^listening' "$WORK/peer-silent.out" 2>/dev/null && return 0
 		sleep 0.05
@@ -135,7 +135,7 @@ round_mixed() {
 	ctl start id=$((base + 4)) port="$silent_port" peername=localhost timeout=3000 \
 		count="$q" close_ms=$((100 + RANDOM % 300)) wait_ms=120000
 	# A second wave of cancels, sent from here while the others run.
-	sleep 0.$((RANDOM % 9 + 1))
+	nap 0.$((RANDOM % 9 + 1))
 	ctl cancel id=$((base + 2))
 	group=$((base + 4))
 	local g
@@ -161,7 +161,7 @@ round_kill() {
 	ctl start id=$((base + 2)) port="$echo_port" peername=localhost timeout=1500 \
 		count=$((N / 2)) send=64 recv=64 wait_ms=120000
 	group=$((base + 2))
-	sleep 0.$((RANDOM % 5 + 3))
+	nap 0.$((RANDOM % 5 + 3))
 	kill -9 "$agent_pid"
 	wait "$agent_pid" 2>/dev/null
 	agent_pid=
@@ -183,7 +183,7 @@ round_unload() {
 	consumer_start port="$silent_port" peername=localhost timeout=20000 count=$((N / 2)) wait_ms=120000
 	consumer_start port="$echo_port" peername=localhost timeout=20000 count=$((N / 2)) \
 		send=4096 recv=4096 wait_ms=120000
-	sleep 0.$((RANDOM % 5 + 3))
+	nap 0.$((RANDOM % 5 + 3))
 	echo "# figure: in flight when the consumer goes: $(proc_field inflight), pending $(proc_field pending)"
 	local t0=$SECONDS
 	if ! timeout 120 rmmod tlsup_testmod; then

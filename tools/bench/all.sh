@@ -17,7 +17,8 @@
 #  4. the reconnect storms of the kernel's NVMe/TCP and NFS consumers on
 #     stock 6.12, two vCPUs, 2 GiB (tools/bench/storm.sh full);
 #  5. with BENCH_UML=1, the UML tables as well: the upcall benchmark on UML
-#     6.1 (run.sh full) and the storms on UML 6.12 upstream.
+#     6.1 (run.sh full) and the storms on UML 6.12 upstream;
+#  6. issue 17's targets against those figures (tools/bench/targets.py).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 b=$root/tools/bench
@@ -73,5 +74,7 @@ fi
 	for n in 1cpu 2cpu; do sed -n '/^guest:/,/^results:/p' "$out/all-ratio-$n.log"; done
 	echo "== reconnect storms, stock 6.12"
 	sed -n '/^guest:/,$p' "$out/all-storm-stock.log"
-} | tee "$out/summary.txt"
+	echo "== issue 17's targets"
+	python3 "$b/targets.py" "$out"
+} 2>&1 | tee "$out/summary.txt"
 exit $status

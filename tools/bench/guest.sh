@@ -70,6 +70,21 @@ else
 fi
 agent=$!
 for _ in $(seq 600); do grep -q 'tlsupd running' agent.log && break; sleep 0.05; done
+# agent_alive WHEN: the agent still runs, or the run ends here, saying why
+# (the report would otherwise get an empty figure from /proc/PID).
+agent_alive() {
+	# A dead child not yet waited for is a zombie: /proc/PID/status is
+	# there, without VmHWM.
+	case $(awk '/^State:/ { print $2 }' "/proc/$agent/status" 2>/dev/null) in
+	'' | Z | X) ;;
+	*) return 0 ;;
+	esac
+	wait "$agent"
+	log "tlsupd is gone $1 (exit status $?); its log:"
+	tail -n 20 agent.log | sed 's/^/bench:   /'
+	exit 13
+}
+grep -q 'tlsupd running' agent.log || agent_alive "at start-up"
 
 # USER_HZ ticks of a process's user+system time.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -197,6 +212,7 @@ if [ "$profile" = full ]; then
 	echo "reset" >"$CTL"
 fi
 
+agent_alive "after the points"
 t=$(cpu_ticks "$agent")
 emit "{\"agent\":{\"peak_rss_kib\":$(hwm_kib "$agent"),\"cpu_s\":$(printf '%d.%02d' $((t / 100)) $((t % 100)))}}"
 kill "$agent"

@@ -17,19 +17,52 @@ def median_run(runs):
                 hs_per_s=round(statistics.median(r["hs_per_s"] for r in runs), 1))
 
 
+KINDS = ("full", "inproc", "scale", "agent")
+
+
+def read_objects(src):
+    """The guest's objects, one a line: {"full"|"inproc"|"scale"|"agent": ...}.
+    Anything else on a line (a carriage return, a kernel message the
+    console or a 9p write interleaved) is not ours: it is skipped, and
+    reported. A line that claims to be ours and does not parse stops the
+    report with its number and text."""
+    objs = []
+    try:
+        f = open(src, errors="replace")
+    except OSError as e:
+        sys.exit("report: no benchmark lines: %s" % e)
+    with f:
+        for n, raw in enumerate(f, 1):
+            line = raw.strip().strip("\r")
+            if not line:
+                continue
+            if not any(line.startswith('{"%s":' % k) for k in KINDS):
+                print("report: %s:%d: not a benchmark line, skipped: %r" % (src, n, line[:120]),
+                      file=sys.stderr)
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                sys.exit("report: %s:%d: malformed benchmark line (%s at column %d): %r"
+                         % (src, n, e.msg, e.colno, line[:200]))
+            if not isinstance(obj, dict) or len(obj) != 1 or not isinstance(
+                    next(iter(obj.values())), dict):
+                sys.exit("report: %s:%d: not one {kind: {...}} object: %r" % (src, n, line[:200]))
+            objs.append(obj)
+    return objs
+
+
 def main():
     src, dst, when, cpus, secs = sys.argv[1:6]
     points, scale, agent, inproc = [], None, None, {}
     problems = []
-    for line in open(src):
-        line = line.strip()
-        if not line.startswith("{"):
-            continue
-        obj = json.loads(line)
+    for obj in read_objects(src):
         if "full" in obj:
             points.append({"full": obj["full"]})
         elif "inproc" in obj:
             p = obj["inproc"]
+            if not points:
+                sys.exit("report: %s: an in-process baseline before any full-path point" % src)
             points[-1]["inproc_" + p["transport"]] = p
         elif "scale" in obj:
             scale = obj["scale"]

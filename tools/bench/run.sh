@@ -21,6 +21,9 @@ for f in "$root/build/release/tools/bench/bench_server" "$root/build/release/too
 	"$("$root/tools/target.sh" moddir "$target")/tools/testmod/tlsup_testmod.ko"; do
 	[ -e "$f" ] || { echo "bench: $f is missing (tools/target.sh modules $target; make agent)"; exit 1; }
 done
+# A run's figures are its own: nothing of an earlier run may be reported
+# (or counted by tools/bench/smoke) when this one writes none.
+rm -f "$out/$profile.jsonl" "$out/results-$profile.json"
 log=$(mktemp "$root/build/uml/bench-$profile.XXXXXX.log")
 echo "bench: $profile profile on $target (console: $log)"
 start=$(date +%s)

@@ -33,6 +33,7 @@ uml-*)
 	;;
 esac
 name=storm-$profile-$target
+rm -f "$out/$name.jsonl" "$out/$name.json" # this run's figures only
 log=$(mktemp "$root/build/uml/$name.XXXXXX.log")
 echo "storm: $profile profile on $target, $cpus CPU(s), $mem (console: $log)"
 start=$(date +%s)

@@ -99,9 +99,15 @@ append="console=ttyS0 panic=-1 quiet loglevel=4 TLSUP_INIT=$here/guest-init"
 append+=" TLSUP_RUN=$run TLSUP_POWEROFF=$poweroff TLSUP_IMAGE=$image"
 # q35's ACPI tables route PCI interrupts without the AML loops that take
 # the debug kernel minutes under TCG (see tools/vm/kernel.sh).
+# The debug kernels have no ACPI and find their CPUs in SeaBIOS's MP
+# table, which lists only the first CPU of each package; -smp N alone is
+# one socket of N cores on q35 since QEMU 6.2: one CPU online. One CPU per
+# socket there; Debian's kernels read ACPI's tables and keep QEMU's default.
+smp=$cpus
+case $kernel in debug | kcsan) smp=$cpus,sockets=$cpus,cores=1,threads=1 ;; esac
 status=0
 timeout -k 10 "$timeout" qemu-system-x86_64 -machine q35 "${accel_args[@]}" \
-	-smp "$cpus" -m "$mem" -display none -monitor none -serial stdio -no-reboot \
+	-smp "$smp" -m "$mem" -display none -monitor none -serial stdio -no-reboot \
 	-nic none -device virtio-rng-pci \
 	-kernel "$image/vmlinuz" -initrd "$image/initrd" -append "$append" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \

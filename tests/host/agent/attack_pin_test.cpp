@@ -174,5 +174,49 @@ TEST_F(AttackPin, AConfigurationFileWithAPinOthersMayReadIsWarnedAbout) {
 	EXPECT_FALSE(quiet.contains("holds a PIN"));
 }
 
+// RFC 7512 lets a pin-value hold ')', ',', ']', '\'' unencoded
+// (pk11-qres-avail), and p11-kit takes them as part of the PIN. A PIN with
+// one must not be cut there by the redaction, the rest of it left in the
+// line. No token needed: the errors quote the URL before any token is
+// asked.
+TEST(AttackPinText, APinWithAReservedCharacterIsRedactedWhole) {
+	char d[] = "/tmp/tlsup-attack-pin.XXXXXX";
+	ASSERT_TRUE(mkdtemp(d));
+	std::string dir = d, conf = dir + "/tlsupd.conf";
+	const std::string tail = "4711secret";
+	for (const std::string &pin : {"x)" + tail, "x," + tail, "x]" + tail, "x'" + tail}) {
+		SCOPED_TRACE(pin);
+		const std::string url = "pkcs11:token=t;object=srv;type=cert?pin-value=" + pin;
+		// A URL where a file is expected: the error names it.
+		std::ofstream(conf)
+		        << "[authenticate.server]\nx509.truststore = " << Pki::get().path("ca.pem")
+		        << "\nx509.certificate = " << url
+		        << "\nx509.private_key = " << Pki::get().path("server.key") << "\n";
+		ASSERT_EQ(chmod(conf.c_str(), 0600), 0);
+		CaptureLog log;
+		AgentOptions o;
+		o.config_path = conf;
+		o.consumer_keyrings = {};
+		FakeKernel kernel;
+		o.open_channel = [&kernel](bool) -> Result<std::unique_ptr<HandshakeChannel>> {
+			return std::unique_ptr<HandshakeChannel>(
+			        std::make_unique<FakeChannel>(kernel));
+		};
+		auto agent = Agent::create(o, log.log());
+		ASSERT_FALSE(agent.ok());
+		// As main() logs it (redacted there as every line is).
+		LOG_ERR(log.log(), "cannot start: %s", agent.error().reason.c_str());
+		// Where a value is quoted: the line redacted as a whole.
+		std::ofstream(conf) << "[agent]\nworkers = " << url << "\n";
+		agent = Agent::create(o, log.log());
+		ASSERT_FALSE(agent.ok());
+		LOG_ERR(log.log(), "cannot start: %s", agent.error().reason.c_str());
+		ASSERT_GE(log.lines().size(), 2u) << ::testing::PrintToString(log.lines());
+		for (const auto &l : log.lines())
+			EXPECT_EQ(l.find(tail), std::string::npos) << l;
+	}
+	std::filesystem::remove_all(dir);
+}
+
 } // namespace
 } // namespace tlsup::test

@@ -46,7 +46,8 @@ protected:
 		AgentOptions o;
 		o.config_path = dir_ + "/tlsupd.conf";
 		o.consumer_keyrings = {nvme_name_, nfsd_name_};
-		o.open_channel = [this](bool notifications) -> Result<std::unique_ptr<HandshakeChannel>> {
+		o.open_channel =
+		        [this](bool notifications) -> Result<std::unique_ptr<HandshakeChannel>> {
 			auto ch = std::make_unique<FakeChannel>(kernel_);
 			channels_.push_back(ch.get());
 			if (notifications)

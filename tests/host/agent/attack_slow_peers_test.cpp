@@ -56,8 +56,9 @@ std::vector<std::pair<UniqueFd, UniqueFd>> pairs_from(const char *from, size_t n
 	return out;
 }
 
-// An agent with two workers and a fake kernel channel each, serving server
-// x509 requests with the test PKI's server certificate.
+// An agent with two workers, a fake kernel channel each and one for the
+// acceptor, serving server x509 requests with the test PKI's server
+// certificate.
 struct SlowPeerAgent {
 	explicit SlowPeerAgent(const std::string &extra = "") {
 		char d[] = "/tmp/tlsup-attack-slow.XXXXXX";
@@ -74,7 +75,8 @@ struct SlowPeerAgent {
 		AgentOptions o;
 		o.config_path = dir + "/tlsupd.conf";
 		o.consumer_keyrings = {};
-		o.open_channel = [this](bool notifications) -> Result<std::unique_ptr<HandshakeChannel>> {
+		o.open_channel =
+		        [this](bool notifications) -> Result<std::unique_ptr<HandshakeChannel>> {
 			auto ch = std::make_unique<FakeChannel>(kernel);
 			if (notifications)
 				acceptor = ch.get();
@@ -88,7 +90,8 @@ struct SlowPeerAgent {
 		}
 		agent = std::move(a).value();
 		thread = std::thread([this] { EXPECT_TRUE(agent->run().ok()); });
-		kernel.wait_eagains(2);
+		// The acceptor's start-up sweep: ACCEPT until the queue is empty.
+		started = kernel.wait_eagains(1);
 	}
 	~SlowPeerAgent() {
 		if (agent) {
@@ -112,6 +115,7 @@ struct SlowPeerAgent {
 	void notify(unsigned requests) { acceptor->notify_ready(requests); }
 
 	std::string dir, why;
+	bool started = false;
 	FakeKernel kernel;
 	FakeChannel *acceptor = nullptr; // the channel READY goes to
 	CaptureLog log;
@@ -134,6 +138,7 @@ TEST(AttackSlowPeers, ABurstFromOnePeerGoesThroughWhileThereIsRoom) {
 	constexpr size_t kBurst = 100;
 	SlowPeerAgent a;
 	ASSERT_TRUE(a.agent) << a.why;
+	ASSERT_TRUE(a.started) << "no start-up sweep";
 	auto pairs = pairs_from("127.0.0.1", kBurst);
 	ASSERT_EQ(pairs.size(), kBurst);
 	for (auto &p : pairs)
@@ -176,6 +181,7 @@ TEST(AttackSlowPeers, TwoThousandStalledPeersDoNotDelayAWellBehavedHandshake) {
 	// A short deadline keeps the run short; what matters is the order.
 	SlowPeerAgent a("default_timeout_ms = 5000");
 	ASSERT_TRUE(a.agent) << a.why;
+	ASSERT_TRUE(a.started) << "no start-up sweep";
 
 	// The attacker: connections from 127.0.0.1 that never send a byte,
 	// each a server handshake request queued before the good one.

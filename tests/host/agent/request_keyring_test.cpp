@@ -155,5 +155,48 @@ TEST_F(RequestKeyringOnTlsupTest, AConfiguredKeyringIsUsedWhereItIs) {
 	keyctl_invalidate(configured);
 }
 
+// A keyring tlsupd:linked holds (a configured or consumer keyring, as the
+// KeyringLinker's snapshot says): possessed already, so the ACCEPT's link
+// only leaves the process keyring -- no holder of the request's own.
+TEST(RequestKeyringHeldByAgentTest, NeedsNoHolderAndLeavesTheProcessKeyring) {
+	ASSERT_TRUE(ensure_process_keyring().ok());
+	for (bool tlsup_ko : {false, true}) {
+		CaptureLog log;
+		key_serial_t agent_holder = add_keyring("agent's linked", KEY_SPEC_SESSION_KEYRING);
+		key_serial_t held = add_keyring("held by the agent", KEY_SPEC_SESSION_KEYRING);
+		key_serial_t other = add_keyring("not held", KEY_SPEC_SESSION_KEYRING);
+		ASSERT_EQ(keyctl_link(held, agent_holder), 0);
+		KeyringStore store;
+		LinkedKeyrings linked;
+		(tlsup_ko ? linked.consumer : linked.keyrings).push_back(held);
+		store.replace(linked);
+		auto keyrings = AcceptKeyrings::create(log.log(), tlsup_ko, &store).value();
+		auto accept = [&](key_serial_t ring) {
+			auto window = keyrings->open_window();
+			EXPECT_EQ(keyctl_link(ring, KEY_SPEC_PROCESS_KEYRING), 0);
+			return window.claim(tlsup_ko ? ring : 0);
+		};
+		for (int i = 0; i < 2; i++) {
+			RequestKeyring mine = accept(held);
+			EXPECT_EQ(mine.keyring(), held) << tlsup_ko << i;
+			EXPECT_FALSE(linked_in(KEY_SPEC_PROCESS_KEYRING, held)) << tlsup_ko << i;
+			EXPECT_TRUE(keyring_contents(keyrings->holders()).value().empty())
+			        << tlsup_ko << i;
+			mine.release();
+			EXPECT_TRUE(linked_in(agent_holder, held)) << tlsup_ko << i;
+		}
+		// One the agent does not hold still gets a holder.
+		RequestKeyring theirs = accept(other);
+		EXPECT_EQ(theirs.keyring(), other);
+		EXPECT_FALSE(linked_in(KEY_SPEC_PROCESS_KEYRING, other));
+		EXPECT_EQ(keyring_contents(keyrings->holders()).value().size(), 1u) << tlsup_ko;
+		theirs.release();
+		keyctl_invalidate(other);
+		keyctl_invalidate(held);
+		keyctl_invalidate(agent_holder);
+		keyctl_invalidate(keyrings->holders());
+	}
+}
+
 } // namespace
 } // namespace tlsup::test
