@@ -261,10 +261,12 @@ void Pernet::show_locked(tlsup_seq *seq, bool privileged, u64 now) {
 	tlsup_shim_seq_printf(seq, "live: %u\n", live_.load());
 	tlsup_shim_seq_printf(seq, "request_bytes: %u\n", static_cast<unsigned>(sizeof(Request)));
 	tlsup_shim_seq_printf(seq, "requests:\n");
-	// Batched requests (being expired or drained) and ended ones are off
-	// these lists: tlsup_core_pernet_show() finds them in the index.
-	for_each_inflight_locked(
-	        [&](Request &req) { show_request_locked(seq, req, privileged, now); });
+	// Every live request of the namespace, in publish order: in flight,
+	// being ended, or ended and held by its socket (sk_unhook() takes it
+	// off this list under this lock before the socket goes, so each
+	// socket is valid here).
+	for (Request &req : published_)
+		show_request_locked(seq, req, privileged, now);
 }
 
 static const char *ending_name(Ending how) {
@@ -287,10 +289,12 @@ static const char *ending_name(Ending how) {
 
 void Pernet::show_request_locked(tlsup_seq *seq, Request &req, bool privileged, u64 now) {
 	lock_.assert_held();
-	const char *state = req.retired                   ? "ended"
-	                    : req.place == Place::Batch   ? "ending"
-	                    : req.place == Place::Pending ? "pending"
-	                                                  : "accepted";
+	// Off the queues but not retired: taken by the reaper or the drain
+	// (Batch), or dequeued after its completion was claimed (None).
+	const char *state = req.retired                    ? "ended"
+	                    : req.place == Place::Pending  ? "pending"
+	                    : req.place == Place::Accepted ? "accepted"
+	                                                   : "ending";
 	const char *peer = req.peername();
 	if (peer && !privileged)
 		peer = "(hidden)";
