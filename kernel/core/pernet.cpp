@@ -237,14 +237,13 @@ static const char *auth_name(u32 a) {
 
 // Peernames name the hosts this machine talks to: only a reader with
 // CAP_NET_ADMIN in the namespace sees them.
-void Pernet::show(tlsup_seq *seq, bool privileged) {
+void Pernet::show_locked(tlsup_seq *seq, bool privileged, u64 now) {
 	static constexpr const char *kBucketNames[TLSUP_ST_NR] = {
 	        "ok",     "eacces", "enokey", "ekeyrejected", "etimedout",
 	        "einval", "enomem", "eio",    "other",
 	};
-	const u64 now = tlsup_shim_now_ms();
 	const u32 max = tlsup_shim_max_pending();
-	LockGuard g(lock_);
+	lock_.assert_held();
 	tlsup_shim_seq_printf(seq, "submitted: %llu\n", st_.submitted);
 	tlsup_shim_seq_printf(seq, "submit_failed: %llu\n", st_.submit_failed);
 	tlsup_shim_seq_printf(seq, "accepted: %llu\n", st_.accepted);
@@ -262,10 +261,12 @@ void Pernet::show(tlsup_seq *seq, bool privileged) {
 	tlsup_shim_seq_printf(seq, "live: %u\n", live_.load());
 	tlsup_shim_seq_printf(seq, "request_bytes: %u\n", static_cast<unsigned>(sizeof(Request)));
 	tlsup_shim_seq_printf(seq, "requests:\n");
-	// Batched requests (being expired or drained) and ended ones are off
-	// these lists: tlsup_core_pernet_show() finds them in the index.
-	for_each_inflight_locked(
-	        [&](Request &req) { show_request_locked(seq, req, privileged, now); });
+	// Every live request of the namespace, in publish order: in flight,
+	// being ended, or ended and held by its socket (sk_unhook() takes it
+	// off this list under this lock before the socket goes, so each
+	// socket is valid here).
+	for (Request &req : published_)
+		show_request_locked(seq, req, privileged, now);
 }
 
 static const char *ending_name(Ending how) {
@@ -288,10 +289,12 @@ static const char *ending_name(Ending how) {
 
 void Pernet::show_request_locked(tlsup_seq *seq, Request &req, bool privileged, u64 now) {
 	lock_.assert_held();
-	const char *state = req.retired                   ? "ended"
-	                    : req.place == Place::Batch   ? "ending"
-	                    : req.place == Place::Pending ? "pending"
-	                                                  : "accepted";
+	// Off the queues but not retired: taken by the reaper or the drain
+	// (Batch), or dequeued after its completion was claimed (None).
+	const char *state = req.retired                    ? "ended"
+	                    : req.place == Place::Pending  ? "pending"
+	                    : req.place == Place::Accepted ? "accepted"
+	                                                   : "ending";
 	const char *peer = req.peername();
 	if (peer && !privileged)
 		peer = "(hidden)";

@@ -109,6 +109,10 @@ void Request::set_times(kstd::u64 now_ms) {
 void Request::put() {
 	if (!refs_.put())
 		return;
+	// The index's reference is the last to go, after sk_unhook() or
+	// unpublish() took the request off its namespace's list.
+	if (live_link.linked())
+		tlsup_shim_warn("tlsup: request freed while listed");
 	Pernet *pn = pernet_;
 	kstd::destroy(this);
 	pn->count_request_alive(false);

@@ -95,10 +95,14 @@ public:
 	kstd::u64 deadline_ms() const { return deadline_ms_; }
 	void set_times(kstd::u64 now_ms);
 
-	// Lists, under the owning Pernet's lock (queue_link) or the index's
-	// lock (index_link). Public so KSTD_LIST can find them.
+	// Lists, under the owning Pernet's lock (queue_link, live_link) or the
+	// index's lock (index_link). live_link: on the Pernet's list of its
+	// published requests from publish() until unpublish() or sk_destruct,
+	// in flight or ended, for /proc/net/tlsup. Public so KSTD_LIST can
+	// find them.
 	kstd::ListNode queue_link;
 	kstd::ListNode index_link;
+	kstd::ListNode live_link;
 	Place place = Place::None;
 	bool retired = false;
 	// How and when it ended (set by retire(), under the Pernet lock): an

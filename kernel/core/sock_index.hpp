@@ -34,15 +34,6 @@ public:
 
 	bool empty();
 
-	// Every indexed request, with this lock held.
-	template <typename Fn>
-	void for_each_locked(Fn &&fn) {
-		lock_.assert_held();
-		for (auto &chain : chains_)
-			for (Request &r : chain)
-				fn(r);
-	}
-
 private:
 	static constexpr kstd::usize kBuckets = 4096;
 	using Chain = KSTD_LIST(Request, index_link);

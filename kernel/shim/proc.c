@@ -80,6 +80,38 @@ static int tlsup_proc_show(struct seq_file *seq, void *v)
 	return 0;
 }
 
+#ifdef TLSUP_KUNIT_HOOKS
+/**
+ * tlsup_kunit_net_show - /proc/net/tlsup's text for a namespace, for KUnit
+ * @net: the namespace
+ * @buf: filled with the text, NUL-terminated
+ * @size: its size
+ *
+ * As a privileged reader sees it, without going through procfs (a KUnit
+ * case's kernel thread may not see the guest's /proc). Not part of the
+ * consumer API; exported only by a TLSUP_TESTS=1 build.
+ *
+ * Context: process; takes BH-safe spinlocks.
+ * Return: the text's length; -ENOSPC if it did not fit, -ENOENT if the
+ * namespace has no state.
+ */
+int tlsup_kunit_net_show(struct net *net, char *buf, size_t size)
+{
+	struct tlsup_core_pernet *core = tlsup_pernet_get(net);
+	struct seq_file m = { .buf = buf, .size = size };
+
+	if (!core)
+		return -ENOENT;
+	tlsup_core_pernet_show(core, (struct tlsup_seq *)&m, true);
+	tlsup_core_pernet_put(core);
+	if (seq_has_overflowed(&m) || m.count >= size)
+		return -ENOSPC;
+	buf[m.count] = 0;
+	return m.count;
+}
+TLSUP_EXPORT_SYMBOL_NS_GPL(tlsup_kunit_net_show, TLSUP_KUNIT);
+#endif
+
 int tlsup_proc_net_init(struct net *net)
 {
 	if (!IS_ENABLED(CONFIG_PROC_FS))

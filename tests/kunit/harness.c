@@ -545,26 +545,6 @@ int kt_read_int(const char *path)
 	return v;
 }
 
-int kt_read_file(const char *path, char *buf, size_t size)
-{
-	struct file *f;
-	loff_t pos = 0;
-	ssize_t n, total = 0;
-
-	f = filp_open(path, O_RDONLY, 0);
-	if (IS_ERR(f))
-		return PTR_ERR(f);
-	while (total < size - 1) {
-		n = kernel_read(f, buf + total, size - 1 - total, &pos);
-		if (n <= 0)
-			break;
-		total += n;
-	}
-	buf[total] = 0;
-	fput(f);
-	return total;
-}
-
 int kt_tlsup_module_refs(void)
 {
 	return kt_read_int("/sys/module/tlsup/refcnt");

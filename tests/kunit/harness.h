@@ -37,6 +37,8 @@
 /* tlsup.ko's test-only exports (namespace TLSUP_KUNIT). */
 extern struct genl_family tlsup_genl_family;
 void tlsup_kunit_net_stats(struct net *net, struct tlsup_stats *out);
+/* /proc/net/tlsup's text for @net; its length, -ENOSPC or -ENOENT. */
+int tlsup_kunit_net_show(struct net *net, char *buf, size_t size);
 
 struct kt_consumer {
 	struct socket *sock;
@@ -163,7 +165,5 @@ void kt_probes_stop(struct kunit *test);
 int kt_tlsup_module_refs(void);
 /* A decimal integer from a file; -1 if it cannot be read. */
 int kt_read_int(const char *path);
-/* Up to @size - 1 bytes of a file, NUL-terminated; the length or -errno. */
-int kt_read_file(const char *path, char *buf, size_t size);
 
 #endif /* _TLSUP_KUNIT_HARNESS_H */
