@@ -595,7 +595,7 @@ TEST_F(Lifecycle, ProcReadOfAnotherNamespaceHoldsNothingThisNamespaceNeeds) {
 			tlsup_core_take_session(c.ksk());
 			finished->set_value();
 		});
-		blocked = done_f.wait_for(std::chrono::milliseconds(200)) !=
+		blocked = done_f.wait_for(std::chrono::milliseconds(2000)) !=
 		          std::future_status::ready;
 	};
 	std::string out;
