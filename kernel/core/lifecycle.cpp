@@ -38,6 +38,7 @@ Expected<void> publish(Request &req) {
 	req.set_orig_destruct(tlsup_shim_sk_hook_destruct(req.sk()));
 	req.get(); // the index's
 	g_index->insert_locked(req);
+	pn.link_published_locked(req);
 	pn.enqueue_locked(req, now);
 	return {};
 }
@@ -52,6 +53,7 @@ bool unpublish(Request &req) {
 	if (req.place != Place::Pending || !req.claim_withdrawn())
 		return false;
 	pn.withdraw_locked(req);
+	pn.unlink_published_locked(req);
 	tlsup_shim_sk_restore_destruct(req.sk(), req.orig_destruct());
 	g_index->remove_locked(req);
 	return true;
@@ -293,7 +295,15 @@ void tlsup_core_pernet_stats(tlsup_core_pernet *cpn, tlsup_stats *out) {
 }
 
 void tlsup_core_pernet_show(tlsup_core_pernet *cpn, tlsup_seq *seq, bool privileged) {
-	from_c(cpn)->show(seq, privileged);
+	Pernet &pn = *from_c(cpn);
+	// One snapshot under the namespace's lock alone (a reader of one
+	// namespace holds nothing another needs): every published request is
+	// on its list, listed once. The clock is read under it: every time a
+	// request carries was read before its writer took this lock, so none
+	// is later than this.
+	LockGuard gp(pn.lock());
+	const kstd::u64 now = tlsup_shim_now_ms();
+	pn.show_locked(seq, privileged, now);
 }
 
 int tlsup_core_submit(tlsup_core_pernet *cpn, const tlsup_submit *args, unsigned int gfp) {
@@ -320,6 +330,9 @@ tlsup_req *tlsup_core_sk_unhook(tlsup_ksock *sk, void **orig) {
 	}
 	if (!req->completed())
 		tlsup_shim_warn("tlsup: socket destroyed under a live request");
+	// Off /proc/net/tlsup's list before the socket is torn down: a reader
+	// holding the namespace's lock may be printing it.
+	req->pernet().unlink_published(*req);
 	tlsup_shim_trace(TLSUP_TRACE_DESTRUCT, sk, req->id(), 0);
 	*orig = req->orig_destruct();
 	return reinterpret_cast<tlsup_req *>(req);

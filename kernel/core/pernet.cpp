@@ -115,13 +115,16 @@ u32 Pernet::bucket_of(int status) {
 	return TLSUP_ST_OTHER;
 }
 
-void Pernet::retire(Request &req, int status, Ending how) {
+void Pernet::retire(Request &req, int status, Ending how, u64 now_ms) {
 	LockGuard g(lock_);
 	if (req.retired) {
 		tlsup_shim_warn("tlsup: request retired twice");
 		return;
 	}
 	req.retired = true;
+	req.ended_how = how;
+	req.ended_status = status;
+	req.ended_ms = now_ms;
 	// A batched request stays in its batch: the reaper or drain that took
 	// it holds a reference it drops when it pops it.
 	if (req.place != Place::Batch) {
@@ -234,14 +237,13 @@ static const char *auth_name(u32 a) {
 
 // Peernames name the hosts this machine talks to: only a reader with
 // CAP_NET_ADMIN in the namespace sees them.
-void Pernet::show(tlsup_seq *seq, bool privileged) {
+void Pernet::show_locked(tlsup_seq *seq, bool privileged, u64 now) {
 	static constexpr const char *kBucketNames[TLSUP_ST_NR] = {
 	        "ok",     "eacces", "enokey", "ekeyrejected", "etimedout",
 	        "einval", "enomem", "eio",    "other",
 	};
-	const u64 now = tlsup_shim_now_ms();
 	const u32 max = tlsup_shim_max_pending();
-	LockGuard g(lock_);
+	lock_.assert_held();
 	tlsup_shim_seq_printf(seq, "submitted: %llu\n", st_.submitted);
 	tlsup_shim_seq_printf(seq, "submit_failed: %llu\n", st_.submit_failed);
 	tlsup_shim_seq_printf(seq, "accepted: %llu\n", st_.accepted);
@@ -259,20 +261,60 @@ void Pernet::show(tlsup_seq *seq, bool privileged) {
 	tlsup_shim_seq_printf(seq, "live: %u\n", live_.load());
 	tlsup_shim_seq_printf(seq, "request_bytes: %u\n", static_cast<unsigned>(sizeof(Request)));
 	tlsup_shim_seq_printf(seq, "requests:\n");
-	for_each_inflight_locked([&](Request &req) {
-		// Batched requests (being expired or drained) are off these lists.
-		const char *state = req.place == Place::Pending ? "pending" : "accepted";
-		const char *peer = req.peername();
-		if (peer && !privileged)
-			peer = "(hidden)";
-		tlsup_shim_seq_printf(seq,
-		                      "  id=%llu state=%s type=%s auth=%s age_ms=%llu "
-		                      "timeout_ms=%u peername=%s\n",
-		                      static_cast<unsigned long long>(req.id()), state,
-		                      msg_type_name(req.msg_type()), auth_name(req.auth_mode()),
-		                      static_cast<unsigned long long>(now - req.submit_ms()),
-		                      req.timeout_ms(), peer ? peer : "-");
-	});
+	// Every live request of the namespace, in publish order: in flight,
+	// being ended, or ended and held by its socket (sk_unhook() takes it
+	// off this list under this lock before the socket goes, so each
+	// socket is valid here).
+	for (Request &req : published_)
+		show_request_locked(seq, req, privileged, now);
+}
+
+static const char *ending_name(Ending how) {
+	switch (how) {
+	case Ending::Done:
+		return "done";
+	case Ending::Cancel:
+		return "cancel";
+	case Ending::Expire:
+		return "expire";
+	case Ending::Drain:
+		return "drain";
+	case Ending::AcceptFailed:
+		return "accept_failed";
+	case Ending::Withdrawn:
+		return "withdrawn";
+	}
+	return "?";
+}
+
+void Pernet::show_request_locked(tlsup_seq *seq, Request &req, bool privileged, u64 now) {
+	lock_.assert_held();
+	// Off the queues but not retired: taken by the reaper or the drain
+	// (Batch), or dequeued after its completion was claimed (None).
+	const char *state = req.retired                    ? "ended"
+	                    : req.place == Place::Pending  ? "pending"
+	                    : req.place == Place::Accepted ? "accepted"
+	                                                   : "ending";
+	const char *peer = req.peername();
+	if (peer && !privileged)
+		peer = "(hidden)";
+	tlsup_shim_seq_printf(seq,
+	                      "  id=%llu state=%s type=%s auth=%s age_ms=%llu "
+	                      "timeout_ms=%u peername=%s",
+	                      static_cast<unsigned long long>(req.id()), state,
+	                      msg_type_name(req.msg_type()), auth_name(req.auth_mode()),
+	                      static_cast<unsigned long long>(now - req.submit_ms()),
+	                      req.timeout_ms(), peer ? peer : "-");
+	if (req.retired) {
+		// What keeps it: its socket (the index's reference, dropped by
+		// sk_destruct), or a reference someone else still holds.
+		tlsup_shim_seq_printf(seq, " ending=%s status=%d ended_ms=%llu refs=%d",
+		                      ending_name(req.ended_how), req.ended_status,
+		                      static_cast<unsigned long long>(now - req.ended_ms),
+		                      req.refs());
+		tlsup_shim_seq_sock(seq, req.sk());
+	}
+	tlsup_shim_seq_printf(seq, "\n");
 }
 
 } // namespace tlsup

@@ -19,6 +19,7 @@
 namespace tlsup {
 
 using RequestList = KSTD_LIST(Request, queue_link);
+using LiveList = KSTD_LIST(Request, live_link);
 
 class Pernet {
 public:
@@ -43,14 +44,31 @@ public:
 	}
 	// Queues a published request (Place::Pending).
 	void enqueue_locked(Request &req, kstd::u64 now_ms);
+	// The namespace's list of published requests (in flight or ended,
+	// until their socket goes): what /proc/net/tlsup lists, under this
+	// lock alone, never the global index lock.
+	void link_published_locked(Request &req) {
+		lock_.assert_held();
+		published_.push_back(req);
+	}
+	void unlink_published_locked(Request &req) {
+		lock_.assert_held();
+		req.live_link.unlink();
+	}
+	// sk_destruct's: before the socket's destructor chain runs.
+	void unlink_published(Request &req) {
+		LockGuard g(lock_);
+		unlink_published_locked(req);
+	}
 	// Takes back a pending request whose submit failed (its completion
 	// claimed by the caller): no callback, counted as a failed submit.
 	void withdraw_locked(Request &req);
 	// ACCEPT: the oldest pending request of @cls, moved to Accepted, with a
 	// request reference and an extra file reference for the caller.
 	RequestRef dequeue(kstd::u32 cls);
-	// Called exactly once per request, by its completion's winner.
-	void retire(Request &req, int status, Ending how);
+	// Called exactly once per request, by its completion's winner, at
+	// @now_ms (read before the lock).
+	void retire(Request &req, int status, Ending how, kstd::u64 now_ms);
 
 	void count_done_refused() { done_refused_.fetch_add(1); }
 	void count_request_alive(bool alive) {
@@ -66,7 +84,11 @@ public:
 	void drain();
 
 	void stats(tlsup_stats &out);
-	void show(tlsup_seq *seq, bool privileged);
+	// /proc/net/tlsup: the counters and every published request (in
+	// flight, being ended, or ended and waiting for its socket), @now_ms
+	// read under the lock (publish() and retire() read theirs before it:
+	// never later).
+	void show_locked(tlsup_seq *seq, bool privileged, kstd::u64 now_ms);
 
 private:
 	explicit Pernet(tlsup_pernet *shim) : shim_(shim) {}
@@ -79,6 +101,8 @@ private:
 	void arm_reaper_locked(kstd::u64 deadline_ms, kstd::u64 now_ms);
 	template <typename Fn>
 	void for_each_inflight_locked(Fn &&fn);
+	// One line of show_locked()'s list.
+	void show_request_locked(tlsup_seq *seq, Request &req, bool privileged, kstd::u64 now_ms);
 	// Moves an in-flight request into a private batch, with a reference
 	// the batch's owner drops (complete_batch).
 	void take_locked(Request &req, RequestList &batch);
@@ -95,6 +119,7 @@ private:
 	// Everything below is under lock_.
 	RequestList pending_[kClasses];
 	RequestList accepted_;
+	LiveList published_;
 	bool draining_ = false;
 	kstd::u64 reaper_at_ms_ = 0; // 0: not armed
 	tlsup_stats st_{};

@@ -109,6 +109,10 @@ void Request::set_times(kstd::u64 now_ms) {
 void Request::put() {
 	if (!refs_.put())
 		return;
+	// The index's reference is the last to go, after sk_unhook() or
+	// unpublish() took the request off its namespace's list.
+	if (live_link.linked())
+		tlsup_shim_warn("tlsup: request freed while listed");
 	Pernet *pn = pernet_;
 	kstd::destroy(this);
 	pn->count_request_alive(false);
@@ -145,7 +149,7 @@ bool Request::complete(int status, kstd::Span<const kstd::s32> remote, Ending ho
 	if (!claim(bits))
 		return false;
 
-	pernet_->retire(*this, status, how);
+	pernet_->retire(*this, status, how, tlsup_shim_now_ms());
 	// Only the winner traces: it holds the pins that keep sk_ alive.
 	if (how == Ending::Expire)
 		tlsup_shim_trace(TLSUP_TRACE_EXPIRE, sk_, id_, status);

@@ -52,6 +52,8 @@ public:
 	// anyone working on a request outside a lock holds another.
 	void get() { refs_.get(); }
 	void put();
+	// For /proc/net/tlsup only: a snapshot.
+	kstd::s32 refs() const { return refs_.read(); }
 
 	// Takes the file and sock references the request keeps until it ends.
 	void pin();
@@ -93,12 +95,22 @@ public:
 	kstd::u64 deadline_ms() const { return deadline_ms_; }
 	void set_times(kstd::u64 now_ms);
 
-	// Lists, under the owning Pernet's lock (queue_link) or the index's
-	// lock (index_link). Public so KSTD_LIST can find them.
+	// Lists, under the owning Pernet's lock (queue_link, live_link) or the
+	// index's lock (index_link). live_link: on the Pernet's list of its
+	// published requests from publish() until unpublish() or sk_destruct,
+	// in flight or ended, for /proc/net/tlsup. Public so KSTD_LIST can
+	// find them.
 	kstd::ListNode queue_link;
 	kstd::ListNode index_link;
+	kstd::ListNode live_link;
 	Place place = Place::None;
 	bool retired = false;
+	// How and when it ended (set by retire(), under the Pernet lock): an
+	// ended request lives on until its socket is destroyed, and
+	// /proc/net/tlsup says what it is waiting for.
+	Ending ended_how = Ending::Done;
+	int ended_status = 0;
+	kstd::u64 ended_ms = 0;
 
 private:
 	static constexpr kstd::u32 kCompleted = 1u << 0;

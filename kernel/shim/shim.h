@@ -44,6 +44,7 @@ int tlsup_alert_send(struct socket *sock, u8 level, u8 description);
 
 #ifdef TLSUP_KUNIT_HOOKS
 void tlsup_kunit_net_stats(struct net *net, struct tlsup_stats *out);
+int tlsup_kunit_net_show(struct net *net, char *buf, size_t size);
 #endif
 
 static inline struct tlsup_ksock *to_ksock(struct sock *sk)

@@ -248,6 +248,9 @@ agent_stop() {
 }
 
 # A counter of /proc/net/tlsup ("" where the kernel has its own service).
+# shellcheck source=tests/stress/live_wait.sh
+. "$TLSUP_ROOT/tests/stress/live_wait.sh"
+
 proc_field() {
 	[ -e /proc/net/tlsup ] || return 0
 	grep "^$1: " /proc/net/tlsup | cut -d' ' -f2
@@ -269,17 +272,15 @@ run_case() {
 	ctl reset
 	[ -e "$MAX_PENDING" ] && echo 0 >"$MAX_PENDING"
 	log "consumer sockets released at $(since)s"
-	local inflight live
+	local waited
 	if [ -e /proc/net/tlsup ]; then
-		for _ in $(seq $((50 * TIME_SCALE))); do
-			inflight=$(proc_field inflight)
-			live=$(proc_field live)
-			[ "$inflight" = 0 ] && [ "$live" = 0 ] && break
-			sleep 0.1
-		done
+		# Bounded; longer only while TCP is closing orphaned sockets,
+		# which hold their requests (tests/stress/live_wait.sh).
+		waited=$(tlsup_wait_gone $((5 * TIME_SCALE)) $((60 * TIME_SCALE)))
+		[ -z "$waited" ] || printf '%s\n' "${waited//tlsup_wait_gone: /#   }"
 		log "requests gone at $(since)s"
-		expect "requests in flight after the case" "$inflight" 0
-		expect "requests alive after the case" "$live" 0
+		expect "requests in flight after the case" "$(proc_field inflight)" 0
+		expect "requests alive after the case" "$(proc_field live)" 0
 	fi
 	local warn
 	warn=$(dmesg | tail -n +$((dmesg_before + 1)) | grep -E 'WARNING|BUG|KASAN|Oops|refcount_t|lockdep|circular locking' || true)

@@ -366,6 +366,44 @@ static void genl_second_done_is_noop(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, c->status, 0);
 }
 
+/*
+ * An ended request lives until its socket is destroyed; /proc/net/tlsup
+ * lists it with how it ended and what holds the socket (the CI's genl-fuzz
+ * once saw "live: 1" with an empty list and nothing to go on). The text
+ * comes from the same function the proc file shows, with the real shim's
+ * socket fields.
+ */
+static void genl_proc_lists_ended_request_and_its_socket(struct kunit *test)
+{
+	struct kt_agent *agent = kt_agent(test, NULL, true, true);
+	struct kt_consumer *c = kt_consumer(test, NULL);
+	const size_t size = 16384;
+	struct kt_accept acc;
+	char *buf, *line, *end;
+
+	buf = kunit_kzalloc(test, size, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	KUNIT_ASSERT_EQ(test, tls_client_hello_anon(&c->args, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, kt_accept(agent, &acc), 0);
+	kt_track_fd(test, acc.fd);
+	KUNIT_ASSERT_EQ(test, kt_done(agent, acc.fd, ENOTRECOVERABLE, NULL, 0), 0);
+	KUNIT_ASSERT_TRUE(test, kt_wait_done(c, KT_WAIT_MS));
+	/* A status no other case uses: the line is this request's. */
+	KUNIT_ASSERT_GT(test, tlsup_kunit_net_show(&init_net, buf, size), 0);
+	end = strstr(buf, "ending=done status=-131 ");
+	KUNIT_ASSERT_NOT_NULL_MSG(test, end, "no ended line in:\n%s", buf);
+	line = end;
+	while (line > buf && line[-1] != '\n')
+		line--;
+	*strchrnul(end, '\n') = 0;
+	KUNIT_EXPECT_NOT_NULL_MSG(test, strstr(line, " state=ended type=client auth=anon "),
+				  "%s", line);
+	/* The consumer's file and the agent's descriptor hold the socket. */
+	KUNIT_EXPECT_NOT_NULL_MSG(test, strstr(line, " refs=1 "), "%s", line);
+	KUNIT_EXPECT_NOT_NULL_MSG(test, strstr(line, " sk_state=CLOSE "), "%s", line);
+	KUNIT_EXPECT_NOT_NULL_MSG(test, strstr(line, " orphan=0"), "%s", line);
+}
+
 static void genl_cancel_after_accept_makes_done_noop(struct kunit *test)
 {
 	struct kt_agent *agent = kt_agent(test, NULL, true, true);
@@ -605,6 +643,7 @@ static struct kunit_case genl_cases[] = {
 	KUNIT_CASE(genl_done_bad_descriptors),
 	KUNIT_CASE(genl_done_for_pending_request_is_refused),
 	KUNIT_CASE(genl_second_done_is_noop),
+	KUNIT_CASE(genl_proc_lists_ended_request_and_its_socket),
 	KUNIT_CASE(genl_cancel_after_accept_makes_done_noop),
 	KUNIT_CASE(genl_accept_links_consumer_keyring),
 	KUNIT_CASE(genl_accept_failure_after_dequeue_is_eio),

@@ -37,6 +37,8 @@
 /* tlsup.ko's test-only exports (namespace TLSUP_KUNIT). */
 extern struct genl_family tlsup_genl_family;
 void tlsup_kunit_net_stats(struct net *net, struct tlsup_stats *out);
+/* /proc/net/tlsup's text for @net; its length, -ENOSPC or -ENOENT. */
+int tlsup_kunit_net_show(struct net *net, char *buf, size_t size);
 
 struct kt_consumer {
 	struct socket *sock;

@@ -212,6 +212,9 @@ done
 agent_stop
 ctl reset
 rmmod tlsup_testmod || { echo "not ok $((case_no += 1)) - rmmod tlsup_testmod"; cases_failed=$((cases_failed + 1)); }
+# Each live request holds a module reference: wait out TCP closing
+# orphaned sockets first (bounded; tests/stress/live_wait.sh).
+tlsup_wait_gone $((5 * TIME_SCALE)) $((60 * TIME_SCALE)) | sed 's/^tlsup_wait_gone: /# /'
 if rmmod tlsup; then
 	echo "ok $((case_no += 1)) - tlsup.ko unloads"
 	cases_passed=$((cases_passed + 1))

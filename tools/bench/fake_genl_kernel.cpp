@@ -2,6 +2,7 @@
 #include "fake_genl_kernel.hpp"
 
 #include <cstring>
+#include <ctime>
 #include <fcntl.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
@@ -173,7 +174,26 @@ FakeGenlKernel::Counters FakeGenlKernel::counters() {
 
 // The message the agent just sent on FD's pair, answered before its send
 // returns to it (GenlChannel::adopt's hook).
+namespace {
+
+uint64_t thread_cpu_now() {
+	timespec ts{};
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+} // namespace
+
 void FakeGenlKernel::answer(int fd) {
+	uint64_t t0 = thread_cpu_now();
+	answer_message(fd);
+	uint64_t spent = thread_cpu_now() - t0;
+	std::lock_guard lock(mu_);
+	counters_.own_cpu_ns += spent;
+	counters_.own_clock += 2;
+}
+
+void FakeGenlKernel::answer_message(int fd) {
 	alignas(nlmsghdr) uint8_t buf[8192];
 	iovec iov{buf, sizeof(buf)};
 	ssize_t n = ::readv(fd, &iov, 1);

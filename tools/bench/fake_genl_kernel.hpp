@@ -79,6 +79,11 @@ public:
 		// fd it installs, the keyring it links), besides readv/writev.
 		uint64_t own_fcntl = 0;
 		uint64_t own_keyctl = 0;
+		// Its own CPU on the agent's threads (answering ACCEPT and DONE),
+		// read with two clock_gettime(CLOCK_THREAD_CPUTIME_ID) calls per
+		// answer, themselves counted in own_clock.
+		uint64_t own_cpu_ns = 0;
+		uint64_t own_clock = 0;
 	};
 	Counters counters();
 
@@ -97,6 +102,7 @@ private:
 	};
 
 	void answer(int fd);
+	void answer_message(int fd);
 	void handle_accept(int fd, uint32_t seq, bool ack);
 	void handle_done(int fd, uint32_t seq, bool ack, const uint8_t *attrs, size_t len);
 

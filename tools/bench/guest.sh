@@ -62,9 +62,10 @@ if [ "$profile" = callgrind ]; then
 	valgrind --tool=callgrind --callgrind-out-file="$TLSUP_RUN/callgrind.out.%p" \
 		"$B/agent/tlsupd" -c tlsupd.conf >agent.log 2>&1 &
 elif [ "$profile" = strace ]; then
-	# System calls of the agent, every one with its time, so that those
-	# of the handshakes can be told from start-up's (profile.sh counts).
-	strace -f -ttt -qq -o "$TLSUP_RUN/strace.out" "$B/agent/tlsupd" -c tlsupd.conf >agent.log 2>&1 &
+	# System calls of the agent, every one with its time (when, and how
+	# long inside), so that those of the handshakes can be told from
+	# start-up's (profile.sh counts them, and sums the time in each kind).
+	strace -f -ttt -T -qq -o "$TLSUP_RUN/strace.out" "$B/agent/tlsupd" -c tlsupd.conf >agent.log 2>&1 &
 else
 	"$B/agent/tlsupd" -c tlsupd.conf >agent.log 2>&1 &
 fi

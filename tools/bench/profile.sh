@@ -30,20 +30,28 @@ if [ "$tool" = strace ]; then
 import re, sys
 trace, t0, t1, n = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
 auth, target, cpus, conc = sys.argv[5:9]
-calls = {}
+calls, secs = {}, {}
 start = re.compile(r"^\d+\s+(\d+\.\d+)\s+([a-z_0-9]+)\(")
+resumed = re.compile(r"^\d+\s+(\d+\.\d+)\s+<\.\.\. ([a-z_0-9]+) resumed>")
+took = re.compile(r"<(\d+\.\d+)>\s*$")
 for line in open(trace, errors="replace"):
-    m = start.match(line)
+    m = start.match(line) or resumed.match(line)
     if not m or not (t0 <= float(m.group(1)) <= t1):
         continue
-    calls[m.group(2)] = calls.get(m.group(2), 0) + 1
+    if m.re is start:
+        calls[m.group(2)] = calls.get(m.group(2), 0) + 1
+    d = took.search(line)  # -T: the time inside the call (blocking included)
+    if d:
+        secs[m.group(2)] = secs.get(m.group(2), 0.0) + float(d.group(1))
 total = sum(calls.values())
 print("strace, %s, %d handshakes at concurrency %s, %s (%s vCPUs): %.2f system calls per handshake"
       % (auth, n, conc, target, cpus, total / n))
+print("  %-16s %7s %12s" % ("call", "per hs", "ms inside"))
 for name, c in sorted(calls.items(), key=lambda kv: -kv[1]):
-    print("  %-16s %7.2f" % (name, c / n))
+    print("  %-16s %7.2f %12.3f" % (name, c / n, 1e3 * secs.get(name, 0.0) / n))
 EOF
 	grep -a '^bench:' "$run/output"
+	cp "$run/strace.out" "$root/build/bench/strace-${1:-x509}.out" 2>/dev/null
 	rm -rf "$run"
 	exit 0
 fi

@@ -285,6 +285,12 @@ void tlsup_shim_trace(enum tlsup_trace_event ev, struct tlsup_ksock *sk,
 
 TLSUP_PRINTF(2, 3)
 void tlsup_shim_seq_printf(struct tlsup_seq *seq, const char *fmt, ...);
+/*
+ * Appends " sk_state=S sk_refs=N sk_wmem=N orphan=0|1" for an ended
+ * request's socket (what still holds it). Under the index lock, which
+ * @sk's sk_destruct hook takes before the socket goes: @sk is valid.
+ */
+void tlsup_shim_seq_sock(struct tlsup_seq *seq, struct tlsup_ksock *sk);
 
 #ifdef __cplusplus
 }

@@ -20,6 +20,8 @@ struct Callback {
 	std::atomic<int> calls{0};
 	std::atomic<int> status{12345};
 	std::atomic<int> peerid{-1};
+	// Runs inside the callback, if set (single-threaded tests only).
+	std::function<void()> on_call;
 };
 
 inline void on_done(void *data, int status, int peerid) {
@@ -27,6 +29,8 @@ inline void on_done(void *data, int status, int peerid) {
 	cb->status = status;
 	cb->peerid = peerid;
 	cb->calls++;
+	if (cb->on_call)
+		cb->on_call();
 }
 
 // A consumer's socket: the fake file reference is the consumer's.

@@ -160,6 +160,21 @@ struct World {
 			tlsup_core_pernet_put(core);
 		}
 	}
+	// A read of /proc/net/tlsup, as kernel/shim/proc.c does it.
+	void show(int n = 0, bool privileged = false) {
+		fake::Net *nn = nets(n);
+		nn->lock.lock();
+		tlsup_core_pernet *core = nn->core;
+		if (core)
+			tlsup_core_pernet_get(core);
+		nn->lock.unlock();
+		if (core) {
+			std::string out;
+			tlsup_core_pernet_show(core, reinterpret_cast<tlsup_seq *>(&out),
+			                       privileged);
+			tlsup_core_pernet_put(core);
+		}
+	}
 	// rmmod: refused while anything holds a module reference.
 	void module_exit() {
 		if (k.module_refs.load() != 0)
@@ -656,6 +671,45 @@ std::vector<Scenario> scenarios() {
 	         },
 	         {[](World &w) { w.submit(0); }, [](World &w) { w.submit(1); },
 	          [](World &w) { w.netns_exit(1); }}},
+	        // /proc/net/tlsup (532fbc9, 2d1491e) reads ended requests'
+	        // sockets under the index lock: the socket's destruction,
+	        // the request's end and the namespace's exit race the read.
+	        {"proc read vs consumer close vs agent close (an ended request's socket goes)",
+	         [](World &w) {
+		         w.add_peer(w.net);
+		         accepted(w, 0, w.peer(0).c.args());
+		         w.done(w.fds[0], 0);
+	         },
+	         {[](World &w) { w.show(0); }, [](World &w) { w.close(0); },
+	          [](World &w) { w.k.close_fd(w.fds[0]); }}},
+	        {"proc read vs done vs consumer cancel+close",
+	         [](World &w) {
+		         w.add_peer(w.net);
+		         accepted(w, 0, w.peer(0).c.args());
+	         },
+	         {[](World &w) { w.show(0); }, [](World &w) { w.done(w.fds[0], 0); },
+	          [](World &w) { w.cancel_close(0); }}},
+	        {"proc read vs reap vs namespace exit",
+	         [](World &w) {
+		         w.add_peer(w.net);
+		         w.add_peer(w.net);
+		         accepted(w, 1, with_timeout(w.peer(1).c, 1000));
+		         w.submit(0, with_timeout(w.peer(0).c, 1000));
+		         w.k.now_ms += 10'000;
+	         },
+	         {[](World &w) { w.show(0); }, [](World &w) { w.reap(); },
+	          [](World &w) { w.netns_exit(0); }}},
+	        {"two namespaces: proc read of one vs submit+cancel+close in the other",
+	         [](World &w) {
+		         w.add_peer(w.net);
+		         w.add_peer(w.net2);
+		         w.submit(1);
+	         },
+	         {[](World &w) { w.show(0); }, [](World &w) { w.show(1); },
+	          [](World &w) {
+		          w.submit(0);
+		          w.cancel_close(0);
+	          }}},
 	        {"no operation at all", nothing, {}},
 	};
 }

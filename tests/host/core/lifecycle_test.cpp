@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 // DESIGN §2 against the hosted core: submit, cancel, socket destruction,
 // deadlines, namespace exit.
+#include <chrono>
+#include <future>
+#include <memory>
+#include <thread>
+
 #include "harness.hpp"
 
 namespace test {
@@ -395,6 +400,214 @@ TEST_F(Lifecycle, ProcShowListsCountersAndRequests) {
 	                   "peername=server.example"),
 	          std::string::npos)
 	        << out;
+}
+
+TEST_F(Lifecycle, ProcShowListsEndedRequestsUntilTheirSocketGoes) {
+	// CI: genl-fuzz ended with "live: 1", pending 0, inflight 0 and an
+	// empty request list: an ended request lives until its socket is
+	// destroyed, and nothing said which one or what held its socket.
+	Consumer &c = consumer();
+	tlsup_submit a = c.args();
+	a.timeout_ms = 5000;
+	ASSERT_EQ(submit(c, a), 0);
+	Accepted acc = accept();
+	ASSERT_EQ(acc.ret, 0);
+	k.now_ms += 10;
+	ASSERT_EQ(done(acc.fd, 13), 0);
+	k.now_ms += 30;
+	auto show = [&] {
+		std::string out;
+		tlsup_core_pernet_show(core(), reinterpret_cast<tlsup_seq *>(&out), true);
+		return out;
+	};
+	std::string out = show();
+	EXPECT_NE(out.find("inflight: 0\n"), std::string::npos) << out;
+	EXPECT_NE(out.find("live: 1\n"), std::string::npos) << out;
+	// The agent's descriptor and the consumer's file keep the socket:
+	// not orphaned; the index's reference is the request's only one.
+	EXPECT_NE(out.find("state=ended type=client auth=x509 age_ms=40 timeout_ms=5000 "
+	                   "peername=- ending=done status=-13 ended_ms=30 refs=1 "
+	                   "sk_state=fake sk_refs=1 sk_wmem=1 orphan=0\n"),
+	          std::string::npos)
+	        << out;
+	// Another namespace's reader does not see it.
+	fake::Net *other = k.new_net();
+	std::string theirs;
+	tlsup_core_pernet_show(core(other), reinterpret_cast<tlsup_seq *>(&theirs), true);
+	EXPECT_EQ(theirs.find("state="), std::string::npos) << theirs;
+	k.destroy_net(other);
+	// Both files go: the socket is destroyed, the request freed, the
+	// line gone.
+	k.close_fd(acc.fd);
+	k.fput(c.file);
+	c.file = nullptr;
+	consumers.erase(std::find(consumers.begin(), consumers.end(), &c));
+	EXPECT_TRUE(c.sk->destroyed.load());
+	delete &c;
+	out = show();
+	EXPECT_NE(out.find("live: 0\n"), std::string::npos) << out;
+	EXPECT_EQ(out.find("state="), std::string::npos) << out;
+}
+
+TEST_F(Lifecycle, ProcShowListsAnExpiredRequestTheReaperStillHolds) {
+	// Ended by the reaper, which still holds its batch reference.
+	Consumer &c = consumer();
+	tlsup_submit a = c.args();
+	a.timeout_ms = 100;
+	ASSERT_EQ(submit(c, a), 0);
+	k.now_ms += 100 + TLSUP_DEADLINE_GRACE_MS;
+	std::string seen;
+	bool shown = false;
+	c.cb.on_call = [&] {
+		// Inside the callback the request is retired: "ended".
+		std::string out;
+		tlsup_core_pernet_show(core(), reinterpret_cast<tlsup_seq *>(&out), true);
+		seen = out;
+		shown = true;
+	};
+	tlsup_core_pernet_reap(core());
+	ASSERT_TRUE(shown);
+	EXPECT_NE(seen.find("state=ended type=client auth=x509 age_ms="), std::string::npos)
+	        << seen;
+	EXPECT_NE(seen.find("ending=expire status=-110 ended_ms=0 refs=2 "), std::string::npos)
+	        << "the reaper's batch still holds its reference: " << seen;
+}
+
+// Review (kbrk) of 532fbc9/2d1491e: the listing is two walks, the
+// namespace's queues under its lock, then the index under both locks,
+// with both released in between. A DONE that lands between them moves a
+// request from "accepted" to "ended": it is listed twice.
+TEST_F(Lifecycle, ProcShowListsEachRequestOnceWhenItEndsMidRead) {
+	Consumer &c = consumer();
+	ASSERT_EQ(submit(c), 0);
+	Accepted acc = accept();
+	ASSERT_EQ(acc.ret, 0);
+	bool unlocked = false;
+	int done_ret = 1;
+	k.on_point = [&](const char *where) {
+		// The first lock after an unlock: no lock is held here. (A
+		// listing that is one locked walk has no such point.)
+		if (!std::strcmp(where, "tlsup_shim_unlock")) {
+			unlocked = true;
+		} else if (unlocked && !std::strcmp(where, "tlsup_shim_lock")) {
+			k.on_point = nullptr;
+			done_ret = done(acc.fd, 0);
+		}
+	};
+	std::string out;
+	tlsup_core_pernet_show(core(), reinterpret_cast<tlsup_seq *>(&out), true);
+	k.on_point = nullptr;
+	if (done_ret == 1)
+		done_ret = done(acc.fd, 0);
+	ASSERT_EQ(done_ret, 0);
+	size_t lines = 0;
+	for (size_t at = out.find("  id="); at != std::string::npos; at = out.find("  id=", at + 1))
+		lines++;
+	EXPECT_EQ(lines, 1u) << "one live request, one line: " << out;
+}
+
+// Each walk reads the clock before it takes its lock; so do publish() and
+// retire(). A request published or ended in between carries a time later
+// than the reader's "now": its age wraps to 2^64 - something.
+TEST_F(Lifecycle, ProcShowNeverPrintsAWrappedAgeOrEndedTime) {
+	Consumer &c = consumer();
+	ASSERT_EQ(submit(c), 0);
+	Accepted acc = accept();
+	ASSERT_EQ(acc.ret, 0);
+	int nows = 0;
+	bool armed = false;
+	int done_ret = 1;
+	k.on_point = [&](const char *where) {
+		// The index walk's clock read is the second; the DONE lands
+		// after it, before the walk locks.
+		if (!std::strcmp(where, "tlsup_shim_now_ms") && ++nows == 2) {
+			armed = true;
+		} else if (armed && !std::strcmp(where, "tlsup_shim_lock")) {
+			k.on_point = nullptr;
+			k.now_ms += 5;
+			done_ret = done(acc.fd, 0);
+		}
+	};
+	std::string out;
+	tlsup_core_pernet_show(core(), reinterpret_cast<tlsup_seq *>(&out), true);
+	k.on_point = nullptr;
+	if (done_ret == 1) // a reader that reads its clock under the lock
+		done_ret = done(acc.fd, 0);
+	ASSERT_EQ(done_ret, 0);
+	EXPECT_EQ(out.find("_ms=1844674407"), std::string::npos) << out;
+
+	// The same for age_ms: a submit between the queue walk's clock read
+	// and its lock.
+	Consumer &c2 = consumer();
+	nows = 0;
+	int submit_ret = 1;
+	k.on_point = [&](const char *where) {
+		if (!std::strcmp(where, "tlsup_shim_now_ms") && ++nows == 1) {
+			armed = true;
+		} else if (armed && !std::strcmp(where, "tlsup_shim_lock")) {
+			k.on_point = nullptr;
+			k.now_ms += 5;
+			submit_ret = submit(c2);
+		}
+	};
+	armed = false;
+	out.clear();
+	tlsup_core_pernet_show(core(), reinterpret_cast<tlsup_seq *>(&out), true);
+	k.on_point = nullptr;
+	if (submit_ret == 1)
+		submit_ret = submit(c2);
+	ASSERT_EQ(submit_ret, 0);
+	EXPECT_EQ(out.find("_ms=1844674407"), std::string::npos) << out;
+}
+
+// Review (kbrk) of 532fbc9/2d1491e: /proc/net/tlsup is 0444 in every
+// namespace, and any user can make one (unshare -Urn). Its read walks the
+// whole socket index -- 4096 chains and every request of every namespace,
+// ended ones included, which live as long as their sockets (every kTLS
+// connection a server handed to the agent) -- under the one global,
+// BH-disabling index lock that submit, cancel, DONE and sk_destruct of
+// every namespace take; seq_file re-runs the walk each time its buffer
+// doubles. A reader of one namespace must not hold what another
+// namespace's requests need. FAILS before a fix (a per-namespace list of
+// the requests off its queues, so the read never takes the index lock).
+TEST_F(Lifecycle, ProcReadOfAnotherNamespaceHoldsNothingThisNamespaceNeeds) {
+	Consumer &c = consumer();
+	ASSERT_EQ(submit(c), 0);
+	Accepted acc = accept();
+	ASSERT_EQ(acc.ret, 0);
+	ASSERT_EQ(done(acc.fd, 0), 0); // ended, indexed until its socket goes
+	fake::Net *theirs = k.new_net();
+	const std::thread::id reader = std::this_thread::get_id();
+	std::vector<std::thread> lookers;
+	bool blocked = false;
+	k.on_point = [&](const char *where) {
+		// At each lock and clock read of the other namespace's read:
+		// can this namespace still find its request?
+		if (std::this_thread::get_id() != reader || blocked ||
+		    (std::strcmp(where, "tlsup_shim_lock") &&
+		     std::strcmp(where, "tlsup_shim_now_ms")))
+			return;
+		auto finished = std::make_shared<std::promise<void>>();
+		auto done_f = finished->get_future();
+		lookers.emplace_back([&c, finished] {
+			// What cancel, DONE and sk_destruct do first: find the
+			// request of this namespace's socket.
+			tlsup_core_take_session(c.ksk());
+			finished->set_value();
+		});
+		blocked = done_f.wait_for(std::chrono::milliseconds(200)) !=
+		          std::future_status::ready;
+	};
+	std::string out;
+	tlsup_core_pernet_show(core(theirs), reinterpret_cast<tlsup_seq *>(&out), false);
+	k.on_point = nullptr;
+	for (std::thread &t : lookers)
+		t.join();
+	ASSERT_FALSE(lookers.empty()) << "the read took no lock and read no clock";
+	EXPECT_FALSE(blocked) << "a read of another namespace's /proc/net/tlsup held the lock "
+	                         "this namespace's request lookup needs";
+	EXPECT_EQ(out.find("state="), std::string::npos) << out;
+	k.destroy_net(theirs);
 }
 
 TEST_F(Lifecycle, ProcShowHidesPeernamesFromUnprivilegedReaders) {

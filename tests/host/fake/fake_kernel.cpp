@@ -725,4 +725,16 @@ void tlsup_shim_seq_printf(tlsup_seq *seq, const char *fmt, ...) {
 	reinterpret_cast<std::string *>(seq)->append(buf);
 }
 
+void tlsup_shim_seq_sock(tlsup_seq *seq, tlsup_ksock *sk) {
+	shim_entry(__func__);
+	const fake::Sock *s = S(sk);
+	if (s->destroyed.load()) {
+		// The hook takes the index lock before the socket goes.
+		std::fprintf(stderr, "fake: /proc shows a destroyed socket\n");
+		std::abort();
+	}
+	tlsup_shim_seq_printf(seq, " sk_state=fake sk_refs=%d sk_wmem=1 orphan=%d", s->refs.load(),
+	                      s->file == nullptr);
+}
+
 } // extern "C"

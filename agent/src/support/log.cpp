@@ -223,6 +223,15 @@ bool url_end(char c) {
 	       c == ')' || c == ']' || c == '>' || c == ',';
 }
 
+// Where a secret ends: whitespace, a control character, the end of the
+// text. Not at url_end(): RFC 7512 lets a query value (a PIN) hold ) , ]
+// ' ; = and more, and an administrator may not have percent-encoded the
+// rest. What follows a secret on its line may go with it.
+bool secret_end(char c) {
+	auto u = static_cast<unsigned char>(c);
+	return u <= 0x20 || u == 0x7f;
+}
+
 bool starts_with_nocase(std::string_view text, size_t at, std::string_view word) {
 	if (text.size() - at < word.size())
 		return false;
@@ -262,7 +271,7 @@ std::string redact_secrets(std::string_view text) {
 			out += '?';
 			out += kRedacted;
 			i = redacted_at(i + 1) ? i + 1 + kRedacted.size() : i + 1;
-			while (i < text.size() && !url_end(text[i]))
+			while (i < text.size() && !secret_end(text[i]))
 				i++;
 			in_url = false;
 			continue;
@@ -273,8 +282,7 @@ std::string redact_secrets(std::string_view text) {
 			i += kPin.size();
 			if (redacted_at(i))
 				i += kRedacted.size();
-			while (i < text.size() && !url_end(text[i]) && text[i] != '&' &&
-			       text[i] != ';')
+			while (i < text.size() && !secret_end(text[i]))
 				i++;
 			continue;
 		}

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "keyring.hpp"
+#include "keyring_linker.hpp"
 #include "log.hpp"
 #include "result.hpp"
 

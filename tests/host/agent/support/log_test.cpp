@@ -48,9 +48,10 @@ TEST(LogRedact, AKeyUrlLosesItsQuery) {
 	EXPECT_EQ(redact_key_url("pkcs11:token=t;object=k;type=private?pin-value=1234"),
 	          "pkcs11:token=t;object=k;type=private?<redacted>");
 	EXPECT_EQ(redact_key_url("pkcs11:token=t;object=k"), "pkcs11:token=t;object=k");
-	// Where it does not belong, the PIN goes all the same.
+	// Where it does not belong, the PIN goes all the same (and what
+	// follows it: a PIN may hold ';').
 	EXPECT_EQ(redact_key_url("pkcs11:token=t;pin-value=1234;object=k"),
-	          "pkcs11:token=t;pin-value=<redacted>;object=k");
+	          "pkcs11:token=t;pin-value=<redacted>");
 }
 
 TEST(LogRedact, EverySecretAKeyUrlCarriesLeavesAnyText) {
@@ -59,9 +60,19 @@ TEST(LogRedact, EverySecretAKeyUrlCarriesLeavesAnyText) {
 	EXPECT_EQ(redact_secrets("cannot open /etc/PKCS11:object=k?module-name=x&pin-value=9: "
 	                         "No such file"),
 	          "cannot open /etc/PKCS11:object=k?<redacted> No such file");
+	// A query ends at whitespace only: RFC 7512 lets its values hold
+	// ) , ] ' and the like, so a quote or bracket after it goes too.
 	EXPECT_EQ(redact_secrets("'tpmkey:uuid=1?srk=2', \"pkcs11:a?b\""),
-	          "'tpmkey:uuid=1?<redacted>', \"pkcs11:a?<redacted>\"");
-	EXPECT_EQ(redact_secrets("x PIN-Value=secret&y=1"), "x PIN-Value=<redacted>&y=1");
+	          "'tpmkey:uuid=1?<redacted> \"pkcs11:a?<redacted>");
+	EXPECT_EQ(redact_secrets("x PIN-Value=secret&y=1"), "x PIN-Value=<redacted>");
+	for (const char *pin : {"a)b", "a,b", "a]b", "a'b", "a;b", "a&b", "a\"b", "a>b"}) {
+		EXPECT_EQ(redact_secrets(std::string("pkcs11:o=k?pin-value=") + pin + " x"),
+		          "pkcs11:o=k?<redacted> x")
+		        << pin;
+		EXPECT_EQ(redact_secrets(std::string("pin-value=") + pin + "\tx"),
+		          "pin-value=<redacted>\tx")
+		        << pin;
+	}
 	// Other text, question marks included, is left alone.
 	EXPECT_EQ(redact_secrets("what? pkcs11 support: on"), "what? pkcs11 support: on");
 	EXPECT_EQ(redact_secrets("pkcs11:token=t ok? yes"), "pkcs11:token=t ok? yes");

@@ -1,73 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 //
-// The kernel keyrings: key material by serial, PSK identities by
-// description, the keyrings tlsupd links at start-up, and the keys that
-// hold verified peer certificates (their serials go back in REMOTE_AUTH).
+// The keyrings tlsupd trusts and links: configured keyrings by name or
+// serial, checked for their owner and mode (check_keyring_trust), linked
+// into tlsupd:linked with the consumer keyrings as they appear
+// (KeyringLinker), and the snapshot lookups use (KeyringStore).
 #pragma once
 
-#include <cstdint>
-#include <ctime>
 #include <functional>
-#include <keyutils.h>
-#include <memory>
 #include <mutex>
-#include <optional>
-#include <span>
 #include <string>
-#include <string_view>
-#include <unordered_map>
 #include <vector>
 
+#include "keyring.hpp"
 #include "log.hpp"
-#include "result.hpp"
-#include "secret_bytes.hpp"
 
 namespace tlsup {
-
-// Keyrings the kernel consumers use; linked at start-up when they exist.
-constexpr const char *kConsumerKeyrings[] = {".nvme", ".nfs", ".nfsd"};
-
-// The key type of a TLS PSK (registered by the kernel's NVMe keyring, 6.7+).
-constexpr const char *kPskKeyType = "psk";
-
-// Every key and keyring tlsupd creates is named with this prefix; a PSK
-// identity that starts with it is refused (a peer must never be able to
-// name one of the agent's own keys).
-constexpr std::string_view kAgentKeyPrefix = "tlsupd:";
-inline bool is_agent_key_name(std::string_view name) {
-	return name.substr(0, kAgentKeyPrefix.size()) == kAgentKeyPrefix;
-}
-
-// The payload of a key (DER certificate, DER private key, PSK bytes).
-// ENOKEY when the key is gone, revoked or unreadable.
-Result<SecretBytes> read_key(key_serial_t serial);
-
-struct KeyDescription {
-	std::string type;
-	std::string description; // for a PSK: its identity
-	uid_t uid = 0;           // the owner
-	gid_t gid = 0;
-	key_perm_t perm = 0;
-};
-Result<KeyDescription> describe_key(key_serial_t serial);
-// The description alone.
-Result<std::string> key_description(key_serial_t serial);
-
-// Searches each keyring in turn (recursively, as keyctl_search does) for a
-// key of TYPE whose description is exactly DESCRIPTION; 0 when there is
-// none. (The kernel's search matches as the key type says: the "psk" type
-// also matches keys whose description merely starts with the identity.)
-key_serial_t search_keyrings(std::span<const key_serial_t> keyrings, const char *type,
-                             const std::string &description);
-
-// The serials a keyring links, in order; nullopt when it cannot be read.
-std::optional<std::vector<key_serial_t>> keyring_contents(key_serial_t keyring);
-
-// Makes sure this process has a process keyring. Must run before any
-// thread starts: threads share the credentials they were cloned with, so a
-// process keyring created later by one thread would be that thread's only,
-// and the kernel links ta_keyring into the accepting thread's keyring.
-Result<key_serial_t> ensure_process_keyring();
 
 // Who may own a keyring tlsupd links or searches by configuration: root,
 // and the uids the administrator names ([authenticate] keyring_owners).
@@ -189,52 +136,6 @@ private:
 	key_serial_t holder_ = 0;
 	std::vector<key_serial_t> refused_; // warned about already
 	static constexpr size_t kMaxRemembered = 1024;
-};
-
-// Where verified peer certificates are kept: a keyring of the agent's own
-// ("tlsupd:peer-certificates" in the process keyring) that no PSK lookup
-// reads. Each certificate is an "asymmetric" key where the kernel can parse
-// it (as ktls-utils stores them), else a "user" key holding the DER; named
-// after its SHA-256 fingerprint, readable by its owner's user, and expiring
-// with the certificate (at most kPeerKeyLifetime from now).
-class PeerCertificateKeys {
-public:
-	static constexpr unsigned kPeerKeyLifetime = 24 * 3600; // seconds
-
-	// Start-up, after ensure_process_keyring().
-	static Result<PeerCertificateKeys> create();
-
-	// The key for DER (a verified leaf certificate), valid until NOT_AFTER.
-	// The same certificate again: the same key, its expiry renewed (at
-	// most once a minute: within that, the key stored last is returned
-	// without asking the kernel).
-	Result<key_serial_t> store(std::span<const uint8_t> der, time_t not_after) const;
-
-	key_serial_t keyring() const { return keyring_; }
-
-	// Forgets which keys store() made: the next store() asks the kernel
-	// again. For tests that unlink them behind its back.
-	void forget_stored() const {
-		std::lock_guard lock(*mu_);
-		cache_->clear();
-	}
-
-private:
-	explicit PeerCertificateKeys(key_serial_t ring)
-	    : keyring_(ring), mu_(std::make_unique<std::mutex>()),
-	      cache_(std::make_unique<std::unordered_map<std::string, Stored>>()) {}
-	static constexpr time_t kPeerKeyRefresh = 60; // seconds
-	static constexpr size_t kCachedPeerKeys = 4096;
-	struct Stored {
-		key_serial_t id;
-		time_t refresh_at; // store afresh from then on
-	};
-	key_serial_t keyring_ = 0;
-	// Workers store at once; search-then-add must be one step, or a second
-	// add of an "asymmetric" key displaces the first (a dead serial).
-	std::unique_ptr<std::mutex> mu_;
-	// By key description (the certificate's fingerprint), under mu_.
-	std::unique_ptr<std::unordered_map<std::string, Stored>> cache_;
 };
 
 } // namespace tlsup

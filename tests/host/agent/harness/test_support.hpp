@@ -24,6 +24,7 @@
 #include "handshake.hpp"
 #include "keyring.hpp"
 #include "log.hpp"
+#include "peer_keys.hpp"
 #include "result.hpp"
 #include "unique_fd.hpp"
 

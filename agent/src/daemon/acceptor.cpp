@@ -13,6 +13,12 @@ namespace {
 // misbehaving kernel) must not grow without bound.
 constexpr size_t kMaxReadyTimes = 65536;
 
+// ACCEPTs that fail in a row before the acceptor waits kAcceptRetry: an
+// error that repeats (no free descriptor) must not spin the loop, nor fail
+// the whole queue at once.
+constexpr unsigned kMaxAcceptErrors = 8;
+constexpr std::chrono::milliseconds kAcceptRetry{200};
+
 } // namespace
 
 Result<std::unique_ptr<Acceptor>> Acceptor::create(WorkerShared &shared,
@@ -101,6 +107,7 @@ void Acceptor::accept_owed() {
 				self->collect_done_refusals();
 		}
 	} hand_over{this, taken};
+	unsigned failed = 0; // ACCEPTs failed in a row
 	while (sweep_ || owed_ > 0) {
 		if (!shared_.admission.acquire()) {
 			// Resumed by the first slot freed (the waker).
@@ -122,8 +129,29 @@ void Acceptor::accept_owed() {
 			shared_.admission.release();
 			shared_.stats.record_accept_error();
 			LOG_ERR(shared_.log, "acceptor: %s", r.error().reason.c_str());
-			return; // the next READY tries again
+			// The kernel fails a request its ACCEPT could not hand over
+			// (tlsup.ko: the consumer's keyring would not link; upstream:
+			// no free descriptor) and drops it: its READY is answered, and
+			// the requests behind it are owed still -- a READY may never
+			// come for them. An error that took no request is covered by
+			// accepting until -EAGAIN.
+			if (owed_)
+				owed_--;
+			if (!ready_at_.empty())
+				ready_at_.pop_front();
+			sweep_ = true;
+			if (++failed < kMaxAcceptErrors)
+				continue;
+			// Failing every time: again in a while.
+			if (!retry_timer_)
+				retry_timer_ =
+				        loop_->add_timer(Clock::now() + kAcceptRetry, [this] {
+					        retry_timer_ = 0;
+					        accept_owed();
+				        });
+			return;
 		}
+		failed = 0;
 		if (!r.value()) {
 			// -EAGAIN: every READY read so far is answered (by us, or by
 			// another agent in this namespace).

@@ -16,6 +16,7 @@
 #include "acceptor.hpp"
 #include "fake_channel.hpp"
 #include "keyring.hpp"
+#include "keyring_linker.hpp"
 #include "test_support.hpp"
 #include "worker.hpp"
 
@@ -94,28 +95,6 @@ public:
 	std::unique_ptr<Acceptor> acceptor;
 	std::vector<FakeChannel *> channels; // the workers', then the acceptor's
 };
-
-// A client-anon request for the agent end of a fresh socket pair, with a
-// GnuTLS server on the other end.
-struct Conn {
-	std::unique_ptr<Peer> peer;
-	int agent_fd;
-};
-
-Conn client_request(FakeKernel &k, PeerOptions p = {}, uint32_t timeout_ms = 0) {
-	auto fds = tcp_pair();
-	if (p.cert.empty() && p.misbehave == PeerOptions::Misbehave::None)
-		p.cert = p.key = "server";
-	AcceptReply r;
-	r.sockfd = fds.first.release();
-	r.message_type = HANDSHAKE_MSG_TYPE_CLIENTHELLO;
-	r.auth_mode = HANDSHAKE_AUTH_UNAUTH;
-	r.peername = "server.test";
-	r.timeout_ms = timeout_ms;
-	int fd = r.sockfd;
-	k.submit(std::move(r));
-	return {std::make_unique<Peer>(std::move(fds.second), p), fd};
-}
 
 PeerOptions stalling() {
 	PeerOptions p;

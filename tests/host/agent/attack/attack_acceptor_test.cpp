@@ -21,6 +21,7 @@
 #include "acceptor.hpp"
 #include "fake_channel.hpp"
 #include "keyring.hpp"
+#include "keyring_linker.hpp"
 #include "test_support.hpp"
 #include "worker.hpp"
 
@@ -67,6 +68,22 @@ public:
 		return notify;
 	}
 
+	// The hostile consumer's request: a server PSK request whose keyring
+	// (NAME) is revoked before its ACCEPT links it, so that ACCEPT fails.
+	void submit_failing(const std::string &name) {
+		key_serial_t ring =
+		        add_key("keyring", name.c_str(), nullptr, 0, KEY_SPEC_THREAD_KEYRING);
+		ASSERT_GT(ring, 0);
+		ASSERT_EQ(keyctl_revoke(ring), 0);
+		auto bad = tcp_pair();
+		AcceptReply r;
+		r.sockfd = bad.first.release();
+		r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
+		r.auth_mode = HANDSHAKE_AUTH_PSK;
+		kernel.submit(std::move(r), ring, true);
+		peer_ends.push_back(std::move(bad.second));
+	}
+
 	CaptureLog log;
 	CredentialStore creds;
 	KeyringStore keyrings;
@@ -79,35 +96,16 @@ public:
 	FakeKernel kernel;
 	std::vector<std::unique_ptr<Worker>> workers;
 	std::unique_ptr<Acceptor> acceptor;
+	std::vector<UniqueFd> peer_ends; // of the failing requests' sockets
 };
 
 TEST(AttackAcceptor, OneFailedAcceptDoesNotStrandTheRequestsQueuedBehindIt) {
 	Harness h;
 	FakeChannel *notify = h.start();
 	ASSERT_TRUE(h.kernel.wait_eagains(1)); // the start-up ACCEPT
-	// The hostile consumer: its keyring, revoked before the ACCEPT links
-	// it, so that ACCEPT fails.
-	key_serial_t ring =
-	        add_key("keyring", "attack-acceptor", nullptr, 0, KEY_SPEC_THREAD_KEYRING);
-	ASSERT_GT(ring, 0);
-	ASSERT_EQ(keyctl_revoke(ring), 0);
-	auto bad = tcp_pair();
-	AcceptReply r;
-	r.sockfd = bad.first.release();
-	r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
-	r.auth_mode = HANDSHAKE_AUTH_PSK;
-	h.kernel.submit(std::move(r), ring, true);
+	ASSERT_NO_FATAL_FAILURE(h.submit_failing("attack-acceptor"));
 	// Another consumer's client handshake, queued right behind it.
-	auto fds = tcp_pair();
-	AcceptReply good;
-	good.sockfd = fds.first.release();
-	good.message_type = HANDSHAKE_MSG_TYPE_CLIENTHELLO;
-	good.auth_mode = HANDSHAKE_AUTH_UNAUTH;
-	good.peername = "server.test";
-	h.kernel.submit(std::move(good));
-	PeerOptions p;
-	p.cert = p.key = "server";
-	Peer peer(std::move(fds.second), p);
+	auto peer = client_request(h.kernel).peer;
 	// One READY each, read together (a burst: several consumers at once).
 	notify->notify_ready(2);
 	// No further READY: nothing else is queued, none will come.
@@ -124,7 +122,25 @@ TEST(AttackAcceptor, OneFailedAcceptDoesNotStrandTheRequestsQueuedBehindIt) {
 	if (!dones.empty()) {
 		EXPECT_EQ(dones[0].status, 0u);
 	}
-	peer.wait();
+	peer->wait();
+}
+
+TEST(AttackAcceptor, ARunOfFailedAcceptsIsRetriedNotSpunAndStrandsNothing) {
+	// Twenty hostile requests in a row, more than the acceptor fails in
+	// one pass before it waits a little (an error that repeats must not
+	// spin the loop): the request behind them is still accepted.
+	Harness h;
+	FakeChannel *notify = h.start();
+	ASSERT_TRUE(h.kernel.wait_eagains(1));
+	constexpr int kBad = 20;
+	for (int i = 0; i < kBad; i++)
+		ASSERT_NO_FATAL_FAILURE(h.submit_failing("attack-acceptor-" + std::to_string(i)));
+	auto peer = client_request(h.kernel).peer;
+	notify->notify_ready(kBad + 1);
+	ASSERT_TRUE(h.kernel.wait_dones(1, 10s)) << "stranded behind " << kBad << " failed ACCEPTs";
+	EXPECT_EQ(h.kernel.done_copy()[0].status, 0u);
+	EXPECT_EQ(h.stats.snapshot().accept_errors, static_cast<uint64_t>(kBad));
+	peer->wait();
 }
 
 // A peer whose Certificate message is larger than one record (16 KiB: a
@@ -164,24 +180,16 @@ TEST(AttackPeerFlight, AHandshakeMessageLargerThanARecordCompletes) {
 	Harness h;
 	FakeChannel *notify = h.start();
 	ASSERT_TRUE(h.kernel.wait_eagains(1));
-	auto fds = tcp_pair();
-	AcceptReply good;
-	good.sockfd = fds.first.release();
-	good.message_type = HANDSHAKE_MSG_TYPE_CLIENTHELLO;
-	good.auth_mode = HANDSHAKE_AUTH_UNAUTH;
-	good.peername = "server.test";
-	good.timeout_ms = 5000;
-	h.kernel.submit(std::move(good));
 	PeerOptions p;
 	p.cert = p.key = cert;
-	Peer peer(std::move(fds.second), p);
+	auto peer = client_request(h.kernel, p, 5000).peer;
 	notify->notify_ready();
 	ASSERT_TRUE(h.kernel.wait_dones(1, 15s));
 	EXPECT_EQ(h.kernel.done_copy()[0].status, 0u)
 	        << "status " << h.kernel.done_copy()[0].status
 	        << " (110: ETIMEDOUT, the rest of the flight unread)\n"
 	        << ::testing::PrintToString(h.log.lines());
-	auto out = peer.wait();
+	auto out = peer->wait();
 	EXPECT_EQ(out.ret, 0) << out.error;
 }
 

@@ -13,6 +13,7 @@
 #include "credentials.hpp"
 #include "handshake_failure.hpp"
 #include "keyring.hpp"
+#include "peer_keys.hpp"
 #include "psk_lookup.hpp"
 #include "record_size_limit.hpp"
 #include "session_credentials.hpp"
@@ -322,7 +323,8 @@ Result<TlsSession::Progress> TlsSession::step() {
 Result<TlsSession::Progress> TlsSession::run_handshake() {
 	gnutls_session_t s = session_.get();
 	int ret;
-	for (int i = 0;; i++) {
+	// Non-fatal errors in a row, bounded; records taken (below) are not.
+	for (int nonfatal = 0;;) {
 		errno = 0;
 		size_t before = step_bytes_;
 		ret = gnutls_handshake(s);
@@ -345,7 +347,7 @@ Result<TlsSession::Progress> TlsSession::run_handshake() {
 				                  kMaxStepBytes);
 			continue;
 		}
-		if (ret >= 0 || gnutls_error_is_fatal(ret) || i >= 16)
+		if (ret >= 0 || gnutls_error_is_fatal(ret) || nonfatal++ >= 16)
 			break;
 		LOG_DEBUG(log_, "fd %d: non-fatal: %s", setup_.fd, gnutls_strerror(ret));
 	}

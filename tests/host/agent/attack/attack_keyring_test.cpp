@@ -20,6 +20,7 @@
 #include "agent.hpp"
 #include "fake_channel.hpp"
 #include "keyring.hpp"
+#include "keyring_linker.hpp"
 #include "local_user.hpp"
 #include "psk_lookup.hpp"
 #include "test_support.hpp"

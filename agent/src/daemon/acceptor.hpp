@@ -68,6 +68,7 @@ private:
 	// SWEEP_: ACCEPT until -EAGAIN whatever the count.
 	size_t owed_ = 0;
 	bool sweep_ = true;
+	EventLoop::TimerId retry_timer_ = 0; // after kMaxAcceptErrors in a row
 	// When each owed READY was read, oldest first: READY to ACCEPT reply
 	// is the latency the kernel's queue sees from us.
 	std::deque<Clock::time_point> ready_at_;

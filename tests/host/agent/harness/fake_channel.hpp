@@ -130,6 +130,29 @@ private:
 	std::atomic<unsigned> ready_{0}, overruns_{0};
 };
 
+// A client-anon request (to "server.test") queued in K for the agent end of
+// a fresh socket pair, with a GnuTLS server on the other end (P; by default
+// the test PKI's server certificate); TIMEOUT_MS as the kernel's TIMEOUT.
+struct Conn {
+	std::unique_ptr<Peer> peer;
+	int agent_fd;
+};
+
+inline Conn client_request(FakeKernel &k, PeerOptions p = {}, uint32_t timeout_ms = 0) {
+	auto fds = tcp_pair();
+	if (p.cert.empty() && p.misbehave == PeerOptions::Misbehave::None)
+		p.cert = p.key = "server";
+	AcceptReply r;
+	r.sockfd = fds.first.release();
+	r.message_type = HANDSHAKE_MSG_TYPE_CLIENTHELLO;
+	r.auth_mode = HANDSHAKE_AUTH_UNAUTH;
+	r.peername = "server.test";
+	r.timeout_ms = timeout_ms;
+	int fd = r.sockfd;
+	k.submit(std::move(r));
+	return {std::make_unique<Peer>(std::move(fds.second), p), fd};
+}
+
 // A server PSK request through KERNEL (READY on CHANNEL) against a GnuTLS
 // client offering IDENTITY with KEY; RING is the request's own keyring,
 // linked by the ACCEPT and named in KEYRING when SEND_KEYRING. Returns the

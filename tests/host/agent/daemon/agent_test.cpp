@@ -97,16 +97,7 @@ TEST_F(AgentTest, ServesStatusReloadsAndRunsHandshakes) {
 	EXPECT_EQ(channels_.size(), 3u); // one per worker, one for the acceptor
 
 	// A handshake through a worker.
-	auto fds = tcp_pair();
-	AcceptReply r;
-	r.sockfd = fds.first.release();
-	r.message_type = HANDSHAKE_MSG_TYPE_CLIENTHELLO;
-	r.auth_mode = HANDSHAKE_AUTH_UNAUTH;
-	r.peername = "server.test";
-	kernel_.submit(std::move(r));
-	PeerOptions p;
-	p.cert = p.key = "server";
-	Peer peer(std::move(fds.second), p);
+	auto peer = client_request(kernel_).peer;
 	acceptor_->notify_ready();
 	ASSERT_TRUE(kernel_.wait_dones(1));
 	// A unix socket cannot take kTLS: the real installer reports EIO.

@@ -2,7 +2,7 @@
 //
 // kTLS for real: needs a kernel with the "tls" ULP, so it is not part of the
 // host suite (the build host has none); run it inside User-Mode Linux:
-//   tools/uml/run.sh -t 120 -- tests/host/agent/ktls_live_check.sh BUILD_DIR
+//   tools/uml/run.sh -t 120 -- tests/host/agent/kernel/ktls_live_check.sh BUILD_DIR
 // For each cipher: the engine finishes a handshake over loopback TCP while
 // the peer sends data behind its Finished, install_ktls() hands the socket
 // to the kernel, and then plain recv()/send() on the socket must carry

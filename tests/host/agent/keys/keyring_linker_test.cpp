@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// Keyrings by name or serial, their owner and mode checked, linked into
+// tlsupd:linked.
+#include <algorithm>
+#include <gtest/gtest.h>
+#include <unistd.h>
+#include <vector>
+
+#include "keyring_linker.hpp"
+#include "test_support.hpp"
+
+namespace tlsup::test {
+namespace {
+
+TEST(Keyring, ResolvesKeyringsBySerialOrName) {
+	key_serial_t ring = add_keyring("tlsupd-test-ring", KEY_SPEC_SESSION_KEYRING);
+	EXPECT_EQ(resolve_keyring(std::to_string(ring)).value(), ring);
+	EXPECT_EQ(resolve_keyring("tlsupd-test-ring").value(), ring);
+	EXPECT_EQ(resolve_keyring("no-such-keyring-anywhere").error().code, ENOKEY);
+	EXPECT_EQ(resolve_keyring("-5").error().code, EINVAL);
+}
+
+TEST(Keyring, LinksConfiguredKeyringsUnderTheProcessKeyring) {
+	ASSERT_TRUE(ensure_process_keyring().ok());
+	key_serial_t ring = add_keyring("tlsupd-configured", KEY_SPEC_SESSION_KEYRING);
+	auto id = add_user_key("only-here", bytes("k"), ring);
+	CaptureLog log;
+	key_serial_t psk_ring = add_keyring("tlsupd-psks", KEY_SPEC_SESSION_KEYRING);
+	KeyringLinker linker(std::vector<std::string>{});
+	auto linked = linker.set({"tlsupd-configured", "tlsupd-missing-ring"}, {"tlsupd-psks"},
+	                         "test.conf: [authenticate] ", log.log());
+	ASSERT_TRUE(linked.ok()) << linked.error().reason;
+	EXPECT_EQ(linked->keyrings, std::vector<key_serial_t>{ring});
+	EXPECT_EQ(linked->psk_keyrings, std::vector<key_serial_t>{psk_ring});
+	// Possessed through tlsupd:linked, not linked at the top of the process
+	// keyring, where each ACCEPT's link must stand out.
+	ASSERT_EQ(keyctl_unlink(ring, KEY_SPEC_SESSION_KEYRING), 0);
+	EXPECT_EQ(keyctl_search(KEY_SPEC_PROCESS_KEYRING, "user", "only-here", 0), id);
+	auto top = keyring_contents(KEY_SPEC_PROCESS_KEYRING).value();
+	EXPECT_EQ(std::count(top.begin(), top.end(), ring), 0);
+	EXPECT_EQ(keyring_contents(linker.holder()).value(), std::vector<key_serial_t>{ring});
+
+	// A configured keyring that does not exist is a warning, and missing.
+	EXPECT_TRUE(log.contains("keyring 'tlsupd-missing-ring' not linked"));
+	EXPECT_TRUE(linker.missing());
+	// A reload that names it no more lets go of it.
+	ASSERT_TRUE(linker.set({}, {}, "test.conf: [authenticate] ", log.log()).ok());
+	EXPECT_TRUE(keyring_contents(linker.holder()).value().empty());
+}
+
+TEST(Keyring, OfTwoTrustedKeyringsOfANameTheLowestSerialIsUsed) {
+	key_serial_t a = add_keyring("tlsupd-twice", KEY_SPEC_SESSION_KEYRING);
+	key_serial_t holder = add_keyring("tlsupd-holder", KEY_SPEC_SESSION_KEYRING);
+	key_serial_t b = add_keyring("tlsupd-twice", holder); // a second, not a replacement
+	ASSERT_NE(a, b);
+	auto r = resolve_keyring("tlsupd-twice");
+	ASSERT_TRUE(r.ok()) << r.error().reason;
+	EXPECT_EQ(r.value(), std::min(a, b));
+}
+
+TEST(Keyring, TrustNamesOwnerAndBits) {
+	// The check's words: which owner, which bits, and the setperm that
+	// would fix them.
+	key_serial_t ring = add_keyring("tlsupd-open", KEY_SPEC_SESSION_KEYRING);
+	ASSERT_EQ(keyctl_setperm(ring, KEY_POS_ALL | KEY_USR_ALL | KEY_OTH_VIEW | KEY_OTH_WRITE),
+	          0);
+	auto r = check_keyring_trust(ring, {});
+	ASSERT_FALSE(r.ok());
+	EXPECT_EQ(r.error().code, EACCES);
+	EXPECT_NE(r.error().reason.find("(other write)"), std::string::npos) << r.error().reason;
+	EXPECT_NE(r.error().reason.find("0x3f3f0001"), std::string::npos) << r.error().reason;
+	ASSERT_EQ(keyctl_setperm(ring, KEY_POS_ALL | KEY_USR_ALL | KEY_OTH_VIEW | KEY_OTH_LINK), 0);
+	r = check_keyring_trust(ring, {});
+	ASSERT_FALSE(r.ok());
+	EXPECT_NE(r.error().reason.find("(other link, possessor write, possessor setattr: who may "
+	                                "link a keyring possesses it)"),
+	          std::string::npos)
+	        << r.error().reason;
+	EXPECT_NE(r.error().reason.find("0x1b3f0011"), std::string::npos) << r.error().reason;
+	// tlsupd.conf(5): group and other write 0x04 and setattr 0x20; with
+	// link 0x10 there, possessor write and setattr.
+	EXPECT_EQ(kKeyringChangeByOthers, 0x00002424u);
+	EXPECT_EQ(kKeyringLinkByOthers, 0x00001010u);
+	EXPECT_EQ(kKeyringChangeByPossessor, 0x24000000u);
+	auto user = add_user_key("not-a-ring", bytes("x"));
+	EXPECT_EQ(check_keyring_trust(user, {}).error().code, EACCES);
+	EXPECT_EQ(check_keyring_trust(0x7ffffff1, {}).error().code, ENOKEY);
+	// A trusted owner other than root: this process's uid, named.
+	if (geteuid() != 0) {
+		EXPECT_FALSE(check_keyring_trust(
+		                     add_keyring("tlsupd-mine", KEY_SPEC_SESSION_KEYRING), {})
+		                     .ok());
+		EXPECT_TRUE(
+		        check_keyring_trust(add_keyring("tlsupd-mine2", KEY_SPEC_SESSION_KEYRING),
+		                            KeyringTrust{{geteuid()}})
+		                .ok());
+	}
+}
+
+} // namespace
+} // namespace tlsup::test

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# tests/stress/live_wait.sh on made-up /proc/net/tlsup texts: which live
+# requests TCP explains (an ended request, refs=1, its orphaned socket
+# closing), and which fail the wait at once. Prints TAP; exits 1 on a failure.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/stress/live_wait.sh
+. "$here/live_wait.sh"
+TLSUP_PROC=$(mktemp)
+trap 'rm -f "$TLSUP_PROC"' EXIT
+n=0 failed=0
+check() { # NAME WANT GOT
+	n=$((n + 1))
+	if [ "$2" = "$3" ]; then
+		echo "ok $n - $1"
+	else
+		echo "not ok $n - $1: want '$2', got '$3'"
+		failed=1
+	fi
+}
+ended() { # ID TCP-STATE REFS ORPHAN [SK_REFS]
+	echo "  id=$1 state=ended type=client auth=anon age_ms=9 timeout_ms=0 peername=- ending=done status=0 ended_ms=5 refs=$3 sk_state=$2 sk_refs=${5:-1} sk_wmem=1 orphan=$4"
+}
+proc() { # LIVE LINES...
+	{
+		echo "pending: 0"
+		echo "inflight: 0"
+		echo "live: $1"
+		echo "requests:"
+		shift
+		printf '%s\n' "$@"
+	} >"$TLSUP_PROC"
+}
+unexplained() { tlsup_live_unexplained | cut -d: -f1,2 | tr '\n' '|'; }
+
+proc 2 "$(ended 1 FIN_WAIT1 1 1)" "$(ended 2 LAST_ACK 1 1)"
+check "orphans TCP is closing are explained" "" "$(unexplained)"
+proc 1 "$(ended 1 CLOSE 1 1 0)"
+check "a socket freeing its sent data is explained" "" "$(unexplained)"
+proc 1 "$(ended 3 ESTABLISHED 1 0 2)"
+check "a socket with a file is not" "request 3: its socket still has a file or descriptor|" "$(unexplained)"
+proc 1 "$(ended 4 FIN_WAIT2 2 1)"
+check "a second reference is not" "request 4: held by a reference besides its socket's (refs=2)|" "$(unexplained)"
+proc 1 "$(ended 5 CLOSE 1 1 1)"
+check "an orphan in CLOSE someone holds is not" "request 5: an orphaned socket in CLOSE with sk_refs=1|" "$(unexplained)"
+proc 1 "  id=6 state=accepted type=client auth=anon age_ms=9 timeout_ms=0 peername=-"
+check "a request in flight is not" "request 6: not ended (accepted)|" "$(unexplained)"
+proc 2 "$(ended 7 FIN_WAIT1 1 1)"
+check "a live request on no list is not" "1 live request(s) on no list|" "$(unexplained | sed 's/: held.*|/|/')"
+proc 0
+check "nothing live: the wait returns 0 at once" "0" "$(tlsup_wait_gone 0 0 >/dev/null; echo $?)"
+proc 1 "$(ended 8 ESTABLISHED 1 0 2)"
+check "an unexplained request fails the wait at the bound" "1" "$(tlsup_wait_gone 0 60 >/dev/null; echo $?)"
+echo "1..$n"
+exit $failed
