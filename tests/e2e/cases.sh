@@ -341,8 +341,17 @@ case_close_mid_handshake() {
 case_agent_killed_mid_handshake() {
 	next_port
 	peer_server --mode silent --timeout 10
+	local accepted
+	accepted=$(grep -c 'accepted, deadline' "$WORK/agent.log")
 	consumer_start role=client port=$port auth=anon peername=localhost timeout=1000
-	nap 0.4
+	# Killed once it holds the request (its ACCEPT is logged), long before
+	# its own deadline. A fixed nap raced that deadline where forks are slow
+	# (debug kernel): the agent's DONE -110 came first, and the kernel's
+	# deadline was never what ended the request.
+	for _ in $(seq $((250 * TIME_SCALE))); do
+		[ "$(grep -c 'accepted, deadline' "$WORK/agent.log")" -gt "$accepted" ] && break
+		sleep 0.02
+	done
 	kill -9 "$agent_pid"
 	wait "$agent_pid" 2>/dev/null
 	agent_pid=

@@ -109,14 +109,26 @@ append+=" TLSUP_RUN=$run TLSUP_POWEROFF=$poweroff TLSUP_IMAGE=$image"
 # socket there; Debian's kernels read ACPI's tables and keep QEMU's default.
 smp=$cpus
 case $kernel in debug | kcsan) smp=$cpus,sockets=$cpus,cores=1,threads=1 ;; esac
-status=0
-timeout -k 10 "$timeout" qemu-system-x86_64 -machine q35 "${accel_args[@]}" \
-	-smp "$smp" -m "$mem" -display none -monitor none -serial stdio -no-reboot \
-	-nic none -device virtio-rng-pci \
-	-kernel "$image/vmlinuz" -initrd "$image/initrd" -append "$append" \
-	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
-	-virtfs "local,path=$run,mount_tag=tlsuprun,security_model=none,multidevs=remap" \
-	</dev/null >"$log" 2>&1 || status=$?
+boot() {
+	status=0
+	timeout -k 10 "$timeout" qemu-system-x86_64 -machine q35 "${accel_args[@]}" \
+		-smp "$smp" -m "$mem" -display none -monitor none -serial stdio -no-reboot \
+		-nic none -device virtio-rng-pci \
+		-kernel "$image/vmlinuz" -initrd "$image/initrd" -append "$append" \
+		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+		-virtfs "local,path=$run,mount_tag=tlsuprun,security_model=none,multidevs=remap" \
+		</dev/null >"$log" 2>&1 || status=$?
+}
+boot
+# A kernel that panicked before init ran (its "TLSUP_RUN=" line) never
+# reached anything under test: say so, keep that console, boot once more.
+# A panic after init started is the run's result and is never retried.
+if ! grep -a -q '^TLSUP_RUN=' "$log" && grep -a -q 'Kernel panic' "$log"; then
+	echo "run.sh: kernel panic at boot, before init ran: $(grep -a -m 1 'Kernel panic' "$log" | tr -d '\r')" >&2
+	echo "run.sh: booting once more (that console: $log.boot-panic)" >&2
+	mv "$log" "$log.boot-panic"
+	boot
+fi
 if [ "${TLSUP_VERBOSE:-0}" = 1 ]; then cat "$log"; fi
 
 if [ $status -eq 124 ] || [ $status -eq 137 ]; then
