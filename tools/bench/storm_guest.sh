@@ -46,6 +46,9 @@ esac
 # The agent as installed: one worker per CPU, the default log level (a
 # line per handshake), its log on tmpfs as a journal would take it.
 agent_start() {
+	# A restart (storm_agent_accept_latency) keeps what the agent before
+	# it logged.
+	[ -s "$AGENT_LOG" ] && cat "$AGENT_LOG" >>"$AGENT_LOG.before"
 	: >"$AGENT_LOG"
 	agent_args=("$@")
 	"$B/agent/tlsupd" "$@" >>"$AGENT_LOG" 2>&1 &
@@ -60,7 +63,7 @@ agent_start() {
 agent_stop() {
 	kill "$agent_pid"
 	wait "$agent_pid"
-	cp "$AGENT_LOG" "$TLSUP_RUN/agent-$1.log"
+	cat "$AGENT_LOG.before" "$AGENT_LOG" >"$TLSUP_RUN/agent-$1.log" 2>/dev/null
 }
 
 echo "storm: $profile profile, $(nproc) CPU, $(awk '/^MemTotal/ { print $2 }' /proc/meminfo) kB RAM," \
@@ -69,6 +72,9 @@ status=0
 # NVMe needs no configuration: the keys are in .nvme.
 storm_nfs_pki "${nfs_points[-1]}" /run/storm-pki
 agent_start -c "$STORM_NFS_CONF" || exit 11
+# nvmet's configfs tree and the .nvme keyring exist once the modules are
+# in (a stock kernel's are modules; UML's are built in).
+modprobe -qa nvmet-tcp nvme-tcp 2>/dev/null
 for p in "${nvme_points[@]}"; do
 	read -r n q <<<"$p"
 	storm_nvme_setup "$n" "$q" || { status=1; break; }
@@ -76,7 +82,10 @@ for p in "${nvme_points[@]}"; do
 		storm_nvme_reset "nvme $n x $q #$r" | tee -a "$OUT"
 	done
 	storm_nvme_teardown
-	storm_agent_accept_latency "nvme $n" | tee -a "$OUT"
+	# Not in a pipeline: it restarts the agent, and $agent_pid must change
+	# here, not in a subshell.
+	storm_agent_accept_latency "nvme $n" >"$TLSUP_RUN/accept.json" || status=1
+	tee -a "$OUT" <"$TLSUP_RUN/accept.json"
 done
 storm_nfs_server || { echo "storm: nfsd did not start"; exit 12; }
 for m in "${nfs_points[@]}"; do
@@ -85,7 +94,8 @@ for m in "${nfs_points[@]}"; do
 		storm_nfs_remount "nfs $m #$r" | tee -a "$OUT"
 	done
 	storm_nfs_teardown
-	storm_agent_accept_latency "nfs $m" | tee -a "$OUT"
+	storm_agent_accept_latency "nfs $m" >"$TLSUP_RUN/accept.json" || status=1
+	tee -a "$OUT" <"$TLSUP_RUN/accept.json"
 done
 agent_stop storm
 grep -c '^{' "$OUT" >/dev/null || status=1

@@ -324,6 +324,7 @@ const KnownKey kKnownKeys[] = {
         {"agent", "max_inflight_per_peer",
          agent_number<&Config::max_inflight_per_peer, 1, 1000000>},
         {"agent", "default_timeout_ms", agent_number<&Config::default_timeout_ms, 1, 3600000>},
+        {"agent", "worker_nice", agent_number<&Config::worker_nice, 0, 19>},
         {"agent", "reverse_dns", agent_reverse_dns},
         {"agent", "reverse_dns_threads", agent_number<&Config::reverse_dns_threads, 1, 64>},
         {"agent", "reverse_dns_timeout_ms",

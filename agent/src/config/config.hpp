@@ -56,6 +56,9 @@ struct Config {
 	// Once half of those are taken, what one peer (an IPv4 address, an IPv6
 	// /64) of a server request may hold; see PeerLimit.
 	unsigned max_inflight_per_peer = 64;
+	// How much nicer than the acceptor each worker makes itself: a storm's
+	// READYs are ACCEPTed before busy workers' handshake steps (0: off).
+	unsigned worker_nice = 5;
 	uint32_t default_timeout_ms = 20000;
 	// Reverse-DNS name matching of a server certificate when no PEERNAME
 	// is given: off unless asked for (anyone who can spoof one PTR answer

@@ -29,6 +29,7 @@ Result<std::unique_ptr<Acceptor>> Acceptor::create(WorkerShared &shared,
 	auto a = std::unique_ptr<Acceptor>(
 	        new Acceptor(shared, std::move(channel), std::move(workers)));
 	a->loop_ = TRY(EventLoop::create());
+	a->priorities_ = TRY(Priorities::create());
 	Acceptor *self = a.get();
 	if (int fd = a->channel_->notify_fd(); fd >= 0)
 		TRY(a->loop_->watch(fd, EPOLLIN, [self](uint32_t) { self->on_notification(); }));
@@ -101,8 +102,9 @@ void Acceptor::accept_owed() {
 		Acceptor *self;
 		std::vector<AcceptedRequest> &taken;
 		~HandOver() {
+			bool alone = taken.size() == 1 && self->owed_ == 0 && !self->sweep_;
 			for (auto &r : taken)
-				self->least_busy().hand_over(std::move(r));
+				self->hand_over(std::move(r), alone);
 			if (self->dones_sent_)
 				self->collect_done_refusals();
 		}
@@ -231,6 +233,21 @@ void Acceptor::collect_done_refusals() {
 		shared_.stats.record_done_error();
 		LOG_WARN(shared_.log, "acceptor: %s", e.reason.c_str());
 	}
+}
+
+void Acceptor::hand_over(AcceptedRequest request, bool alone) {
+	// Nothing owed and no handshake in hand anywhere: the acceptor has
+	// time for a client's first step, and the worker would only wake to
+	// take it. Any worker busy means requests are coming faster than one
+	// at a time -- the start of a burst, where the next READY must not
+	// wait for a ClientHello.
+	bool idle = alone;
+	for (Worker *w : workers_)
+		idle = idle && w->jobs() == 0;
+	Worker &worker = least_busy();
+	if (idle)
+		start_early(shared_, *priorities_, request);
+	worker.hand_over(std::move(request));
 }
 
 Worker &Acceptor::least_busy() {

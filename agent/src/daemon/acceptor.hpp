@@ -14,6 +14,12 @@
 // slots are scarce is refused (DONE EACCES) before the next ACCEPT, so one
 // peer's stalled connections never hold more than their share even for
 // the moment between an ACCEPT and a worker's first look.
+//
+// A client request ACCEPTed alone -- nothing else owed, every worker idle --
+// gets its first step here (start_early()): nothing is waiting for the
+// acceptor then, and the worker is woken once, by the server's answer,
+// instead of first for the writable socket. In a storm (more than one
+// request per sweep, or any worker busy) every step is the workers'.
 #pragma once
 
 #include <chrono>
@@ -57,12 +63,16 @@ private:
 	bool admit(AcceptedRequest &request);
 	void refuse(AcceptedRequest &request, const std::string &peer);
 	void collect_done_refusals();
+	// Gives REQUEST to the least busy worker; ALONE: it was the only
+	// request of its sweep and nothing is owed (start_early()).
+	void hand_over(AcceptedRequest request, bool alone);
 	Worker &least_busy();
 
 	WorkerShared &shared_;
 	std::unique_ptr<HandshakeChannel> channel_;
 	std::vector<Worker *> workers_;
 	std::unique_ptr<EventLoop> loop_;
+	std::unique_ptr<Priorities> priorities_; // for start_early()'s sessions
 	uint64_t waker_ = 0;
 	// ACCEPTs owed: one per READY read and not yet answered by a request;
 	// SWEEP_: ACCEPT until -EAGAIN whatever the count.

@@ -180,11 +180,9 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 	// and is linked when it appears (retry_keyrings); so is a consumer's.
 	// Linked into tlsupd:linked, not the process keyring: no ACCEPT window
 	// sees it, so no lock.
-	auto linked = linker_.set(cfg.keyrings, cfg.psk_keyrings, cfg.where("authenticate", ""),
-	                          log_, KeyringTrust{cfg.keyring_owners});
-	if (!linked)
-		return Error{linked.error().code,
-		             cfg.where("authenticate", "keyrings") + ": " + linked.error().reason};
+	// Before the keyrings: set() replaces what the linker holds and
+	// checks again at each tick, so nothing may fail after it (a failed
+	// reload keeps the old snapshot, which the tick must go on checking).
 	auto creds = TRY(load_credentials(cfg));
 	for (const auto &w : creds->warnings)
 		LOG_WARN(log_, "%s", w.c_str());
@@ -192,6 +190,11 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 	         creds->client.ca_count, creds->client.crl_count,
 	         creds->client.identity ? " + certificate" : "", creds->server.ca_count,
 	         creds->server.crl_count, creds->server.identity ? " + certificate" : "");
+	auto linked = linker_.set(cfg.keyrings, cfg.psk_keyrings, cfg.where("authenticate", ""),
+	                          log_, KeyringTrust{cfg.keyring_owners});
+	if (!linked)
+		return Error{linked.error().code,
+		             cfg.where("authenticate", "keyrings") + ": " + linked.error().reason};
 
 	// Nothing has changed until here but links: a bad reload leaves the
 	// old state.
@@ -219,12 +222,15 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 	if (!initial) {
 		if (cfg.workers != config_.workers)
 			LOG_NOTICE(log_, "workers changes at the next restart");
+		if (cfg.worker_nice != config_.worker_nice)
+			LOG_NOTICE(log_, "worker_nice changes at the next restart");
 		if (cfg.control_socket != config_.control_socket)
 			LOG_NOTICE(log_, "control_socket changes at the next restart");
 		if (cfg.reverse_dns_threads != config_.reverse_dns_threads)
 			LOG_NOTICE(log_, "reverse_dns_threads changes at the next restart");
 		Config kept = cfg;
 		kept.workers = config_.workers;
+		kept.worker_nice = config_.worker_nice;
 		kept.control_socket = config_.control_socket;
 		kept.reverse_dns_threads = config_.reverse_dns_threads;
 		config_ = std::move(kept);
@@ -368,9 +374,10 @@ void Agent::reload_credentials() {
 
 void Agent::retry_keyrings() {
 	keyring_timer_ = 0;
-	if (linker_.retry(log_))
-		keyrings_.replace(linker_.linked());
-	if (linker_.missing() && loop_)
+	// Published before the lines that say what changed (a test, or an
+	// administrator, acting on "no longer trusted" finds it so).
+	linker_.retry(log_, [this](const LinkedKeyrings &l) { keyrings_.replace(l); });
+	if (linker_.watching() && loop_)
 		keyring_timer_ = loop_->add_timer(Clock::now() + opts_.keyring_retry,
 		                                  [this] { retry_keyrings(); });
 }
@@ -382,7 +389,7 @@ Result<void> Agent::run() {
 	for (size_t i = 0; i <= workers_.size(); i++)
 		heartbeats_.push_back(std::make_unique<std::atomic<Clock::rep>>(start));
 	for (auto &w : workers_)
-		w->start();
+		w->start(config_.worker_nice);
 	// READY=1 once the start-up sweep (ACCEPT until -EAGAIN) has run; the
 	// acceptor joined the group when its channel opened.
 	acceptor_->start([this] { loop_->post([this] { on_swept(); }); });

@@ -41,6 +41,7 @@ struct StatsSnapshot {
 	uint64_t accept_errors = 0;
 	uint64_t done_errors = 0; // DONE refused by the kernel
 	uint64_t starved = 0;     // times ACCEPT paused at max_inflight
+	uint64_t early_steps = 0; // client first steps the acceptor took (start_early())
 	LatencyHistogram::Counts latency{};
 	LatencyHistogram::Counts accept_latency{}; // READY read to ACCEPT reply
 	unsigned inflight = 0;
@@ -60,6 +61,7 @@ public:
 	void record_accept_error() { accept_errors_.fetch_add(1, std::memory_order_relaxed); }
 	void record_done_error() { done_errors_.fetch_add(1, std::memory_order_relaxed); }
 	void record_starved() { starved_.fetch_add(1, std::memory_order_relaxed); }
+	void record_early_step() { early_steps_.fetch_add(1, std::memory_order_relaxed); }
 	void record_accept_latency(std::chrono::microseconds latency);
 
 	StatsSnapshot snapshot() const;
@@ -67,7 +69,7 @@ public:
 private:
 	std::array<std::atomic<uint64_t>, kStatusSlots> done_{};
 	std::atomic<uint64_t> ready_{0}, overruns_{0}, accepted_{0}, accept_errors_{0},
-	        done_errors_{0}, starved_{0};
+	        done_errors_{0}, starved_{0}, early_steps_{0};
 	std::array<std::atomic<uint64_t>, LatencyHistogram::kBuckets> latency_{};
 	std::array<std::atomic<uint64_t>, LatencyHistogram::kBuckets> accept_latency_{};
 };

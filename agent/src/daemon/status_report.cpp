@@ -204,7 +204,8 @@ std::string format_status(const std::map<std::string, std::string> &agent,
 		  << ", p99 " << ms("accept_latency_us.p99") << "\n";
 	o << "notifications: " << get("ready") << " READY, " << get("ready_overruns")
 	  << " overrun(s); ACCEPT: " << get("accepted") << " accepted, " << get("accept_errors")
-	  << " error(s), paused " << get("accept_paused") << " time(s); DONE refused "
+	  << " error(s), paused " << get("accept_paused") << " time(s), "
+	  << get("accept_first_steps") << " client first step(s) in the acceptor; DONE refused "
 	  << get("done_errors") << " time(s)\n";
 	o << kernel_text(proc_net_tlsup);
 	return o.str();

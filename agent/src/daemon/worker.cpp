@@ -6,7 +6,9 @@
 #include <cstring>
 #include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <uapi/linux/handshake.h>
 
@@ -24,6 +26,7 @@ struct Worker::Job {
 	ReverseResolver::Ticket dns;        // a queued lookup goes with the job
 	std::optional<HandedSocket> socket; // once inspected
 	bool watched = false;               // the socket is in this loop's epoll set
+	bool reads_only = false;            // watched without EPOLLOUT (continue_early())
 	std::string label;
 	std::string counted_peer; // the PeerLimit share this job holds, if any
 };
@@ -106,8 +109,72 @@ namespace {
 // engine always runs until its socket would block, so no edge is missed,
 // and a job never has to change what its socket is watched for.
 constexpr uint32_t kSocketEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+// A socket whose first flight the acceptor sent (start_early()): a
+// writable socket is no news, and would wake the worker at once. EPOLLOUT
+// is added only if a later flight has to wait for room (advance()).
+constexpr uint32_t kReadEvents = EPOLLIN | EPOLLRDHUP | EPOLLET;
+
+// A client without PEERNAME may match the server certificate by a
+// name reverse DNS gives for the peer's address, if the administrator
+// turned that on. The names are looked up before the handshake, so the
+// certificate is checked in full before the client sends its own.
+bool wants_reverse_dns(const WorkerSettings &settings, const AcceptReply &req,
+                       const std::optional<HandedSocket> &socket) {
+	if (!settings.reverse_dns.load() || req.message_type != HANDSHAKE_MSG_TYPE_CLIENTHELLO ||
+	    req.peername)
+		return false;
+	return socket && (socket->peer.ss_family == AF_INET || socket->peer.ss_family == AF_INET6);
+}
+
+SessionSetup handshake_setup(WorkerShared &shared, const Priorities &priorities,
+                             const AcceptReply &req, const std::optional<HandedSocket> &socket,
+                             const RequestKeyring &keyring, std::optional<ReverseNames> names) {
+	SessionSetup setup = session_setup_for(req);
+	setup.socket = socket;
+	setup.keyring = keyring.keyring();
+	setup.credentials = shared.credentials.snapshot();
+	auto rings = shared.keyrings.snapshot();
+	setup.keyrings = rings->keyrings;
+	setup.psk_keyrings = rings->psk_keyrings;
+	setup.peer_keys = &shared.peer_keys;
+	setup.priorities = &priorities;
+	setup.reverse_names = std::move(names);
+	return setup;
+}
 
 } // namespace
+
+bool start_early(WorkerShared &shared, const Priorities &priorities, AcceptedRequest &request) {
+	const AcceptReply &req = request.decoded.request;
+	// The acceptor asked the socket (admit()) only of a request that
+	// passed validate_request(); a socket it refused goes to the worker.
+	if (request.decoded.error || req.sockfd < 0 || !request.socket || !*request.socket ||
+	    req.message_type != HANDSHAKE_MSG_TYPE_CLIENTHELLO)
+		return false;
+	std::optional<HandedSocket> socket = request.socket->value();
+	if (wants_reverse_dns(shared.settings, req, socket))
+		return false;
+	shared.stats.record_early_step();
+	auto session = TlsSession::create(
+	        handshake_setup(shared, priorities, req, socket, request.keyring, std::nullopt),
+	        shared.log);
+	if (!session) {
+		request.early_failure = session.error();
+		return true;
+	}
+	auto r = session.value()->step();
+	// A failed session goes with the request too: the worker ends it (and
+	// gives the consumer back its Nagle setting) before DONE, as its own.
+	request.session = std::move(session).value();
+	if (!r)
+		request.early_failure = r.error();
+	else
+		// Output left over (or, were it possible, done): the worker
+		// must step without waiting for the peer; the writable socket
+		// wakes it.
+		request.wants_write = r.value() != TlsSession::Progress::WantRead;
+	return true;
+}
 
 Result<std::unique_ptr<Worker>> Worker::create(unsigned index, WorkerShared &shared,
                                                std::unique_ptr<HandshakeChannel> channel) {
@@ -126,11 +193,23 @@ Worker::~Worker() {
 	stop();
 }
 
-void Worker::start() {
-	thread_ = std::thread([this] {
+void Worker::start(unsigned nice) {
+	thread_ = std::thread([this, nice] {
 		// "tlsupd-w0": top -H and the benchmark tell the threads apart.
 		std::string name = "tlsupd-w" + std::to_string(index_);
 		pthread_setname_np(pthread_self(), name.c_str());
+		if (nice > 0) {
+			// This thread only (Linux: PRIO_PROCESS with a thread id).
+			id_t tid = static_cast<id_t>(gettid());
+			errno = 0;
+			int now = getpriority(PRIO_PROCESS, tid);
+			if ((now == -1 && errno) ||
+			    setpriority(PRIO_PROCESS, tid, now + static_cast<int>(nice)) < 0)
+				LOG_WARN(shared_.log,
+				         "worker %u: cannot lower its priority by %u ([agent] "
+				         "worker_nice): %s; the acceptor gets no precedence",
+				         index_, nice, strerror(errno));
+		}
 		auto r = loop_->run();
 		if (!r)
 			LOG_ERR(shared_.log, "worker %u: event loop failed: %s", index_,
@@ -162,6 +241,11 @@ void Worker::stop() {
 void Worker::hand_over(AcceptedRequest request) {
 	int fd = request.decoded.request.sockfd;
 	bool pollable = fd >= 0 && !request.decoded.error;
+	// Begun by the acceptor: wake for the peer's answer only (a failure
+	// to report wakes the worker at once, on the writable socket).
+	uint32_t events = request.session && !request.early_failure && !request.wants_write
+	                          ? kReadEvents
+	                          : kSocketEvents;
 	job_count_.fetch_add(1, std::memory_order_relaxed);
 	{
 		// Into the inbox before the socket goes into the epoll set: the
@@ -170,7 +254,7 @@ void Worker::hand_over(AcceptedRequest request) {
 		std::lock_guard lock(inbox_mu_);
 		inbox_.emplace_back(std::move(request), pollable);
 	}
-	if (pollable && loop_->add_foreign(fd, kSocketEvents))
+	if (pollable && loop_->add_foreign(fd, events))
 		return;
 	// Nothing the loop will hear of by itself (no socket, a malformed
 	// reply, a socket epoll refuses): wake it.
@@ -247,6 +331,7 @@ void Worker::start_job(AcceptedRequest handed, bool watched) {
 	if (!handed_socket)
 		return complete(id, handed_socket.error().code, handed_socket.error().reason);
 	job.socket = std::move(handed_socket).value();
+	bool early = handed.session || handed.early_failure;
 
 	uint32_t timeout = job.request.timeout_ms ? job.request.timeout_ms
 	                                          : shared_.settings.default_timeout_ms.load();
@@ -255,40 +340,45 @@ void Worker::start_job(AcceptedRequest handed, bool watched) {
 		complete(id, ETIMEDOUT, "deadline of " + std::to_string(timeout) + " ms passed");
 	});
 	LOG_DEBUG(shared_.log, "%s: accepted, deadline %u ms", job.label.c_str(), timeout);
+	if (early) {
+		if (handed.early_failure) {
+			job.session = std::move(handed.session);
+			return complete(id, handed.early_failure->code,
+			                handed.early_failure->reason);
+		}
+		return continue_early(job, std::move(handed.session), handed.wants_write);
+	}
 	if (needs_reverse_dns(job))
 		return start_reverse_dns(job);
 	begin_handshake(job, std::nullopt);
 }
 
 bool Worker::needs_reverse_dns(Job &job) {
-	// A client without PEERNAME may match the server certificate by a
-	// name reverse DNS gives for the peer's address, if the administrator
-	// turned that on. The names are looked up before the handshake, so the
-	// certificate is checked in full before the client sends its own.
-	if (!shared_.settings.reverse_dns.load() ||
-	    job.request.message_type != HANDSHAKE_MSG_TYPE_CLIENTHELLO || job.request.peername)
-		return false;
-	return job.socket &&
-	       (job.socket->peer.ss_family == AF_INET || job.socket->peer.ss_family == AF_INET6);
+	return wants_reverse_dns(shared_.settings, job.request, job.socket);
 }
 
 void Worker::begin_handshake(Job &job, std::optional<ReverseNames> names) {
 	uint64_t id = job.id;
-	SessionSetup setup = session_setup_for(job.request);
-	setup.socket = job.socket;
-	setup.keyring = job.keyring.keyring();
-	setup.credentials = shared_.credentials.snapshot();
-	auto rings = shared_.keyrings.snapshot();
-	setup.keyrings = rings->keyrings;
-	setup.psk_keyrings = rings->psk_keyrings;
-	setup.peer_keys = &shared_.peer_keys;
-	setup.priorities = priorities_.get();
-	setup.reverse_names = std::move(names);
-	auto session = TlsSession::create(std::move(setup), shared_.log);
+	auto session =
+	        TlsSession::create(handshake_setup(shared_, *priorities_, job.request, job.socket,
+	                                           job.keyring, std::move(names)),
+	                           shared_.log);
 	if (!session)
 		return complete(id, session.error().code, session.error().reason);
 	job.session = std::move(session).value();
+	run_session(job);
+}
 
+void Worker::continue_early(Job &job, std::unique_ptr<TlsSession> session, bool wants_write) {
+	job.session = std::move(session);
+	job.reads_only = job.watched && !wants_write;
+	// Watched: the socket's event that brought it here (the peer's
+	// answer) is taken; run_session() steps at once.
+	run_session(job);
+}
+
+void Worker::run_session(Job &job) {
+	uint64_t id = job.id;
 	if (!job.watched) {
 		auto watched = loop_->watch(job.fd.get(), kSocketEvents, [this, id](uint32_t) {
 			auto it = jobs_.find(id);
@@ -309,7 +399,15 @@ void Worker::advance(Job &job) {
 	if (!r)
 		return complete(job.id, r.error().code, r.error().reason);
 	if (r.value() == TlsSession::Progress::Done)
-		finish(job);
+		return finish(job);
+	if (r.value() == TlsSession::Progress::WantWrite && job.reads_only) {
+		// Watched for reads only (continue_early()): the rest of this
+		// flight waits for room, and only EPOLLOUT announces it. The
+		// modify reports it at once if the room is there already.
+		if (auto m = loop_->modify(job.fd.get(), kSocketEvents); !m)
+			return complete(job.id, m.error().code, m.error().reason);
+		job.reads_only = false;
+	}
 }
 
 void Worker::start_reverse_dns(Job &job) {
@@ -390,11 +488,15 @@ void Worker::complete(uint64_t id, int status, const std::string &reason,
 	report_done(shared_, std::to_string(index_) + "." + std::to_string(job->id), job->label,
 	            job->request, job->socket ? &*job->socket : nullptr, status, reason,
 	            remote.size(), job->started, quiet);
+	// Counted off before DONE: the consumer's next request may come as
+	// soon as the kernel has it, and take this thread's CPU before the
+	// lines below run; this worker is then idle for the acceptor's
+	// purposes (start_early()).
+	job_count_.fetch_sub(1, std::memory_order_relaxed);
 	send_done(job->fd.get(), status, remote);
 	job->fd.reset(); // our copy of the socket goes only after DONE
 	if (shared_.peer_limit)
 		shared_.peer_limit->release(job->counted_peer);
-	job_count_.fetch_sub(1, std::memory_order_relaxed);
 	shared_.admission.release();
 }
 

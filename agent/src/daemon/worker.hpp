@@ -73,7 +73,23 @@ struct AcceptedRequest {
 	// The PeerLimit share the acceptor counted for it; the worker gives it
 	// back when the request completes.
 	std::string counted_peer;
+	// The handshake's first step, when the acceptor took it (start_early()):
+	// the session, or why it could not begin (the worker completes the
+	// request with it, as if its own step had failed); WANTS_WRITE: that
+	// step left output for the socket to take.
+	std::unique_ptr<TlsSession> session;
+	std::optional<Error> early_failure;
+	bool wants_write = false;
 };
+
+// The acceptor's thread, for a request it gives to an idle worker with no
+// other request owed: a client's first step -- the session set up, the
+// ClientHello sent -- runs here, before the hand-over, so the worker wakes
+// once, when the server answers, and not first for the writable socket.
+// Only a client's: its first step reads nothing from the peer and costs a
+// key share; a server's would sign, and a client waiting for reverse DNS
+// has no session yet. False: not such a request, nothing done.
+bool start_early(WorkerShared &shared, const Priorities &priorities, AcceptedRequest &request);
 
 // "fd 7 (server x509 'name')": how the log names a request.
 std::string describe_request(const AcceptReply &req);
@@ -93,8 +109,12 @@ public:
 	                                              std::unique_ptr<HandshakeChannel> channel);
 	~Worker();
 
-	void start(); // runs the loop on a new thread
-	void stop();  // any thread; joins; requests in flight get ETIMEDOUT
+	// Runs the loop on a new thread, which first lowers its own priority
+	// by NICE (0: leaves it): in a storm the acceptor, at the service's
+	// priority, gets the CPU before busy workers, and no privilege is
+	// needed (a thread may always lower its own).
+	void start(unsigned nice = 0);
+	void stop(); // any thread; joins; requests in flight get ETIMEDOUT
 
 	// Any thread (the acceptor): the request is this worker's now. Its
 	// socket goes straight into the worker's epoll set, so the worker
@@ -111,6 +131,10 @@ private:
 
 	void take_handed(int fd, bool watched);
 	void start_job(AcceptedRequest request, bool watched);
+	// A session the acceptor began (start_early()) goes on here.
+	void continue_early(Job &job, std::unique_ptr<TlsSession> session, bool wants_write);
+	// Watches the job's socket if the acceptor could not, and steps.
+	void run_session(Job &job);
 	bool needs_reverse_dns(Job &job);
 	void begin_handshake(Job &job, std::optional<ReverseNames> names);
 	void advance(Job &job);

@@ -5,7 +5,6 @@
 #include <cerrno>
 #include <cstring>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 
 namespace tlsup {
 
@@ -38,10 +37,6 @@ Result<HandedSocket> inspect_handed_socket(int fd) {
 		        family, protocol);
 	if (unconnected)
 		return make_error(ETIMEDOUT, "socket is not connected: %s", strerror(unconnected));
-	int v = 0;
-	len = sizeof(v);
-	if (getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &len) == 0)
-		s.nodelay = v;
 	return s;
 }
 

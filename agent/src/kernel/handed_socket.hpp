@@ -3,11 +3,10 @@
 // The socket the kernel handed over, as the handshake needs to know it:
 // that it is TCP over IPv4 or IPv6 (anything else -- QUIC, MPTCP, UDP, a
 // unix socket -- is refused with EOPNOTSUPP before a single handshake
-// byte), whom it is connected to, and its Nagle setting. Asked once per
-// request: getpeername(), SO_PROTOCOL, TCP_NODELAY.
+// byte), and whom it is connected to. Asked once per request:
+// getpeername(), SO_PROTOCOL.
 #pragma once
 
-#include <optional>
 #include <string>
 #include <sys/socket.h>
 
@@ -16,8 +15,7 @@
 namespace tlsup {
 
 struct HandedSocket {
-	sockaddr_storage peer{};    // the connected peer (family AF_INET or AF_INET6)
-	std::optional<int> nodelay; // TCP_NODELAY as the consumer left it, if readable
+	sockaddr_storage peer{}; // the connected peer (family AF_INET or AF_INET6)
 };
 
 // EINVAL: not a socket; EOPNOTSUPP: not TCP over IPv4/IPv6; ETIMEDOUT: not

@@ -127,12 +127,16 @@ Result<key_serial_t> KeyringLinker::resolve(const std::string &name, const Log &
 	return resolve_keyring(name, trust_, [&](key_serial_t id, const Error &why) {
 		if (std::find(refused_.begin(), refused_.end(), id) != refused_.end())
 			return;
-		if (refused_.size() >= kMaxRemembered) // a user making keyrings in a loop
-			refused_.clear();
-		refused_.push_back(id);
+		remember_refused(id);
 		LOG_WARN(log, "keyring '%s' (%d) refused: %s", name.c_str(), id,
 		         why.reason.c_str());
 	});
+}
+
+void KeyringLinker::remember_refused(key_serial_t id) {
+	if (refused_.size() >= kMaxRemembered) // a user making keyrings in a loop
+		refused_.clear();
+	refused_.push_back(id);
 }
 
 Result<void> KeyringLinker::link_checked(key_serial_t id, const std::string &name) {
@@ -171,6 +175,7 @@ Result<LinkedKeyrings> KeyringLinker::set(const std::vector<std::string> &config
 	refused_.clear();
 	LinkedKeyrings next;
 	std::vector<std::string> missing, missing_psk;
+	std::vector<std::pair<key_serial_t, std::string>> names;
 	std::vector<std::string> all = configured;
 	for (const auto &c : consumer_)
 		if (std::find(all.begin(), all.end(), c) == all.end())
@@ -201,6 +206,7 @@ Result<LinkedKeyrings> KeyringLinker::set(const std::vector<std::string> &config
 		         consumer ? ": searched for its consumer's requests only"
 		                  : ": searched for every request");
 		(consumer ? next.consumer : next.keyrings).push_back(id.value());
+		names.emplace_back(id.value(), name);
 	}
 	for (const auto &name : psk) {
 		auto id = resolve(name, log);
@@ -211,6 +217,7 @@ Result<LinkedKeyrings> KeyringLinker::set(const std::vector<std::string> &config
 			continue;
 		}
 		next.psk_keyrings.push_back(id.value());
+		names.emplace_back(id.value(), name);
 	}
 	// What an earlier configuration linked and this one does not name.
 	if (auto held = keyring_contents(holder_))
@@ -221,13 +228,73 @@ Result<LinkedKeyrings> KeyringLinker::set(const std::vector<std::string> &config
 			            next.consumer.end())
 				keyctl_unlink(k, holder_);
 	linked_ = next;
+	names_ = std::move(names);
 	missing_ = std::move(missing);
 	missing_psk_ = std::move(missing_psk);
 	return next;
 }
 
-bool KeyringLinker::retry(const Log &log) {
+bool KeyringLinker::recheck(const Log &log, std::vector<std::function<void()>> &said) {
 	bool changed = false;
+	auto name_of = [&](key_serial_t id) {
+		for (const auto &[k, name] : names_)
+			if (k == id)
+				return name;
+		return std::to_string(id);
+	};
+	// Linked (searched, possessed) or resolved (psk_keyrings): all passed
+	// the check once; an owner or mode changed since is seen here, at
+	// the timer's bound, not at each request (that would be a keyctl()
+	// per handshake). A keyring that cannot be described any more
+	// (revoked) fails too: refused, as at start-up.
+	std::vector<key_serial_t> told;
+	auto drop = [&](std::vector<key_serial_t> &ids, std::vector<std::string> &missing,
+	                bool linked) {
+		std::erase_if(ids, [&](key_serial_t id) {
+			auto ok = check_keyring_trust(id, trust_);
+			if (ok)
+				return false;
+			std::string name = name_of(id);
+			if (linked && keyctl_unlink(id, holder_) < 0 && errno != ENOENT)
+				LOG_WARN(log, "cannot unlink keyring %d from tlsupd:linked: %s", id,
+				         strerror(errno));
+			if (std::find(refused_.begin(), refused_.end(), id) == refused_.end())
+				remember_refused(id);
+			if (std::find(missing.begin(), missing.end(), name) == missing.end())
+				missing.push_back(name);
+			changed = true;
+			if (std::find(told.begin(), told.end(), id) != told.end())
+				return true; // also a psk_keyring: said once
+			told.push_back(id);
+			said.push_back([&log, name, id, reason = ok.error().reason, linked] {
+				LOG_WARN(log,
+				         "keyring '%s' (%d) is no longer trusted: %s; %s, linked "
+				         "again when a keyring of that name may be trusted",
+				         name.c_str(), id, reason.c_str(),
+				         linked ? "unlinked and no longer searched"
+				                : "no longer used");
+			});
+			return true;
+		});
+	};
+	drop(linked_.keyrings, missing_, true);
+	drop(linked_.consumer, missing_, true);
+	drop(linked_.psk_keyrings, missing_psk_, false);
+	if (changed)
+		std::erase_if(names_, [&](const auto &held) {
+			auto in = [&](const std::vector<key_serial_t> &v) {
+				return std::find(v.begin(), v.end(), held.first) != v.end();
+			};
+			return !in(linked_.keyrings) && !in(linked_.consumer) &&
+			       !in(linked_.psk_keyrings);
+		});
+	return changed;
+}
+
+bool KeyringLinker::retry(const Log &log,
+                          const std::function<void(const LinkedKeyrings &)> &publish) {
+	std::vector<std::function<void()>> said;
+	bool changed = recheck(log, said);
 	for (auto it = missing_.begin(); it != missing_.end();) {
 		auto id = resolve(*it, log);
 		if (!id) {
@@ -247,10 +314,13 @@ bool KeyringLinker::retry(const Log &log) {
 			continue;
 		}
 		bool consumer = is_consumer(*it);
-		LOG_NOTICE(log, "keyring '%s' (%d) appeared: linked, %s", it->c_str(), id.value(),
-		           consumer ? "searched for its consumer's requests only"
-		                    : "searched for every request");
+		said.push_back([&log, name = *it, id = id.value(), consumer] {
+			LOG_NOTICE(log, "keyring '%s' (%d) appeared: linked, %s", name.c_str(), id,
+			           consumer ? "searched for its consumer's requests only"
+			                    : "searched for every request");
+		});
 		(consumer ? linked_.consumer : linked_.keyrings).push_back(id.value());
+		names_.emplace_back(id.value(), *it);
 		it = missing_.erase(it);
 		changed = true;
 	}
@@ -260,11 +330,18 @@ bool KeyringLinker::retry(const Log &log) {
 			++it;
 			continue;
 		}
-		LOG_NOTICE(log, "PSK keyring '%s' (%d) appeared", it->c_str(), id.value());
+		said.push_back([&log, name = *it, id = id.value()] {
+			LOG_NOTICE(log, "PSK keyring '%s' (%d) appeared", name.c_str(), id);
+		});
 		linked_.psk_keyrings.push_back(id.value());
+		names_.emplace_back(id.value(), *it);
 		it = missing_psk_.erase(it);
 		changed = true;
 	}
+	if (changed && publish)
+		publish(linked_);
+	for (const auto &say : said)
+		say();
 	return changed;
 }
 

@@ -9,6 +9,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "keyring.hpp"
@@ -114,9 +115,24 @@ public:
 	Result<LinkedKeyrings> set(const std::vector<std::string> &configured,
 	                           const std::vector<std::string> &psk, const std::string &where,
 	                           const Log &log, const KeyringTrust &trust = {});
-	// Links the missing ones that exist now; true when the snapshot changed.
-	bool retry(const Log &log);
+	// The retry timer's tick: checks every linked or resolved keyring
+	// again (one keyctl(DESCRIBE) each) -- one whose owner or mode no
+	// longer passes check_keyring_trust() is unlinked from the holder,
+	// leaves the snapshot and is missing again, with a warning -- then
+	// links the missing ones that exist now. True when the snapshot
+	// changed. PUBLISH, if given, gets the new snapshot before the
+	// warnings and notices that describe it are logged: once a line says
+	// a keyring is no longer searched (or is now), no request that
+	// starts after it sees the old snapshot (AcceptKeyrings lets a
+	// parked keyring the snapshot no longer holds go at the next ACCEPT).
+	bool retry(const Log &log, const std::function<void(const LinkedKeyrings &)> &publish = {});
 	bool missing() const { return !missing_.empty() || !missing_psk_.empty(); }
+	// Whether retry() has anything to do: a keyring missing, or one held
+	// whose trust must be checked again. The timer runs while this holds.
+	bool watching() const {
+		return missing() || !linked_.keyrings.empty() || !linked_.consumer.empty() ||
+		       !linked_.psk_keyrings.empty();
+	}
 	const LinkedKeyrings &linked() const { return linked_; }
 	// "tlsupd:linked", 0 before the first set().
 	key_serial_t holder() const { return holder_; }
@@ -127,11 +143,18 @@ private:
 	// that changed owner or mode meanwhile is unlinked).
 	Result<void> link_checked(key_serial_t id, const std::string &name);
 	bool is_consumer(const std::string &name) const;
+	// Part of retry(): the held keyrings that fail the trust check now;
+	// what it has to say goes to SAID, logged once the change is published.
+	bool recheck(const Log &log, std::vector<std::function<void()>> &said);
+	void remember_refused(key_serial_t id);
 
 	std::vector<std::string> consumer_;
 	std::vector<std::string> configured_;
 	std::vector<std::string> missing_, missing_psk_; // names, in order
 	LinkedKeyrings linked_;
+	// The configured name of each keyring in linked_ (for missing_ when it
+	// is refused later).
+	std::vector<std::pair<key_serial_t, std::string>> names_;
 	KeyringTrust trust_;
 	key_serial_t holder_ = 0;
 	std::vector<key_serial_t> refused_; // warned about already

@@ -68,9 +68,13 @@ Result<key_serial_t> PeerCertificateKeys::store(std::span<const uint8_t> der,
 		return make_error(errno == ENOMEM || errno == EDQUOT ? ENOMEM : EIO,
 		                  "cannot store the peer certificate in keyring %d: %s", keyring_,
 		                  strerror(errno));
-	// Kernel consumers look the key up by serial; other processes of our
-	// user may read the (public) certificate but not change it.
-	if (keyctl_setperm(id, KEY_POS_ALL | KEY_USR_VIEW | KEY_USR_READ | KEY_USR_SEARCH) < 0)
+	// Kernel consumers look the key up by serial (key_lookup(): no
+	// permission check); other processes of our user (any other root
+	// process) may describe and read the (public) certificate, but not
+	// change it, nor search for it: keyctl_invalidate needs only search,
+	// and the cache above trusts that the key lives (the agent possesses
+	// it through its process keyring: POS_SEARCH for its own lookups).
+	if (keyctl_setperm(id, KEY_POS_ALL | KEY_USR_VIEW | KEY_USR_READ) < 0)
 		return make_error(EIO, "cannot set permissions on key %d: %s", id, strerror(errno));
 	time_t left = not_after > now ? not_after - now : 1;
 	unsigned timeout = left < static_cast<time_t>(kPeerKeyLifetime)

@@ -48,6 +48,18 @@ AcceptKeyrings::Window::Window(AcceptKeyrings &owner) : owner_(owner), lock_(own
 }
 
 RequestKeyring AcceptKeyrings::Window::claim(key_serial_t attribute) {
+	// A configured or consumer keyring is possessed through tlsupd:linked
+	// already: it needs no holder of the request's own (3 keyctl() fewer
+	// per request: the holder's add_key, its link, and its unlink after
+	// DONE).
+	auto snapshot = owner_.linked_ ? owner_.linked_->snapshot() : nullptr;
+	auto held_by_agent = [&](key_serial_t k) {
+		return snapshot && (std::find(snapshot->keyrings.begin(), snapshot->keyrings.end(),
+		                              k) != snapshot->keyrings.end() ||
+		                    std::find(snapshot->consumer.begin(), snapshot->consumer.end(),
+		                              k) != snapshot->consumer.end());
+	};
+	owner_.unpark(held_by_agent, attribute);
 	auto &known = owner_.known_;
 	auto was_known = [&](key_serial_t k) {
 		return std::find(known.begin(), known.end(), k) != known.end();
@@ -83,18 +95,21 @@ RequestKeyring AcceptKeyrings::Window::claim(key_serial_t attribute) {
 	std::vector<key_serial_t> hold = linked;
 	if (mine && std::find(hold.begin(), hold.end(), mine) == hold.end())
 		hold.push_back(mine);
-	// A configured or consumer keyring is possessed through tlsupd:linked
-	// already: it needs no holder of the request's own, only to leave the
-	// process keyring (3 keyctl() fewer per request: the holder's add_key,
-	// its link, and its unlink after DONE).
-	auto snapshot = owner_.linked_ ? owner_.linked_->snapshot() : nullptr;
-	auto held_by_agent = [&](key_serial_t k) {
-		return snapshot && (std::find(snapshot->keyrings.begin(), snapshot->keyrings.end(),
-		                              k) != snapshot->keyrings.end() ||
-		                    std::find(snapshot->consumer.begin(), snapshot->consumer.end(),
-		                              k) != snapshot->consumer.end());
-	};
 	if (std::all_of(hold.begin(), hold.end(), held_by_agent)) {
+		if (owner_.kernel_names_keyring_ && owner_.known_valid_) {
+			// tlsup.ko names the request's keyring, so nothing needs the
+			// process keyring to show this ACCEPT's link: it stays
+			// (parked), no more possessed than through tlsupd:linked, and
+			// the next request of this consumer costs no keyctl(). It
+			// leaves once the agent no longer holds it (unpark()).
+			for (key_serial_t k : linked) {
+				known.push_back(k);
+				owner_.parked_.push_back(k);
+			}
+			return RequestKeyring(mine, 0, 0);
+		}
+		// Upstream: it must leave, or the next ACCEPT's link of it would
+		// not show.
 		owner_.unlink_from_process(linked, after);
 		return RequestKeyring(mine, 0, 0);
 	}
@@ -116,6 +131,26 @@ RequestKeyring AcceptKeyrings::Window::claim(key_serial_t attribute) {
 			         strerror(errno));
 	owner_.unlink_from_process(linked, after);
 	return RequestKeyring(mine, holder, owner_.holders_);
+}
+
+void AcceptKeyrings::unpark(const std::function<bool(key_serial_t)> &held_by_agent,
+                            key_serial_t claimed) {
+	std::erase_if(parked_, [&](key_serial_t k) {
+		if (held_by_agent(k))
+			return false;
+		// No longer configured, or no longer trusted (KeyringLinker
+		// unlinked it from tlsupd:linked): it leaves the process keyring
+		// too. The request whose ACCEPT names it now gets it as any
+		// keyring its ACCEPT linked: in a holder of its own.
+		if (k != claimed && keyctl_unlink(k, KEY_SPEC_PROCESS_KEYRING) < 0 &&
+		    errno != ENOENT) {
+			LOG_WARN(log_, "cannot unlink keyring %d from the process keyring: %s", k,
+			         strerror(errno));
+			known_valid_ = false; // read it again next time
+		}
+		std::erase(known_, k);
+		return true;
+	});
 }
 
 void AcceptKeyrings::unlink_from_process(const std::vector<key_serial_t> &linked,

@@ -8,9 +8,13 @@
 // window that owns the process keyring: its contents before and after tell
 // which keyring this ACCEPT linked, and that keyring moves out of the
 // process keyring into a holder keyring of the request's own, which goes
-// when the request does.
+// when the request does. A keyring the agent holds already (tlsupd:linked:
+// configured, or a consumer keyring such as .nvme) needs no holder; on
+// tlsup.ko, where KEYRING names it, it also stays in the process keyring
+// for as long as the agent holds it (no keyctl() per request).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -102,6 +106,10 @@ private:
 	// keyring's contents read after the ACCEPT, upstream) becomes known_.
 	void unlink_from_process(const std::vector<key_serial_t> &linked,
 	                         std::vector<key_serial_t> &after);
+	// Under mu_: every parked keyring the agent no longer holds leaves the
+	// process keyring -- but CLAIMED, which the ACCEPT being claimed
+	// names: that one is forgotten here and handled as this ACCEPT's link.
+	void unpark(const std::function<bool(key_serial_t)> &held_by_agent, key_serial_t claimed);
 	std::mutex mu_;
 	key_serial_t holders_;
 	const Log &log_;
@@ -112,6 +120,9 @@ private:
 	// again after lock() (under mu_).
 	std::vector<key_serial_t> known_;
 	bool known_valid_ = false;
+	// tlsup.ko: keyrings tlsupd:linked holds that an ACCEPT linked into the
+	// process keyring and that stay there (Window::claim()); in known_.
+	std::vector<key_serial_t> parked_;
 };
 
 } // namespace tlsup

@@ -45,10 +45,8 @@ Result<std::unique_ptr<TlsSession>> TlsSession::create(SessionSetup setup, const
 	if (!setup.credentials || !setup.priorities)
 		return make_error(EIO, "session set up without credentials or priorities");
 	auto s = std::unique_ptr<TlsSession>(new TlsSession(std::move(setup), log));
-	std::optional<int> nodelay;
 	if (s->setup_.socket) {
 		s->peer_addr_ = s->setup_.socket->peer;
-		nodelay = s->setup_.socket->nodelay;
 	} else {
 		socklen_t alen = sizeof(s->peer_addr_);
 		if (getpeername(s->setup_.fd, reinterpret_cast<sockaddr *>(&s->peer_addr_), &alen) <
@@ -58,26 +56,30 @@ Result<std::unique_ptr<TlsSession>> TlsSession::create(SessionSetup setup, const
 			return make_error(ETIMEDOUT, "socket is not connected: %s",
 			                  strerror(errno));
 		}
-		int v = 0;
-		socklen_t vlen = sizeof(v);
-		if (getsockopt(s->setup_.fd, IPPROTO_TCP, TCP_NODELAY, &v, &vlen) == 0)
-			nodelay = v;
 	}
 	TRY(s->init_session());
-
-	// Nagle off while handshake messages go out (a flight that does not
-	// fit the socket's buffer at once is written in pieces); the
-	// consumer's setting comes back before DONE.
-	if (nodelay) {
-		int v = *nodelay;
-		s->saved_nodelay_ = v;
-		int one = 1;
-		if (v == 0 &&
-		    setsockopt(s->setup_.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
-			LOG_DEBUG(log, "fd %d: cannot disable Nagle: %s", s->setup_.fd,
-			          strerror(errno));
-	}
 	return s;
+}
+
+// Nagle's algorithm holds back a segment shorter than the MSS while an
+// earlier short one is unacknowledged (Linux's Minshall variant). What one
+// step writes leaves in one send(), and each flight answers the peer's
+// last, which acknowledged ours: a flight that fits the socket's buffer is
+// never held, and the consumer's setting is left alone (no system call).
+// A flight that does not fit goes in pieces, and a piece could wait for
+// the peer's delayed ACK: then Nagle is off until the consumer gets its
+// setting back before DONE (restore_nagle()).
+void TlsSession::nagle_off() {
+	if (saved_nodelay_)
+		return;
+	int v = 1; // unreadable (not TCP): nothing to turn off, nor to restore
+	socklen_t len = sizeof(v);
+	if (getsockopt(setup_.fd, IPPROTO_TCP, TCP_NODELAY, &v, &len) < 0)
+		v = 1;
+	saved_nodelay_ = v;
+	int one = 1;
+	if (v == 0 && setsockopt(setup_.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		LOG_DEBUG(log_, "fd %d: cannot disable Nagle: %s", setup_.fd, strerror(errno));
 }
 
 void TlsSession::restore_nagle() {
@@ -539,8 +541,10 @@ bool TlsSession::flush_output() {
 		                   MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && errno == EAGAIN)
+		if (n < 0 && errno == EAGAIN) {
+			nagle_off(); // the flight goes in pieces
 			return true; // the rest when the socket is writable
+		}
 		if (n < 0) {
 			last_io_errno_ = errno;
 			return false;

@@ -57,7 +57,8 @@ public:
 	// a server whose client sent no certificate.
 	Result<std::vector<uint32_t>> remote_identities();
 
-	// Puts TCP_NODELAY back as it was before the handshake.
+	// Puts TCP_NODELAY back as it was before the handshake, if a flight
+	// that went in pieces turned Nagle off (nagle_off()).
 	void restore_nagle();
 
 	gnutls_session_t gnutls() const { return session_.get(); }
@@ -88,6 +89,7 @@ private:
 	// Sends what GnuTLS wrote; false on an error (last_io_errno_), true
 	// when sent or when the rest must wait for the socket.
 	bool flush_output();
+	void nagle_off();
 	Result<Progress> run_handshake();
 	static ssize_t vec_push(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt);
 	static int pull_timeout(gnutls_transport_ptr_t ptr, unsigned ms);

@@ -18,56 +18,18 @@
 
 #include <uapi/linux/handshake.h>
 
-#include "acceptor.hpp"
-#include "fake_channel.hpp"
-#include "keyring.hpp"
-#include "keyring_linker.hpp"
-#include "test_support.hpp"
-#include "worker.hpp"
+#include "engine_run.hpp"
+#include "worker_rig.hpp"
 
 namespace tlsup::test {
 namespace {
 
 using namespace std::chrono_literals;
 
-// One worker and the acceptor against a fake kernel (as worker_test.cpp).
-class Harness {
+// One worker and the acceptor against a fake kernel (harness/worker_rig.hpp),
+// and the hostile consumer.
+class Harness : public WorkerRig {
 public:
-	Harness()
-	    : admission(64),
-	      resolver(std::make_unique<ReverseResolver>(1, ReverseResolver::system_lookup)),
-	      accept_keyrings(AcceptKeyrings::create(log.log(), false).value()),
-	      shared{log.log(), creds,    keyrings,    admission,       stats,
-	             *resolver, settings, peer_keys(), *accept_keyrings} {
-		EXPECT_TRUE(ensure_process_keyring().ok());
-		ConfigSpec spec;
-		spec.server_cert = spec.server_key = "server";
-		creds.replace(make_credentials(spec));
-		shared.install = [](int, const TrafficSecrets &) -> Result<void> { return {}; };
-	}
-	~Harness() {
-		if (acceptor)
-			acceptor->stop();
-		for (auto &w : workers)
-			w->stop();
-		acceptor.reset();
-		resolver.reset();
-		workers.clear();
-	}
-	FakeChannel *start() {
-		auto w = Worker::create(0, shared, std::make_unique<FakeChannel>(kernel));
-		EXPECT_TRUE(w.ok());
-		workers.push_back(std::move(w).value());
-		auto ch = std::make_unique<FakeChannel>(kernel);
-		FakeChannel *notify = ch.get();
-		auto a = Acceptor::create(shared, std::move(ch), {workers.back().get()});
-		EXPECT_TRUE(a.ok());
-		acceptor = std::move(a).value();
-		workers.back()->start();
-		acceptor->start();
-		return notify;
-	}
-
 	// The hostile consumer's request: a server PSK request whose keyring
 	// (NAME) is revoked before its ACCEPT links it, so that ACCEPT fails.
 	void submit_failing(const std::string &name) {
@@ -76,26 +38,11 @@ public:
 		ASSERT_GT(ring, 0);
 		ASSERT_EQ(keyctl_revoke(ring), 0);
 		auto bad = tcp_pair();
-		AcceptReply r;
-		r.sockfd = bad.first.release();
-		r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
-		r.auth_mode = HANDSHAKE_AUTH_PSK;
-		kernel.submit(std::move(r), ring, true);
+		kernel.submit(server_accept_reply(std::move(bad.first), HANDSHAKE_AUTH_PSK), ring,
+		              true);
 		peer_ends.push_back(std::move(bad.second));
 	}
 
-	CaptureLog log;
-	CredentialStore creds;
-	KeyringStore keyrings;
-	Admission admission;
-	Stats stats;
-	std::unique_ptr<ReverseResolver> resolver;
-	WorkerSettings settings;
-	std::unique_ptr<AcceptKeyrings> accept_keyrings;
-	WorkerShared shared;
-	FakeKernel kernel;
-	std::vector<std::unique_ptr<Worker>> workers;
-	std::unique_ptr<Acceptor> acceptor;
 	std::vector<UniqueFd> peer_ends; // of the failing requests' sockets
 };
 
@@ -149,29 +96,7 @@ TEST(AttackAcceptor, ARunOfFailedAcceptsIsRetriedNotSpunAndStrandsNothing) {
 // returns GNUTLS_E_AGAIN after each record of a message it has not got
 // whole, though its transport never said EAGAIN; the agent runs on an
 // edge-triggered loop, and what it leaves unread no new edge announces.
-std::string big_certificate() {
-	const Pki &pki = Pki::get();
-	std::string name = "big-flight";
-	std::string pem = pki.path(name + ".pem");
-	if (std::filesystem::exists(pem))
-		return name;
-	std::string tmpl = pki.path(name + ".tmpl");
-	{
-		std::ofstream t(tmpl);
-		// 40000 bytes of a private, non-critical extension.
-		t << "cn = \"server.test\"\ndns_name = \"server.test\"\n"
-		  << "add_extension = \"1.3.6.1.4.1.99999.1 0x" << std::string(80000, '0')
-		  << "\"\ntls_www_server\nsigning_key\nencryption_key\nexpiration_days = 30\n";
-	}
-	std::filesystem::copy_file(pki.path("server.key"), pki.path(name + ".key"));
-	std::string cmd = "certtool --generate-certificate --load-privkey " +
-	                  pki.path("server.key") + " --load-ca-certificate " + pki.path("ca.pem") +
-	                  " --load-ca-privkey " + pki.path("ca.key") + " --template " + tmpl +
-	                  " --outfile " + pem + " >/dev/null 2>&1";
-	if (std::system(cmd.c_str()) != 0)
-		return {};
-	return name;
-}
+// big_certificate() (test_support) is such a peer's certificate.
 
 TEST(AttackPeerFlight, AHandshakeMessageLargerThanARecordCompletes) {
 	std::string cert = big_certificate();
@@ -202,18 +127,8 @@ TEST(AttackPeerFlight, AClientCertificateLargerThanARecordCompletes) {
 	FakeChannel *notify = h.start();
 	ASSERT_TRUE(h.kernel.wait_eagains(1));
 	auto pair = tcp_pair();
-	AcceptReply r;
-	r.sockfd = pair.second.release();
-	r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
-	r.auth_mode = HANDSHAKE_AUTH_X509;
-	r.timeout_ms = 5000;
-	h.kernel.submit(std::move(r));
-	PeerOptions p;
-	p.server = false;
-	p.cert = p.key = cert;
-	p.ca = "ca.pem";
-	p.verify_name = "server.test";
-	Peer peer(std::move(pair.first), p);
+	h.kernel.submit(server_accept_reply(std::move(pair.second), HANDSHAKE_AUTH_X509, 5000));
+	Peer peer(std::move(pair.first), client_peer(cert));
 	notify->notify_ready();
 	ASSERT_TRUE(h.kernel.wait_dones(1, 15s));
 	// Accepted or refused (its certificate is a server's), not left unread.

@@ -18,10 +18,12 @@
 #include <uapi/linux/handshake.h>
 
 #include "agent.hpp"
+#include "control.hpp"
 #include "fake_channel.hpp"
 #include "keyring.hpp"
 #include "keyring_linker.hpp"
 #include "local_user.hpp"
+#include "peer_keys.hpp"
 #include "psk_lookup.hpp"
 #include "test_support.hpp"
 
@@ -67,6 +69,62 @@ bool in_process_keyring(int64_t id) {
 	auto c = keyring_contents(KEY_SPEC_PROCESS_KEYRING);
 	return c && contains(*c, id);
 }
+
+// The whole agent (one worker, a fake kernel, the keyring retry timer at
+// 20 ms) on a configuration whose keyrings and psk_keyrings name NAME,
+// running on a thread until destroyed; READY goes to acceptor().
+class RunningAgent {
+public:
+	RunningAgent(const std::string &name, Log &log, bool tlsup_ko) {
+		char d[] = "/tmp/tlsupd-attack.XXXXXX";
+		if (!mkdtemp(d))
+			return;
+		dir_ = d;
+		std::string conf = dir_ + "/tlsupd.conf";
+		std::ofstream(conf) << "[agent]\nworkers = 1\ncontrol_socket = " << dir_
+		                    << "/control\n[authenticate]\nkeyrings = " << name
+		                    << "\npsk_keyrings = " << name << "\n";
+		AgentOptions o;
+		o.config_path = conf;
+		o.consumer_keyrings = {};
+		o.keyring_retry = 20ms;
+		o.kernel_is_tlsup_ko = tlsup_ko;
+		o.open_channel =
+		        [this](bool notifications) -> Result<std::unique_ptr<HandshakeChannel>> {
+			auto ch = std::make_unique<FakeChannel>(kernel);
+			if (notifications)
+				acceptor_ = ch.get();
+			return std::unique_ptr<HandshakeChannel>(std::move(ch));
+		};
+		auto agent = Agent::create(o, log);
+		if (!agent) {
+			why_ = agent.error().reason;
+			return;
+		}
+		agent_ = std::move(agent).value();
+		thread_ = std::thread([this] { EXPECT_TRUE(agent_->run().ok()); });
+	}
+	~RunningAgent() {
+		if (agent_) {
+			agent_->stop();
+			thread_.join();
+		}
+		if (!dir_.empty())
+			std::filesystem::remove_all(dir_);
+	}
+	bool ok() const { return agent_ != nullptr; }
+	const std::string &why() const { return why_; }
+	FakeChannel &acceptor() { return *acceptor_; }
+	const std::string &dir() const { return dir_; }
+
+	FakeKernel kernel;
+
+private:
+	std::string dir_, why_;
+	FakeChannel *acceptor_ = nullptr;
+	std::unique_ptr<Agent> agent_;
+	std::thread thread_;
+};
 
 class AttackKeyring : public ::testing::Test {
 protected:
@@ -277,30 +335,9 @@ TEST_F(AttackKeyring, AUserCannotMakeAConsumerKeyring) {
 // later by another user with the configured name. The retry timer finds
 // it; a peer holding the attacker's key must not authenticate.
 TEST_F(AttackKeyring, TheRetryTimerDoesNotLinkAnotherUsersKeyring) {
-	char d[] = "/tmp/tlsupd-attack.XXXXXX";
-	ASSERT_TRUE(mkdtemp(d));
-	std::string dir = d, conf = dir + "/tlsupd.conf";
-	std::ofstream(conf) << "[agent]\nworkers = 1\ncontrol_socket = " << dir
-	                    << "/control\n[authenticate]\nkeyrings = " << name_
-	                    << "\npsk_keyrings = " << name_ << "\n";
-	FakeKernel kernel;
-	std::vector<FakeChannel *> channels;
-	AgentOptions o;
-	o.config_path = conf;
-	o.consumer_keyrings = {};
-	o.keyring_retry = 20ms;
-	FakeChannel *acceptor = nullptr; // READY goes to the acceptor's channel
-	o.open_channel = [&](bool notifications) -> Result<std::unique_ptr<HandshakeChannel>> {
-		auto ch = std::make_unique<FakeChannel>(kernel);
-		channels.push_back(ch.get());
-		if (notifications)
-			acceptor = ch.get();
-		return std::unique_ptr<HandshakeChannel>(std::move(ch));
-	};
-	auto agent = Agent::create(o, log_.log());
-	ASSERT_TRUE(agent.ok()) << agent.error().reason;
-	std::thread t([&] { EXPECT_TRUE(agent.value()->run().ok()); });
-	ASSERT_TRUE(kernel.wait_eagains(1));
+	RunningAgent a(name_, log_.log(), false);
+	ASSERT_TRUE(a.ok()) << a.why();
+	ASSERT_TRUE(a.kernel.wait_eagains(1));
 
 	LocalUser attacker(LocalUser::kAttacker, keyring_with_psk(name_, "attacker-id", key_));
 	ASSERT_TRUE(attacker.ok()) << attacker.why();
@@ -310,13 +347,207 @@ TEST_F(AttackKeyring, TheRetryTimerDoesNotLinkAnotherUsersKeyring) {
 		std::this_thread::sleep_for(20ms);
 
 	// EIO would mean the handshake succeeded (this host has no kTLS).
-	EXPECT_EQ(server_psk_status(kernel, *acceptor, "attacker-id", key_),
+	EXPECT_EQ(server_psk_status(a.kernel, a.acceptor(), "attacker-id", key_),
 	          static_cast<uint32_t>(EKEYREJECTED));
 	EXPECT_FALSE(in_process_keyring(attacker.value(0)));
 	EXPECT_TRUE(log_.contains("owned by uid 61234")) << ::testing::PrintToString(log_.lines());
-	agent.value()->stop();
-	t.join();
-	std::filesystem::remove_all(dir);
+}
+
+// The whole agent: a configured keyring that passed the trust check
+// (root's, others may do nothing) is linked and searched for every server
+// PSK request. Its mode is then changed so that others may write it -- a
+// mode check_keyring_trust refuses -- and another user adds its own PSK.
+// "A keyring is trusted -- linked, resolved or searched -- only when ...
+// no one else may change it" (Documentation/agent.rst, Keyrings): the
+// attacker's PSK must not authenticate: the retry tick checks held
+// keyrings again (before 7bf90ef only start-up, reload and missing ones
+// were, and the held keyring -- parked in the process keyring on tlsup.ko
+// -- was searched as it then was).
+TEST_F(AttackKeyring, AConfiguredKeyringOthersMayWriteLaterIsNoLongerSearched) {
+	key_serial_t ring = add_keyring(name_, KEY_SPEC_SESSION_KEYRING);
+	ASSERT_EQ(keyctl_setperm(ring, 0x3f3f0000), 0);
+	std::vector<uint8_t> admin_key = random_bytes(32);
+	add_user_key("admin-id", admin_key, ring);
+	ASSERT_TRUE(check_keyring_trust(ring, {}).ok());
+	RunningAgent a(name_, log_.log(), true);
+	ASSERT_TRUE(a.ok()) << a.why();
+	ASSERT_TRUE(a.kernel.wait_eagains(1));
+
+	// Trusted: the administrator's PSK works (EIO: no kTLS here), and the
+	// request naming the keyring parks it (tlsup.ko).
+	EXPECT_EQ(server_psk_status(a.kernel, a.acceptor(), "admin-id", admin_key, ring, true),
+	          static_cast<uint32_t>(EIO))
+	        << ::testing::PrintToString(log_.lines());
+
+	// Now others may write it: refused by the check, from here on.
+	ASSERT_EQ(keyctl_setperm(ring, 0x3f3f0004), 0);
+	EXPECT_FALSE(check_keyring_trust(ring, {}).ok());
+	LocalUser attacker(LocalUser::kAttacker, [ring, this]() -> LocalUser::Outcome {
+		key_serial_t k = add_key("user", "attacker-id", key_.data(), key_.size(), ring);
+		// Its default mode: possessors (root's agent, through the
+		// keyring) may read it.
+		if (k < 0)
+			return {{}, errno, "add_key(user) into root's keyring"};
+		return {{k}};
+	});
+	ASSERT_TRUE(attacker.ok()) << attacker.why();
+	// The retry timer (20 ms here, 5 s by default) checks held keyrings
+	// again: wait for its verdict, then ask.
+	for (int i = 0; i < 250 && !log_.contains("is no longer trusted"); i++)
+		std::this_thread::sleep_for(20ms);
+	EXPECT_TRUE(log_.contains("keyring '" + name_ + "' (" + std::to_string(ring) +
+	                          ") is no longer trusted: "))
+	        << ::testing::PrintToString(log_.lines());
+
+	// A request that names no keyring: the configured keyrings only.
+	uint32_t plain = server_psk_status(a.kernel, a.acceptor(), "attacker-id", key_);
+	EXPECT_EQ(plain, static_cast<uint32_t>(EKEYREJECTED))
+	        << "EIO = the attacker's PSK authenticated\n"
+	        << ::testing::PrintToString(log_.lines());
+	// Nor does it stay parked in the process keyring (this ACCEPT's window
+	// would take it out once the agent let go of it).
+	EXPECT_FALSE(in_process_keyring(ring));
+	keyctl_unlink(ring, KEY_SPEC_SESSION_KEYRING);
+}
+
+// A reload that fails after [authenticate] keyrings were linked (here: a
+// trust store with no CA, which load_credentials() refuses) keeps the old
+// configuration: "reload failed, keeping the old configuration". But
+// KeyringLinker::set() had already replaced what the linker holds and
+// checks (linked_, names_, missing_) with the new file's keyrings, while
+// the published snapshot (keyrings_) still searches the old ones. The
+// retry tick then checks only the new file's keyrings again: an old one
+// whose mode later lets others write it is never "no longer trusted" and
+// stays searched for every server PSK request.
+TEST_F(AttackKeyring, AFailedReloadDoesNotStopTheTickCheckingTheKeyringsStillSearched) {
+	key_serial_t ring = add_keyring(name_, KEY_SPEC_SESSION_KEYRING);
+	ASSERT_EQ(keyctl_setperm(ring, 0x3f3f0000), 0);
+	std::vector<uint8_t> admin_key = random_bytes(32);
+	add_user_key("admin-id", admin_key, ring);
+	RunningAgent a(name_, log_.log(), false);
+	ASSERT_TRUE(a.ok()) << a.why();
+	ASSERT_TRUE(a.kernel.wait_eagains(1));
+	EXPECT_EQ(server_psk_status(a.kernel, a.acceptor(), "admin-id", admin_key),
+	          static_cast<uint32_t>(EIO));
+
+	// The administrator edits the file: another keyring, and a trust
+	// store that is still empty. The reload fails.
+	std::string other = name_ + "-new";
+	std::ofstream(a.dir() + "/empty.pem").flush();
+	std::ofstream(a.dir() + "/tlsupd.conf")
+	        << "[agent]\nworkers = 1\ncontrol_socket = " << a.dir()
+	        << "/control\n[authenticate]\nkeyrings = " << other << "\npsk_keyrings = " << other
+	        << "\n[authenticate.server]\nx509.truststore = " << a.dir() << "/empty.pem\n";
+	auto r = control_request(a.dir() + "/control", "reload");
+	ASSERT_TRUE(r.ok()) << r.error().reason;
+	ASSERT_EQ(r->rfind("error ", 0), 0u) << *r;
+	// The old configuration stays: its keyring is still searched.
+	EXPECT_EQ(server_psk_status(a.kernel, a.acceptor(), "admin-id", admin_key),
+	          static_cast<uint32_t>(EIO))
+	        << ::testing::PrintToString(log_.lines());
+
+	// Now others may write it, and another user adds its PSK.
+	ASSERT_EQ(keyctl_setperm(ring, 0x3f3f0004), 0);
+	ASSERT_FALSE(check_keyring_trust(ring, {}).ok());
+	LocalUser attacker(LocalUser::kAttacker, [ring, this]() -> LocalUser::Outcome {
+		// Made in its own keyring and opened to all (no possession of
+		// root's keyring needed to read it), then linked into root's.
+		key_serial_t k = add_key("user", "attacker-id", key_.data(), key_.size(),
+		                         KEY_SPEC_SESSION_KEYRING);
+		if (k < 0)
+			return {{}, errno, "add_key(user)"};
+		if (keyctl_setperm(k, kOpenKey) < 0)
+			return {{}, errno, "setperm(key)"};
+		if (keyctl_link(k, ring) < 0)
+			return {{}, errno, "link into root's keyring"};
+		return {{k}};
+	});
+	ASSERT_TRUE(attacker.ok()) << attacker.why();
+	// The tick runs every 20 ms: 25 of them, or its verdict.
+	for (int i = 0; i < 25 && !log_.contains("is no longer trusted"); i++)
+		std::this_thread::sleep_for(20ms);
+	EXPECT_EQ(server_psk_status(a.kernel, a.acceptor(), "attacker-id", key_),
+	          static_cast<uint32_t>(EKEYREJECTED))
+	        << "EIO = the attacker's PSK authenticated\n"
+	        << ::testing::PrintToString(log_.lines());
+	keyctl_unlink(ring, KEY_SPEC_SESSION_KEYRING);
+}
+
+// The same, without the agent or a timer: the linker's tick (retry())
+// unlinks a held keyring whose mode changed from tlsupd:linked, drops it
+// from the snapshot and the PSK keyrings, and links it again once its mode
+// is fixed.
+TEST_F(AttackKeyring, TheRetryTickUnlinksAHeldKeyringThatIsNoLongerTrusted) {
+	key_serial_t ring = add_keyring(name_, KEY_SPEC_SESSION_KEYRING);
+	ASSERT_EQ(keyctl_setperm(ring, 0x3f3f0000), 0);
+	KeyringLinker linker(std::vector<std::string>{});
+	auto linked = linker.set({name_}, {name_}, "", log_.log());
+	ASSERT_TRUE(linked.ok()) << linked.error().reason;
+	ASSERT_TRUE(contains(linked->keyrings, ring));
+	ASSERT_TRUE(contains(linked->psk_keyrings, ring));
+	EXPECT_TRUE(linker.watching());         // nothing missing, but held: the timer runs
+	EXPECT_FALSE(linker.retry(log_.log())); // unchanged: nothing to publish
+
+	ASSERT_EQ(keyctl_setperm(ring, 0x3f3f0004), 0); // others may write
+	EXPECT_TRUE(linker.retry(log_.log()));
+	EXPECT_FALSE(contains(linker.linked().keyrings, ring));
+	EXPECT_FALSE(contains(linker.linked().psk_keyrings, ring));
+	auto held = keyring_contents(linker.holder());
+	ASSERT_TRUE(held.has_value());
+	EXPECT_FALSE(contains(*held, ring));
+	EXPECT_TRUE(linker.missing());
+	auto warned = [&] {
+		auto l = log_.lines();
+		return std::count_if(l.begin(), l.end(), [](const std::string &line) {
+			return line.find("is no longer trusted") != std::string::npos;
+		});
+	};
+	EXPECT_EQ(warned(), 1) << ::testing::PrintToString(log_.lines());
+	EXPECT_FALSE(linker.retry(log_.log())); // still refused: no change, no new warning
+	EXPECT_EQ(warned(), 1);
+
+	ASSERT_EQ(keyctl_setperm(ring, 0x3f3f0000), 0); // fixed
+	EXPECT_TRUE(linker.retry(log_.log()));
+	EXPECT_TRUE(contains(linker.linked().keyrings, ring));
+	EXPECT_TRUE(contains(linker.linked().psk_keyrings, ring));
+	EXPECT_FALSE(linker.missing());
+	keyctl_unlink(linker.holder(), KEY_SPEC_PROCESS_KEYRING);
+	keyctl_unlink(ring, KEY_SPEC_SESSION_KEYRING);
+}
+
+// A verified peer's certificate is stored as a key whose serial is the
+// REMOTE_AUTH the consumer gets; since 6723fe6 the key stored for a
+// certificate is reused for a minute without asking the kernel, on the
+// ground that "only this process may change or unlink keys in its
+// keyring". store() granted the agent's uid search, and keyctl_invalidate
+// needs no more: any other process running as root (the agent's uid; no
+// capability needed) could make the key vanish, and for up to a minute every
+// handshake with that peer reported a serial that names no key. The key
+// now grants its user view and read only.
+TEST_F(AttackKeyring, APeerKeyInvalidatedByAnotherRootProcessIsNotReportedDead) {
+	auto keys = PeerCertificateKeys::create();
+	ASSERT_TRUE(keys.ok()) << keys.error().reason;
+	auto der = Pki::get().cert_der("client");
+	time_t in_ten_days = time(nullptr) + 10 * 86400;
+	key_serial_t first = keys->store(der, in_ten_days).value();
+	LocalUser other_root(0, [first]() -> LocalUser::Outcome {
+		char buf[256];
+		int described = keyctl_describe(first, buf, sizeof(buf)) < 0 ? errno : 0;
+		return {{keyctl_invalidate(first) < 0 ? errno : 0, described}};
+	});
+	ASSERT_TRUE(other_root.ok()) << other_root.why();
+	// Refused: the stored key grants its user (root) view and read, not
+	// search. What the e2e cases do (keyctl describe/print of the peer id
+	// from a root shell) still works.
+	EXPECT_EQ(other_root.value(0), EACCES) << "invalidate: " << strerror(other_root.value(0));
+	EXPECT_EQ(other_root.value(1), 0) << "describe: " << strerror(other_root.value(1));
+	// The same peer again, a second later: its REMOTE_AUTH.
+	auto again = keys->store(der, in_ten_days);
+	ASSERT_TRUE(again.ok()) << again.error().reason;
+	EXPECT_TRUE(describe_key(again.value()).ok())
+	        << "REMOTE_AUTH " << again.value() << " (first " << first
+	        << ") names no key: " << describe_key(again.value()).error().reason;
+	keyctl_unlink(keys->keyring(), KEY_SPEC_PROCESS_KEYRING);
 }
 
 } // namespace

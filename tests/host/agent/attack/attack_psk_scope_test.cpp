@@ -99,8 +99,9 @@ TEST_P(AttackPskScope, EachConsumerFindsItsOwn) {
 	EXPECT_EQ(handshake(nvme_, "nvme-host", nvme_key_), static_cast<uint32_t>(EIO))
 	        << ::testing::PrintToString(log_.lines());
 	EXPECT_EQ(handshake(nfsd_, "nfs-client", nfs_key_), static_cast<uint32_t>(EIO));
-	// Again: the first requests' keyrings left the process keyring with
-	// them, so each ACCEPT's link is seen anew.
+	// Again: upstream, the first requests' keyrings left the process
+	// keyring with them, so each ACCEPT's link is seen anew; on tlsup.ko
+	// they stay there (the agent holds them), and KEYRING still decides.
 	EXPECT_EQ(handshake(nvme_, "nvme-host", nvme_key_), static_cast<uint32_t>(EIO));
 	EXPECT_EQ(handshake(nfsd_, "nvme-host", nvme_key_), static_cast<uint32_t>(EKEYREJECTED));
 }
@@ -108,6 +109,12 @@ TEST_P(AttackPskScope, EachConsumerFindsItsOwn) {
 TEST_P(AttackPskScope, ARequestWithoutAKeyringFindsNoConsumersPsk) {
 	// A consumer that names no keyring gets the kernel's identities and the
 	// configured keyrings only.
+	EXPECT_EQ(handshake(0, "nvme-host", nvme_key_), static_cast<uint32_t>(EKEYREJECTED));
+	// Also once an NVMe request's ACCEPT linked .nvme into the process
+	// keyring (on tlsup.ko it stays there): nothing reads the process
+	// keyring.
+	EXPECT_EQ(handshake(nvme_, "nvme-host", nvme_key_), static_cast<uint32_t>(EIO))
+	        << ::testing::PrintToString(log_.lines());
 	EXPECT_EQ(handshake(0, "nvme-host", nvme_key_), static_cast<uint32_t>(EKEYREJECTED));
 }
 

@@ -10,6 +10,7 @@
 
 #include <uapi/linux/handshake.h>
 
+#include "engine_run.hpp"
 #include "keyring.hpp"
 #include "test_support.hpp"
 
@@ -43,34 +44,17 @@ protected:
 	}
 
 	SessionSetup setup(Role role, Auth auth) {
-		SessionSetup s;
-		s.role = role;
-		s.auth = auth;
-		s.credentials = creds_;
-		s.priorities = prio_.get();
-		s.peer_keys = &peer_keys();
-		return s;
+		return engine_setup(role, auth, creds_, *prio_);
 	}
 
 	// One handshake of the engine against a GnuTLS peer: the engine's
-	// result and the peer's.
+	// result and the peer's; KEEP: the session, if it finished.
 	std::pair<Result<Progress>, PeerOutcome> run(SessionSetup s, PeerOptions peer,
 	                                             std::unique_ptr<TlsSession> *keep = nullptr) {
-		auto fds = unix_pair();
-		s.fd = fds.first.get();
-		Peer p(std::move(fds.second), std::move(peer));
-		Result<Progress> r = make_error(EIO, "not run");
-		auto session = TlsSession::create(std::move(s), log_.log());
-		if (!session) {
-			r = session.error();
-		} else {
-			r = drive(**session, fds.first.get());
-			if (r && keep)
-				*keep = std::move(session).value();
-		}
-		if (!r)
-			::shutdown(fds.first.get(), SHUT_RDWR);
-		return {std::move(r), p.wait()};
+		auto r = run_engine(std::move(s), unix_pair(), std::move(peer), log_.log());
+		if (r.result && keep)
+			*keep = std::move(r.session);
+		return {std::move(r.result), r.peer};
 	}
 
 	// A server mTLS handshake whose verified client certificate the
@@ -78,28 +62,14 @@ protected:
 	key_serial_t store_client_certificate(key_serial_t request_keyring) {
 		auto s = setup(Role::Server, Auth::X509);
 		s.keyring = request_keyring;
-		PeerOptions p;
-		p.server = false;
-		p.cert = p.key = "client";
-		p.ca = "ca.pem";
-		p.verify_name = "server.test";
 		std::unique_ptr<TlsSession> session;
-		auto [r, peer] = run(std::move(s), p, &session);
+		auto [r, peer] = run(std::move(s), client_peer("client"), &session);
 		EXPECT_TRUE(r.ok()) << (r ? "" : r.error().reason);
 		if (!session)
 			return 0;
 		auto ids = session->remote_identities();
 		EXPECT_TRUE(ids.ok() && ids->size() == 1);
 		return ids && !ids->empty() ? static_cast<key_serial_t>(ids->front()) : 0;
-	}
-
-	static PeerOptions attacker(const std::string &identity, std::vector<uint8_t> key) {
-		PeerOptions p;
-		p.server = false;
-		p.priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+ECDHE-PSK:+DHE-PSK:+PSK";
-		p.psk_identity = identity;
-		p.psk_key = std::move(key);
-		return p;
 	}
 
 	std::unique_ptr<Priorities> prio_;
@@ -123,7 +93,7 @@ TEST_F(PskAttack, StoredPeerCertificateInTheRequestKeyringIsNoPsk) {
 	auto der = Pki::get().cert_der("client");
 	auto s = setup(Role::Server, Auth::Psk);
 	s.keyring = ring;
-	auto [r, peer] = run(std::move(s), attacker(predictable_name(der), der));
+	auto [r, peer] = run(std::move(s), psk_client(predictable_name(der), der));
 	expect_refused(r, peer);
 	keyctl_invalidate(ring);
 }
@@ -135,7 +105,7 @@ TEST_F(PskAttack, StoredPeerCertificateWithoutRequestKeyringIsNoPsk) {
 	ASSERT_GT(store_client_certificate(0), 0);
 	auto der = Pki::get().cert_der("client");
 	auto s = setup(Role::Server, Auth::Psk);
-	auto [r, peer] = run(std::move(s), attacker(predictable_name(der), der));
+	auto [r, peer] = run(std::move(s), psk_client(predictable_name(der), der));
 	expect_refused(r, peer);
 }
 
@@ -148,7 +118,7 @@ TEST_F(PskAttack, UserKeyInTheRequestKeyringIsNoPsk) {
 	add_user_key("consumer-public-value", public_value, ring);
 	auto s = setup(Role::Server, Auth::Psk);
 	s.keyring = ring;
-	auto [r, peer] = run(std::move(s), attacker("consumer-public-value", public_value));
+	auto [r, peer] = run(std::move(s), psk_client("consumer-public-value", public_value));
 	expect_refused(r, peer);
 	keyctl_invalidate(ring);
 }
@@ -157,7 +127,7 @@ TEST_F(PskAttack, SessionKeyringIsNotSearched) {
 	auto key = random_bytes(32);
 	add_user_key("left-in-the-session-keyring", key);
 	auto s = setup(Role::Server, Auth::Psk);
-	auto [r, peer] = run(std::move(s), attacker("left-in-the-session-keyring", key));
+	auto [r, peer] = run(std::move(s), psk_client("left-in-the-session-keyring", key));
 	expect_refused(r, peer);
 }
 
@@ -172,7 +142,7 @@ TEST_F(PskAttack, StoredPeerCertificateInAPskKeyringIsNoPsk) {
 	// An administrator's mistake: the agent's keyring configured for PSKs.
 	s.keyrings = {peer_keys().keyring()};
 	s.psk_keyrings = {ring, peer_keys().keyring()};
-	auto [r, peer] = run(std::move(s), attacker(predictable_name(der), der));
+	auto [r, peer] = run(std::move(s), psk_client(predictable_name(der), der));
 	expect_refused(r, peer);
 	EXPECT_NE(r.error().reason.find("tlsupd names its own keys"), std::string::npos)
 	        << r.error().reason;
@@ -185,7 +155,7 @@ TEST_F(PskAttack, IdentityInTheAgentsNamingIsRefused) {
 	add_user_key("tlsupd:x509:sha256:00", key, ring);
 	auto s = setup(Role::Server, Auth::Psk);
 	s.keyrings = s.psk_keyrings = {ring};
-	auto [r, peer] = run(std::move(s), attacker("tlsupd:x509:sha256:00", key));
+	auto [r, peer] = run(std::move(s), psk_client("tlsupd:x509:sha256:00", key));
 	expect_refused(r, peer);
 	EXPECT_EQ(r.error().code, EKEYREJECTED);
 	keyctl_invalidate(ring);
@@ -201,7 +171,7 @@ TEST_F(PskAttack, KeyOfTheWrongSizeIsNoPsk) {
 		add_user_key(name, key, ring);
 		auto s = setup(Role::Server, Auth::Psk);
 		s.keyrings = s.psk_keyrings = {ring};
-		auto [r, peer] = run(std::move(s), attacker(name, key));
+		auto [r, peer] = run(std::move(s), psk_client(name, key));
 		expect_refused(r, peer);
 		if (!r) {
 			EXPECT_NE(r.error().reason.find("is no PSK"), std::string::npos)
@@ -220,7 +190,7 @@ TEST_F(PskAttack, TheControlCaseAuthenticates) {
 	auto s = setup(Role::Server, Auth::Psk);
 	s.keyrings = s.psk_keyrings = {ring};
 	std::unique_ptr<TlsSession> session;
-	auto [r, peer] = run(std::move(s), attacker("provisioned", key), &session);
+	auto [r, peer] = run(std::move(s), psk_client("provisioned", key), &session);
 	ASSERT_TRUE(r.ok()) << r.error().reason;
 	EXPECT_EQ(peer.ret, 0) << peer.error;
 	EXPECT_EQ(session->remote_identities().value(),

@@ -10,13 +10,12 @@
 
 #include "config.hpp"
 #include "credentials.hpp"
+#include "engine_run.hpp"
 #include "handshake.hpp"
 #include "test_support.hpp"
 
 namespace tlsup::test {
 namespace {
-
-using Progress = TlsSession::Progress;
 
 class AttackRestriction : public ::testing::Test {
 protected:
@@ -37,45 +36,19 @@ protected:
 		return load_credentials(cfg.value());
 	}
 
-	struct Outcome {
-		Result<Progress> server = make_error(EIO, "not run");
-		std::vector<uint32_t> remote;
-	};
-
 	// A server x509 handshake of the engine against a GnuTLS client that
 	// presents CLIENT ("" for none).
-	Outcome handshake(std::shared_ptr<const Credentials> creds, const std::string &client) {
-		SessionSetup s;
-		s.role = Role::Server;
-		s.auth = Auth::X509;
-		s.credentials = std::move(creds);
-		s.priorities = prio_.get();
-		s.peer_keys = &peer_keys();
-		auto fds = unix_pair();
-		s.fd = fds.first.get();
-		PeerOptions p;
-		p.server = false;
-		p.ca = "ca.pem";
-		p.verify_name = "server.test";
-		if (!client.empty())
-			p.cert = p.key = client;
-		Peer peer(std::move(fds.second), p);
-		Outcome out;
-		auto session = TlsSession::create(std::move(s), log_.log());
-		if (!session) {
-			out.server = session.error();
-		} else {
-			out.server = drive(**session, fds.first.get());
-			if (out.server) {
-				auto ids = (*session)->remote_identities();
-				if (ids)
-					out.remote = ids.value();
-			}
-		}
-		if (!out.server)
-			::shutdown(fds.first.get(), SHUT_RDWR);
-		peer.wait();
-		return out;
+	EngineRun handshake(std::shared_ptr<const Credentials> creds, const std::string &client) {
+		return run_engine(engine_setup(Role::Server, Auth::X509, std::move(creds), *prio_),
+		                  unix_pair(), client_peer(client), log_.log());
+	}
+
+	// The remote identities a successful handshake reports.
+	static std::vector<uint32_t> remote(const EngineRun &r) {
+		if (!r.result)
+			return {};
+		auto ids = r.session->remote_identities();
+		return ids ? ids.value() : std::vector<uint32_t>{};
 	}
 
 	std::unique_ptr<Priorities> prio_;
@@ -86,21 +59,21 @@ TEST_F(AttackRestriction, AClientOutsideTheAllowedSansIsRefused) {
 	auto creds = load("x509.client_allowed_sans = a.example;192.0.2.99");
 	ASSERT_TRUE(creds.ok()) << creds.error().reason;
 	auto r = handshake(creds.value(), "client"); // client.test, verified by the CA
-	ASSERT_FALSE(r.server.ok()) << "client.test authenticated though only a.example is allowed";
-	EXPECT_EQ(r.server.error().code, EACCES);
-	EXPECT_NE(r.server.error().reason.find("client certificate (DNS:client.test) matches no "
+	ASSERT_FALSE(r.result.ok()) << "client.test authenticated though only a.example is allowed";
+	EXPECT_EQ(r.result.error().code, EACCES);
+	EXPECT_NE(r.result.error().reason.find("client certificate (DNS:client.test) matches no "
 	                                       "entry of [authenticate.server] "
 	                                       "x509.client_allowed_sans"),
 	          std::string::npos)
-	        << r.server.error().reason;
+	        << r.result.error().reason;
 }
 
 TEST_F(AttackRestriction, ClientAuthRequiresACertificate) {
 	auto creds = load("x509.client_auth = 1");
 	ASSERT_TRUE(creds.ok()) << creds.error().reason;
 	auto r = handshake(creds.value(), "");
-	ASSERT_FALSE(r.server.ok()) << "a client without a certificate got through";
-	EXPECT_EQ(r.server.error().code, EACCES) << r.server.error().reason;
+	ASSERT_FALSE(r.result.ok()) << "a client without a certificate got through";
+	EXPECT_EQ(r.result.error().code, EACCES) << r.result.error().reason;
 }
 
 TEST_F(AttackRestriction, AnAllowedClientIsAcceptedByDnsOrIpSan) {
@@ -110,23 +83,23 @@ TEST_F(AttackRestriction, AnAllowedClientIsAcceptedByDnsOrIpSan) {
 		             allowed);
 		ASSERT_TRUE(creds.ok()) << creds.error().reason;
 		auto r = handshake(creds.value(), "client");
-		ASSERT_TRUE(r.server.ok()) << allowed << ": " << r.server.error().reason;
-		EXPECT_EQ(r.remote.size(), 1u) << allowed;
+		ASSERT_TRUE(r.result.ok()) << allowed << ": " << r.result.error().reason;
+		EXPECT_EQ(remote(r).size(), 1u) << allowed;
 	}
 	for (const char *allowed : {"192.0.2.7", "2001:db8:0::7", "client2.test"}) {
 		auto creds = load(std::string("x509.client_allowed_sans = ") + allowed);
 		ASSERT_TRUE(creds.ok()) << creds.error().reason;
 		auto r = handshake(creds.value(), "client-ip");
-		ASSERT_TRUE(r.server.ok()) << allowed << ": " << r.server.error().reason;
-		EXPECT_EQ(r.remote.size(), 1u) << allowed;
+		ASSERT_TRUE(r.result.ok()) << allowed << ": " << r.result.error().reason;
+		EXPECT_EQ(remote(r).size(), 1u) << allowed;
 	}
 	// An address is not a name, a name is not an address, and no part of
 	// one matches: 192.0.2.7 is no "192.0.2.77", client.test no "test".
 	for (const char *allowed : {"192.0.2.77", "test", "client.tes", "*.test", "2001:db8::8"}) {
 		auto creds = load(std::string("x509.client_allowed_sans = ") + allowed);
 		ASSERT_TRUE(creds.ok()) << creds.error().reason;
-		EXPECT_FALSE(handshake(creds.value(), "client-ip").server.ok()) << allowed;
-		EXPECT_FALSE(handshake(creds.value(), "client").server.ok()) << allowed;
+		EXPECT_FALSE(handshake(creds.value(), "client-ip").result.ok()) << allowed;
+		EXPECT_FALSE(handshake(creds.value(), "client").result.ok()) << allowed;
 	}
 }
 
@@ -136,8 +109,8 @@ TEST_F(AttackRestriction, WithoutClientAuthAClientMayStayAnonymous) {
 	auto creds = load("x509.client_allowed_sans = a.example");
 	ASSERT_TRUE(creds.ok()) << creds.error().reason;
 	auto r = handshake(creds.value(), "");
-	ASSERT_TRUE(r.server.ok()) << r.server.error().reason;
-	EXPECT_TRUE(r.remote.empty());
+	ASSERT_TRUE(r.result.ok()) << r.result.error().reason;
+	EXPECT_TRUE(remote(r).empty());
 }
 
 TEST_F(AttackRestriction, AMeaninglessRestrictionStopsStartUp) {

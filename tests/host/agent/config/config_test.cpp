@@ -52,6 +52,7 @@ TEST(Config, EmptyGivesDefaults) {
 	EXPECT_EQ(c.workers, 0u);
 	EXPECT_EQ(c.max_inflight, 1024u);
 	EXPECT_EQ(c.max_inflight_per_peer, 64u);
+	EXPECT_EQ(c.worker_nice, 5u);
 	EXPECT_EQ(c.default_timeout_ms, 20000u);
 	EXPECT_EQ(c.reverse_dns_timeout_ms, 2000u);
 	EXPECT_EQ(c.log_level, kLogInfo);
@@ -60,6 +61,13 @@ TEST(Config, EmptyGivesDefaults) {
 	EXPECT_TRUE(c.keyrings.empty());
 	EXPECT_TRUE(c.client.truststore.empty());
 	EXPECT_TRUE(c.notices.empty());
+}
+
+TEST(Config, WorkerNiceIsANiceValueToAdd) {
+	EXPECT_EQ(parse_ok("[agent]\nworker_nice = 0\n").worker_nice, 0u);
+	EXPECT_EQ(parse_ok("[agent]\nworker_nice = 19\n").worker_nice, 19u);
+	parse_err("[agent]\nworker_nice = 20\n");
+	parse_err("[agent]\nworker_nice = -5\n"); // never a raise
 }
 
 TEST(Config, ReverseDnsIsOffUnlessAskedFor) {

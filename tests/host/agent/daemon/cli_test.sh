@@ -29,7 +29,7 @@ check() {
 # has NAME PATTERN: the last check's output matches PATTERN.
 has() {
 	n=$((n + 1))
-	if echo "$out" | grep -q -- "$2"; then
+	if grep -q -- "$2" <<<"$out"; then
 		echo "ok $n - $1"
 	else
 		echo "not ok $n - $1: no '$2' in:"

@@ -5,96 +5,29 @@
 // deadlines, reverse DNS on the helper thread, and the DONE each request
 // gets (status, remote peer ids, the agent's fd closed only afterwards).
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <future>
 #include <gtest/gtest.h>
+#include <map>
 #include <netinet/in.h>
 #include <optional>
 #include <poll.h>
+#include <sstream>
+#include <sys/ioctl.h>
 #include <thread>
 
 #include <uapi/linux/handshake.h>
 
-#include "acceptor.hpp"
-#include "fake_channel.hpp"
+#include "engine_run.hpp"
 #include "keyring.hpp"
 #include "keyring_linker.hpp"
-#include "test_support.hpp"
-#include "worker.hpp"
+#include "worker_rig.hpp"
 
 namespace tlsup::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-class WorkerHarness {
-public:
-	explicit WorkerHarness(unsigned limit = 64,
-	                       ReverseResolver::Lookup lookup = ReverseResolver::system_lookup,
-	                       bool tlsup_ko = false)
-	    : admission(limit), resolver(std::make_unique<ReverseResolver>(1, std::move(lookup))),
-	      accept_keyrings(AcceptKeyrings::create(log.log(), tlsup_ko).value()),
-	      shared{log.log(), creds,    keyrings,    admission,       stats,
-	             *resolver, settings, peer_keys(), *accept_keyrings} {
-		// As the agent does before its threads start: one process keyring
-		// shared by every worker (see ensure_process_keyring()).
-		EXPECT_TRUE(ensure_process_keyring().ok());
-		ConfigSpec spec;
-		spec.server_cert = spec.server_key = "server";
-		creds.replace(make_credentials(spec));
-		shared.install = [this](int, const TrafficSecrets &t) -> Result<void> {
-			installs++;
-			EXPECT_TRUE(ktls_supports(t.cipher));
-			return {};
-		};
-	}
-	~WorkerHarness() {
-		if (acceptor)
-			acceptor->stop();
-		for (auto &w : workers)
-			w->stop();
-		acceptor.reset();
-		resolver.reset();
-		workers.clear();
-	}
-
-	// N workers (each with a channel for its DONEs) and the acceptor; the
-	// acceptor's channel, where READY goes.
-	FakeChannel *start(unsigned n) {
-		std::vector<Worker *> raw;
-		for (unsigned i = 0; i < n; i++) {
-			auto ch = std::make_unique<FakeChannel>(kernel);
-			channels.push_back(ch.get());
-			auto w = Worker::create(i, shared, std::move(ch));
-			EXPECT_TRUE(w.ok());
-			workers.push_back(std::move(w).value());
-			raw.push_back(workers.back().get());
-		}
-		auto ch = std::make_unique<FakeChannel>(kernel);
-		FakeChannel *notify = ch.get();
-		channels.push_back(notify);
-		auto a = Acceptor::create(shared, std::move(ch), raw);
-		EXPECT_TRUE(a.ok());
-		acceptor = std::move(a).value();
-		for (auto &w : workers)
-			w->start();
-		acceptor->start();
-		return notify;
-	}
-
-	CaptureLog log;
-	CredentialStore creds;
-	KeyringStore keyrings;
-	Admission admission;
-	Stats stats;
-	std::unique_ptr<ReverseResolver> resolver;
-	WorkerSettings settings;
-	std::unique_ptr<AcceptKeyrings> accept_keyrings;
-	WorkerShared shared;
-	FakeKernel kernel;
-	std::atomic<int> installs{0};
-	std::vector<std::unique_ptr<Worker>> workers;
-	std::unique_ptr<Acceptor> acceptor;
-	std::vector<FakeChannel *> channels; // the workers', then the acceptor's
-};
 
 PeerOptions stalling() {
 	PeerOptions p;
@@ -103,7 +36,7 @@ PeerOptions stalling() {
 }
 
 TEST(Worker, AcceptsAtStartupWhatWasQueuedBefore) {
-	WorkerHarness h;
+	WorkerRig h;
 	std::vector<Conn> conns;
 	for (int i = 0; i < 3; i++)
 		conns.push_back(client_request(h.kernel));
@@ -127,7 +60,7 @@ TEST(Worker, AcceptsAtStartupWhatWasQueuedBefore) {
 }
 
 TEST(Worker, EachReadyIsOneAccept) {
-	WorkerHarness h;
+	WorkerRig h;
 	auto notify = h.start(1);
 	ASSERT_TRUE(h.kernel.wait_eagains(1)); // the start-up ACCEPT found nothing
 	std::vector<Conn> conns;
@@ -143,7 +76,7 @@ TEST(Worker, EachReadyIsOneAccept) {
 }
 
 TEST(Worker, AReadyForARequestAnotherAgentTookEndsAtEagain) {
-	WorkerHarness h;
+	WorkerRig h;
 	auto notify = h.start(1);
 	ASSERT_TRUE(h.kernel.wait_eagains(1));
 	notify->notify_ready(2); // both taken by another agent in this namespace
@@ -158,8 +91,61 @@ TEST(Worker, AReadyForARequestAnotherAgentTookEndsAtEagain) {
 	EXPECT_EQ(h.kernel.eagains, 2u);
 }
 
+// Each thread's comm and nice value (field 19 of /proc/self/task/T/stat).
+std::map<std::string, int> thread_nice() {
+	std::map<std::string, int> out;
+	for (const auto &e : std::filesystem::directory_iterator("/proc/self/task")) {
+		std::ifstream f(e.path() / "stat");
+		std::string stat((std::istreambuf_iterator<char>(f)),
+		                 std::istreambuf_iterator<char>());
+		auto open = stat.find('('), close = stat.rfind(')');
+		if (open == std::string::npos || close == std::string::npos)
+			continue;
+		std::istringstream rest(stat.substr(close + 2));
+		std::string field;
+		for (int i = 3; i <= 19 && rest >> field; i++)
+			if (i == 19)
+				out[stat.substr(open + 1, close - open - 1)] = std::stoi(field);
+	}
+	return out;
+}
+
+// [agent] worker_nice: each worker makes itself that much nicer, the
+// acceptor stays at the process's priority, so in a storm READYs are
+// ACCEPTed before busy workers' steps.
+TEST(Worker, WorkersMakeThemselvesNicerThanTheAcceptor) {
+	WorkerRig h;
+	h.start(2, 5);
+	ASSERT_TRUE(h.kernel.wait_eagains(1));
+	// Each thread names itself (and the workers renice themselves) once it
+	// runs: on a loaded host that can come after the acceptor's first
+	// ACCEPT. Look until all three are there with their values, 5 s at most.
+	auto settled = [](std::map<std::string, int> &n) {
+		return n.count("tlsupd-accept") && n.count("tlsupd-w0") && n.count("tlsupd-w1") &&
+		       n["tlsupd-w0"] != n["tlsupd-accept"] && n["tlsupd-w1"] != n["tlsupd-accept"];
+	};
+	auto nice = thread_nice();
+	for (int i = 0; i < 500 && !settled(nice); i++) {
+		std::this_thread::sleep_for(10ms);
+		nice = thread_nice();
+	}
+	ASSERT_TRUE(nice.count("tlsupd-accept") && nice.count("tlsupd-w0") &&
+	            nice.count("tlsupd-w1"))
+	        << nice.size() << " thread names";
+	int base = nice["tlsupd-accept"];
+	EXPECT_EQ(nice["tlsupd-w0"], std::min(base + 5, 19));
+	EXPECT_EQ(nice["tlsupd-w1"], std::min(base + 5, 19));
+	EXPECT_FALSE(h.log.contains("cannot lower")) << ::testing::PrintToString(h.log.lines());
+	// And the requests still get through.
+	Conn c = client_request(h.kernel);
+	h.channels.back()->notify_ready();
+	ASSERT_TRUE(h.kernel.wait_dones(1));
+	EXPECT_EQ(h.kernel.done_copy()[0].status, 0u);
+	EXPECT_EQ(c.peer->wait().ret, 0);
+}
+
 TEST(Worker, EachRequestWakesOneWorker) {
-	WorkerHarness h;
+	WorkerRig h;
 	h.start(2);
 	ASSERT_TRUE(h.kernel.wait_eagains(1));
 	auto wakeups = [&] {
@@ -193,7 +179,7 @@ TEST(Worker, EachRequestWakesOneWorker) {
 }
 
 TEST(Worker, LostNotificationsStillAccept) {
-	WorkerHarness h;
+	WorkerRig h;
 	auto notify = h.start(1);
 	ASSERT_TRUE(h.kernel.wait_eagains(1));
 	Conn c = client_request(h.kernel);
@@ -204,7 +190,7 @@ TEST(Worker, LostNotificationsStillAccept) {
 }
 
 TEST(Worker, ReadyStormStrandsNothing) {
-	WorkerHarness h;
+	WorkerRig h;
 	auto notify = h.start(2);
 	ASSERT_TRUE(h.kernel.wait_eagains(1)); // the start-up ACCEPT
 	// 300 requests the agent must refuse (bad parameters) and 20 real
@@ -249,7 +235,7 @@ TEST(Worker, ReadyStormStrandsNothing) {
 }
 
 TEST(Worker, InFlightBoundPausesAcceptAndResumes) {
-	WorkerHarness h(2);
+	WorkerRig h(2);
 	std::vector<Conn> conns;
 	for (int i = 0; i < 6; i++)
 		conns.push_back(client_request(h.kernel, stalling(), 200));
@@ -275,7 +261,7 @@ TEST(Worker, InFlightBoundPausesAcceptAndResumes) {
 }
 
 TEST(Worker, DeadlineComesFromTimeoutOrTheDefault) {
-	WorkerHarness h;
+	WorkerRig h;
 	h.settings.default_timeout_ms = 300;
 	Conn fast = client_request(h.kernel, stalling(), 100); // TIMEOUT attribute
 	Conn slow = client_request(h.kernel, stalling());      // default
@@ -300,7 +286,7 @@ TEST(Worker, DeadlineComesFromTimeoutOrTheDefault) {
 }
 
 TEST(Worker, MalformedAcceptIsCompletedWithEinvalThenClosed) {
-	WorkerHarness h;
+	WorkerRig h;
 	auto fds = unix_pair();
 	AcceptDecode d;
 	d.request.sockfd = fds.first.release();
@@ -320,7 +306,7 @@ TEST(Worker, MalformedAcceptIsCompletedWithEinvalThenClosed) {
 }
 
 TEST(Worker, ReplyWithoutSocketIsLoggedAndReleased) {
-	WorkerHarness h(1);
+	WorkerRig h(1);
 	AcceptDecode d;
 	d.error = make_error(EINVAL, "ACCEPT reply without SOCKFD");
 	h.kernel.submit(std::move(d));
@@ -333,13 +319,9 @@ TEST(Worker, ReplyWithoutSocketIsLoggedAndReleased) {
 }
 
 TEST(Worker, BadParametersAreEinval) {
-	WorkerHarness h;
+	WorkerRig h;
 	auto fds = unix_pair();
-	AcceptReply r;
-	r.sockfd = fds.first.release();
-	r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
-	r.auth_mode = HANDSHAKE_AUTH_UNAUTH;
-	h.kernel.submit(std::move(r));
+	h.kernel.submit(server_accept_reply(std::move(fds.first), HANDSHAKE_AUTH_UNAUTH));
 	h.start(1);
 	ASSERT_TRUE(h.kernel.wait_dones(1));
 	EXPECT_EQ(h.kernel.done_copy()[0].status, static_cast<uint32_t>(EINVAL));
@@ -347,7 +329,7 @@ TEST(Worker, BadParametersAreEinval) {
 }
 
 TEST(Worker, KtlsFailureIsEio) {
-	WorkerHarness h;
+	WorkerRig h;
 	h.shared.install = install_ktls; // a unix socket has no kTLS
 	Conn c = client_request(h.kernel);
 	h.start(1);
@@ -357,14 +339,11 @@ TEST(Worker, KtlsFailureIsEio) {
 }
 
 TEST(Worker, DoneCarriesThePskPeerId) {
-	WorkerHarness h;
+	WorkerRig h;
 	auto key = random_bytes(32);
 	auto id = add_user_key("worker-client", key);
 	auto fds = tcp_pair();
-	AcceptReply r;
-	r.sockfd = fds.first.release();
-	r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
-	r.auth_mode = HANDSHAKE_AUTH_PSK;
+	AcceptReply r = server_accept_reply(std::move(fds.first), HANDSHAKE_AUTH_PSK);
 	r.peer_identities = {id};
 	h.kernel.submit(std::move(r));
 	PeerOptions p;
@@ -382,7 +361,7 @@ TEST(Worker, DoneCarriesThePskPeerId) {
 }
 
 TEST(Worker, ConcurrentMtlsServersEachGetTheirPeerId) {
-	WorkerHarness h;
+	WorkerRig h;
 	ConfigSpec spec;
 	spec.server_cert = spec.server_key = "server";
 	h.creds.replace(make_credentials(spec));
@@ -390,18 +369,12 @@ TEST(Worker, ConcurrentMtlsServersEachGetTheirPeerId) {
 	std::vector<int> fds;
 	for (int i = 0; i < 8; i++) {
 		auto pair = tcp_pair();
-		AcceptReply r;
-		r.sockfd = pair.second.release(); // the accepted side: a server
-		r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
-		r.auth_mode = HANDSHAKE_AUTH_X509;
-		r.timeout_ms = 10000;
+		// The accepted side: a server.
+		AcceptReply r =
+		        server_accept_reply(std::move(pair.second), HANDSHAKE_AUTH_X509, 10000);
 		fds.push_back(r.sockfd);
 		h.kernel.submit(std::move(r));
-		PeerOptions p;
-		p.server = false;
-		p.cert = p.key = "client";
-		p.ca = "ca.pem";
-		p.verify_name = "server.test";
+		PeerOptions p = client_peer("client");
 		peers.push_back(std::make_unique<Peer>(std::move(pair.first), p));
 	}
 	h.start(2);
@@ -435,7 +408,7 @@ std::vector<key_serial_t> process_keyring_contents() {
 }
 
 void psk_stays_with_its_consumer(bool kernel_sends_keyring) {
-	WorkerHarness h(64, ReverseResolver::system_lookup, kernel_sends_keyring);
+	WorkerRig h(64, ReverseResolver::system_lookup, kernel_sends_keyring);
 	key_serial_t ring_a = add_keyring("consumer A", KEY_SPEC_SESSION_KEYRING);
 	key_serial_t ring_b = add_keyring("consumer B", KEY_SPEC_SESSION_KEYRING);
 	auto key = random_bytes(32);
@@ -452,11 +425,8 @@ void psk_stays_with_its_consumer(bool kernel_sends_keyring) {
 	// Every peer uses consumer A's identity and key.
 	auto request = [&](key_serial_t ring) {
 		auto pair = tcp_pair();
-		AcceptReply r;
-		r.sockfd = pair.second.release();
-		r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
-		r.auth_mode = HANDSHAKE_AUTH_PSK;
-		r.timeout_ms = 10000;
+		AcceptReply r =
+		        server_accept_reply(std::move(pair.second), HANDSHAKE_AUTH_PSK, 10000);
 		fds.push_back(r.sockfd);
 		h.kernel.submit(std::move(r), ring, kernel_sends_keyring);
 		PeerOptions p;
@@ -559,7 +529,7 @@ TEST(Worker, ASocketThatIsNotTcpIsEopnotsuppBeforeAnyByte) {
 		std::printf("# no QUIC on this kernel: not tried\n");
 	ASSERT_GE(sockets.size(), 2u);
 
-	WorkerHarness h;
+	WorkerRig h;
 	std::vector<int> fds;
 	for (uint32_t type : {HANDSHAKE_MSG_TYPE_CLIENTHELLO, HANDSHAKE_MSG_TYPE_SERVERHELLO})
 		for (auto &sock : sockets) {
@@ -605,7 +575,7 @@ Conn tcp_client_request(FakeKernel &k, const char *cert) {
 
 TEST(Worker, ReverseDnsIsOffByDefault) {
 	std::atomic<int> lookups{0};
-	WorkerHarness h(64, [&lookups](const sockaddr_storage &a) {
+	WorkerRig h(64, [&lookups](const sockaddr_storage &a) {
 		lookups++;
 		return answer_server_test(a);
 	});
@@ -619,7 +589,7 @@ TEST(Worker, ReverseDnsIsOffByDefault) {
 
 TEST(Worker, ReverseDnsRunsOnTheHelperThread) {
 	std::thread::id helper;
-	WorkerHarness h(64, [&helper](const sockaddr_storage &a) {
+	WorkerRig h(64, [&helper](const sockaddr_storage &a) {
 		helper = std::this_thread::get_id();
 		return answer_server_test(a);
 	});
@@ -633,7 +603,7 @@ TEST(Worker, ReverseDnsRunsOnTheHelperThread) {
 }
 
 TEST(Worker, SlowReverseDnsIsBoundedAndDoesNotBlockTheLoop) {
-	WorkerHarness h(64, [](const sockaddr_storage &a) {
+	WorkerRig h(64, [](const sockaddr_storage &a) {
 		std::this_thread::sleep_for(1500ms);
 		return answer_server_test(a);
 	});
@@ -666,7 +636,7 @@ TEST(Worker, AQueuedLookupGoesWithItsRequest) {
 	std::condition_variable cv;
 	bool release = false;
 	std::atomic<int> lookups{0};
-	WorkerHarness h(64, [&](const sockaddr_storage &a) {
+	WorkerRig h(64, [&](const sockaddr_storage &a) {
 		lookups++;
 		std::unique_lock lock(mu);
 		cv.wait(lock, [&] { return release; });
@@ -693,7 +663,7 @@ TEST(Worker, AQueuedLookupGoesWithItsRequest) {
 }
 
 TEST(Worker, StopCompletesWhatIsInFlight) {
-	WorkerHarness h;
+	WorkerRig h;
 	Conn c = client_request(h.kernel, stalling(), 60000);
 	h.start(1);
 	for (int i = 0; i < 100 && h.workers[0]->jobs() == 0; i++)
@@ -707,7 +677,7 @@ TEST(Worker, StopCompletesWhatIsInFlight) {
 }
 
 TEST(Worker, StatsCountByStatusAndLatency) {
-	WorkerHarness h;
+	WorkerRig h;
 	Conn ok = client_request(h.kernel);
 	PeerOptions rogue;
 	rogue.cert = rogue.key = "rogue-server";
@@ -720,6 +690,305 @@ TEST(Worker, StatsCountByStatusAndLatency) {
 	EXPECT_EQ(s.accepted, 2u);
 	EXPECT_GT(LatencyHistogram::quantile(s.latency, 0.99), 0u);
 	EXPECT_TRUE(h.log.contains("handshake failed: EACCES: peer certificate rejected"));
+}
+
+// ---- the client's first step in the acceptor (start_early()) ----
+
+// Until the stats say N first steps were the acceptor's, 5 s at most.
+bool wait_early_steps(WorkerRig &h, uint64_t n) {
+	for (int i = 0; i < 500 && h.stats.snapshot().early_steps < n; i++)
+		std::this_thread::sleep_for(10ms);
+	return h.stats.snapshot().early_steps == n;
+}
+
+// A client x509 request to server.test for SOCK (the agent's end).
+AcceptReply client_x509_reply(UniqueFd sock, uint32_t timeout_ms) {
+	AcceptReply r;
+	r.sockfd = sock.release();
+	r.message_type = HANDSHAKE_MSG_TYPE_CLIENTHELLO;
+	r.auth_mode = HANDSHAKE_AUTH_X509;
+	r.peername = "server.test";
+	r.timeout_ms = timeout_ms;
+	return r;
+}
+
+// One client request at a time, a worker idle: the acceptor sends the
+// ClientHello before the hand-over, and the worker, woken by the server's
+// answer, completes the handshake. Two workers: the one that sent the
+// last DONE may not have counted its job off yet; the other is idle.
+TEST(Worker, AnIdleWorkersClientRequestBeginsInTheAcceptor) {
+	WorkerRig h;
+	auto notify = h.start(2);
+	ASSERT_TRUE(h.kernel.wait_eagains(1));
+	for (size_t i = 0; i < 4; i++) {
+		Conn c = client_request(h.kernel);
+		notify->notify_ready();
+		ASSERT_TRUE(h.kernel.wait_dones(i + 1));
+		EXPECT_EQ(c.peer->wait().ret, 0) << c.peer->wait().error;
+		EXPECT_EQ(h.kernel.done_copy()[i].status, 0u) << "request " << i;
+	}
+	EXPECT_EQ(h.stats.snapshot().early_steps, 4u);
+	EXPECT_EQ(h.installs.load(), 4);
+}
+
+// A worker counts its request off before the DONE: the consumer's next
+// request may come as soon as the kernel has the DONE, and take the CPU
+// before the worker's last lines; the acceptor must find it idle then.
+TEST(Worker, AWorkerIsIdleForTheAcceptorOnceItsDoneIsOut) {
+	WorkerRig h;
+	auto notify = h.start(1);
+	ASSERT_TRUE(h.kernel.wait_eagains(1));
+	std::vector<size_t> jobs_at_done; // under kernel.mu
+	{
+		std::lock_guard lock(h.kernel.mu);
+		h.kernel.on_done = [&] { jobs_at_done.push_back(h.workers[0]->jobs()); };
+	}
+	Conn c = client_request(h.kernel);
+	notify->notify_ready();
+	ASSERT_TRUE(h.kernel.wait_dones(1));
+	EXPECT_EQ(c.peer->wait().ret, 0);
+	std::lock_guard lock(h.kernel.mu);
+	EXPECT_EQ(jobs_at_done, std::vector<size_t>{0});
+	h.kernel.on_done = nullptr;
+}
+
+// A storm: the READYs read together are ACCEPTed together, and every step
+// is a worker's -- the acceptor spends nothing on handshakes while the
+// kernel's queue may still hold requests.
+TEST(Worker, AStormsRequestsAreAllBegunByTheWorkers) {
+	WorkerRig h;
+	auto notify = h.start(1);
+	ASSERT_TRUE(h.kernel.wait_eagains(1));
+	std::vector<Conn> conns;
+	for (int i = 0; i < 6; i++)
+		conns.push_back(client_request(h.kernel));
+	notify->notify_ready(6);
+	ASSERT_TRUE(h.kernel.wait_dones(6));
+	for (auto &c : conns)
+		EXPECT_EQ(c.peer->wait().ret, 0);
+	for (const auto &d : h.kernel.done_copy())
+		EXPECT_EQ(d.status, 0u);
+	EXPECT_EQ(h.stats.snapshot().early_steps, 0u);
+}
+
+// Any worker busy: requests are coming faster than one at a time, and the
+// acceptor begins nothing, even for an idle worker (the next READY must not
+// wait for a ClientHello).
+TEST(Worker, WhileAnyWorkerIsBusyTheWorkersBeginEveryRequest) {
+	WorkerRig h;
+	auto notify = h.start(2);
+	ASSERT_TRUE(h.kernel.wait_eagains(1));
+	Conn stalled = client_request(h.kernel, stalling(), 60000);
+	notify->notify_ready();
+	ASSERT_TRUE(wait_early_steps(h, 1)); // the first: every worker was idle
+	// Counted before the hand-over: wait for a worker to hold it.
+	for (int i = 0; i < 500 && h.workers[0]->jobs() + h.workers[1]->jobs() == 0; i++)
+		std::this_thread::sleep_for(10ms);
+	ASSERT_EQ(h.workers[0]->jobs() + h.workers[1]->jobs(), 1u);
+	for (size_t i = 0; i < 2; i++) {
+		Conn c = client_request(h.kernel); // goes to the idle worker
+		notify->notify_ready();
+		ASSERT_TRUE(h.kernel.wait_dones(i + 1));
+		EXPECT_EQ(h.kernel.done_copy()[i].status, 0u);
+		EXPECT_EQ(c.peer->wait().ret, 0);
+	}
+	EXPECT_EQ(h.stats.snapshot().early_steps, 1u);
+	for (auto &w : h.workers)
+		w->stop();
+	stalled.peer->release_stall();
+}
+
+// A server's first step would sign; it stays the worker's.
+TEST(Worker, AServerRequestIsBegunByItsWorker) {
+	WorkerRig h;
+	auto notify = h.start(1);
+	ASSERT_TRUE(h.kernel.wait_eagains(1));
+	EXPECT_EQ(server_psk_status(h.kernel, *notify, "nobody-knows-me",
+	                            std::vector<uint8_t>(32, 7)),
+	          static_cast<uint32_t>(EKEYREJECTED));
+	EXPECT_EQ(h.stats.snapshot().early_steps, 0u);
+}
+
+// The acceptor's first step fails (the request names a revoked key): the
+// worker still gets the request, at once, and sends its one DONE with the
+// engine's status -- not the deadline's, and not a second one.
+TEST(Worker, AFirstStepThatFailsInTheAcceptorIsCompletedByTheWorker) {
+	WorkerRig h;
+	auto notify = h.start(1);
+	ASSERT_TRUE(h.kernel.wait_eagains(1));
+	auto cert = add_user_key("early cert", Pki::get().cert_der("client"));
+	auto key = add_user_key("early key", Pki::get().key_der("client"));
+	ASSERT_EQ(keyctl_revoke(key), 0);
+	auto fds = tcp_pair();
+	AcceptReply r = client_x509_reply(std::move(fds.first), 60000);
+	r.certificates = {{cert, key}};
+	h.kernel.submit(std::move(r));
+	Peer peer(std::move(fds.second), stalling()); // nothing from the peer wakes the worker
+	notify->notify_ready();
+	ASSERT_TRUE(h.kernel.wait_dones(1, 10s));
+	EXPECT_EQ(h.kernel.done_copy()[0].status, static_cast<uint32_t>(ENOKEY));
+	EXPECT_EQ(h.stats.snapshot().early_steps, 1u);
+	std::this_thread::sleep_for(50ms);
+	std::lock_guard lock(h.kernel.mu);
+	EXPECT_EQ(h.kernel.dones.size(), 1u);
+	EXPECT_TRUE(h.kernel.fd_open_at_done[0]);
+	peer.release_stall();
+}
+
+// Begun in the acceptor, the socket is watched for reads only; a later
+// flight that goes in pieces (a 40 KB client certificate into a peer with
+// a small window) needs EPOLLOUT for the rest, or it waits for the
+// deadline.
+TEST(Worker, ALaterFlightInPiecesAfterAnEarlyStepIsSentWhole) {
+	std::string big = big_certificate();
+	ASSERT_FALSE(big.empty());
+	WorkerRig h;
+	ConfigSpec spec;
+	spec.server_cert = spec.server_key = "server";
+	spec.client_cert = spec.client_key = big;
+	h.creds.replace(make_credentials(spec));
+	auto notify = h.start(1);
+	ASSERT_TRUE(h.kernel.wait_eagains(1));
+	auto fds = tcp_pair(false, 2048);
+	int small = 4096;
+	ASSERT_EQ(setsockopt(fds.first.get(), SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	h.kernel.submit(client_x509_reply(std::move(fds.first), 10000));
+	PeerOptions p = server_peer("server");
+	p.request_client_cert = true;
+	Peer peer(std::move(fds.second), p);
+	notify->notify_ready();
+	ASSERT_TRUE(h.kernel.wait_dones(1, 15s));
+	EXPECT_EQ(h.kernel.done_copy()[0].status, 0u);
+	EXPECT_EQ(h.stats.snapshot().early_steps, 1u);
+	auto out = peer.wait();
+	EXPECT_EQ(out.ret, 0) << out.error;
+	EXPECT_TRUE(out.saw_client_certificate);
+}
+
+// The acceptor's ClientHello finds no room (the consumer's socket holds
+// unsent bytes, the peer reads nothing yet): the rest of it is the
+// worker's to send once there is room, so the worker must be woken by the
+// writable socket, not only by the peer's answer -- which never comes to
+// a ClientHello the server has not seen.
+TEST(Worker, AnEarlyClientHelloThatFindsNoRoomIsSentOnceThereIsRoom) {
+	WorkerRig h;
+	auto notify = h.start(1);
+	ASSERT_TRUE(h.kernel.wait_eagains(1));
+	auto fds = tcp_pair(false, 2048);
+	int small = 4096;
+	ASSERT_EQ(setsockopt(fds.first.get(), SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	// Fill the way to the peer: the ClientHello goes nowhere at first.
+	std::vector<char> junk(1024, 'x');
+	size_t queued = 0;
+	for (;;) {
+		ssize_t n = ::send(fds.first.get(), junk.data(), junk.size(), MSG_DONTWAIT);
+		if (n <= 0)
+			break;
+		queued += static_cast<size_t>(n);
+	}
+	ASSERT_GT(queued, 0u);
+	AcceptReply r = client_x509_reply(std::move(fds.first), 8000);
+	r.auth_mode = HANDSHAKE_AUTH_UNAUTH; // no client certificate to find
+	h.kernel.submit(std::move(r));
+	notify->notify_ready();
+	ASSERT_TRUE(wait_early_steps(h, 1));
+	{
+		std::lock_guard lock(h.kernel.mu);
+		ASSERT_TRUE(h.kernel.dones.empty())
+		        << "failed in the acceptor: " << h.kernel.dones[0].status;
+	}
+	// The worker holds it (counted before the hand-over).
+	for (int i = 0; i < 500 && h.workers[0]->jobs() == 0; i++)
+		std::this_thread::sleep_for(10ms);
+	std::this_thread::sleep_for(100ms);
+	// The peer takes the consumer's bytes: now there is room, and only the
+	// writable socket says so.
+	for (size_t got = 0; got < queued;) {
+		ssize_t n = ::recv(fds.second.get(), junk.data(),
+		                   std::min(junk.size(), queued - got), 0);
+		ASSERT_GT(n, 0) << strerror(errno);
+		got += static_cast<size_t>(n);
+	}
+	Peer peer(std::move(fds.second), server_peer("server"));
+	ASSERT_TRUE(h.kernel.wait_dones(1, 15s));
+	EXPECT_EQ(h.kernel.done_copy()[0].status, 0u);
+	auto out = peer.wait();
+	EXPECT_EQ(out.ret, 0) << out.error;
+}
+
+// The acceptor's first step fails on the socket itself (the consumer shut
+// it for writing: the ClientHello's send fails) while the peer stays
+// silent: the worker must learn of it at once from the writable socket and
+// send the engine's status, not wait for the deadline's ETIMEDOUT.
+TEST(Worker, AnEarlySendThatFailsIsCompletedAtOnceNotAtTheDeadline) {
+	WorkerRig h;
+	auto notify = h.start(1);
+	ASSERT_TRUE(h.kernel.wait_eagains(1));
+	auto fds = tcp_pair();
+	ASSERT_EQ(::shutdown(fds.first.get(), SHUT_WR), 0);
+	AcceptReply r = client_x509_reply(std::move(fds.first), 30000);
+	r.auth_mode = HANDSHAKE_AUTH_UNAUTH; // the session begins; its send fails
+	h.kernel.submit(std::move(r));
+	Peer peer(std::move(fds.second), stalling());
+	notify->notify_ready();
+	bool done = h.kernel.wait_dones(1, 5s);
+	EXPECT_EQ(h.stats.snapshot().early_steps, 1u);
+	peer.release_stall();
+	ASSERT_TRUE(done) << "no DONE within 5 s (deadline 30 s)";
+	// A broken socket is ETIMEDOUT on the wire too (as upstream's tlshd
+	// says it); the log tells the engine's failure from the deadline.
+	EXPECT_NE(h.kernel.done_copy()[0].status, 0u);
+	EXPECT_FALSE(h.log.contains("deadline of")) << ::testing::PrintToString(h.log.lines());
+	EXPECT_TRUE(h.log.contains("Broken pipe") || h.log.contains("EPIPE"))
+	        << ::testing::PrintToString(h.log.lines());
+	std::this_thread::sleep_for(50ms);
+	std::lock_guard lock(h.kernel.mu);
+	EXPECT_EQ(h.kernel.dones.size(), 1u);
+}
+
+// The acceptor's first step sends the ClientHello and reads nothing: bytes
+// a peer sends before it (here a fatal alert) are the worker's to parse,
+// never the acceptor's, whose thread must not spend time on what a peer
+// chose. The worker is kept busy meanwhile (a stalled loop), so what the
+// socket still holds after the acceptor's step is what the acceptor left.
+TEST(Worker, TheAcceptorsFirstStepReadsNothingThePeerSent) {
+	WorkerRig h;
+	auto notify = h.start(1);
+	ASSERT_TRUE(h.kernel.wait_eagains(1));
+	auto fds = tcp_pair();
+	const uint8_t alert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28};
+	ASSERT_EQ(::send(fds.second.get(), alert, sizeof(alert), 0),
+	          static_cast<ssize_t>(sizeof(alert)));
+	int agent_fd = fds.first.get();
+	std::promise<void> stalled;
+	std::atomic<bool> release{false};
+	h.workers[0]->loop().post([&] {
+		stalled.set_value();
+		for (int i = 0; i < 500 && !release; i++)
+			std::this_thread::sleep_for(10ms);
+	});
+	stalled.get_future().wait();
+	AcceptReply r = client_x509_reply(std::move(fds.first), 10000);
+	r.auth_mode = HANDSHAKE_AUTH_UNAUTH;
+	h.kernel.submit(std::move(r));
+	notify->notify_ready();
+	bool early = wait_early_steps(h, 1);
+	for (int i = 0; i < 500 && h.workers[0]->jobs() == 0; i++)
+		std::this_thread::sleep_for(10ms);
+	int unread = -1;
+	int queued = ioctl(agent_fd, FIONREAD, &unread);
+	pollfd hello{fds.second.get(), POLLIN, 0};
+	int sent = ::poll(&hello, 1, 0);
+	release = true;
+	ASSERT_TRUE(early);
+	ASSERT_EQ(queued, 0) << strerror(errno);
+	EXPECT_EQ(unread, static_cast<int>(sizeof(alert))) << "the acceptor took the peer's bytes";
+	EXPECT_EQ(sent, 1) << "no ClientHello from the acceptor";
+	ASSERT_TRUE(h.kernel.wait_dones(1, 5s));
+	EXPECT_NE(h.kernel.done_copy()[0].status, 0u);
+	std::this_thread::sleep_for(50ms);
+	std::lock_guard lock(h.kernel.mu);
+	EXPECT_EQ(h.kernel.dones.size(), 1u);
 }
 
 } // namespace

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <deque>
 #include <fcntl.h>
+#include <functional>
 #include <keyutils.h>
 #include <mutex>
 #include <sys/eventfd.h>
@@ -32,6 +33,8 @@ struct FakeKernel {
 	unsigned eagains = 0;
 	unsigned outstanding = 0; // accepted, not yet done
 	unsigned max_outstanding = 0;
+	// Runs inside each DONE, under MU (set it under MU too).
+	std::function<void()> on_done;
 
 	void submit(AcceptReply req) {
 		AcceptDecode d;
@@ -113,6 +116,8 @@ public:
 		std::lock_guard lock(k_.mu);
 		k_.dones.push_back(msg);
 		k_.fd_open_at_done.push_back(fcntl(msg.sockfd, F_GETFD) != -1);
+		if (k_.on_done)
+			k_.on_done();
 		k_.outstanding--;
 		k_.cv.notify_all();
 		return {};
@@ -129,6 +134,18 @@ private:
 	UniqueFd event_;
 	std::atomic<unsigned> ready_{0}, overruns_{0};
 };
+
+// The ACCEPT reply of a server request (SERVERHELLO) in AUTH_MODE
+// (HANDSHAKE_AUTH_*) for SOCK, whose descriptor it takes over as the
+// kernel's; TIMEOUT_MS as the kernel's TIMEOUT.
+inline AcceptReply server_accept_reply(UniqueFd sock, uint32_t auth_mode, uint32_t timeout_ms = 0) {
+	AcceptReply r;
+	r.sockfd = sock.release();
+	r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
+	r.auth_mode = auth_mode;
+	r.timeout_ms = timeout_ms;
+	return r;
+}
 
 // A client-anon request (to "server.test") queued in K for the agent end of
 // a fresh socket pair, with a GnuTLS server on the other end (P; by default
@@ -162,12 +179,9 @@ inline uint32_t server_psk_status(FakeKernel &kernel, FakeChannel &channel,
                                   const std::string &identity, const std::vector<uint8_t> &key,
                                   key_serial_t ring = 0, bool send_keyring = false) {
 	auto fds = tcp_pair();
-	AcceptReply r;
-	r.sockfd = fds.second.release();
-	r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
-	r.auth_mode = HANDSHAKE_AUTH_PSK;
 	size_t before = kernel.done_copy().size();
-	kernel.submit(std::move(r), ring, send_keyring);
+	kernel.submit(server_accept_reply(std::move(fds.second), HANDSHAKE_AUTH_PSK), ring,
+	              send_keyring);
 	PeerOptions p;
 	p.server = false;
 	p.priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+ECDHE-PSK:+PSK";

@@ -241,7 +241,31 @@ std::pair<UniqueFd, UniqueFd> unix_pair() {
 	return {UniqueFd(sv[0]), UniqueFd(sv[1])};
 }
 
-std::pair<UniqueFd, UniqueFd> tcp_pair(bool ipv6) {
+std::string big_certificate() {
+	const Pki &pki = Pki::get();
+	std::string name = "big-flight";
+	std::string pem = pki.path(name + ".pem");
+	if (std::filesystem::exists(pem))
+		return name;
+	std::string tmpl = pki.path(name + ".tmpl");
+	{
+		std::ofstream t(tmpl);
+		// 40000 bytes of a private, non-critical extension.
+		t << "cn = \"server.test\"\ndns_name = \"server.test\"\n"
+		  << "add_extension = \"1.3.6.1.4.1.99999.1 0x" << std::string(80000, '0')
+		  << "\"\ntls_www_server\nsigning_key\nencryption_key\nexpiration_days = 30\n";
+	}
+	std::filesystem::copy_file(pki.path("server.key"), pki.path(name + ".key"));
+	std::string cmd = "certtool --generate-certificate --load-privkey " +
+	                  pki.path("server.key") + " --load-ca-certificate " + pki.path("ca.pem") +
+	                  " --load-ca-privkey " + pki.path("ca.key") + " --template " + tmpl +
+	                  " --outfile " + pem + " >/dev/null 2>&1";
+	if (std::system(cmd.c_str()) != 0)
+		return {};
+	return name;
+}
+
+std::pair<UniqueFd, UniqueFd> tcp_pair(bool ipv6, int accepted_rcvbuf) {
 	int family = ipv6 ? AF_INET6 : AF_INET;
 	UniqueFd lst(socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
 	sockaddr_storage ss{};
@@ -257,6 +281,9 @@ std::pair<UniqueFd, UniqueFd> tcp_pair(bool ipv6) {
 		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		len = sizeof(a);
 	}
+	if (accepted_rcvbuf > 0)
+		setsockopt(lst.get(), SOL_SOCKET, SO_RCVBUF, &accepted_rcvbuf,
+		           sizeof(accepted_rcvbuf));
 	if (bind(lst.get(), reinterpret_cast<sockaddr *>(&ss), len) < 0 || listen(lst.get(), 1) < 0)
 		std::abort();
 	getsockname(lst.get(), reinterpret_cast<sockaddr *>(&ss), &len);
@@ -521,10 +548,16 @@ void Peer::run() {
 	// GnuTLS keeps one hook per session: one that does all of it.
 	gnutls_handshake_set_hook_function(s, GNUTLS_HANDSHAKE_ANY, GNUTLS_HOOK_BOTH, peer_hook);
 
+	// GnuTLS says E_AGAIN after each record of a handshake message it has
+	// not got whole, blocking socket or not; SO_RCVTIMEO expiring says it
+	// too. So E_AGAIN is retried until the receive timeout's worth of time
+	// has passed.
+	auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(tv.tv_sec);
 	int ret;
 	do
 		ret = gnutls_handshake(s);
-	while (ret < 0 && ret != GNUTLS_E_AGAIN && !gnutls_error_is_fatal(ret));
+	while (ret < 0 && !gnutls_error_is_fatal(ret) &&
+	       (ret != GNUTLS_E_AGAIN || std::chrono::steady_clock::now() < give_up));
 	out_.ret = ret;
 	out_.saw_client_certificate = st.saw_certificate;
 	out_.client_hellos = st.client_hellos;

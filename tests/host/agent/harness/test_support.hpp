@@ -77,7 +77,16 @@ std::vector<uint8_t> random_bytes(size_t n);
 
 std::pair<UniqueFd, UniqueFd> unix_pair();
 // Connected TCP sockets over loopback (127.0.0.1, or ::1 with ipv6).
-std::pair<UniqueFd, UniqueFd> tcp_pair(bool ipv6 = false);
+// A connected loopback TCP pair: {connecting end, accepted end}.
+// ACCEPTED_RCVBUF: the accepted end's SO_RCVBUF from before the connection,
+// so the window it offers (and so the other end's segments) stay small.
+std::pair<UniqueFd, UniqueFd> tcp_pair(bool ipv6 = false, int accepted_rcvbuf = 0);
+
+// A certificate for "server.test" (key: a copy of server.key) of over
+// 40 KB -- a large private extension -- so that its Certificate message
+// spans several records, as a long chain or post-quantum certificates do.
+// Its PKI name ("big-flight"), made on first use; "" if certtool fails.
+std::string big_certificate();
 
 // A Config whose [authenticate.*] point at the PKI.
 struct ConfigSpec {

@@ -14,6 +14,7 @@
 
 #include <uapi/linux/handshake.h>
 
+#include "engine_run.hpp"
 #include "test_support.hpp"
 
 #ifndef SOL_TLS
@@ -45,37 +46,31 @@ std::pair<int, std::string> recv_record(int fd) {
 
 class KtlsLive : public ::testing::TestWithParam<const char *> {};
 
+// The client of an anonymous handshake with server.test over loopback TCP
+// against PEER, who goes on reading (what the test sends through kTLS).
+EngineRun client_run(const Priorities &prio, PeerOptions peer, const Log &log) {
+	auto s = engine_setup(Role::Client, Auth::Anonymous, make_credentials(ConfigSpec{}), prio);
+	s.peername = "server.test";
+	return run_engine(std::move(s), tcp_pair(), std::move(peer), log, PeerAfter::KeepRunning);
+}
+
 TEST_P(KtlsLive, DataBehindFinishedAndAnAnswerGoThroughTheKernel) {
 	auto prio = Priorities::create().value();
-	ConfigSpec spec;
-	SessionSetup s;
-	s.role = Role::Client;
-	s.auth = Auth::Anonymous;
-	s.peername = "server.test";
-	s.credentials = make_credentials(spec);
-	s.priorities = prio.get();
-	auto fds = tcp_pair();
-	PeerOptions p;
-	p.cert = p.key = "server";
+	PeerOptions p = server_peer("server");
 	p.priority = std::string("NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+") + GetParam();
 	p.tickets = true;
 	p.data_after = std::string("behind Finished via ") + GetParam();
 	p.receive_after = 4;
-	Peer peer(std::move(fds.second), p);
-	// Declared after the peer: closed first, so a failing test ends its peer.
-	UniqueFd agent(std::move(fds.first));
-	int fd = agent.get();
-	s.fd = fd;
 	CaptureLog log;
-	auto session = TlsSession::create(std::move(s), log.log());
-	ASSERT_TRUE(session.ok()) << session.error().reason;
-	auto r = drive(**session, fd);
-	ASSERT_TRUE(r.ok()) << r.error().reason;
-	auto secrets = session.value()->traffic_secrets();
+	// Its agent_fd closes before its peer goes: a failing test ends its peer.
+	auto r = client_run(*prio, p, log.log());
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	int fd = r.agent_fd.get();
+	auto secrets = r.session->traffic_secrets();
 	ASSERT_TRUE(secrets.ok());
 	auto installed = install_ktls(fd, secrets.value());
 	ASSERT_TRUE(installed.ok()) << installed.error().reason;
-	session.value()->restore_nagle();
+	r.session->restore_nagle();
 
 	// A consumer skips non-data records (the NewSessionTicket).
 	std::string got;
@@ -89,7 +84,7 @@ TEST_P(KtlsLive, DataBehindFinishedAndAnAnswerGoThroughTheKernel) {
 	}
 	EXPECT_EQ(got, std::string("behind Finished via ") + GetParam());
 	ASSERT_EQ(::send(fd, "pong", 4, 0), 4);
-	EXPECT_EQ(peer.wait().received, "pong");
+	EXPECT_EQ(r.running_peer->wait().received, "pong");
 }
 
 INSTANTIATE_TEST_SUITE_P(Ciphers, KtlsLive,
@@ -109,24 +104,13 @@ TEST(KtlsLiveInstall, APeersRecordSizeLimitIsSetOrRefusedClearly) {
 	// (6.1, 6.12) the handshake fails with EIO and says why, instead of
 	// kTLS sending records the peer refuses.
 	auto prio = Priorities::create().value();
-	ConfigSpec spec;
-	SessionSetup s;
-	s.role = Role::Client;
-	s.auth = Auth::Anonymous;
-	s.peername = "server.test";
-	s.credentials = make_credentials(spec);
-	s.priorities = prio.get();
-	auto fds = tcp_pair();
-	PeerOptions p;
-	p.cert = p.key = "server";
+	PeerOptions p = server_peer("server");
 	p.record_size_limit = 1024;
-	Peer peer(std::move(fds.second), p);
-	UniqueFd agent(std::move(fds.first));
-	s.fd = agent.get();
 	CaptureLog log;
-	auto session = TlsSession::create(std::move(s), log.log()).value();
-	ASSERT_TRUE(drive(*session, agent.get()).ok());
-	auto secrets = session->traffic_secrets().value();
+	auto r = client_run(*prio, p, log.log());
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	UniqueFd &agent = r.agent_fd;
+	auto secrets = r.session->traffic_secrets().value();
 	ASSERT_EQ(secrets.tx_max_payload, 1024u);
 	auto installed = install_ktls(agent.get(), secrets);
 	if (installed) {
@@ -141,7 +125,7 @@ TEST(KtlsLiveInstall, APeersRecordSizeLimitIsSetOrRefusedClearly) {
 		std::printf("# this kernel: %s\n", installed.error().reason.c_str());
 	}
 	agent.reset();
-	peer.wait();
+	r.running_peer->wait();
 }
 
 TEST(KtlsLiveInstall, SocketpairStillRefusedWithEio) {

@@ -156,9 +156,10 @@ TEST_F(RequestKeyringOnTlsupTest, AConfiguredKeyringIsUsedWhereItIs) {
 }
 
 // A keyring tlsupd:linked holds (a configured or consumer keyring, as the
-// KeyringLinker's snapshot says): possessed already, so the ACCEPT's link
-// only leaves the process keyring -- no holder of the request's own.
-TEST(RequestKeyringHeldByAgentTest, NeedsNoHolderAndLeavesTheProcessKeyring) {
+// KeyringLinker's snapshot says): possessed already, so no holder of the
+// request's own. Upstream, the ACCEPT's link leaves the process keyring
+// (the next ACCEPT's must show); on tlsup.ko, which names it, it stays.
+TEST(RequestKeyringHeldByAgentTest, NeedsNoHolderAndStaysLinkedOnlyOnTlsupKo) {
 	ASSERT_TRUE(ensure_process_keyring().ok());
 	for (bool tlsup_ko : {false, true}) {
 		CaptureLog log;
@@ -179,7 +180,8 @@ TEST(RequestKeyringHeldByAgentTest, NeedsNoHolderAndLeavesTheProcessKeyring) {
 		for (int i = 0; i < 2; i++) {
 			RequestKeyring mine = accept(held);
 			EXPECT_EQ(mine.keyring(), held) << tlsup_ko << i;
-			EXPECT_FALSE(linked_in(KEY_SPEC_PROCESS_KEYRING, held)) << tlsup_ko << i;
+			EXPECT_EQ(linked_in(KEY_SPEC_PROCESS_KEYRING, held), tlsup_ko)
+			        << tlsup_ko << i;
 			EXPECT_TRUE(keyring_contents(keyrings->holders()).value().empty())
 			        << tlsup_ko << i;
 			mine.release();
@@ -191,9 +193,48 @@ TEST(RequestKeyringHeldByAgentTest, NeedsNoHolderAndLeavesTheProcessKeyring) {
 		EXPECT_FALSE(linked_in(KEY_SPEC_PROCESS_KEYRING, other));
 		EXPECT_EQ(keyring_contents(keyrings->holders()).value().size(), 1u) << tlsup_ko;
 		theirs.release();
+		keyctl_unlink(held, KEY_SPEC_PROCESS_KEYRING);
 		keyctl_invalidate(other);
 		keyctl_invalidate(held);
 		keyctl_invalidate(agent_holder);
+		keyctl_invalidate(keyrings->holders());
+	}
+}
+
+// On tlsup.ko a held keyring stays in the process keyring only while the
+// agent holds it: once a reload (or the trust check) drops it from
+// tlsupd:linked, the next ACCEPT's window takes it out -- and the request
+// whose ACCEPT names it then gets it in a holder of its own, as any
+// keyring the agent does not hold.
+TEST(RequestKeyringHeldByAgentTest, LeavesTheProcessKeyringOnceTheAgentLetsGo) {
+	ASSERT_TRUE(ensure_process_keyring().ok());
+	for (bool named_again : {false, true}) {
+		CaptureLog log;
+		key_serial_t held = add_keyring("held, then dropped", KEY_SPEC_SESSION_KEYRING);
+		key_serial_t other = add_keyring("another consumer's", KEY_SPEC_SESSION_KEYRING);
+		KeyringStore store;
+		LinkedKeyrings linked;
+		linked.consumer.push_back(held);
+		store.replace(linked);
+		auto keyrings = AcceptKeyrings::create(log.log(), true, &store).value();
+		auto accept = [&](key_serial_t ring) {
+			auto window = keyrings->open_window();
+			EXPECT_EQ(keyctl_link(ring, KEY_SPEC_PROCESS_KEYRING), 0);
+			return window.claim(ring);
+		};
+		accept(held).release();
+		ASSERT_TRUE(linked_in(KEY_SPEC_PROCESS_KEYRING, held));
+		store.replace(LinkedKeyrings{}); // a reload without it
+		RequestKeyring next = accept(named_again ? held : other);
+		EXPECT_FALSE(linked_in(KEY_SPEC_PROCESS_KEYRING, held)) << named_again;
+		EXPECT_FALSE(linked_in(KEY_SPEC_PROCESS_KEYRING, other)) << named_again;
+		auto holders = keyring_contents(keyrings->holders()).value();
+		ASSERT_EQ(holders.size(), 1u) << named_again;
+		EXPECT_TRUE(linked_in(holders[0], named_again ? held : other)) << named_again;
+		EXPECT_FALSE(log.contains("cannot")) << ::testing::PrintToString(log.lines());
+		next.release();
+		keyctl_invalidate(other);
+		keyctl_invalidate(held);
 		keyctl_invalidate(keyrings->holders());
 	}
 }

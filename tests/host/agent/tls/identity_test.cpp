@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "credentials.hpp"
+#include "engine_run.hpp"
 #include "test_support.hpp"
 
 namespace tlsup::test {
@@ -25,30 +26,14 @@ protected:
 	// limited to SIGN (a GnuTLS priority fragment); the certificate the
 	// peer saw.
 	std::vector<uint8_t> server_presents(const ConfigSpec &spec, const std::string &sign) {
-		SessionSetup s;
-		s.role = Role::Server;
-		s.auth = Auth::X509;
-		s.credentials = make_credentials(spec);
-		s.priorities = prio_.get();
-		s.peer_keys = &peer_keys();
-		auto fds = tcp_pair();
-		s.fd = fds.first.get();
-		PeerOptions p;
-		p.server = false;
-		p.ca = "ca.pem";
-		p.verify_name = "server.test";
+		PeerOptions p = client_peer("");
 		p.priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3" + sign;
-		Peer peer(std::move(fds.second), p);
-		auto session = TlsSession::create(std::move(s), log_.log());
-		EXPECT_TRUE(session.ok()) << session.error().reason;
-		if (session) {
-			auto r = drive(**session, fds.first.get());
-			EXPECT_TRUE(r.ok()) << r.error().reason;
-		}
-		::shutdown(fds.first.get(), SHUT_RDWR);
-		auto out = peer.wait();
-		EXPECT_EQ(out.ret, 0) << out.error;
-		return out.agent_cert_der;
+		auto r = run_engine(
+		        engine_setup(Role::Server, Auth::X509, make_credentials(spec), *prio_),
+		        tcp_pair(), p, log_.log());
+		EXPECT_TRUE(r.result.ok()) << r.reason();
+		EXPECT_EQ(r.peer.ret, 0) << r.peer.error;
+		return r.peer.agent_cert_der;
 	}
 
 	std::unique_ptr<Priorities> prio_;
@@ -74,30 +59,16 @@ TEST_F(IdentityTest, AClientPresentsTheSecondToAServerThatAsksForIt) {
 	spec.client_pq = "client-ed25519";
 	for (bool ed : {true, false}) {
 		CaptureLog log;
-		SessionSetup s;
-		s.role = Role::Client;
-		s.auth = Auth::X509;
+		auto s = engine_setup(Role::Client, Auth::X509, make_credentials(spec), *prio_);
 		s.peername = "server.test";
-		s.credentials = make_credentials(spec);
-		s.priorities = prio_.get();
-		s.peer_keys = &peer_keys();
-		auto fds = tcp_pair();
-		s.fd = fds.first.get();
-		PeerOptions p;
-		p.server = true;
-		p.cert = p.key = "server";
-		p.ca = "ca.pem";
-		p.require_client_cert = true;
+		PeerOptions p = verifying_server();
 		// The server's signature algorithms (its CertificateRequest): its
 		// own certificate is ECDSA, so that one stays allowed.
 		p.priority = ed ? "NORMAL:-VERS-ALL:+VERS-TLS1.3"
 		                : "NORMAL:-VERS-ALL:+VERS-TLS1.3:-SIGN-EDDSA-ED25519";
-		Peer peer(std::move(fds.second), p);
-		auto session = TlsSession::create(std::move(s), log.log()).value();
-		auto r = drive(*session, fds.first.get());
-		ASSERT_TRUE(r.ok()) << r.error().reason;
-		auto out = peer.wait();
-		EXPECT_EQ(out.ret, 0) << out.error;
+		auto r = run_engine(std::move(s), tcp_pair(), p, log.log());
+		ASSERT_TRUE(r.result.ok()) << r.reason();
+		EXPECT_EQ(r.peer.ret, 0) << r.peer.error;
 		EXPECT_EQ(log.contains("presenting the x509.pq certificate"), ed) << ed;
 	}
 }
@@ -148,24 +119,11 @@ TEST_F(SoftHsm, TheServerKeyLivesInTheToken) {
 	ASSERT_TRUE((*creds)->server.identity.has_value());
 
 	auto prio = Priorities::create().value();
-	SessionSetup s;
-	s.role = Role::Server;
-	s.auth = Auth::X509;
-	s.credentials = creds.value();
-	s.priorities = prio.get();
-	s.peer_keys = &peer_keys();
-	auto fds = tcp_pair();
-	s.fd = fds.first.get();
-	PeerOptions p;
-	p.server = false;
-	p.ca = "ca.pem";
-	p.verify_name = "server.test";
-	Peer peer(std::move(fds.second), p);
 	CaptureLog log;
-	auto session = TlsSession::create(std::move(s), log.log()).value();
-	auto r = drive(*session, fds.first.get());
-	ASSERT_TRUE(r.ok()) << r.error().reason;
-	auto out = peer.wait();
+	auto r = run_engine(engine_setup(Role::Server, Auth::X509, creds.value(), *prio),
+	                    tcp_pair(), client_peer(""), log.log());
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	const PeerOutcome &out = r.peer;
 	EXPECT_EQ(out.ret, 0) << out.error; // the token signed the CertificateVerify
 	EXPECT_EQ(out.agent_cert_der, Pki::get().cert_der("server"));
 }
@@ -184,26 +142,11 @@ TEST_F(SoftHsm, ManyHandshakesAtOnceShareTheTokenKey) {
 		threads.emplace_back([&] {
 			auto prio = Priorities::create().value();
 			for (int i = 0; i < kEach; i++) {
-				SessionSetup s;
-				s.role = Role::Server;
-				s.auth = Auth::X509;
-				s.credentials = creds;
-				s.priorities = prio.get();
-				s.peer_keys = &peer_keys();
-				auto fds = tcp_pair();
-				s.fd = fds.first.get();
-				PeerOptions p;
-				p.server = false;
-				p.ca = "ca.pem";
-				p.verify_name = "server.test";
-				Peer peer(std::move(fds.second), p);
 				CaptureLog log;
-				auto session = TlsSession::create(std::move(s), log.log());
-				if (!session)
-					continue;
-				auto r = drive(**session, fds.first.get());
-				::shutdown(fds.first.get(), SHUT_RDWR);
-				if (r && peer.wait().ret == 0)
+				auto r = run_engine(
+				        engine_setup(Role::Server, Auth::X509, creds, *prio),
+				        tcp_pair(), client_peer(""), log.log());
+				if (r.result && r.peer.ret == 0)
 					ok++;
 			}
 		});

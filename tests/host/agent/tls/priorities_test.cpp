@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <gtest/gtest.h>
 
+#include "engine_run.hpp"
 #include "priorities.hpp"
 #include "test_support.hpp"
 
@@ -101,30 +102,18 @@ TEST(Priorities, AHandshakeUnderThePolicyUsesWhatItAllows) {
 	// Against a peer that prefers AES-256-GCM: negotiated under the
 	// default policy, never under the restricting one.
 	auto prio = Priorities::create().value();
-	ConfigSpec spec;
-	SessionSetup s;
-	s.role = Role::Client;
-	s.auth = Auth::Anonymous;
+	auto s = engine_setup(Role::Client, Auth::Anonymous, make_credentials(ConfigSpec{}), *prio);
 	s.peername = "server.test";
-	s.credentials = make_credentials(spec);
-	s.priorities = prio.get();
-	auto fds = tcp_pair();
-	s.fd = fds.first.get();
-	PeerOptions peer;
-	peer.server = true;
-	peer.cert = peer.key = "server";
+	PeerOptions peer = server_peer("server");
 	peer.priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM";
-	Peer server(std::move(fds.second), peer);
 	CaptureLog log;
-	auto session = TlsSession::create(std::move(s), log.log()).value();
-	auto r = drive(*session, fds.first.get());
-	ASSERT_TRUE(r.ok()) << r.error().reason;
-	auto cipher = gnutls_cipher_get(session->gnutls());
+	auto r = run_engine(std::move(s), tcp_pair(), peer, log.log());
+	ASSERT_TRUE(r.result.ok()) << r.reason();
+	auto cipher = gnutls_cipher_get(r.session->gnutls());
 	if (restricted())
 		EXPECT_EQ(cipher, GNUTLS_CIPHER_AES_128_GCM);
 	else
 		EXPECT_EQ(cipher, GNUTLS_CIPHER_AES_256_GCM);
-	server.wait();
 }
 
 } // namespace
