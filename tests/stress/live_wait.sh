@@ -78,6 +78,8 @@ tlsup_wait_gone() {
 					fi
 					grep -E '^(pending|inflight|live|requests):|^  ' "$proc"
 					echo "tlsup refcnt: $(cat /sys/module/tlsup/refcnt 2>/dev/null || echo '?')"
+					# TCP's view of every connection: state, timer, window.
+					[ -n "${TLSUP_PROC:-}" ] || ss -tanoeim 2>/dev/null | grep -v LISTEN | head -n 80
 				} | sed 's/^/tlsup_wait_gone: /'
 				return 1
 			fi

@@ -332,20 +332,26 @@ phase_install() {
 	finish
 }
 
-# Debian's 6.1 (no in-tree service): the headers and both packages
-# installed with apt, DKMS builds tlsup.ko inside this guest, the module
-# loads, the packaged agent serves a kernel consumer through it.
+# Debian's 6.1 (no in-tree service): the kernel's headers installed (by
+# tests/systemd/run, with this root's dpkg), both packages installed with
+# apt, DKMS builds tlsup.ko inside this guest, the module loads, the
+# packaged agent serves a kernel consumer through it.
 phase_dkms() {
 	echo "TAP version 13"
 	local start st kver
 	kver=$(uname -r)
 	start=$(date +%s)
 	cd "$T/debs" || exit 1
-	DEBIAN_FRONTEND=noninteractive apt install -y ./headers/*.deb ./tlsup-dkms_*_all.deb \
+	# The image's modules directory, mounted over this root's, hides the
+	# build link the headers' package installed: put it back as they have it.
+	ln -sfn "/usr/src/linux-headers-$kver" "/lib/modules/$kver/build"
+	check "the kernel's headers are installed: /lib/modules/$kver/build/.config" \
+		test -e "/lib/modules/$kver/build/.config"
+	DEBIAN_FRONTEND=noninteractive apt install -y ./tlsup-dkms_*_all.deb \
 		./tlsupd_*_amd64.deb >"$WORK/apt.log" 2>&1
 	st=$?
 	cd "$WORK" || exit 1
-	check "apt install the headers, ./tlsup-dkms_*.deb, ./tlsupd_*.deb ($(( $(date +%s) - start ))s)" \
+	check "apt install ./tlsup-dkms_*.deb ./tlsupd_*.deb ($(( $(date +%s) - start ))s)" \
 		test "$st" = 0 || sed 's/^/#   /' "$WORK/apt.log" | tail -n 30
 	local status_line
 	status_line=$(dkms status -k "$kver" tlsup 2>&1)

@@ -25,32 +25,21 @@ case $flavour in base|debug|upstream) ;; *) echo "kernel.sh: unknown flavour '$f
 case $version in 6.1|6.12) ;; *) echo "kernel.sh: unsupported version '$version'" >&2; exit 2 ;; esac
 
 log() { echo "kernel.sh: $*" >&2; }
+# shellcheck source=tools/lib/kernels.sh
+. "$here/../lib/kernels.sh"
 
-pkg=linux-source-$version
-tarball=/usr/src/$pkg.tar.xz
-if [ ! -f "$tarball" ]; then
-	log "installing $pkg"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$pkg" >&2
-fi
-pkgver=$(dpkg-query -W -f='${Version}' "$pkg")
-
-src=$cache/src/$pkg-$pkgver
-if [ ! -f "$src/Makefile" ]; then
-	log "extracting $tarball into $src"
-	rm -rf "$src.tmp" && mkdir -p "$src.tmp"
-	tar -C "$src.tmp" -xf "$tarball" --strip-components=1
-	mv "$src.tmp" "$src"
-fi
+kernel_source "$version"
 
 fragments=("$here/config/base.config")
 [ "$version" = 6.12 ] && fragments+=("$here/config/common-6.12.config")
 [ "$flavour" = debug ] && fragments+=("$here/config/debug.config")
 [ "$flavour" = upstream ] && fragments+=("$here/config/upstream.config")
+[ "$version" = 6.12 ] && [ "$flavour" = base ] && fragments+=("$here/config/nohs.config")
 
 # Bump when the build recipe below changes in a way that needs a rebuild;
 # comments and messages do not.
 recipe=2
-stamp_want=$( (echo "$pkgver $recipe"; cat "${fragments[@]}") | sha256sum | cut -c1-16)
+stamp_want=$(kernel_stamp "$recipe" "${fragments[@]}")
 out=$cache/build/$version-$flavour
 stamp=$out/.tlsup-stamp
 
@@ -59,29 +48,7 @@ if [ -x "$out/linux" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$stamp_want" ]; the
 	exit 0
 fi
 
-# Fragment lines: CONFIG_X=y|n|value or "# CONFIG_X is not set".
-apply_fragment() {
-	local args=() line name val
-	while IFS= read -r line; do
-		if [[ $line =~ ^#\ (CONFIG_[A-Za-z0-9_]+)\ is\ not\ set ]]; then
-			args+=(--disable "${BASH_REMATCH[1]#CONFIG_}")
-		elif [[ $line =~ ^(CONFIG_[A-Za-z0-9_]+)=(.*)$ ]]; then
-			name=${BASH_REMATCH[1]#CONFIG_}
-			val=${BASH_REMATCH[2]}
-			case $val in
-			y) args+=(--enable "$name") ;;
-			n) args+=(--disable "$name") ;;
-			m) args+=(--module "$name") ;;
-			\"*) args+=(--set-str "$name" "${val//\"/}") ;;
-			*) args+=(--set-val "$name" "$val") ;;
-			esac
-		fi
-	done <"$1"
-	"$src/scripts/config" --file "$out/.config" "${args[@]}"
-}
-
-command -v ccache >/dev/null || { log "ccache missing (run make deps)"; exit 1; }
-export CCACHE_DIR=${CCACHE_DIR:-$cache/ccache}
+kernel_ccache
 # Two flavours of one version share the source tree, so a compile reads
 # the same absolute source paths and the same O=-relative generated ones;
 # where their configurations agree for a file, the second build's direct
@@ -92,19 +59,10 @@ kmake=(make -C "$src" O="$out" ARCH=um SUBARCH=x86_64 CC="ccache gcc" HOSTCC="cc
 
 log "configuring $version-$flavour in $out"
 "${kmake[@]}" defconfig >&2
-for f in "${fragments[@]}"; do apply_fragment "$f"; done
+for f in "${fragments[@]}"; do kernel_apply_fragment "$out/.config" "$f"; done
 "${kmake[@]}" olddefconfig >&2
 
-# The fragment is the contract: say so loudly if olddefconfig dropped any of it.
-for f in "${fragments[@]}"; do
-	while IFS= read -r line; do
-		# "# require: CONFIG_X=y" names options that are selected, not set.
-		[[ $line =~ ^#\ require:\ (CONFIG_[A-Za-z0-9_]+=y) ]] && line=${BASH_REMATCH[1]}
-		if [[ $line =~ ^(CONFIG_[A-Za-z0-9_]+)=y$ ]]; then
-			grep -qx "$line" "$out/.config" || { log "config: ${BASH_REMATCH[1]} did not stick"; exit 1; }
-		fi
-	done <"$f"
-done
+kernel_check_fragments "$out/.config" "${fragments[@]}"
 if [ "$flavour" != upstream ] && grep -q '^CONFIG_NET_HANDSHAKE=y' "$out/.config"; then
 	log "config: NET_HANDSHAKE is on; tlsup cannot load on this tree"
 	exit 1

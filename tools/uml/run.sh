@@ -32,13 +32,13 @@ shift $((OPTIND - 1))
 script=$(realpath "$1")
 shift
 
+# shellcheck source=tools/lib/kernels.sh
+. "$here/../lib/kernels.sh"
 kdir=$("$here/kernel.sh" "$flavour" "$version")
 build=$root/build/uml
 mkdir -p "$build"
 poweroff=$build/poweroff
-if [ ! -x "$poweroff" ] || [ "$here/poweroff.c" -nt "$poweroff" ]; then
-	gcc -static -O2 -o "$poweroff" "$here/poweroff.c"
-fi
+guest_helper "$here/poweroff.c" "$poweroff"
 
 run=$(mktemp -d "$build/run.XXXXXX")
 {
@@ -46,13 +46,10 @@ run=$(mktemp -d "$build/run.XXXXXX")
 		"$root" "$kdir" "$flavour" "$version"
 	printf 'export TLSUP_RUN=%q\n' "$run"
 	# Test selection and tuning variables reach the guest too.
-	while IFS='=' read -r k v; do
-		case $k in E2E_* | KUNIT_* | BENCH_* | STRESS_* | TLSUP_MODULES | TLSUP_TARGET) printf 'export %s=%q\n' "$k" "$v" ;; esac
-	done < <(env)
+	# shellcheck disable=SC2119 # no extra names for UML
+	guest_env_passthrough
 } >"$run/env"
-printf 'exec %q' "$script" >"$run/cmd"
-for a in "$@"; do printf ' %q' "$a" >>"$run/cmd"; done
-echo >>"$run/cmd"
+guest_cmd "$run" "$script" "$@"
 log=${log:-$run/console.log}
 
 status=0
@@ -60,21 +57,5 @@ status=0
 timeout -k 10 "$timeout" "$kdir/linux" mem="$mem" rootfstype=hostfs rootflags=/ rw \
 	init="$here/guest-init" TLSUP_RUN="$run" TLSUP_POWEROFF="$poweroff" \
 	con=null con0=fd:0,fd:1 </dev/null >"$log" 2>&1 || status=$?
-if [ "${TLSUP_VERBOSE:-0}" = 1 ]; then cat "$log"; fi
-
-if [ $status -eq 124 ] || [ $status -eq 137 ]; then
-	echo "run.sh: guest timed out after ${timeout}s (console: $log)" >&2
-	exit 124
-fi
-marker=$(grep -a -o 'TLSUP-EXIT-STATUS=[0-9]*' "$log" | tail -n 1 || true)
-if [ -z "$marker" ]; then
-	echo "run.sh: guest ended without a status (console: $log)" >&2
-	tail -n 30 "$log" >&2
-	exit 125
-fi
-code=${marker#TLSUP-EXIT-STATUS=}
-# Keep failed runs for inspection; clean up good ones.
-if [ "$code" = 0 ] && [ "${TLSUP_KEEP_RUNS:-0}" != 1 ] && [ "$log" != "$run/console.log" ]; then
-	rm -rf "$run"
-fi
-exit "$code"
+# The exit status is the guest's (its console's marker line).
+guest_result "$status" "$timeout" "$log" "$run"

@@ -42,6 +42,8 @@ shift $((OPTIND - 1))
 script=$(realpath "$1")
 shift
 
+# shellcheck source=tools/lib/kernels.sh
+. "$root/tools/lib/kernels.sh"
 if [ "$kernel" = debug ] || [ "$kernel" = kcsan ]; then
 	image=$("$here/kernel.sh" "$kernel")
 else
@@ -55,9 +57,7 @@ build=$root/build/vm
 mkdir -p "$build"
 # The guest's last step: a reboot, which ends qemu (-no-reboot).
 poweroff=$build/reboot
-if [ ! -x "$poweroff" ] || [ "$root/tools/uml/poweroff.c" -nt "$poweroff" ]; then
-	gcc -static -O2 -DTLSUP_REBOOT -o "$poweroff" "$root/tools/uml/poweroff.c"
-fi
+guest_helper "$root/tools/uml/poweroff.c" "$poweroff" -DTLSUP_REBOOT
 
 accel=${TLSUP_VM_ACCEL:-}
 if [ -z "$accel" ]; then
@@ -83,15 +83,9 @@ run=$(mktemp -d "$build/run.XXXXXX")
 	# Paths under the host's /tmp that the guest needs (its /tmp is its own).
 	printf 'TLSUP_BIND=%q\n' "$script"
 	# Test selection and tuning variables reach the guest too.
-	while IFS='=' read -r k v; do
-		case $k in E2E_* | KUNIT_* | BENCH_* | STRESS_* | TLSUP_MODULES | TLSUP_TARGET | TLSUP_FLAVOUR)
-			printf 'export %s=%q\n' "$k" "$v" ;;
-		esac
-	done < <(env)
+	guest_env_passthrough TLSUP_FLAVOUR
 } >"$run/env"
-printf 'exec %q' "$script" >"$run/cmd"
-for a in "$@"; do printf ' %q' "$a" >>"$run/cmd"; done
-echo >>"$run/cmd"
+guest_cmd "$run" "$script" "$@"
 log=${log:-$run/console.log}
 
 # Unknown kernel parameters with '=' reach init as environment variables.
@@ -129,21 +123,5 @@ if ! grep -a -q '^TLSUP_RUN=' "$log" && grep -a -q 'Kernel panic' "$log"; then
 	mv "$log" "$log.boot-panic"
 	boot
 fi
-if [ "${TLSUP_VERBOSE:-0}" = 1 ]; then cat "$log"; fi
-
-if [ $status -eq 124 ] || [ $status -eq 137 ]; then
-	echo "run.sh: guest timed out after ${timeout}s (console: $log)" >&2
-	exit 124
-fi
-marker=$(grep -a -o 'TLSUP-EXIT-STATUS=[0-9]*' "$log" | tail -n 1 || true)
-if [ -z "$marker" ]; then
-	echo "run.sh: guest ended without a status (qemu exit $status, console: $log)" >&2
-	tail -n 30 "$log" >&2
-	exit 125
-fi
-code=${marker#TLSUP-EXIT-STATUS=}
-# Keep failed runs for inspection; clean up good ones.
-if [ "$code" = 0 ] && [ "${TLSUP_KEEP_RUNS:-0}" != 1 ] && [ "$log" != "$run/console.log" ]; then
-	rm -rf "$run"
-fi
-exit "$code"
+# The exit status is the guest's (its console's marker line).
+guest_result "$status" "$timeout" "$log" "$run" "qemu exit $status"
