@@ -9,7 +9,10 @@
 # ROOTDIR is shared writable over 9p (security_model=passthrough: owners,
 # modes and xattrs are real, as dpkg and systemd need them). The kernel
 # image's modules appear on the guest's /lib/modules, read-only under a
-# tmpfs overlay (depmod and DKMS write there; nothing reaches the cache).
+# tmpfs overlay (depmod and DKMS write there; nothing reaches the cache,
+# nothing outlives the boot) -- unless ROOTDIR has its own copy of them
+# (ROOTDIR/lib/modules/RELEASE/modules.dep): then that copy is the guest's,
+# writable, and what DKMS installs there is there at the next boot.
 # The guest ends the run by powering off; the exit status is qemu's (124
 # on the time bound). What the guest did is on the console and in ROOTDIR.
 set -euo pipefail
@@ -36,13 +39,21 @@ image=$("$here/fetch.sh" "$kernel")
 accel=(-accel "tcg,thread=multi" -cpu max)
 if [ "${TLSUP_VM_ACCEL:-}" = kvm ]; then accel=(-accel kvm -cpu host); fi
 
+release=$(basename "$(ls -d "$image"/root/lib/modules/*/ | head -n 1)")
+modules=(-virtfs "local,path=$image/root/lib/modules,mount_tag=modules,security_model=none,readonly=on,multidevs=remap")
+owncopy=
+if [ -e "$rootdir/lib/modules/$release/modules.dep" ]; then
+	modules=()
+	owncopy=TLSUP_MODULES=rootfs
+fi
+
 status=0
 timeout -k 10 "$timeout" qemu-system-x86_64 -machine q35 "${accel[@]}" \
 	-smp "$cpus" -m "$mem" -display none -monitor none -serial stdio -no-reboot \
 	-nic none -device virtio-rng-pci \
 	-kernel "$image/vmlinuz" -initrd "$image/initrd" \
-	-append "console=ttyS0 panic=-1 no_timer_check TLSUP_ROOTFS=1 TLSUP_INIT=/lib/systemd/systemd $*" \
+	-append "console=ttyS0 panic=-1 no_timer_check TLSUP_ROOTFS=1 $owncopy TLSUP_INIT=/lib/systemd/systemd $*" \
 	-virtfs "local,path=$rootdir,mount_tag=rootfs,security_model=passthrough,multidevs=remap" \
-	-virtfs "local,path=$image/root/lib/modules,mount_tag=modules,security_model=none,readonly=on,multidevs=remap" \
+	"${modules[@]}" \
 	</dev/null >"$log" 2>&1 || status=$?
 exit "$status"

@@ -71,13 +71,20 @@ static void load_modules(void)
  * A system of its own (TLSUP_ROOTFS=1, tools/vm/boot.sh): the root tree is
  * the writable share "rootfs"; the kernel image's modules (read-only share
  * "modules") appear on its /lib/modules with a tmpfs over them, so that
- * depmod and DKMS can write there.
+ * depmod and DKMS can write there. What they write is lost at power-off:
+ * a run that needs it at its next boot (a module DKMS built) puts a copy
+ * of the image's modules in the root tree itself, and boot.sh says so with
+ * TLSUP_MODULES=rootfs: no overlay then.
  */
 static void mount_rootfs(void)
 {
+	const char *modules = getenv("TLSUP_MODULES");
+
 	if (mount("rootfs", "/newroot", "9p", 0,
 		  "trans=virtio,version=9p2000.L,msize=512000,cache=mmap") != 0)
 		die("mount the root tree over 9p: %s", strerror(errno));
+	if (modules && strcmp(modules, "rootfs") == 0)
+		return;
 	mkdir("/mods", 0755);
 	mkdir("/ovl", 0755);
 	if (mount("modules", "/mods", "9p", MS_RDONLY,
