@@ -9,10 +9,12 @@
 // no one else may write to it, link it (and so possess it), or change its
 // permissions -- at start-up, at reload and when the retry timer finds it.
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
 #include <keyutils.h>
+#include <mutex>
 #include <thread>
 
 #include <uapi/linux/handshake.h>
@@ -73,9 +75,11 @@ bool in_process_keyring(int64_t id) {
 // The whole agent (one worker, a fake kernel, the keyring retry timer at
 // 20 ms) on a configuration whose keyrings and psk_keyrings name NAME,
 // running on a thread until destroyed; READY goes to acceptor().
+// AUTHENTICATE: more lines for [authenticate].
 class RunningAgent {
 public:
-	RunningAgent(const std::string &name, Log &log, bool tlsup_ko) {
+	RunningAgent(const std::string &name, Log &log, bool tlsup_ko,
+	             const std::string &authenticate = "") {
 		char d[] = "/tmp/tlsupd-attack.XXXXXX";
 		if (!mkdtemp(d))
 			return;
@@ -83,7 +87,8 @@ public:
 		std::string conf = dir_ + "/tlsupd.conf";
 		std::ofstream(conf) << "[agent]\nworkers = 1\ncontrol_socket = " << dir_
 		                    << "/control\n[authenticate]\nkeyrings = " << name
-		                    << "\npsk_keyrings = " << name << "\n";
+		                    << "\npsk_keyrings = " << name << "\n"
+		                    << authenticate << "\n";
 		AgentOptions o;
 		o.config_path = conf;
 		o.consumer_keyrings = {};
@@ -513,6 +518,66 @@ TEST_F(AttackKeyring, TheRetryTickUnlinksAHeldKeyringThatIsNoLongerTrusted) {
 	EXPECT_FALSE(linker.missing());
 	keyctl_unlink(linker.holder(), KEY_SPEC_PROCESS_KEYRING);
 	keyctl_unlink(ring, KEY_SPEC_SESSION_KEYRING);
+}
+
+// A reload that takes trust away from a keyring: the provisioning
+// account's, linked while [authenticate] keyring_owners named it, is
+// refused once the file names no owner. The line that says so is the
+// administrator's word that its keys are no longer searched; a request
+// that starts after it must not find them. retry() published before its
+// lines; set() logged "refused" and "not linked" while it ran, before
+// Agent::apply published what it returned, and a request ACCEPTed then
+// still searched the keyring it refused. The probe runs from the log
+// sink, on the agent's thread, as the line is logged.
+TEST_F(AttackKeyring, AReloadThatRefusesAKeyringPublishesBeforeItSaysSo) {
+	LocalUser owner(LocalUser::kAttacker,
+	                keyring_with_psk(name_, "provisioned", key_, 0x1b3f001b));
+	ASSERT_TRUE(owner.ok()) << owner.why();
+	std::atomic<bool> reloading{false}, probed{false};
+	std::atomic<uint32_t> at_the_line{0};
+	RunningAgent *agent = nullptr;
+	std::mutex mu;
+	std::vector<std::string> lines;
+	Log log(Log::LineSink([&](int, std::string_view line) {
+		{
+			std::lock_guard lock(mu);
+			lines.emplace_back(line);
+		}
+		if (line.find("reloading configuration") != std::string_view::npos)
+			reloading = true;
+		if (!reloading || line.find("'" + name_ + "'") == std::string_view::npos ||
+		    probed.exchange(true))
+			return;
+		at_the_line =
+		        server_psk_status(agent->kernel, agent->acceptor(), "provisioned", key_);
+	}));
+	log.set_level(kLogDebug);
+	auto all = [&] {
+		std::lock_guard lock(mu);
+		return ::testing::PrintToString(lines);
+	};
+	RunningAgent a(name_, log, false,
+	               "keyring_owners = " + std::to_string(LocalUser::kAttacker));
+	ASSERT_TRUE(a.ok()) << a.why();
+	agent = &a;
+	ASSERT_TRUE(a.kernel.wait_eagains(1));
+	// Trusted: its PSK works (EIO: no kTLS here).
+	ASSERT_EQ(server_psk_status(a.kernel, a.acceptor(), "provisioned", key_),
+	          static_cast<uint32_t>(EIO))
+	        << all();
+
+	std::ofstream(a.dir() + "/tlsupd.conf")
+	        << "[agent]\nworkers = 1\ncontrol_socket = " << a.dir()
+	        << "/control\n[authenticate]\nkeyrings = " << name_ << "\npsk_keyrings = " << name_
+	        << "\n";
+	auto r = control_request(a.dir() + "/control", "reload");
+	ASSERT_TRUE(r.ok()) << r.error().reason;
+	ASSERT_TRUE(probed) << "no line named the keyring\n" << all();
+	EXPECT_EQ(at_the_line.load(), static_cast<uint32_t>(EKEYREJECTED))
+	        << "EIO = a request that started after the line still searched the keyring\n"
+	        << all();
+	EXPECT_EQ(server_psk_status(a.kernel, a.acceptor(), "provisioned", key_),
+	          static_cast<uint32_t>(EKEYREJECTED));
 }
 
 // A verified peer's certificate is stored as a key whose serial is the
