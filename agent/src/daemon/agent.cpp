@@ -200,8 +200,8 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 		return Error{linked.error().code,
 		             cfg.where("authenticate", "keyrings") + ": " + linked.error().reason};
 
-	// Nothing had changed before set() but links: a bad reload leaves the
-	// old state.
+	// Nothing had changed before set() succeeded: a bad reload leaves the
+	// old state (set() undoes its own links).
 	credentials_.replace(std::move(creds));
 	std::vector<std::string> files;
 	for (const X509Paths *p : {&cfg.client, &cfg.server})

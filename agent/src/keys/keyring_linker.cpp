@@ -172,9 +172,29 @@ Result<LinkedKeyrings> KeyringLinker::set(const std::vector<std::string> &config
 			                  strerror(errno));
 		holder_ = h;
 	}
-	trust_ = trust;
-	configured_ = configured;
-	refused_.clear();
+	// The keyrings the published snapshot links, which an undo must leave.
+	auto before = keyring_contents(holder_);
+	if (!before)
+		return make_error(errno, "cannot read keyring tlsupd:linked: %s", strerror(errno));
+	// resolve(), link_checked() and is_consumer() go by the members: the
+	// new configuration's while this call runs. A failure puts back the
+	// old ones, which the still published snapshot was made under, for
+	// the tick to go on checking it by.
+	KeyringTrust old_trust = std::exchange(trust_, trust);
+	std::vector<std::string> old_configured = std::exchange(configured_, configured);
+	std::vector<key_serial_t> old_refused = std::exchange(refused_, {});
+	std::vector<key_serial_t> linked_here; // not held before this call
+	auto fail = [&](const Error &e) -> Error {
+		for (key_serial_t k : linked_here)
+			keyctl_unlink(k, holder_);
+		trust_ = std::move(old_trust);
+		configured_ = std::move(old_configured);
+		refused_ = std::move(old_refused);
+		return e;
+	};
+	auto held_before = [&](key_serial_t id) {
+		return std::find(before->begin(), before->end(), id) != before->end();
+	};
 	// Logged once the snapshot is published: a request that starts after
 	// a line saying a keyring is (no longer) searched finds it so.
 	Said said;
@@ -189,11 +209,20 @@ Result<LinkedKeyrings> KeyringLinker::set(const std::vector<std::string> &config
 		auto id = resolve(name, log, said);
 		bool consumer = is_consumer(name);
 		if (id) {
-			auto linked = link_checked(id.value(), name);
+			// Held already, it is only checked: linking it again changes
+			// nothing, and link_checked()'s unlink of one that fails
+			// would outlive a failure below, while the snapshot still
+			// published searches it. The sweep at the end lets go of it.
+			bool held = held_before(id.value());
+			auto linked = held ? check_keyring_trust(id.value(), trust_)
+			                   : link_checked(id.value(), name);
 			if (!linked && linked.error().code != EACCES)
-				return linked.error();
+				return fail(linked.error());
 			if (!linked)
 				id = linked.error();
+			else if (!held && std::find(linked_here.begin(), linked_here.end(),
+			                            id.value()) == linked_here.end())
+				linked_here.push_back(id.value());
 		}
 		if (!id) {
 			if (consumer && id.error().code == ENOKEY)

@@ -116,7 +116,11 @@ public:
 	// for each one refused. PUBLISH, if given, gets the new snapshot
 	// before any of those lines is logged, as at retry().
 	// EIO and the like when the holder cannot be made or an existing
-	// keyring cannot be linked: then nothing is published or logged.
+	// keyring cannot be linked: then nothing is published or logged, the
+	// keyrings this call linked that the linker did not hold before are
+	// unlinked again, and the linker keeps the configuration, trust and
+	// keyrings it had -- the ones the snapshot still published was made
+	// of, which retry() goes on checking.
 	Result<LinkedKeyrings> set(const std::vector<std::string> &configured,
 	                           const std::vector<std::string> &psk, const std::string &where,
 	                           const Log &log, const KeyringTrust &trust = {},

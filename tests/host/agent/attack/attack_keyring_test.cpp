@@ -580,6 +580,64 @@ TEST_F(AttackKeyring, AReloadThatRefusesAKeyringPublishesBeforeItSaysSo) {
 	          static_cast<uint32_t>(EKEYREJECTED));
 }
 
+// A reload whose keyrings cannot all be linked (here: one that holds
+// tlsupd:linked, so linking it would make a cycle, EDEADLK) fails, and the
+// old snapshot stays published. KeyringLinker::set() had linked the
+// keyrings named before the failing one into tlsupd:linked, and left the
+// linker with the new file's trust and names: the holder held a keyring
+// no snapshot searches, and the tick resolved the old configuration's
+// missing keyrings under the new keyring_owners -- a keyring the failed
+// file's owner made was linked and published though the administrator was
+// told the old configuration stays.
+TEST_F(AttackKeyring, AFailedSetLeavesTheLinkerAsItWas) {
+	key_serial_t old_ring = add_keyring(name_, KEY_SPEC_SESSION_KEYRING);
+	ASSERT_EQ(keyctl_setperm(old_ring, 0x3f3f0000), 0);
+	std::string later = name_ + "-later";
+	KeyringLinker linker(std::vector<std::string>{});
+	auto linked = linker.set({name_, later}, {}, "", log_.log());
+	ASSERT_TRUE(linked.ok()) << linked.error().reason;
+	ASSERT_EQ(linked->keyrings, std::vector<key_serial_t>{old_ring});
+	ASSERT_TRUE(linker.missing());
+
+	// The missing one appears, made by a user the old configuration does
+	// not trust (the new one would).
+	LocalUser other(LocalUser::kAttacker,
+	                keyring_with_psk(later, "attacker-id", key_, 0x1b3f001b));
+	ASSERT_TRUE(other.ok()) << other.why();
+	key_serial_t fresh = add_keyring(name_ + "-fresh", KEY_SPEC_SESSION_KEYRING);
+	ASSERT_EQ(keyctl_setperm(fresh, 0x3f3f0000), 0);
+	key_serial_t cycle = add_keyring(name_ + "-cycle", KEY_SPEC_SESSION_KEYRING);
+	ASSERT_EQ(keyctl_setperm(cycle, 0x3f3f0000), 0);
+	ASSERT_EQ(keyctl_link(linker.holder(), cycle), 0);
+
+	auto failed = linker.set({name_ + "-fresh", name_ + "-cycle", later}, {}, "", log_.log(),
+	                         KeyringTrust{{LocalUser::kAttacker}});
+	ASSERT_FALSE(failed.ok());
+	EXPECT_EQ(failed.error().code, EDEADLK) << failed.error().reason;
+	// The holder holds what the published snapshot searches, no more.
+	EXPECT_EQ(keyring_contents(linker.holder()).value(), std::vector<key_serial_t>{old_ring});
+	EXPECT_EQ(linker.linked().keyrings, std::vector<key_serial_t>{old_ring});
+	// Nothing said of a configuration that was not taken.
+	EXPECT_FALSE(log_.contains("(" + std::to_string(fresh) + ")"))
+	        << ::testing::PrintToString(log_.lines());
+
+	// The tick goes by the old configuration: the other user's keyring
+	// is refused, the old keyring checked again.
+	EXPECT_FALSE(linker.retry(log_.log()));
+	EXPECT_FALSE(contains(linker.linked().keyrings, other.value(0)))
+	        << "linked under the failed reload's keyring_owners";
+	EXPECT_TRUE(log_.contains("owned by uid 61234")) << ::testing::PrintToString(log_.lines());
+	ASSERT_EQ(keyctl_setperm(old_ring, 0x3f3f0004), 0); // others may write
+	EXPECT_TRUE(linker.retry(log_.log()));
+	EXPECT_TRUE(linker.linked().keyrings.empty());
+	EXPECT_TRUE(keyring_contents(linker.holder()).value().empty());
+
+	keyctl_unlink(linker.holder(), cycle);
+	keyctl_unlink(linker.holder(), KEY_SPEC_PROCESS_KEYRING);
+	for (key_serial_t k : {old_ring, fresh, cycle})
+		keyctl_unlink(k, KEY_SPEC_SESSION_KEYRING);
+}
+
 // A verified peer's certificate is stored as a key whose serial is the
 // REMOTE_AUTH the consumer gets; since 6723fe6 the key stored for a
 // certificate is reused for a minute without asking the kernel, on the
