@@ -638,6 +638,86 @@ TEST_F(AttackKeyring, AFailedSetLeavesTheLinkerAsItWas) {
 		keyctl_unlink(k, KEY_SPEC_SESSION_KEYRING);
 }
 
+// A failed set() puts back the configured names as well: they decide
+// whether a consumer keyring the tick links later is searched for every
+// request or for its consumer's only ("one consumer's PSK is not
+// another's"). A reload that named the consumer's keyring -- searched for
+// every request, had it been taken -- and failed must leave the tick
+// linking that keyring, when it appears, as the old configuration says:
+// for its consumer only. Were configured_ left as the failed file's, the
+// tick would search it for every request though the administrator was
+// told the old configuration stays.
+TEST_F(AttackKeyring, AFailedSetPutsBackWhichKeyringsAreAConsumersOnly) {
+	std::string consumer = name_ + "-consumer";
+	key_serial_t old_ring = add_keyring(name_, KEY_SPEC_SESSION_KEYRING);
+	ASSERT_EQ(keyctl_setperm(old_ring, 0x3f3f0000), 0);
+	KeyringLinker linker(std::vector<std::string>{consumer});
+	auto linked = linker.set({name_}, {}, "", log_.log());
+	ASSERT_TRUE(linked.ok()) << linked.error().reason;
+	ASSERT_TRUE(linker.missing()); // the consumer's, not made yet
+
+	key_serial_t cycle = add_keyring(name_ + "-cycle", KEY_SPEC_SESSION_KEYRING);
+	ASSERT_EQ(keyctl_setperm(cycle, 0x3f3f0000), 0);
+	ASSERT_EQ(keyctl_link(linker.holder(), cycle), 0);
+	auto failed = linker.set({consumer, name_ + "-cycle"}, {}, "", log_.log());
+	ASSERT_FALSE(failed.ok());
+	EXPECT_EQ(failed.error().code, EDEADLK) << failed.error().reason;
+
+	// The consumer's keyring appears (root's, as its module makes it).
+	key_serial_t ring = add_keyring(consumer, KEY_SPEC_SESSION_KEYRING);
+	ASSERT_EQ(keyctl_setperm(ring, 0x3f3f0000), 0);
+	EXPECT_TRUE(linker.retry(log_.log()));
+	EXPECT_EQ(linker.linked().consumer, std::vector<key_serial_t>{ring});
+	EXPECT_EQ(linker.linked().keyrings, std::vector<key_serial_t>{old_ring})
+	        << "the consumer's keyring searched for every request, as only the failed "
+	           "reload said";
+
+	keyctl_unlink(linker.holder(), cycle);
+	keyctl_unlink(linker.holder(), KEY_SPEC_PROCESS_KEYRING);
+	for (key_serial_t k : {old_ring, cycle, ring})
+		keyctl_unlink(k, KEY_SPEC_SESSION_KEYRING);
+}
+
+// A failed set() puts back the keyrings already warned about (refused_),
+// too. The failed call refuses another user's keyring of a name the old
+// configuration still waits for, and says nothing (nothing is logged of a
+// configuration not taken); had it kept that refusal, the tick -- going
+// by the old configuration -- would take the keyring as already warned
+// about and never say it was refused: the administrator would never hear
+// of it.
+TEST_F(AttackKeyring, AFailedSetDoesNotSilenceTheTicksRefusal) {
+	key_serial_t old_ring = add_keyring(name_, KEY_SPEC_SESSION_KEYRING);
+	ASSERT_EQ(keyctl_setperm(old_ring, 0x3f3f0000), 0);
+	std::string later = name_ + "-later";
+	KeyringLinker linker(std::vector<std::string>{});
+	auto linked = linker.set({name_, later}, {}, "", log_.log());
+	ASSERT_TRUE(linked.ok()) << linked.error().reason;
+	ASSERT_TRUE(linker.missing());
+
+	LocalUser other(LocalUser::kAttacker,
+	                keyring_with_psk(later, "attacker-id", key_, 0x1b3f001b));
+	ASSERT_TRUE(other.ok()) << other.why();
+	std::string serial = "(" + std::to_string(other.value(0)) + ")";
+	key_serial_t cycle = add_keyring(name_ + "-cycle", KEY_SPEC_SESSION_KEYRING);
+	ASSERT_EQ(keyctl_setperm(cycle, 0x3f3f0000), 0);
+	ASSERT_EQ(keyctl_link(linker.holder(), cycle), 0);
+	auto failed = linker.set({later, name_ + "-cycle"}, {}, "", log_.log());
+	ASSERT_FALSE(failed.ok());
+	EXPECT_EQ(failed.error().code, EDEADLK) << failed.error().reason;
+	EXPECT_FALSE(log_.contains(serial)) << ::testing::PrintToString(log_.lines());
+
+	EXPECT_FALSE(linker.retry(log_.log()));
+	EXPECT_FALSE(contains(linker.linked().keyrings, other.value(0)));
+	EXPECT_TRUE(log_.contains(serial + " refused"))
+	        << "the tick never said it refused the other user's keyring\n"
+	        << ::testing::PrintToString(log_.lines());
+
+	keyctl_unlink(linker.holder(), cycle);
+	keyctl_unlink(linker.holder(), KEY_SPEC_PROCESS_KEYRING);
+	for (key_serial_t k : {old_ring, cycle})
+		keyctl_unlink(k, KEY_SPEC_SESSION_KEYRING);
+}
+
 // A verified peer's certificate is stored as a key whose serial is the
 // REMOTE_AUTH the consumer gets; since 6723fe6 the key stored for a
 // certificate is reused for a minute without asking the kernel, on the
