@@ -181,8 +181,9 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 	// Linked into tlsupd:linked, not the process keyring: no ACCEPT window
 	// sees it, so no lock.
 	// Before the keyrings: set() replaces what the linker holds and
-	// checks again at each tick, so nothing may fail after it (a failed
-	// reload keeps the old snapshot, which the tick must go on checking).
+	// checks again at each tick, and publishes it, so nothing may fail
+	// after it (a failed reload keeps the old snapshot, which the tick
+	// must go on checking).
 	auto creds = TRY(load_credentials(cfg));
 	for (const auto &w : creds->warnings)
 		LOG_WARN(log_, "%s", w.c_str());
@@ -190,14 +191,17 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 	         creds->client.ca_count, creds->client.crl_count,
 	         creds->client.identity ? " + certificate" : "", creds->server.ca_count,
 	         creds->server.crl_count, creds->server.identity ? " + certificate" : "");
+	// Published before set() logs what changed, as at the tick: a request
+	// that starts after "refused" or "linked" sees it so.
 	auto linked = linker_.set(cfg.keyrings, cfg.psk_keyrings, cfg.where("authenticate", ""),
-	                          log_, KeyringTrust{cfg.keyring_owners});
+	                          log_, KeyringTrust{cfg.keyring_owners},
+	                          [this](const LinkedKeyrings &l) { keyrings_.replace(l); });
 	if (!linked)
 		return Error{linked.error().code,
 		             cfg.where("authenticate", "keyrings") + ": " + linked.error().reason};
 
-	// Nothing has changed until here but links: a bad reload leaves the
-	// old state.
+	// Nothing had changed before set() succeeded: a bad reload leaves the
+	// old state (set() undoes its own links).
 	credentials_.replace(std::move(creds));
 	std::vector<std::string> files;
 	for (const X509Paths *p : {&cfg.client, &cfg.server})
@@ -209,7 +213,6 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 	if (auto w = files_->watch(files); !w)
 		LOG_WARN(log_, "certificate files are not watched for renewal: %s",
 		         w.error().reason.c_str());
-	keyrings_.replace(std::move(linked).value());
 	log_.set_level(cfg.log_level);
 	settings_.default_timeout_ms.store(cfg.default_timeout_ms);
 	settings_.reverse_dns.store(cfg.reverse_dns && cfg.reverse_dns_timeout_ms > 0);

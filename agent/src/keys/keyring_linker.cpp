@@ -123,13 +123,15 @@ Result<key_serial_t> resolve_keyring(const std::string &name, const KeyringTrust
 	                  name.c_str(), candidates.size());
 }
 
-Result<key_serial_t> KeyringLinker::resolve(const std::string &name, const Log &log) {
+Result<key_serial_t> KeyringLinker::resolve(const std::string &name, const Log &log, Said &said) {
 	return resolve_keyring(name, trust_, [&](key_serial_t id, const Error &why) {
 		if (std::find(refused_.begin(), refused_.end(), id) != refused_.end())
 			return;
 		remember_refused(id);
-		LOG_WARN(log, "keyring '%s' (%d) refused: %s", name.c_str(), id,
-		         why.reason.c_str());
+		said.push_back([&log, name, id, reason = why.reason] {
+			LOG_WARN(log, "keyring '%s' (%d) refused: %s", name.c_str(), id,
+			         reason.c_str());
+		});
 	});
 }
 
@@ -161,7 +163,7 @@ bool KeyringLinker::is_consumer(const std::string &name) const {
 Result<LinkedKeyrings> KeyringLinker::set(const std::vector<std::string> &configured,
                                           const std::vector<std::string> &psk,
                                           const std::string &where, const Log &log,
-                                          const KeyringTrust &trust) {
+                                          const KeyringTrust &trust, const Publish &publish) {
 	if (!holder_) {
 		key_serial_t h =
 		        add_key("keyring", "tlsupd:linked", nullptr, 0, KEY_SPEC_PROCESS_KEYRING);
@@ -170,9 +172,32 @@ Result<LinkedKeyrings> KeyringLinker::set(const std::vector<std::string> &config
 			                  strerror(errno));
 		holder_ = h;
 	}
-	trust_ = trust;
-	configured_ = configured;
-	refused_.clear();
+	// The keyrings the published snapshot links, which an undo must leave.
+	auto before = keyring_contents(holder_);
+	if (!before)
+		return make_error(errno, "cannot read keyring tlsupd:linked: %s", strerror(errno));
+	// resolve(), link_checked() and is_consumer() go by the members: the
+	// new configuration's while this call runs. A failure puts back the
+	// old ones, which the still published snapshot was made under, for
+	// the tick to go on checking it by.
+	KeyringTrust old_trust = std::exchange(trust_, trust);
+	std::vector<std::string> old_configured = std::exchange(configured_, configured);
+	std::vector<key_serial_t> old_refused = std::exchange(refused_, {});
+	std::vector<key_serial_t> linked_here; // not held before this call
+	auto fail = [&](const Error &e) -> Error {
+		for (key_serial_t k : linked_here)
+			keyctl_unlink(k, holder_);
+		trust_ = std::move(old_trust);
+		configured_ = std::move(old_configured);
+		refused_ = std::move(old_refused);
+		return e;
+	};
+	auto held_before = [&](key_serial_t id) {
+		return std::find(before->begin(), before->end(), id) != before->end();
+	};
+	// Logged once the snapshot is published: a request that starts after
+	// a line saying a keyring is (no longer) searched finds it so.
+	Said said;
 	LinkedKeyrings next;
 	std::vector<std::string> missing, missing_psk;
 	std::vector<std::pair<key_serial_t, std::string>> names;
@@ -181,38 +206,57 @@ Result<LinkedKeyrings> KeyringLinker::set(const std::vector<std::string> &config
 		if (std::find(all.begin(), all.end(), c) == all.end())
 			all.push_back(c);
 	for (const auto &name : all) {
-		auto id = resolve(name, log);
+		auto id = resolve(name, log, said);
 		bool consumer = is_consumer(name);
 		if (id) {
-			auto linked = link_checked(id.value(), name);
+			// Held already, it is only checked: linking it again changes
+			// nothing, and link_checked()'s unlink of one that fails
+			// would outlive a failure below, while the snapshot still
+			// published searches it. The sweep at the end lets go of it.
+			bool held = held_before(id.value());
+			auto linked = held ? check_keyring_trust(id.value(), trust_)
+			                   : link_checked(id.value(), name);
 			if (!linked && linked.error().code != EACCES)
-				return linked.error();
+				return fail(linked.error());
 			if (!linked)
 				id = linked.error();
+			else if (!held && std::find(linked_here.begin(), linked_here.end(),
+			                            id.value()) == linked_here.end())
+				linked_here.push_back(id.value());
 		}
 		if (!id) {
 			if (consumer && id.error().code == ENOKEY)
-				LOG_DEBUG(log, "keyring %s not present (linked when it appears)",
-				          name.c_str());
+				said.push_back([&log, name] {
+					LOG_DEBUG(log,
+					          "keyring %s not present (linked when it appears)",
+					          name.c_str());
+				});
 			else
-				LOG_WARN(log,
-				         "%skeyrings: keyring '%s' not linked: %s; linked when it "
-				         "appears",
-				         where.c_str(), name.c_str(), id.error().reason.c_str());
+				said.push_back([&log, where, name, reason = id.error().reason] {
+					LOG_WARN(log,
+					         "%skeyrings: keyring '%s' not linked: %s; "
+					         "linked when it appears",
+					         where.c_str(), name.c_str(), reason.c_str());
+				});
 			missing.push_back(name);
 			continue;
 		}
-		LOG_INFO(log, "linked keyring '%s' (%d)%s", name.c_str(), id.value(),
-		         consumer ? ": searched for its consumer's requests only"
-		                  : ": searched for every request");
+		said.push_back([&log, name, id = id.value(), consumer] {
+			LOG_INFO(log, "linked keyring '%s' (%d)%s", name.c_str(), id,
+			         consumer ? ": searched for its consumer's requests only"
+			                  : ": searched for every request");
+		});
 		(consumer ? next.consumer : next.keyrings).push_back(id.value());
 		names.emplace_back(id.value(), name);
 	}
 	for (const auto &name : psk) {
-		auto id = resolve(name, log);
+		auto id = resolve(name, log, said);
 		if (!id) {
-			LOG_WARN(log, "%spsk_keyrings: keyring '%s': %s; used when it appears",
-			         where.c_str(), name.c_str(), id.error().reason.c_str());
+			said.push_back([&log, where, name, reason = id.error().reason] {
+				LOG_WARN(log,
+				         "%spsk_keyrings: keyring '%s': %s; used when it appears",
+				         where.c_str(), name.c_str(), reason.c_str());
+			});
 			missing_psk.push_back(name);
 			continue;
 		}
@@ -231,10 +275,14 @@ Result<LinkedKeyrings> KeyringLinker::set(const std::vector<std::string> &config
 	names_ = std::move(names);
 	missing_ = std::move(missing);
 	missing_psk_ = std::move(missing_psk);
+	if (publish)
+		publish(linked_);
+	for (const auto &say : said)
+		say();
 	return next;
 }
 
-bool KeyringLinker::recheck(const Log &log, std::vector<std::function<void()>> &said) {
+bool KeyringLinker::recheck(const Log &log, Said &said) {
 	bool changed = false;
 	auto name_of = [&](key_serial_t id) {
 		for (const auto &[k, name] : names_)
@@ -291,12 +339,11 @@ bool KeyringLinker::recheck(const Log &log, std::vector<std::function<void()>> &
 	return changed;
 }
 
-bool KeyringLinker::retry(const Log &log,
-                          const std::function<void(const LinkedKeyrings &)> &publish) {
-	std::vector<std::function<void()>> said;
+bool KeyringLinker::retry(const Log &log, const Publish &publish) {
+	Said said;
 	bool changed = recheck(log, said);
 	for (auto it = missing_.begin(); it != missing_.end();) {
-		auto id = resolve(*it, log);
+		auto id = resolve(*it, log, said);
 		if (!id) {
 			++it;
 			continue;
@@ -307,8 +354,11 @@ bool KeyringLinker::retry(const Log &log,
 				if (refused_.size() >= kMaxRemembered)
 					refused_.clear();
 				refused_.push_back(id.value());
-				LOG_WARN(log, "keyring '%s' (%d) not linked: %s", it->c_str(),
-				         id.value(), linked.error().reason.c_str());
+				said.push_back([&log, name = *it, id = id.value(),
+				                reason = linked.error().reason] {
+					LOG_WARN(log, "keyring '%s' (%d) not linked: %s",
+					         name.c_str(), id, reason.c_str());
+				});
 			}
 			++it;
 			continue;
@@ -325,7 +375,7 @@ bool KeyringLinker::retry(const Log &log,
 		changed = true;
 	}
 	for (auto it = missing_psk_.begin(); it != missing_psk_.end();) {
-		auto id = resolve(*it, log);
+		auto id = resolve(*it, log, said);
 		if (!id) {
 			++it;
 			continue;

@@ -103,18 +103,28 @@ public:
 	                                                            std::end(kConsumerKeyrings)})
 	    : consumer_(std::move(consumer)) {}
 
+	// Gets the new snapshot before the lines that describe it are logged.
+	using Publish = std::function<void(const LinkedKeyrings &)>;
+
 	// (Re)load: link what exists now, unlink what is no longer named; a
 	// configured keyring that does not exist is a warning (as tlshd),
-	// linked when it appears. EIO and the like when the holder cannot be
-	// made or an existing keyring cannot be linked. The first call makes
-	// the holder in the process keyring: before the agent's threads start.
-	// WHERE names the configuration's keys in messages.
+	// linked when it appears. The first call makes the holder in the
+	// process keyring: before the agent's threads start. WHERE names the
+	// configuration's keys in messages.
 	// Only keyrings check_keyring_trust() accepts under TRUST are linked or
 	// used -- here and at every retry(), with a warning, once per keyring,
-	// for each one refused.
+	// for each one refused. PUBLISH, if given, gets the new snapshot
+	// before any of those lines is logged, as at retry().
+	// EIO and the like when the holder cannot be made or an existing
+	// keyring cannot be linked: then nothing is published or logged, the
+	// keyrings this call linked that the linker did not hold before are
+	// unlinked again, and the linker keeps the configuration, trust and
+	// keyrings it had -- the ones the snapshot still published was made
+	// of, which retry() goes on checking.
 	Result<LinkedKeyrings> set(const std::vector<std::string> &configured,
 	                           const std::vector<std::string> &psk, const std::string &where,
-	                           const Log &log, const KeyringTrust &trust = {});
+	                           const Log &log, const KeyringTrust &trust = {},
+	                           const Publish &publish = {});
 	// The retry timer's tick: checks every linked or resolved keyring
 	// again (one keyctl(DESCRIBE) each) -- one whose owner or mode no
 	// longer passes check_keyring_trust() is unlinked from the holder,
@@ -125,7 +135,7 @@ public:
 	// a keyring is no longer searched (or is now), no request that
 	// starts after it sees the old snapshot (AcceptKeyrings lets a
 	// parked keyring the snapshot no longer holds go at the next ACCEPT).
-	bool retry(const Log &log, const std::function<void(const LinkedKeyrings &)> &publish = {});
+	bool retry(const Log &log, const Publish &publish = {});
 	bool missing() const { return !missing_.empty() || !missing_psk_.empty(); }
 	// Whether retry() has anything to do: a keyring missing, or one held
 	// whose trust must be checked again. The timer runs while this holds.
@@ -138,14 +148,19 @@ public:
 	key_serial_t holder() const { return holder_; }
 
 private:
-	Result<key_serial_t> resolve(const std::string &name, const Log &log);
+	// Lines to log once the change they describe is published.
+	using Said = std::vector<std::function<void()>>;
+
+	// resolve_keyring() under trust_; the refused keyrings not warned
+	// about yet go to SAID.
+	Result<key_serial_t> resolve(const std::string &name, const Log &log, Said &said);
 	// Links ID into the holder and checks it again once linked (a keyring
 	// that changed owner or mode meanwhile is unlinked).
 	Result<void> link_checked(key_serial_t id, const std::string &name);
 	bool is_consumer(const std::string &name) const;
 	// Part of retry(): the held keyrings that fail the trust check now;
 	// what it has to say goes to SAID, logged once the change is published.
-	bool recheck(const Log &log, std::vector<std::function<void()>> &said);
+	bool recheck(const Log &log, Said &said);
 	void remember_refused(key_serial_t id);
 
 	std::vector<std::string> consumer_;

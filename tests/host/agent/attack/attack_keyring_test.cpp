@@ -9,10 +9,12 @@
 // no one else may write to it, link it (and so possess it), or change its
 // permissions -- at start-up, at reload and when the retry timer finds it.
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
 #include <keyutils.h>
+#include <mutex>
 #include <thread>
 
 #include <uapi/linux/handshake.h>
@@ -73,9 +75,11 @@ bool in_process_keyring(int64_t id) {
 // The whole agent (one worker, a fake kernel, the keyring retry timer at
 // 20 ms) on a configuration whose keyrings and psk_keyrings name NAME,
 // running on a thread until destroyed; READY goes to acceptor().
+// AUTHENTICATE: more lines for [authenticate].
 class RunningAgent {
 public:
-	RunningAgent(const std::string &name, Log &log, bool tlsup_ko) {
+	RunningAgent(const std::string &name, Log &log, bool tlsup_ko,
+	             const std::string &authenticate = "") {
 		char d[] = "/tmp/tlsupd-attack.XXXXXX";
 		if (!mkdtemp(d))
 			return;
@@ -83,7 +87,8 @@ public:
 		std::string conf = dir_ + "/tlsupd.conf";
 		std::ofstream(conf) << "[agent]\nworkers = 1\ncontrol_socket = " << dir_
 		                    << "/control\n[authenticate]\nkeyrings = " << name
-		                    << "\npsk_keyrings = " << name << "\n";
+		                    << "\npsk_keyrings = " << name << "\n"
+		                    << authenticate << "\n";
 		AgentOptions o;
 		o.config_path = conf;
 		o.consumer_keyrings = {};
@@ -513,6 +518,204 @@ TEST_F(AttackKeyring, TheRetryTickUnlinksAHeldKeyringThatIsNoLongerTrusted) {
 	EXPECT_FALSE(linker.missing());
 	keyctl_unlink(linker.holder(), KEY_SPEC_PROCESS_KEYRING);
 	keyctl_unlink(ring, KEY_SPEC_SESSION_KEYRING);
+}
+
+// A reload that takes trust away from a keyring: the provisioning
+// account's, linked while [authenticate] keyring_owners named it, is
+// refused once the file names no owner. The line that says so is the
+// administrator's word that its keys are no longer searched; a request
+// that starts after it must not find them. retry() published before its
+// lines; set() logged "refused" and "not linked" while it ran, before
+// Agent::apply published what it returned, and a request ACCEPTed then
+// still searched the keyring it refused. The probe runs from the log
+// sink, on the agent's thread, as the line is logged.
+TEST_F(AttackKeyring, AReloadThatRefusesAKeyringPublishesBeforeItSaysSo) {
+	LocalUser owner(LocalUser::kAttacker,
+	                keyring_with_psk(name_, "provisioned", key_, 0x1b3f001b));
+	ASSERT_TRUE(owner.ok()) << owner.why();
+	std::atomic<bool> reloading{false}, probed{false};
+	std::atomic<uint32_t> at_the_line{0};
+	RunningAgent *agent = nullptr;
+	std::mutex mu;
+	std::vector<std::string> lines;
+	Log log(Log::LineSink([&](int, std::string_view line) {
+		{
+			std::lock_guard lock(mu);
+			lines.emplace_back(line);
+		}
+		if (line.find("reloading configuration") != std::string_view::npos)
+			reloading = true;
+		if (!reloading || line.find("'" + name_ + "'") == std::string_view::npos ||
+		    probed.exchange(true))
+			return;
+		at_the_line =
+		        server_psk_status(agent->kernel, agent->acceptor(), "provisioned", key_);
+	}));
+	log.set_level(kLogDebug);
+	auto all = [&] {
+		std::lock_guard lock(mu);
+		return ::testing::PrintToString(lines);
+	};
+	RunningAgent a(name_, log, false,
+	               "keyring_owners = " + std::to_string(LocalUser::kAttacker));
+	ASSERT_TRUE(a.ok()) << a.why();
+	agent = &a;
+	ASSERT_TRUE(a.kernel.wait_eagains(1));
+	// Trusted: its PSK works (EIO: no kTLS here).
+	ASSERT_EQ(server_psk_status(a.kernel, a.acceptor(), "provisioned", key_),
+	          static_cast<uint32_t>(EIO))
+	        << all();
+
+	std::ofstream(a.dir() + "/tlsupd.conf")
+	        << "[agent]\nworkers = 1\ncontrol_socket = " << a.dir()
+	        << "/control\n[authenticate]\nkeyrings = " << name_ << "\npsk_keyrings = " << name_
+	        << "\n";
+	auto r = control_request(a.dir() + "/control", "reload");
+	ASSERT_TRUE(r.ok()) << r.error().reason;
+	ASSERT_TRUE(probed) << "no line named the keyring\n" << all();
+	EXPECT_EQ(at_the_line.load(), static_cast<uint32_t>(EKEYREJECTED))
+	        << "EIO = a request that started after the line still searched the keyring\n"
+	        << all();
+	EXPECT_EQ(server_psk_status(a.kernel, a.acceptor(), "provisioned", key_),
+	          static_cast<uint32_t>(EKEYREJECTED));
+}
+
+// A reload whose keyrings cannot all be linked (here: one that holds
+// tlsupd:linked, so linking it would make a cycle, EDEADLK) fails, and the
+// old snapshot stays published. KeyringLinker::set() had linked the
+// keyrings named before the failing one into tlsupd:linked, and left the
+// linker with the new file's trust and names: the holder held a keyring
+// no snapshot searches, and the tick resolved the old configuration's
+// missing keyrings under the new keyring_owners -- a keyring the failed
+// file's owner made was linked and published though the administrator was
+// told the old configuration stays.
+TEST_F(AttackKeyring, AFailedSetLeavesTheLinkerAsItWas) {
+	key_serial_t old_ring = add_keyring(name_, KEY_SPEC_SESSION_KEYRING);
+	ASSERT_EQ(keyctl_setperm(old_ring, 0x3f3f0000), 0);
+	std::string later = name_ + "-later";
+	KeyringLinker linker(std::vector<std::string>{});
+	auto linked = linker.set({name_, later}, {}, "", log_.log());
+	ASSERT_TRUE(linked.ok()) << linked.error().reason;
+	ASSERT_EQ(linked->keyrings, std::vector<key_serial_t>{old_ring});
+	ASSERT_TRUE(linker.missing());
+
+	// The missing one appears, made by a user the old configuration does
+	// not trust (the new one would).
+	LocalUser other(LocalUser::kAttacker,
+	                keyring_with_psk(later, "attacker-id", key_, 0x1b3f001b));
+	ASSERT_TRUE(other.ok()) << other.why();
+	key_serial_t fresh = add_keyring(name_ + "-fresh", KEY_SPEC_SESSION_KEYRING);
+	ASSERT_EQ(keyctl_setperm(fresh, 0x3f3f0000), 0);
+	key_serial_t cycle = add_keyring(name_ + "-cycle", KEY_SPEC_SESSION_KEYRING);
+	ASSERT_EQ(keyctl_setperm(cycle, 0x3f3f0000), 0);
+	ASSERT_EQ(keyctl_link(linker.holder(), cycle), 0);
+
+	auto failed = linker.set({name_ + "-fresh", name_ + "-cycle", later}, {}, "", log_.log(),
+	                         KeyringTrust{{LocalUser::kAttacker}});
+	ASSERT_FALSE(failed.ok());
+	EXPECT_EQ(failed.error().code, EDEADLK) << failed.error().reason;
+	// The holder holds what the published snapshot searches, no more.
+	EXPECT_EQ(keyring_contents(linker.holder()).value(), std::vector<key_serial_t>{old_ring});
+	EXPECT_EQ(linker.linked().keyrings, std::vector<key_serial_t>{old_ring});
+	// Nothing said of a configuration that was not taken.
+	EXPECT_FALSE(log_.contains("(" + std::to_string(fresh) + ")"))
+	        << ::testing::PrintToString(log_.lines());
+
+	// The tick goes by the old configuration: the other user's keyring
+	// is refused, the old keyring checked again.
+	EXPECT_FALSE(linker.retry(log_.log()));
+	EXPECT_FALSE(contains(linker.linked().keyrings, other.value(0)))
+	        << "linked under the failed reload's keyring_owners";
+	EXPECT_TRUE(log_.contains("owned by uid 61234")) << ::testing::PrintToString(log_.lines());
+	ASSERT_EQ(keyctl_setperm(old_ring, 0x3f3f0004), 0); // others may write
+	EXPECT_TRUE(linker.retry(log_.log()));
+	EXPECT_TRUE(linker.linked().keyrings.empty());
+	EXPECT_TRUE(keyring_contents(linker.holder()).value().empty());
+
+	keyctl_unlink(linker.holder(), cycle);
+	keyctl_unlink(linker.holder(), KEY_SPEC_PROCESS_KEYRING);
+	for (key_serial_t k : {old_ring, fresh, cycle})
+		keyctl_unlink(k, KEY_SPEC_SESSION_KEYRING);
+}
+
+// A failed set() puts back the configured names as well: they decide
+// whether a consumer keyring the tick links later is searched for every
+// request or for its consumer's only ("one consumer's PSK is not
+// another's"). A reload that named the consumer's keyring -- searched for
+// every request, had it been taken -- and failed must leave the tick
+// linking that keyring, when it appears, as the old configuration says:
+// for its consumer only. Were configured_ left as the failed file's, the
+// tick would search it for every request though the administrator was
+// told the old configuration stays.
+TEST_F(AttackKeyring, AFailedSetPutsBackWhichKeyringsAreAConsumersOnly) {
+	std::string consumer = name_ + "-consumer";
+	key_serial_t old_ring = add_keyring(name_, KEY_SPEC_SESSION_KEYRING);
+	ASSERT_EQ(keyctl_setperm(old_ring, 0x3f3f0000), 0);
+	KeyringLinker linker(std::vector<std::string>{consumer});
+	auto linked = linker.set({name_}, {}, "", log_.log());
+	ASSERT_TRUE(linked.ok()) << linked.error().reason;
+	ASSERT_TRUE(linker.missing()); // the consumer's, not made yet
+
+	key_serial_t cycle = add_keyring(name_ + "-cycle", KEY_SPEC_SESSION_KEYRING);
+	ASSERT_EQ(keyctl_setperm(cycle, 0x3f3f0000), 0);
+	ASSERT_EQ(keyctl_link(linker.holder(), cycle), 0);
+	auto failed = linker.set({consumer, name_ + "-cycle"}, {}, "", log_.log());
+	ASSERT_FALSE(failed.ok());
+	EXPECT_EQ(failed.error().code, EDEADLK) << failed.error().reason;
+
+	// The consumer's keyring appears (root's, as its module makes it).
+	key_serial_t ring = add_keyring(consumer, KEY_SPEC_SESSION_KEYRING);
+	ASSERT_EQ(keyctl_setperm(ring, 0x3f3f0000), 0);
+	EXPECT_TRUE(linker.retry(log_.log()));
+	EXPECT_EQ(linker.linked().consumer, std::vector<key_serial_t>{ring});
+	EXPECT_EQ(linker.linked().keyrings, std::vector<key_serial_t>{old_ring})
+	        << "the consumer's keyring searched for every request, as only the failed "
+	           "reload said";
+
+	keyctl_unlink(linker.holder(), cycle);
+	keyctl_unlink(linker.holder(), KEY_SPEC_PROCESS_KEYRING);
+	for (key_serial_t k : {old_ring, cycle, ring})
+		keyctl_unlink(k, KEY_SPEC_SESSION_KEYRING);
+}
+
+// A failed set() puts back the keyrings already warned about (refused_),
+// too. The failed call refuses another user's keyring of a name the old
+// configuration still waits for, and says nothing (nothing is logged of a
+// configuration not taken); had it kept that refusal, the tick -- going
+// by the old configuration -- would take the keyring as already warned
+// about and never say it was refused: the administrator would never hear
+// of it.
+TEST_F(AttackKeyring, AFailedSetDoesNotSilenceTheTicksRefusal) {
+	key_serial_t old_ring = add_keyring(name_, KEY_SPEC_SESSION_KEYRING);
+	ASSERT_EQ(keyctl_setperm(old_ring, 0x3f3f0000), 0);
+	std::string later = name_ + "-later";
+	KeyringLinker linker(std::vector<std::string>{});
+	auto linked = linker.set({name_, later}, {}, "", log_.log());
+	ASSERT_TRUE(linked.ok()) << linked.error().reason;
+	ASSERT_TRUE(linker.missing());
+
+	LocalUser other(LocalUser::kAttacker,
+	                keyring_with_psk(later, "attacker-id", key_, 0x1b3f001b));
+	ASSERT_TRUE(other.ok()) << other.why();
+	std::string serial = "(" + std::to_string(other.value(0)) + ")";
+	key_serial_t cycle = add_keyring(name_ + "-cycle", KEY_SPEC_SESSION_KEYRING);
+	ASSERT_EQ(keyctl_setperm(cycle, 0x3f3f0000), 0);
+	ASSERT_EQ(keyctl_link(linker.holder(), cycle), 0);
+	auto failed = linker.set({later, name_ + "-cycle"}, {}, "", log_.log());
+	ASSERT_FALSE(failed.ok());
+	EXPECT_EQ(failed.error().code, EDEADLK) << failed.error().reason;
+	EXPECT_FALSE(log_.contains(serial)) << ::testing::PrintToString(log_.lines());
+
+	EXPECT_FALSE(linker.retry(log_.log()));
+	EXPECT_FALSE(contains(linker.linked().keyrings, other.value(0)));
+	EXPECT_TRUE(log_.contains(serial + " refused"))
+	        << "the tick never said it refused the other user's keyring\n"
+	        << ::testing::PrintToString(log_.lines());
+
+	keyctl_unlink(linker.holder(), cycle);
+	keyctl_unlink(linker.holder(), KEY_SPEC_PROCESS_KEYRING);
+	for (key_serial_t k : {old_ring, cycle})
+		keyctl_unlink(k, KEY_SPEC_SESSION_KEYRING);
 }
 
 // A verified peer's certificate is stored as a key whose serial is the
