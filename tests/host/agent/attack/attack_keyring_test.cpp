@@ -580,6 +580,166 @@ TEST_F(AttackKeyring, AReloadThatRefusesAKeyringPublishesBeforeItSaysSo) {
 	          static_cast<uint32_t>(EKEYREJECTED));
 }
 
+// The tick's side of the same rule: retry() takes trust away from a held
+// keyring (its mode now lets others write it) and says "no longer trusted
+// ... no longer searched". A request that starts after that line must not
+// find the keyring's PSK: the tick publishes the snapshot without it before
+// it logs. The probe runs from the log sink, on the agent's thread, at the
+// first line naming the keyring once its mode changed; were the line logged
+// before the snapshot is published, the probe would still authenticate
+// with the keyring's PSK (EIO). The timing-based
+// AConfiguredKeyringOthersMayWriteLaterIsNoLongerSearched asks only after
+// the line, at the next 20 ms, by when the snapshot was published either way.
+TEST_F(AttackKeyring, TheTickThatDistrustsAKeyringPublishesBeforeItSaysSo) {
+	key_serial_t ring = add_keyring(name_, KEY_SPEC_SESSION_KEYRING);
+	ASSERT_EQ(keyctl_setperm(ring, 0x3f3f0000), 0);
+	std::vector<uint8_t> admin_key = random_bytes(32);
+	add_user_key("admin-id", admin_key, ring);
+	ASSERT_TRUE(check_keyring_trust(ring, {}).ok());
+	std::atomic<bool> armed{false}, probed{false};
+	std::atomic<uint32_t> at_the_line{0};
+	std::atomic<RunningAgent *> agent{nullptr};
+	std::mutex mu;
+	std::vector<std::string> lines, probe_line;
+	Log log(Log::LineSink([&](int, std::string_view line) {
+		{
+			std::lock_guard lock(mu);
+			lines.emplace_back(line);
+		}
+		if (!armed || line.find("'" + name_ + "'") == std::string_view::npos ||
+		    probed.exchange(true))
+			return;
+		{
+			std::lock_guard lock(mu);
+			probe_line.emplace_back(line);
+		}
+		at_the_line = server_psk_status(agent.load()->kernel, agent.load()->acceptor(),
+		                                "admin-id", admin_key);
+	}));
+	log.set_level(kLogDebug);
+	auto all = [&] {
+		std::lock_guard lock(mu);
+		return ::testing::PrintToString(lines);
+	};
+	RunningAgent a(name_, log, false);
+	ASSERT_TRUE(a.ok()) << a.why();
+	agent = &a;
+	ASSERT_TRUE(a.kernel.wait_eagains(1));
+	// Trusted: its PSK works (EIO: no kTLS here).
+	ASSERT_EQ(server_psk_status(a.kernel, a.acceptor(), "admin-id", admin_key),
+	          static_cast<uint32_t>(EIO))
+	        << all();
+
+	// Now others may write it; the tick (every 20 ms) sees it.
+	armed = true;
+	ASSERT_EQ(keyctl_setperm(ring, 0x3f3f0004), 0);
+	for (int i = 0; i < 250 && !probed; i++)
+		std::this_thread::sleep_for(20ms);
+	// The probe ran in the sink: wait for its answer.
+	for (int i = 0; i < 250 && at_the_line == 0; i++)
+		std::this_thread::sleep_for(20ms);
+	ASSERT_TRUE(probed) << "no line named the keyring\n" << all();
+	{
+		std::lock_guard lock(mu);
+		EXPECT_NE(probe_line.at(0).find("is no longer trusted"), std::string::npos)
+		        << probe_line.at(0);
+	}
+	EXPECT_EQ(at_the_line.load(), static_cast<uint32_t>(EKEYREJECTED))
+	        << "EIO = a request that started after the line still authenticated with the "
+	           "distrusted keyring's PSK\n"
+	        << all();
+	EXPECT_EQ(server_psk_status(a.kernel, a.acceptor(), "admin-id", admin_key),
+	          static_cast<uint32_t>(EKEYREJECTED));
+	keyctl_unlink(ring, KEY_SPEC_SESSION_KEYRING);
+}
+
+// And the other way: a configured keyring the tick does not hold (here:
+// one it stopped trusting, whose mode is then fixed) is linked again by
+// the tick, which says "appeared". A request that starts after that line
+// finds the keyring's PSK: the tick published the snapshot with it before
+// it logged. (A keyring that is made while the agent runs could be found
+// by the tick between add_key() and the key being added to it, trusted in
+// its default mode and empty: this one holds its PSK throughout.) The
+// probe runs from the log sink at the first line naming the keyring that
+// says it appeared; were it logged before the snapshot is published, the
+// probe would not find the PSK (EKEYREJECTED).
+TEST_F(AttackKeyring, TheTickThatLinksAKeyringThatAppearedPublishesBeforeItSaysSo) {
+	key_serial_t ring = add_keyring(name_, KEY_SPEC_SESSION_KEYRING);
+	ASSERT_EQ(keyctl_setperm(ring, 0x3f3f0000), 0);
+	std::vector<uint8_t> admin_key = random_bytes(32);
+	add_user_key("admin-id", admin_key, ring);
+	std::atomic<bool> armed{false}, probed{false};
+	std::atomic<uint32_t> at_the_line{0};
+	std::atomic<RunningAgent *> agent{nullptr};
+	std::mutex mu;
+	std::vector<std::string> lines, probe_line;
+	Log log(Log::LineSink([&](int, std::string_view line) {
+		{
+			std::lock_guard lock(mu);
+			lines.emplace_back(line);
+		}
+		if (!armed || line.find("'" + name_ + "'") == std::string_view::npos ||
+		    line.find("appeared") == std::string_view::npos || probed.exchange(true))
+			return;
+		{
+			std::lock_guard lock(mu);
+			probe_line.emplace_back(line);
+		}
+		at_the_line = server_psk_status(agent.load()->kernel, agent.load()->acceptor(),
+		                                "admin-id", admin_key);
+	}));
+	log.set_level(kLogDebug);
+	auto all = [&] {
+		std::lock_guard lock(mu);
+		return ::testing::PrintToString(lines);
+	};
+	auto said = [&](const std::string &what) {
+		std::lock_guard lock(mu);
+		return std::any_of(lines.begin(), lines.end(), [&](const std::string &l) {
+			return l.find(what) != std::string::npos;
+		});
+	};
+	RunningAgent a(name_, log, false);
+	ASSERT_TRUE(a.ok()) << a.why();
+	agent = &a;
+	ASSERT_TRUE(a.kernel.wait_eagains(1));
+	ASSERT_EQ(server_psk_status(a.kernel, a.acceptor(), "admin-id", admin_key),
+	          static_cast<uint32_t>(EIO))
+	        << all();
+
+	// Others may write it: the tick lets go of it.
+	ASSERT_EQ(keyctl_setperm(ring, 0x3f3f0004), 0);
+	for (int i = 0; i < 250 && !said("is no longer trusted"); i++)
+		std::this_thread::sleep_for(20ms);
+	ASSERT_TRUE(said("is no longer trusted")) << all();
+	ASSERT_EQ(server_psk_status(a.kernel, a.acceptor(), "admin-id", admin_key),
+	          static_cast<uint32_t>(EKEYREJECTED))
+	        << all();
+
+	// Fixed: the tick links it again and says it appeared.
+	armed = true;
+	ASSERT_EQ(keyctl_setperm(ring, 0x3f3f0000), 0);
+	for (int i = 0; i < 250 && !probed; i++)
+		std::this_thread::sleep_for(20ms);
+	// The probe ran in the sink: wait for its answer.
+	for (int i = 0; i < 250 && at_the_line == 0; i++)
+		std::this_thread::sleep_for(20ms);
+	ASSERT_TRUE(probed) << "no line said the keyring appeared\n" << all();
+	{
+		std::lock_guard lock(mu);
+		EXPECT_NE(probe_line.at(0).find("(" + std::to_string(ring) + ") appeared"),
+		          std::string::npos)
+		        << probe_line.at(0);
+	}
+	EXPECT_EQ(at_the_line.load(), static_cast<uint32_t>(EIO))
+	        << "EKEYREJECTED = a request that started after 'appeared' did not find the "
+	           "keyring's PSK\n"
+	        << all();
+	EXPECT_EQ(server_psk_status(a.kernel, a.acceptor(), "admin-id", admin_key),
+	          static_cast<uint32_t>(EIO));
+	keyctl_unlink(ring, KEY_SPEC_SESSION_KEYRING);
+}
+
 // A reload whose keyrings cannot all be linked (here: one that holds
 // tlsupd:linked, so linking it would make a cycle, EDEADLK) fails, and the
 // old snapshot stays published. KeyringLinker::set() had linked the
