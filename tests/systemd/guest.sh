@@ -43,7 +43,9 @@ not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
 check() {
 	local what=$1
 	shift
-	if "$@"; then ok "$what"; else not_ok "$what"; fi
+	# Fails when the check does, so that "check ... || diagnostics" prints
+	# them (it returned 0 either way, and no diagnostics ever printed).
+	if "$@"; then ok "$what"; else not_ok "$what"; return 1; fi
 }
 is() {
 	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1 (got '$2', want '$3')"; fi
@@ -189,7 +191,8 @@ phase_install() {
 		# dkms build exits 77 ("Error! ... does not match this kernel/arch/config.
 		# This indicates that it should not be built."), the postinst says
 		# "Skipped." and goes on.
-		check "the package's postinst skipped the kernel" grep -qx 'Skipped.' "$WORK/apt.log"
+		check "the package's postinst skipped the kernel" grep -Eq '^Skipped\.\s*$' "$WORK/apt.log" ||
+			grep -n -i -B2 -A4 'building\|skipped\|dkms\|exclusive' "$WORK/apt.log" | sed 's/^/#   /' | tail -n 30
 		local st_line
 		st_line=$(dkms status -k "$(uname -r)" tlsup 2>&1)
 		check "dkms status: not installed for $(uname -r) ('$st_line')" \

@@ -47,13 +47,28 @@ if [ -e "$rootdir/lib/modules/$release/modules.dep" ]; then
 	owncopy=TLSUP_MODULES=rootfs
 fi
 
-status=0
-timeout -k 10 "$timeout" qemu-system-x86_64 -machine q35 "${accel[@]}" \
-	-smp "$cpus" -m "$mem" -display none -monitor none -serial stdio -no-reboot \
-	-nic none -device virtio-rng-pci \
-	-kernel "$image/vmlinuz" -initrd "$image/initrd" \
-	-append "console=ttyS0 panic=-1 no_timer_check TLSUP_ROOTFS=1 $owncopy TLSUP_INIT=/lib/systemd/systemd $*" \
-	-virtfs "local,path=$rootdir,mount_tag=rootfs,security_model=passthrough,multidevs=remap" \
-	"${modules[@]}" \
-	</dev/null >"$log" 2>&1 || status=$?
+# The kernel arguments, kept here: inside boot(), $* is its own.
+extra="$*"
+boot() {
+	status=0
+	timeout -k 10 "$timeout" qemu-system-x86_64 -machine q35 "${accel[@]}" \
+		-smp "$cpus" -m "$mem" -display none -monitor none -serial stdio -no-reboot \
+		-nic none -device virtio-rng-pci \
+		-kernel "$image/vmlinuz" -initrd "$image/initrd" \
+		-append "console=ttyS0 panic=-1 no_timer_check TLSUP_ROOTFS=1 $owncopy TLSUP_INIT=/lib/systemd/systemd $extra" \
+		-virtfs "local,path=$rootdir,mount_tag=rootfs,security_model=passthrough,multidevs=remap" \
+		"${modules[@]}" \
+		</dev/null >"$log" 2>&1 || status=$?
+}
+boot
+# A kernel that panicked before it ran the initramfs's init never touched
+# ROOTDIR or anything under test (seen: a TCG guest's panic in
+# sched_clock_cpu 1.5 s into the boot, 2026-12-07): say so, keep that
+# console, boot once more. A panic after init started is never retried.
+if ! grep -a -q 'Run /init as init process' "$log" && grep -a -q 'Kernel panic' "$log"; then
+	echo "boot.sh: kernel panic at boot, before init ran: $(grep -a -m 1 'Kernel panic' "$log" | tr -d '\r')" >&2
+	echo "boot.sh: booting once more (that console: $log.boot-panic)" >&2
+	mv "$log" "$log.boot-panic"
+	boot
+fi
 exit "$status"
