@@ -520,6 +520,69 @@ TEST_F(AttackKeyring, TheRetryTickUnlinksAHeldKeyringThatIsNoLongerTrusted) {
 	keyctl_unlink(ring, KEY_SPEC_SESSION_KEYRING);
 }
 
+// A log sink that keeps every line and, once armed, runs a probe once, on
+// the logging thread, at the first line MATCH accepts: the answer is what a
+// request that starts right after that line gets. arm_at(WHAT) arms it at
+// the first line containing WHAT (that line too may be probed).
+class ProbeAtLine {
+public:
+	ProbeAtLine(std::function<bool(std::string_view)> match, std::function<uint32_t()> probe)
+	    : match_(std::move(match)), probe_(std::move(probe)) {
+		log.set_level(kLogDebug);
+	}
+	void arm() { armed_ = true; }
+	void arm_at(std::string what) { arm_at_ = std::move(what); }
+	bool probed() const { return probed_; }
+	// Up to 5 s for a probe to start and answer; 0 when none did.
+	uint32_t answer() const {
+		for (int i = 0; i < 250 && (!probed_ || answer_ == 0); i++)
+			std::this_thread::sleep_for(20ms);
+		return answer_;
+	}
+	std::string probe_line() const {
+		std::lock_guard lock(mu_);
+		return probe_line_;
+	}
+	bool said(const std::string &what) const {
+		std::lock_guard lock(mu_);
+		return std::any_of(lines_.begin(), lines_.end(), [&](const std::string &l) {
+			return l.find(what) != std::string::npos;
+		});
+	}
+	std::string all() const {
+		std::lock_guard lock(mu_);
+		return ::testing::PrintToString(lines_);
+	}
+
+	Log log{Log::LineSink([this](int, std::string_view line) { on_line(line); })};
+
+private:
+	void on_line(std::string_view line) {
+		{
+			std::lock_guard lock(mu_);
+			lines_.emplace_back(line);
+		}
+		if (!arm_at_.empty() && line.find(arm_at_) != std::string_view::npos)
+			armed_ = true;
+		if (!armed_ || !match_(line) || probed_.exchange(true))
+			return;
+		{
+			std::lock_guard lock(mu_);
+			probe_line_ = line;
+		}
+		answer_ = probe_();
+	}
+
+	std::function<bool(std::string_view)> match_;
+	std::function<uint32_t()> probe_;
+	std::string arm_at_;
+	std::atomic<bool> armed_{false}, probed_{false};
+	std::atomic<uint32_t> answer_{0};
+	mutable std::mutex mu_;
+	std::vector<std::string> lines_;
+	std::string probe_line_;
+};
+
 // A reload that takes trust away from a keyring: the provisioning
 // account's, linked while [authenticate] keyring_owners named it, is
 // refused once the file names no owner. The line that says so is the
@@ -533,30 +596,17 @@ TEST_F(AttackKeyring, AReloadThatRefusesAKeyringPublishesBeforeItSaysSo) {
 	LocalUser owner(LocalUser::kAttacker,
 	                keyring_with_psk(name_, "provisioned", key_, 0x1b3f001b));
 	ASSERT_TRUE(owner.ok()) << owner.why();
-	std::atomic<bool> reloading{false}, probed{false};
-	std::atomic<uint32_t> at_the_line{0};
-	RunningAgent *agent = nullptr;
-	std::mutex mu;
-	std::vector<std::string> lines;
-	Log log(Log::LineSink([&](int, std::string_view line) {
-		{
-			std::lock_guard lock(mu);
-			lines.emplace_back(line);
-		}
-		if (line.find("reloading configuration") != std::string_view::npos)
-			reloading = true;
-		if (!reloading || line.find("'" + name_ + "'") == std::string_view::npos ||
-		    probed.exchange(true))
-			return;
-		at_the_line =
-		        server_psk_status(agent->kernel, agent->acceptor(), "provisioned", key_);
-	}));
-	log.set_level(kLogDebug);
-	auto all = [&] {
-		std::lock_guard lock(mu);
-		return ::testing::PrintToString(lines);
-	};
-	RunningAgent a(name_, log, false,
+	std::atomic<RunningAgent *> agent{nullptr};
+	ProbeAtLine sink(
+	        [&](std::string_view line) {
+		        return line.find("'" + name_ + "'") != std::string_view::npos;
+	        },
+	        [&] {
+		        return server_psk_status(agent.load()->kernel, agent.load()->acceptor(),
+		                                 "provisioned", key_);
+	        });
+	sink.arm_at("reloading configuration");
+	RunningAgent a(name_, sink.log, false,
 	               "keyring_owners = " + std::to_string(LocalUser::kAttacker));
 	ASSERT_TRUE(a.ok()) << a.why();
 	agent = &a;
@@ -564,7 +614,7 @@ TEST_F(AttackKeyring, AReloadThatRefusesAKeyringPublishesBeforeItSaysSo) {
 	// Trusted: its PSK works (EIO: no kTLS here).
 	ASSERT_EQ(server_psk_status(a.kernel, a.acceptor(), "provisioned", key_),
 	          static_cast<uint32_t>(EIO))
-	        << all();
+	        << sink.all();
 
 	std::ofstream(a.dir() + "/tlsupd.conf")
 	        << "[agent]\nworkers = 1\ncontrol_socket = " << a.dir()
@@ -572,10 +622,10 @@ TEST_F(AttackKeyring, AReloadThatRefusesAKeyringPublishesBeforeItSaysSo) {
 	        << "\n";
 	auto r = control_request(a.dir() + "/control", "reload");
 	ASSERT_TRUE(r.ok()) << r.error().reason;
-	ASSERT_TRUE(probed) << "no line named the keyring\n" << all();
-	EXPECT_EQ(at_the_line.load(), static_cast<uint32_t>(EKEYREJECTED))
+	ASSERT_TRUE(sink.probed()) << "no line named the keyring\n" << sink.all();
+	EXPECT_EQ(sink.answer(), static_cast<uint32_t>(EKEYREJECTED))
 	        << "EIO = a request that started after the line still searched the keyring\n"
-	        << all();
+	        << sink.all();
 	EXPECT_EQ(server_psk_status(a.kernel, a.acceptor(), "provisioned", key_),
 	          static_cast<uint32_t>(EKEYREJECTED));
 }
@@ -596,58 +646,35 @@ TEST_F(AttackKeyring, TheTickThatDistrustsAKeyringPublishesBeforeItSaysSo) {
 	std::vector<uint8_t> admin_key = random_bytes(32);
 	add_user_key("admin-id", admin_key, ring);
 	ASSERT_TRUE(check_keyring_trust(ring, {}).ok());
-	std::atomic<bool> armed{false}, probed{false};
-	std::atomic<uint32_t> at_the_line{0};
 	std::atomic<RunningAgent *> agent{nullptr};
-	std::mutex mu;
-	std::vector<std::string> lines, probe_line;
-	Log log(Log::LineSink([&](int, std::string_view line) {
-		{
-			std::lock_guard lock(mu);
-			lines.emplace_back(line);
-		}
-		if (!armed || line.find("'" + name_ + "'") == std::string_view::npos ||
-		    probed.exchange(true))
-			return;
-		{
-			std::lock_guard lock(mu);
-			probe_line.emplace_back(line);
-		}
-		at_the_line = server_psk_status(agent.load()->kernel, agent.load()->acceptor(),
-		                                "admin-id", admin_key);
-	}));
-	log.set_level(kLogDebug);
-	auto all = [&] {
-		std::lock_guard lock(mu);
-		return ::testing::PrintToString(lines);
-	};
-	RunningAgent a(name_, log, false);
+	ProbeAtLine sink(
+	        [&](std::string_view line) {
+		        return line.find("'" + name_ + "'") != std::string_view::npos;
+	        },
+	        [&] {
+		        return server_psk_status(agent.load()->kernel, agent.load()->acceptor(),
+		                                 "admin-id", admin_key);
+	        });
+	RunningAgent a(name_, sink.log, false);
 	ASSERT_TRUE(a.ok()) << a.why();
 	agent = &a;
 	ASSERT_TRUE(a.kernel.wait_eagains(1));
 	// Trusted: its PSK works (EIO: no kTLS here).
 	ASSERT_EQ(server_psk_status(a.kernel, a.acceptor(), "admin-id", admin_key),
 	          static_cast<uint32_t>(EIO))
-	        << all();
+	        << sink.all();
 
 	// Now others may write it; the tick (every 20 ms) sees it.
-	armed = true;
+	sink.arm();
 	ASSERT_EQ(keyctl_setperm(ring, 0x3f3f0004), 0);
-	for (int i = 0; i < 250 && !probed; i++)
-		std::this_thread::sleep_for(20ms);
-	// The probe ran in the sink: wait for its answer.
-	for (int i = 0; i < 250 && at_the_line == 0; i++)
-		std::this_thread::sleep_for(20ms);
-	ASSERT_TRUE(probed) << "no line named the keyring\n" << all();
-	{
-		std::lock_guard lock(mu);
-		EXPECT_NE(probe_line.at(0).find("is no longer trusted"), std::string::npos)
-		        << probe_line.at(0);
-	}
-	EXPECT_EQ(at_the_line.load(), static_cast<uint32_t>(EKEYREJECTED))
+	uint32_t at_the_line = sink.answer();
+	ASSERT_TRUE(sink.probed()) << "no line named the keyring\n" << sink.all();
+	EXPECT_NE(sink.probe_line().find("is no longer trusted"), std::string::npos)
+	        << sink.probe_line();
+	EXPECT_EQ(at_the_line, static_cast<uint32_t>(EKEYREJECTED))
 	        << "EIO = a request that started after the line still authenticated with the "
 	           "distrusted keyring's PSK\n"
-	        << all();
+	        << sink.all();
 	EXPECT_EQ(server_psk_status(a.kernel, a.acceptor(), "admin-id", admin_key),
 	          static_cast<uint32_t>(EKEYREJECTED));
 	keyctl_unlink(ring, KEY_SPEC_SESSION_KEYRING);
@@ -668,73 +695,45 @@ TEST_F(AttackKeyring, TheTickThatLinksAKeyringThatAppearedPublishesBeforeItSaysS
 	ASSERT_EQ(keyctl_setperm(ring, 0x3f3f0000), 0);
 	std::vector<uint8_t> admin_key = random_bytes(32);
 	add_user_key("admin-id", admin_key, ring);
-	std::atomic<bool> armed{false}, probed{false};
-	std::atomic<uint32_t> at_the_line{0};
 	std::atomic<RunningAgent *> agent{nullptr};
-	std::mutex mu;
-	std::vector<std::string> lines, probe_line;
-	Log log(Log::LineSink([&](int, std::string_view line) {
-		{
-			std::lock_guard lock(mu);
-			lines.emplace_back(line);
-		}
-		if (!armed || line.find("'" + name_ + "'") == std::string_view::npos ||
-		    line.find("appeared") == std::string_view::npos || probed.exchange(true))
-			return;
-		{
-			std::lock_guard lock(mu);
-			probe_line.emplace_back(line);
-		}
-		at_the_line = server_psk_status(agent.load()->kernel, agent.load()->acceptor(),
-		                                "admin-id", admin_key);
-	}));
-	log.set_level(kLogDebug);
-	auto all = [&] {
-		std::lock_guard lock(mu);
-		return ::testing::PrintToString(lines);
-	};
-	auto said = [&](const std::string &what) {
-		std::lock_guard lock(mu);
-		return std::any_of(lines.begin(), lines.end(), [&](const std::string &l) {
-			return l.find(what) != std::string::npos;
-		});
-	};
-	RunningAgent a(name_, log, false);
+	ProbeAtLine sink(
+	        [&](std::string_view line) {
+		        return line.find("'" + name_ + "'") != std::string_view::npos &&
+		               line.find("appeared") != std::string_view::npos;
+	        },
+	        [&] {
+		        return server_psk_status(agent.load()->kernel, agent.load()->acceptor(),
+		                                 "admin-id", admin_key);
+	        });
+	RunningAgent a(name_, sink.log, false);
 	ASSERT_TRUE(a.ok()) << a.why();
 	agent = &a;
 	ASSERT_TRUE(a.kernel.wait_eagains(1));
 	ASSERT_EQ(server_psk_status(a.kernel, a.acceptor(), "admin-id", admin_key),
 	          static_cast<uint32_t>(EIO))
-	        << all();
+	        << sink.all();
 
 	// Others may write it: the tick lets go of it.
 	ASSERT_EQ(keyctl_setperm(ring, 0x3f3f0004), 0);
-	for (int i = 0; i < 250 && !said("is no longer trusted"); i++)
+	for (int i = 0; i < 250 && !sink.said("is no longer trusted"); i++)
 		std::this_thread::sleep_for(20ms);
-	ASSERT_TRUE(said("is no longer trusted")) << all();
+	ASSERT_TRUE(sink.said("is no longer trusted")) << sink.all();
 	ASSERT_EQ(server_psk_status(a.kernel, a.acceptor(), "admin-id", admin_key),
 	          static_cast<uint32_t>(EKEYREJECTED))
-	        << all();
+	        << sink.all();
 
 	// Fixed: the tick links it again and says it appeared.
-	armed = true;
+	sink.arm();
 	ASSERT_EQ(keyctl_setperm(ring, 0x3f3f0000), 0);
-	for (int i = 0; i < 250 && !probed; i++)
-		std::this_thread::sleep_for(20ms);
-	// The probe ran in the sink: wait for its answer.
-	for (int i = 0; i < 250 && at_the_line == 0; i++)
-		std::this_thread::sleep_for(20ms);
-	ASSERT_TRUE(probed) << "no line said the keyring appeared\n" << all();
-	{
-		std::lock_guard lock(mu);
-		EXPECT_NE(probe_line.at(0).find("(" + std::to_string(ring) + ") appeared"),
-		          std::string::npos)
-		        << probe_line.at(0);
-	}
-	EXPECT_EQ(at_the_line.load(), static_cast<uint32_t>(EIO))
+	uint32_t at_the_line = sink.answer();
+	ASSERT_TRUE(sink.probed()) << "no line said the keyring appeared\n" << sink.all();
+	EXPECT_NE(sink.probe_line().find("(" + std::to_string(ring) + ") appeared"),
+	          std::string::npos)
+	        << sink.probe_line();
+	EXPECT_EQ(at_the_line, static_cast<uint32_t>(EIO))
 	        << "EKEYREJECTED = a request that started after 'appeared' did not find the "
 	           "keyring's PSK\n"
-	        << all();
+	        << sink.all();
 	EXPECT_EQ(server_psk_status(a.kernel, a.acceptor(), "admin-id", admin_key),
 	          static_cast<uint32_t>(EIO));
 	keyctl_unlink(ring, KEY_SPEC_SESSION_KEYRING);
