@@ -7,7 +7,7 @@
 #   building a kernel   kernel_source, kernel_stamp, kernel_apply_fragment,
 #                       kernel_check_fragments, kernel_ccache
 #   running a guest     guest_helper, guest_env_passthrough, guest_cmd,
-#                       guest_result
+#                       guest_result, guest_boot_panicked
 #
 # The caller sets `cache` ($TLSUP_CACHE) and defines log() (stderr) before
 # it calls a kernel_* function; set -euo pipefail is the caller's.
@@ -169,4 +169,19 @@ guest_result() {
 		rm -rf "$run"
 	fi
 	return "$code"
+}
+
+# guest_boot_panicked WHO LOG STARTED: true when the kernel whose console
+# is LOG panicked before the line matching STARTED (grep -E) showed that
+# init ran: it never reached anything under test (seen under TCG:
+# "IO-APIC + timer doesn't work!", a panic in sched_clock_cpu). Says so as
+# WHO, moves LOG to LOG.boot-panic; the caller boots once more. A panic
+# after init started is the run's result and is never retried.
+guest_boot_panicked() {
+	local who=$1 log=$2 started=$3
+	grep -a -q -E "$started" "$log" && return 1
+	grep -a -q 'Kernel panic' "$log" || return 1
+	echo "$who: kernel panic at boot, before init ran: $(grep -a -m 1 'Kernel panic' "$log" | tr -d '\r')" >&2
+	echo "$who: booting once more (that console: $log.boot-panic)" >&2
+	mv "$log" "$log.boot-panic"
 }

@@ -35,6 +35,9 @@ shift
 [ -n "$log" ] || { echo "boot.sh: -l LOG is required" >&2; exit 2; }
 [ -x "$rootdir/lib/systemd/systemd" ] || { echo "boot.sh: no systemd in $rootdir" >&2; exit 2; }
 
+# shellcheck source=tools/lib/kernels.sh
+. "$here/../lib/kernels.sh"
+
 image=$("$here/fetch.sh" "$kernel")
 accel=(-accel "tcg,thread=multi" -cpu max)
 if [ "${TLSUP_VM_ACCEL:-}" = kvm ]; then accel=(-accel kvm -cpu host); fi
@@ -61,14 +64,6 @@ boot() {
 		</dev/null >"$log" 2>&1 || status=$?
 }
 boot
-# A kernel that panicked before it ran the initramfs's init never touched
-# ROOTDIR or anything under test (seen: a TCG guest's panic in
-# sched_clock_cpu 1.5 s into the boot, 2026-12-07): say so, keep that
-# console, boot once more. A panic after init started is never retried.
-if ! grep -a -q 'Run /init as init process' "$log" && grep -a -q 'Kernel panic' "$log"; then
-	echo "boot.sh: kernel panic at boot, before init ran: $(grep -a -m 1 'Kernel panic' "$log" | tr -d '\r')" >&2
-	echo "boot.sh: booting once more (that console: $log.boot-panic)" >&2
-	mv "$log" "$log.boot-panic"
-	boot
-fi
+# The kernel's own line: systemd is PID 1 here, there is no guest-init.
+guest_boot_panicked boot.sh "$log" 'Run /init as init process' && boot
 exit "$status"

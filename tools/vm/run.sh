@@ -114,14 +114,7 @@ boot() {
 		</dev/null >"$log" 2>&1 || status=$?
 }
 boot
-# A kernel that panicked before init ran (its "TLSUP_RUN=" line) never
-# reached anything under test: say so, keep that console, boot once more.
-# A panic after init started is the run's result and is never retried.
-if ! grep -a -q '^TLSUP_RUN=' "$log" && grep -a -q 'Kernel panic' "$log"; then
-	echo "run.sh: kernel panic at boot, before init ran: $(grep -a -m 1 'Kernel panic' "$log" | tr -d '\r')" >&2
-	echo "run.sh: booting once more (that console: $log.boot-panic)" >&2
-	mv "$log" "$log.boot-panic"
-	boot
-fi
+# guest-init prints TLSUP_RUN= first (the kernel is quiet here).
+guest_boot_panicked run.sh "$log" '^TLSUP_RUN=' && boot
 # The exit status is the guest's (its console's marker line).
 guest_result "$status" "$timeout" "$log" "$run" "qemu exit $status"
