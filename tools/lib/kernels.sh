@@ -7,7 +7,7 @@
 #   building a kernel   kernel_source, kernel_stamp, kernel_apply_fragment,
 #                       kernel_check_fragments, kernel_ccache
 #   running a guest     guest_helper, guest_env_passthrough, guest_cmd,
-#                       guest_result, guest_boot_panicked
+#                       guest_result, guest_died_at_boot
 #
 # The caller sets `cache` ($TLSUP_CACHE) and defines log() (stderr) before
 # it calls a kernel_* function; set -euo pipefail is the caller's.
@@ -171,17 +171,23 @@ guest_result() {
 	return "$code"
 }
 
-# guest_boot_panicked WHO LOG STARTED: true when the kernel whose console
-# is LOG panicked before the line matching STARTED (grep -E) showed that
-# init ran: it never reached anything under test (seen under TCG:
-# "IO-APIC + timer doesn't work!", a panic in sched_clock_cpu). Says so as
-# WHO, moves LOG to LOG.boot-panic; the caller boots once more. A panic
-# after init started is the run's result and is never retried.
-guest_boot_panicked() {
-	local who=$1 log=$2 started=$3
+# guest_died_at_boot WHO LOG STARTED N: true when the guest whose console
+# is LOG died before the line matching STARTED (grep -E) showed that init
+# ran: it never reached anything under test. Seen under TCG on a loaded
+# two-core host: the kernel's panics ("IO-APIC + timer doesn't work!", one
+# in sched_clock_cpu) and QEMU 7.2 aborting on its own assertion as the
+# kernel set up a virtio device's MSI-X table ("msix_table_mmio_write:
+# Assertion `addr + size <= dev->msix_entries_nr * PCI_MSIX_ENTRY_SIZE'
+# failed", 11 s into a debug kernel's boot beside a C++ build; CI lost
+# kunit-debug to it). Says so as WHO, moves LOG to LOG.boot-failed-N; the
+# caller boots again. A death after init started is the run's result and
+# is never retried.
+guest_died_at_boot() {
+	local who=$1 log=$2 started=$3 n=$4 what
 	grep -a -q -E "$started" "$log" && return 1
-	grep -a -q 'Kernel panic' "$log" || return 1
-	echo "$who: kernel panic at boot, before init ran: $(grep -a -m 1 'Kernel panic' "$log" | tr -d '\r')" >&2
-	echo "$who: booting once more (that console: $log.boot-panic)" >&2
-	mv "$log" "$log.boot-panic"
+	what=$(grep -a -m 1 -E 'Kernel panic|^qemu-system-[a-z0-9_]*: .*Assertion .* failed' "$log" | tr -d '\r')
+	[ -n "$what" ] || return 1
+	echo "$who: the guest died at boot, before init ran: $what" >&2
+	echo "$who: booting again (that console: $log.boot-failed-$n)" >&2
+	mv "$log" "$log.boot-failed-$n"
 }

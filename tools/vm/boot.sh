@@ -65,5 +65,8 @@ boot() {
 }
 boot
 # The kernel's own line: systemd is PID 1 here, there is no guest-init.
-guest_boot_panicked boot.sh "$log" 'Run /init as init process' && boot
+for n in 1 2; do
+	guest_died_at_boot boot.sh "$log" 'Run /init as init process' "$n" || break
+	boot
+done
 exit "$status"
