@@ -583,6 +583,23 @@ private:
 	std::string probe_line_;
 };
 
+// The publish-before-log tests' sink: at the first line that names keyring
+// NAME (and contains ALSO), the PSK IDENTITY/KEY is tried through the agent
+// AGENT points to by then.
+ProbeAtLine psk_probe_at_line(const std::string &name, std::atomic<RunningAgent *> &agent,
+                              std::string identity, std::vector<uint8_t> key,
+                              std::string also = {}) {
+	return ProbeAtLine(
+	        [quoted = "'" + name + "'", also = std::move(also)](std::string_view line) {
+		        return line.find(quoted) != std::string_view::npos &&
+		               line.find(also) != std::string_view::npos;
+	        },
+	        [&agent, identity = std::move(identity), key = std::move(key)] {
+		        return server_psk_status(agent.load()->kernel, agent.load()->acceptor(),
+		                                 identity, key);
+	        });
+}
+
 // A reload that takes trust away from a keyring: the provisioning
 // account's, linked while [authenticate] keyring_owners named it, is
 // refused once the file names no owner. The line that says so is the
@@ -597,14 +614,7 @@ TEST_F(AttackKeyring, AReloadThatRefusesAKeyringPublishesBeforeItSaysSo) {
 	                keyring_with_psk(name_, "provisioned", key_, 0x1b3f001b));
 	ASSERT_TRUE(owner.ok()) << owner.why();
 	std::atomic<RunningAgent *> agent{nullptr};
-	ProbeAtLine sink(
-	        [&](std::string_view line) {
-		        return line.find("'" + name_ + "'") != std::string_view::npos;
-	        },
-	        [&] {
-		        return server_psk_status(agent.load()->kernel, agent.load()->acceptor(),
-		                                 "provisioned", key_);
-	        });
+	ProbeAtLine sink = psk_probe_at_line(name_, agent, "provisioned", key_);
 	sink.arm_at("reloading configuration");
 	RunningAgent a(name_, sink.log, false,
 	               "keyring_owners = " + std::to_string(LocalUser::kAttacker));
@@ -647,14 +657,7 @@ TEST_F(AttackKeyring, TheTickThatDistrustsAKeyringPublishesBeforeItSaysSo) {
 	add_user_key("admin-id", admin_key, ring);
 	ASSERT_TRUE(check_keyring_trust(ring, {}).ok());
 	std::atomic<RunningAgent *> agent{nullptr};
-	ProbeAtLine sink(
-	        [&](std::string_view line) {
-		        return line.find("'" + name_ + "'") != std::string_view::npos;
-	        },
-	        [&] {
-		        return server_psk_status(agent.load()->kernel, agent.load()->acceptor(),
-		                                 "admin-id", admin_key);
-	        });
+	ProbeAtLine sink = psk_probe_at_line(name_, agent, "admin-id", admin_key);
 	RunningAgent a(name_, sink.log, false);
 	ASSERT_TRUE(a.ok()) << a.why();
 	agent = &a;
@@ -696,15 +699,7 @@ TEST_F(AttackKeyring, TheTickThatLinksAKeyringThatAppearedPublishesBeforeItSaysS
 	std::vector<uint8_t> admin_key = random_bytes(32);
 	add_user_key("admin-id", admin_key, ring);
 	std::atomic<RunningAgent *> agent{nullptr};
-	ProbeAtLine sink(
-	        [&](std::string_view line) {
-		        return line.find("'" + name_ + "'") != std::string_view::npos &&
-		               line.find("appeared") != std::string_view::npos;
-	        },
-	        [&] {
-		        return server_psk_status(agent.load()->kernel, agent.load()->acceptor(),
-		                                 "admin-id", admin_key);
-	        });
+	ProbeAtLine sink = psk_probe_at_line(name_, agent, "admin-id", admin_key, "appeared");
 	RunningAgent a(name_, sink.log, false);
 	ASSERT_TRUE(a.ok()) << a.why();
 	agent = &a;
