@@ -7,7 +7,7 @@
 #   building a kernel   kernel_source, kernel_stamp, kernel_apply_fragment,
 #                       kernel_check_fragments, kernel_ccache
 #   running a guest     guest_helper, guest_env_passthrough, guest_cmd,
-#                       guest_result, guest_died_at_boot
+#                       guest_result, guest_died_at_boot, boot_until_init
 #
 # The caller sets `cache` ($TLSUP_CACHE) and defines log() (stderr) before
 # it calls a kernel_* function; set -euo pipefail is the caller's.
@@ -190,4 +190,16 @@ guest_died_at_boot() {
 	echo "$who: the guest died at boot, before init ran: $what" >&2
 	echo "$who: booting again (that console: $log.boot-failed-$n)" >&2
 	mv "$log" "$log.boot-failed-$n"
+}
+
+# boot_until_init WHO LOG STARTED: runs the caller's boot function, then
+# again while guest_died_at_boot says the guest died before init, twice at
+# most: a third death is not the emulator's bad luck.
+boot_until_init() {
+	local n
+	boot
+	for n in 1 2; do
+		guest_died_at_boot "$1" "$2" "$3" "$n" || return 0
+		boot
+	done
 }

@@ -63,10 +63,6 @@ boot() {
 		"${modules[@]}" \
 		</dev/null >"$log" 2>&1 || status=$?
 }
-boot
 # The kernel's own line: systemd is PID 1 here, there is no guest-init.
-for n in 1 2; do
-	guest_died_at_boot boot.sh "$log" 'Run /init as init process' "$n" || break
-	boot
-done
+boot_until_init boot.sh "$log" 'Run /init as init process'
 exit "$status"
