@@ -75,13 +75,20 @@ static void load_modules(void)
  * a run that needs it at its next boot (a module DKMS built) puts a copy
  * of the image's modules in the root tree itself, and boot.sh says so with
  * TLSUP_MODULES=rootfs: no overlay then.
+ *
+ * cache=loose: only this guest uses the tree while it runs (the host
+ * writes it between boots), so its page cache, dentries and attributes
+ * may be kept; without them every lookup and stat of apt, dpkg, perl and
+ * systemd is a round trip to the host (measured, the systemd suite on
+ * stock 6.12: apt install 45 s instead of 327 s, the suite 219 CPU-s
+ * instead of 431). systemd's shutdown syncs before the power-off.
  */
 static void mount_rootfs(void)
 {
 	const char *modules = getenv("TLSUP_MODULES");
 
 	if (mount("rootfs", "/newroot", "9p", 0,
-		  "trans=virtio,version=9p2000.L,msize=512000,cache=mmap") != 0)
+		  "trans=virtio,version=9p2000.L,msize=512000,cache=loose") != 0)
 		die("mount the root tree over 9p: %s", strerror(errno));
 	if (modules && strcmp(modules, "rootfs") == 0)
 		return;
