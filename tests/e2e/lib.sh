@@ -21,6 +21,33 @@ cases_failed=0
 
 log() { echo "# $*"; }
 
+# The harness forks as little as it can: each fork and exec costs 0.1-0.5 s
+# of a TCG guest's CPU (tests/stress/live_wait.sh), and its per-case
+# bookkeeping once forked some 40 times (date, bc, grep, dmesg, sleep...),
+# more than a handshake's own cost. Waits nap with tlsup_nap, files are
+# read with bash's read and mapfile, clocks are EPOCHREALTIME.
+
+# now_us: microseconds since the epoch into NOW_US.
+now_us() { NOW_US=${EPOCHREALTIME//[.,]/}; }
+
+# slurp VAR FILE: FILE's text into VAR (trailing newlines dropped, as
+# $(cat FILE) does); empty if FILE cannot be read.
+slurp() {
+	local -n slurp_to=$1
+	slurp_to=
+	IFS= read -r -d "" slurp_to 2>/dev/null <"$2" || :
+	while [[ $slurp_to == *$'\n' ]]; do slurp_to=${slurp_to%$'\n'}; done
+}
+
+# file_has FILE PREFIX: FILE has a line that begins with PREFIX.
+file_has() {
+	local l
+	while IFS= read -r l || [ -n "$l" ]; do
+		[[ $l == "$2"* ]] && return 0
+	done 2>/dev/null <"$1"
+	return 1
+}
+
 # TIME_SCALE: every duration a case hands the consumer (timeout=, cancel_ms=,
 # close_ms=, wait_ms=, ctl wait's timeout=), the peers' --timeout and the
 # case's own naps are multiplied by it. On the debug kernels under qemu TCG
@@ -63,8 +90,13 @@ scale_args() {
 
 # nap SECONDS: sleep, scaled.
 nap() {
-	if [ "$TIME_SCALE" = 1 ]; then
-		sleep "$1"
+	local ms frac
+	# SECONDS with up to three decimals.
+	if [[ $1 =~ ^([0-9]*)(\.([0-9]{1,3}))?$ ]]; then
+		frac=${BASH_REMATCH[3]}000
+		ms=$(((10#${BASH_REMATCH[1]:-0} * 1000 + 10#${frac:0:3}) * TIME_SCALE))
+		printf -v frac '%03d' $((ms % 1000))
+		tlsup_nap "$((ms / 1000)).$frac"
 	else
 		sleep "$(awk -v s="$1" -v k="$TIME_SCALE" 'BEGIN { print s * k }')"
 	fi
@@ -84,7 +116,14 @@ peer_args() {
 }
 
 # The seconds since the case began, for step timing in the log.
-since() { echo "$(date +%s.%N) - ${case_start:-0}" | bc; }
+# since: into SINCE; "$(since)" prints it (a fork, no exec).
+since() {
+	local d
+	now_us
+	d=$((NOW_US - ${case_start:-0}))
+	printf -v SINCE '%d.%03d' $((d / 1000000)) $((d / 1000 % 1000))
+	[ "${1:-}" = -q ] || echo "$SINCE"
+}
 
 next_port() { port=$((port + 1)); }
 
@@ -93,7 +132,7 @@ next_port() { port=$((port + 1)); }
 ctl() {
 	ctl_err=0
 	scale_args "$@"
-	echo "${SCALED[*]}" >"$CTL" 2>"$WORK/ctl.err" || ctl_err=$(cat "$WORK/ctl.err")
+	echo "${SCALED[*]}" >"$CTL" 2>"$WORK/ctl.err" || slurp ctl_err "$WORK/ctl.err"
 }
 
 # consumer SPEC...: start a group, wait for it, leave its lines in $out.
@@ -106,8 +145,20 @@ consumer() {
 	fi
 	ctl wait "id=$group" timeout=60000
 	[ "$ctl_err" = 0 ] || log "wait for group $group: $ctl_err"
-	out=$(grep "^group=$group idx=" "$RESULTS")
-	log "consumer group $group finished at $(since)s"
+	group_lines
+	since -q
+	log "consumer group $group finished at ${SINCE}s"
+}
+
+# group_lines: the result lines of the consumer's group $group into $out.
+group_lines() {
+	local l lines=()
+	out=
+	mapfile -t lines <"$RESULTS"
+	for l in "${lines[@]}"; do
+		[[ $l == "group=$group idx="* ]] && out+=${out:+$'\n'}$l
+	done
+	return 0
 }
 
 # consumer_start SPEC...: start a group and return (servers, races).
@@ -118,7 +169,7 @@ consumer_start() {
 
 consumer_wait() {
 	ctl wait "id=$group" timeout="${1:-60000}"
-	out=$(grep "^group=$group idx=" "$RESULTS")
+	group_lines
 }
 
 # field NAME [LINE]: a key=value of the consumer's (first) result line.
@@ -167,13 +218,18 @@ expect_all() {
 
 peer_server() {
 	peer_args "$@"
+	# Emptied here, before the fork: the wait below must not find the last
+	# peer's "listening" before the child's own redirection empties it.
+	: >"$WORK/peer.out"
 	"$TLSPEER" server --port "$port" "${SCALED[@]}" >"$WORK/peer.out" 2>&1 &
 	peer_pid=$!
-	for _ in $(seq $((50 * TIME_SCALE))); do
-		grep -q '^listening' "$WORK/peer.out" 2>/dev/null && return 0
-		sleep 0.05
+	local i
+	for ((i = 0; i < 50 * TIME_SCALE; i++)); do
+		file_has "$WORK/peer.out" listening && return 0
+		tlsup_nap 0.05
 	done
-	log "peer did not start: $(cat "$WORK/peer.out")"
+	slurp peer_out "$WORK/peer.out"
+	log "peer did not start: $peer_out"
 	return 1
 }
 
@@ -199,15 +255,25 @@ pending_bound() {
 peer_wait() {
 	local st=0
 	wait "$peer_pid" || st=$?
-	log "peer exited ($st) at $(since)s"
-	peer_out=$(cat "$WORK/peer.out")
+	since -q
+	log "peer exited ($st) at ${SINCE}s"
+	slurp peer_out "$WORK/peer.out"
 	return $st
 }
 
+# peer_stop: the peer reports each connection when it ends (the consumer's
+# close comes a moment after its result): it gets up to a second (scaled)
+# to exit on its own, then is killed.
 peer_stop() {
+	local i
+	for ((i = 0; i < 50 * TIME_SCALE; i++)); do
+		kill -0 "$peer_pid" 2>/dev/null || break
+		tlsup_nap 0.02
+	done
+	[ "$i" -lt $((50 * TIME_SCALE)) ] || log "peer still running after $TIME_SCALE s: killed"
 	kill "$peer_pid" 2>/dev/null
 	wait "$peer_pid" 2>/dev/null
-	peer_out=$(cat "$WORK/peer.out")
+	slurp peer_out "$WORK/peer.out"
 }
 
 agent_start() {
@@ -217,9 +283,10 @@ agent_start() {
 	agent_pid=$!
 	# Ready when it has joined the group: submit no longer says ESRCH. The
 	# log is appended to: wait for this agent's line, not an earlier one's.
-	for _ in $(seq $((200 * TIME_SCALE))); do
+	local i
+	for ((i = 0; i < 200 * TIME_SCALE; i++)); do
 		[ "$(grep -c 'tlsupd running' "$WORK/agent.log")" -gt "${before:-0}" ] && return 0
-		sleep 0.05
+		tlsup_nap 0.05
 	done
 	log "agent did not start"
 	tail -n 20 "$WORK/agent.log"
@@ -230,16 +297,18 @@ agent_start() {
 # kill(2) only wakes one thread; another one woken by a multicast could
 # still ACCEPT before the group stop reaches it.
 agent_pause() {
-	local st t running
+	local st t running i
 	kill -STOP "$agent_pid"
-	for _ in $(seq $((100 * TIME_SCALE))); do
+	for ((i = 0; i < 100 * TIME_SCALE; i++)); do
 		running=0
 		for t in /proc/"$agent_pid"/task/*/stat; do
-			st=$(sed 's/.*) //; s/ .*//' "$t" 2>/dev/null) || continue
-			[ "$st" = T ] || running=1
+			IFS= read -r st <"$t" 2>/dev/null || continue
+			# The state follows the command's closing parenthesis.
+			st=${st##*) }
+			[ "${st%% *}" = T ] || running=1
 		done
 		[ "$running" = 0 ] && return 0
-		sleep 0.02
+		tlsup_nap 0.02
 	done
 	log "agent $agent_pid did not stop"
 	return 1
@@ -257,49 +326,68 @@ agent_stop() {
 . "$TLSUP_ROOT/tests/stress/live_wait.sh"
 
 proc_field() {
-	[ -e /proc/net/tlsup ] || return 0
-	grep "^$1: " /proc/net/tlsup | cut -d' ' -f2
+	[ -e "${TLSUP_PROC:-/proc/net/tlsup}" ] || return 0
+	tlsup_read_counts
+	echo "${TLSUP_N[$1]:-}"
 }
 
 # run_case NAME FUNCTION: TAP line, timing, and the checks every case ends
 # with: nothing left in flight and no new kernel warning. A case that sets
 # case_skip=REASON is reported as skipped.
 run_case() {
-	local name=$1 fn=$2 start dmesg_before
+	local name=$1 fn=$2 start klog=()
 	case_no=$((case_no + 1))
 	case_failed=0
-	start=$(date +%s.%N)
+	now_us
+	start=$NOW_US
 	case_start=$start
-	dmesg_before=$(dmesg | wc -l)
+	# The kernel's log lines before the case: counted once, then carried
+	# from each case's end to the next (one dmesg per case).
+	if [ -z "${klog_seen:-}" ]; then
+		mapfile -t klog < <(dmesg)
+		klog_seen=${#klog[@]}
+	fi
 	log "---- $name"
 	out= peer_out= case_skip=
 	"$fn"
 	ctl reset
 	[ -e "$MAX_PENDING" ] && echo 0 >"$MAX_PENDING"
-	log "consumer sockets released at $(since)s"
+	since -q
+	log "consumer sockets released at ${SINCE}s"
 	local waited
-	if [ -e /proc/net/tlsup ]; then
+	if [ -e "${TLSUP_PROC:-/proc/net/tlsup}" ]; then
 		# Bounded; longer only while TCP is closing orphaned sockets,
 		# which hold their requests (tests/stress/live_wait.sh).
-		waited=$(tlsup_wait_gone $((5 * TIME_SCALE)) $((60 * TIME_SCALE)))
+		tlsup_wait_gone $((5 * TIME_SCALE)) $((60 * TIME_SCALE)) >"$WORK/wait.out"
+		slurp waited "$WORK/wait.out"
 		[ -z "$waited" ] || printf '%s\n' "${waited//tlsup_wait_gone: /#   }"
-		if [ "$(proc_field live)" = 0 ]; then
-			log "requests gone at $(since)s"
+		tlsup_read_counts
+		since -q
+		if [ "${TLSUP_N[live]:-}" = 0 ]; then
+			log "requests gone at ${SINCE}s"
 		else
-			log "requests still alive at $(since)s, when the wait gave up"
+			log "requests still alive at ${SINCE}s, when the wait gave up"
 		fi
-		expect "requests in flight after the case" "$(proc_field inflight)" 0
-		expect "requests alive after the case" "$(proc_field live)" 0
+		expect "requests in flight after the case" "${TLSUP_N[inflight]:-}" 0
+		expect "requests alive after the case" "${TLSUP_N[live]:-}" 0
 	fi
-	local warn
-	warn=$(dmesg | tail -n +$((dmesg_before + 1)) | grep -E 'WARNING|BUG|KASAN|Oops|refcount_t|lockdep|circular locking' || true)
-	if [ -n "$warn" ]; then
+	local l warn=() shown=0
+	mapfile -t klog < <(dmesg)
+	for l in "${klog[@]:klog_seen}"; do
+		[[ $l =~ WARNING|BUG|KASAN|Oops|refcount_t|lockdep|circular\ locking ]] && warn+=("$l")
+	done
+	klog_seen=${#klog[@]}
+	if [ "${#warn[@]}" -gt 0 ]; then
 		log "kernel warnings during the case:"
-		echo "$warn" | head -n 10 | sed 's/^/#   /'
+		for l in "${warn[@]}"; do
+			[ $((shown += 1)) -le 10 ] && echo "#   $l"
+		done
 		case_failed=1
 	fi
-	local secs
-	secs=$(echo "$(date +%s.%N) - $start" | bc)
+	local secs d
+	now_us
+	d=$((NOW_US - start))
+	printf -v secs '%d.%06d' $((d / 1000000)) $((d % 1000000))
 	if [ "$case_failed" != 0 ]; then
 		log "last consumer result: $(echo "${out:-}" | head -n 2 | tr '\n' ' ')"
 		log "last peer output: $(echo "${peer_out:-}" | tail -n 3 | tr '\n' ' ')"

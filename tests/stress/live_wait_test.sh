@@ -53,5 +53,18 @@ proc 0
 check "nothing live: the wait returns 0 at once" "0" "$(tlsup_wait_gone 0 0 >/dev/null; echo $?)"
 proc 1 "$(ended 8 ESTABLISHED 1 0 2)"
 check "an unexplained request fails the wait at the bound" "1" "$(tlsup_wait_gone 0 60 >/dev/null; echo $?)"
+# The wait naps without forking and sees a change made meanwhile.
+proc 1 "  id=9 state=accepted type=client auth=anon age_ms=9 timeout_ms=0 peername=-"
+t0=${EPOCHREALTIME//[.,]/}
+tlsup_nap 0.3
+check "tlsup_nap 0.3 sleeps 0.25-2 s" "yes" \
+	"$(d=$(( ${EPOCHREALTIME//[.,]/} - t0 )); [ "$d" -ge 250000 ] && [ "$d" -lt 2000000 ] && echo yes || echo "no ($d us)")"
+check "... on a pipe of its own" "pipe" "$([ "$TLSUP_NAP_FD" != none ] && [ -p "/proc/$$/fd/$TLSUP_NAP_FD" ] && echo pipe)"
+( sleep 0.5; proc 0 ) &
+check "a request that goes while the wait naps: returns 0" "0" "$(tlsup_wait_gone 5 5 >/dev/null; echo $?)"
+wait
+tlsup_read_counts
+check "tlsup_read_counts: the counters" "0 0 0 -" \
+	"${TLSUP_N[pending]-} ${TLSUP_N[inflight]-} ${TLSUP_N[live]-} ${TLSUP_N[requests]--}"
 echo "1..$n"
 exit $failed
