@@ -763,8 +763,78 @@ case_sigusr1_reload_in_flight() {
 	expect received "$(field received)" 16
 }
 
+# tlsupd started before tlsup.ko (apt configures it before DKMS has built
+# the module): it must wait for the "handshake" family, not exit (systemd's
+# restarts would hit the start limit), and serve once the module is loaded.
+case_agent_waits_for_the_family() {
+	local before waiting i
+	agent_stop
+	if ! rmmod tlsup_testmod || ! rmmod tlsup; then
+		log "cannot unload tlsup_testmod and tlsup"
+		case_failed=1
+		return
+	fi
+	before=$(grep -c 'tlsupd running' "$WORK/agent.log")
+	waiting=$(grep -c 'not found: waiting for it' "$WORK/agent.log")
+	# systemd's side of it: a notification socket that logs each datagram
+	# on a line, and a watchdog of 0.4 s (keep-alives every 0.1 s).
+	rm -f "$WORK/notify.sock" "$WORK/notify.log"
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "a") as log:
+    while True:
+        log.write(s.recv(4096).decode(errors="replace").replace("\n", "|") + "\n")
+        log.flush()
+' "$WORK/notify.sock" "$WORK/notify.log" &
+	local notify_pid=$!
+	for ((i = 0; i < 100 * TIME_SCALE; i++)); do
+		[ -S "$WORK/notify.sock" ] && break
+		tlsup_nap 0.05
+	done
+	NOTIFY_SOCKET=$WORK/notify.sock WATCHDOG_USEC=400000 \
+		"$TLSUPD" -c "$WORK/tlsupd.conf" -d >>"$WORK/agent.log" 2>&1 &
+	agent_pid=$!
+	for ((i = 0; i < 100 * TIME_SCALE; i++)); do
+		[ "$(grep -c 'not found: waiting for it' "$WORK/agent.log")" -gt "$waiting" ] && break
+		tlsup_nap 0.05
+	done
+	expect "the agent says it waits for the family" \
+		"$(grep -c 'not found: waiting for it' "$WORK/agent.log")" "$((waiting + 1))"
+	# Still there a moment later (the old agent exited at once).
+	nap 1
+	expect "the agent waits (alive)" "$(kill -0 "$agent_pid" 2>/dev/null && echo yes)" yes
+	expect "READY=1 with a status that says it waits" \
+		"$(grep -c '^READY=1|STATUS=generic netlink family "handshake" not found: waiting' "$WORK/notify.log")" 1
+	local dogs
+	dogs=$(grep -c '^WATCHDOG=1$' "$WORK/notify.log")
+	[ "$dogs" -ge 3 ] || {
+		log "expected keep-alives every 0.1 s while it waits, got $dogs in 1 s or more"
+		case_failed=1
+	}
+	kill "$notify_pid" 2>/dev/null
+	wait "$notify_pid" 2>/dev/null
+	if ! insmod "$M/tlsup.ko" || ! insmod "$M/tools/testmod/tlsup_testmod.ko"; then
+		log "cannot load tlsup and tlsup_testmod again"
+		case_failed=1
+		return
+	fi
+	for ((i = 0; i < 200 * TIME_SCALE; i++)); do
+		[ "$(grep -c 'tlsupd running' "$WORK/agent.log")" -gt "$before" ] && break
+		tlsup_nap 0.05
+	done
+	expect "the agent started once the module was loaded" \
+		"$(grep -c 'tlsupd running' "$WORK/agent.log")" "$((before + 1))"
+	next_port
+	peer_server --cert pki/server.pem --key pki/server.key --mode echo
+	consumer role=client port=$port auth=anon peername=localhost timeout=10000 send=16 recv=16
+	peer_stop
+	expect "status of a handshake through it" "$(field status)" 0
+}
+
 # Functions that need tlsup.ko (skipped on the upstream flavour).
-TLSUP_ONLY='^case_agent_killed_setup$'
+TLSUP_ONLY='^(case_agent_killed_setup|case_agent_waits_for_the_family)$'
 
 CASES=(
 	"client anon, 1 MiB both ways|case_client_anon_1mib"
@@ -804,6 +874,7 @@ CASES=(
 	"consumer closes its socket mid-handshake|case_close_mid_handshake"
 	"agent SIGKILLed mid-handshake, restarted|case_agent_killed_setup"
 	"no agent: ESRCH|case_no_agent"
+	"agent started before tlsup.ko: waits for the family, then serves|case_agent_waits_for_the_family"
 	"unprivileged ACCEPT/DONE refused|case_unprivileged_refused"
 	"agent in its own network namespace|case_netns_agent_serves_own_namespace"
 	"100 concurrent handshakes|case_concurrent_100"

@@ -3,14 +3,19 @@
 // tlsupd: performs TLS 1.3 handshakes for kernel consumers (generic netlink
 // family "handshake") and hands the sockets back with kTLS installed. See
 // tlsupd(8) for options, exit statuses and signals.
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <getopt.h>
 #include <gnutls/gnutls.h>
 #include <sys/resource.h>
+#include <uapi/linux/handshake.h>
 
 #include "agent.hpp"
 #include "credentials.hpp"
+#include "netlink.hpp"
+#include "systemd_notify.hpp"
 #include "version.hpp"
 
 namespace {
@@ -132,6 +137,39 @@ int main(int argc, char **argv) {
 	}
 	if (check_only)
 		return check(opts, log);
+	// No "handshake" family yet: tlsup.ko is not loaded (apt configures
+	// tlsupd before DKMS has built the module; or it was unloaded), or the
+	// kernel has neither. Wait for it instead of failing: systemd's
+	// restarts would hit the start limit long before DKMS is done. Ready
+	// meanwhile (nothing can submit a handshake before the family exists),
+	// the status says what it waits for, the watchdog is kept alive.
+	using namespace std::chrono_literals;
+	auto dog = tlsup::systemd::watchdog_interval();
+	std::chrono::milliseconds every = 10s;
+	if (dog.count() > 0)
+		every = std::min(every,
+		                 std::chrono::duration_cast<std::chrono::milliseconds>(dog / 2));
+	auto family = tlsup::wait_for_genl_family(
+	        HANDSHAKE_FAMILY_NAME,
+	        [&] {
+		        const char *what = "generic netlink family \"" HANDSHAKE_FAMILY_NAME
+		                           "\" not found: waiting for it (modprobe tlsup, or a "
+		                           "kernel with net/handshake)";
+		        LOG_NOTICE(log, "%s", what);
+		        tlsup::systemd::ready(what);
+	        },
+	        [] {
+		        tlsup::systemd::watchdog();
+		        return true;
+	        },
+	        every);
+	if (!family) {
+		LOG_ERR(log, "cannot start: %s", family.error().reason.c_str());
+		return kFailed;
+	}
+	if (family.value())
+		LOG_NOTICE(log, "generic netlink family \"%s\" registered: starting",
+		           HANDSHAKE_FAMILY_NAME);
 	auto agent = tlsup::Agent::create(std::move(opts), log);
 	if (!agent) {
 		LOG_ERR(log, "cannot start: %s", agent.error().reason.c_str());

@@ -6,6 +6,7 @@
 #include <linux/genetlink.h>
 #include <netlink/genl/ctrl.h>
 #include <netlink/genl/genl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <utility>
@@ -57,6 +58,48 @@ bool kernel_keeps_overflowed_requests(const std::string &proc, const std::string
 	if (::stat((proc + "/net/netlink").c_str(), &st) == 0)
 		return false;
 	return ::stat((sys + "/module/tlsup").c_str(), &st) == 0;
+}
+
+Result<bool> wait_for_genl_family(const char *name, const std::function<void()> &waiting,
+                                  const std::function<bool()> &tick,
+                                  std::chrono::milliseconds every) {
+	NlSock ask = TRY(connect_genl());
+	if (genl_ctrl_resolve(ask.get(), name) >= 0)
+		return false;
+	NlSock watch = TRY(connect_genl());
+	int grp = genl_ctrl_resolve_grp(watch.get(), "nlctrl", "notify");
+	if (grp < 0)
+		return make_error(EIO, "nlctrl's \"notify\" group not found: %s", nl_geterror(grp));
+	nl_socket_disable_seq_check(watch.get());
+	int ret = nl_socket_add_membership(watch.get(), grp);
+	if (ret < 0)
+		return make_error(EIO, "cannot join nlctrl's \"notify\" group: %s",
+		                  nl_geterror(ret));
+	bool told = false;
+	for (;;) {
+		if (genl_ctrl_resolve(ask.get(), name) >= 0)
+			return true;
+		if (!told) {
+			told = true;
+			waiting();
+		}
+		if (!tick())
+			return make_error(ECANCELED,
+			                  "stopped waiting for the generic netlink family \"%s\"",
+			                  name);
+		pollfd p{nl_socket_get_fd(watch.get()), POLLIN, 0};
+		int n = ::poll(&p, 1, static_cast<int>(every.count()));
+		if (n < 0 && errno != EINTR)
+			return make_error(errno, "poll: %s", strerror(errno));
+		// What was announced does not matter: drain, then ask.
+		uint8_t buf[8192];
+		for (;;) {
+			ssize_t r = ::recv(p.fd, buf, sizeof(buf), MSG_DONTWAIT);
+			if (r > 0 || (r < 0 && errno == ENOBUFS))
+				continue;
+			break;
+		}
+	}
 }
 
 bool GenlChannel::broadcast_error() const {

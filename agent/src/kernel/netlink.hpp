@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <functional>
 #include <linux/netlink.h>
 #include <memory>
@@ -44,6 +45,19 @@ using NlSock = std::unique_ptr<nl_sock, nl_deleters::Sock>;
 // /sys/module/tlsup is the fallback where /proc/net is not readable.
 bool kernel_keeps_overflowed_requests(const std::string &proc = "/proc",
                                       const std::string &sys = "/sys");
+
+// Returns once the generic netlink family NAME exists: at once (false)
+// if it does, else (true) when it appears. Joins nlctrl's "notify" group
+// before it asks, so that a family registered in between is not missed,
+// and asks again after each notification and every EVERY (a notification
+// lost to a full queue; and each lookup of a family that is missing makes
+// the kernel try to load the module with its alias, which DKMS may have
+// built meanwhile). WAITING runs once, when the family is first found
+// missing; TICK before each wait (the watchdog's keep-alive; false ends
+// the wait with ECANCELED).
+Result<bool> wait_for_genl_family(const char *name, const std::function<void()> &waiting,
+                                  const std::function<bool()> &tick,
+                                  std::chrono::milliseconds every);
 
 class GenlChannel final : public HandshakeChannel {
 public:
