@@ -5,17 +5,23 @@
 // tlsupd(8) for options, exit statuses and signals.
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <getopt.h>
 #include <gnutls/gnutls.h>
+#include <pthread.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <uapi/linux/handshake.h>
+#include <unistd.h>
 
 #include "agent.hpp"
 #include "credentials.hpp"
 #include "netlink.hpp"
 #include "systemd_notify.hpp"
+#include "unique_fd.hpp"
 #include "version.hpp"
 
 namespace {
@@ -69,6 +75,86 @@ int check(const tlsup::AgentOptions &opts, tlsup::Log &log) {
 		LOG_WARN(log, "%s", w.c_str());
 	LOG_NOTICE(log, "%s: OK", cfg->source.empty() ? "built-in defaults" : cfg->source.c_str());
 	return kOk;
+}
+
+enum class Waited { kGo, kStopped, kFailed };
+
+// Waits for the handshake family if it is missing (main()). Meanwhile: the
+// configuration and credentials are checked first (a broken one fails the
+// start now, not when the module comes); READY=1 with a STATUS that says
+// what it waits for (nothing can submit a handshake before the family
+// exists); keep-alives every quarter of the watchdog interval; SIGTERM and
+// SIGINT stop it (exit 0), SIGHUP and SIGUSR1 have nothing to reload yet
+// and are logged. The signals stay blocked for the agent, which reads them
+// from a signalfd of its own.
+Waited wait_for_family(const tlsup::AgentOptions &opts, tlsup::Log &log) {
+	using namespace std::chrono_literals;
+	sigset_t set;
+	sigemptyset(&set);
+	for (int sig : {SIGHUP, SIGUSR1, SIGTERM, SIGINT})
+		sigaddset(&set, sig);
+	pthread_sigmask(SIG_BLOCK, &set, nullptr);
+	std::signal(SIGPIPE, SIG_IGN);
+	tlsup::UniqueFd signals(signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));
+	if (!signals.valid()) {
+		LOG_ERR(log, "cannot start: signalfd: %s", strerror(errno));
+		return Waited::kFailed;
+	}
+	bool stop = false, config_bad = false;
+	tlsup::FamilyWait how;
+	how.waiting = [&] {
+		if (check(opts, log) != kOk) {
+			config_bad = true;
+			return;
+		}
+		const char *what = "generic netlink family \"" HANDSHAKE_FAMILY_NAME
+		                   "\" not found: waiting for it (modprobe tlsup, or a kernel "
+		                   "with net/handshake)";
+		LOG_NOTICE(log, "%s", what);
+		tlsup::systemd::ready(what);
+	};
+	how.tick = [&] {
+		if (config_bad)
+			return false;
+		tlsup::systemd::watchdog();
+		return true;
+	};
+	auto dog = tlsup::systemd::watchdog_interval();
+	if (dog.count() > 0)
+		how.tick_every = std::min<std::chrono::milliseconds>(
+		        10s, std::chrono::duration_cast<std::chrono::milliseconds>(dog / 4));
+	how.stop_fd = signals.get();
+	how.stop_readable = [&] {
+		signalfd_siginfo si;
+		while (::read(signals.get(), &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+				stop = true;
+				return false;
+			}
+			LOG_NOTICE(log,
+			           "%s: nothing to reload while waiting for the handshake family",
+			           strsignal(static_cast<int>(si.ssi_signo)));
+		}
+		return true;
+	};
+	auto family = tlsup::wait_for_genl_family(HANDSHAKE_FAMILY_NAME, how);
+	if (stop) {
+		tlsup::systemd::stopping();
+		LOG_NOTICE(log, "stopped while waiting for the handshake family");
+		return Waited::kStopped;
+	}
+	if (config_bad)
+		return Waited::kFailed; // check() said why
+	if (!family) {
+		LOG_ERR(log, "cannot start: %s", family.error().reason.c_str());
+		return Waited::kFailed;
+	}
+	if (family.value() != tlsup::FamilyFound::kAtOnce)
+		LOG_NOTICE(log, "generic netlink family \"%s\" registered (%s): starting",
+		           HANDSHAKE_FAMILY_NAME,
+		           family.value() == tlsup::FamilyFound::kAnnounced ? "announced"
+		                                                            : "asked again");
+	return Waited::kGo;
 }
 
 } // namespace
@@ -140,36 +226,15 @@ int main(int argc, char **argv) {
 	// No "handshake" family yet: tlsup.ko is not loaded (apt configures
 	// tlsupd before DKMS has built the module; or it was unloaded), or the
 	// kernel has neither. Wait for it instead of failing: systemd's
-	// restarts would hit the start limit long before DKMS is done. Ready
-	// meanwhile (nothing can submit a handshake before the family exists),
-	// the status says what it waits for, the watchdog is kept alive.
-	using namespace std::chrono_literals;
-	auto dog = tlsup::systemd::watchdog_interval();
-	std::chrono::milliseconds every = 10s;
-	if (dog.count() > 0)
-		every = std::min(every,
-		                 std::chrono::duration_cast<std::chrono::milliseconds>(dog / 2));
-	auto family = tlsup::wait_for_genl_family(
-	        HANDSHAKE_FAMILY_NAME,
-	        [&] {
-		        const char *what = "generic netlink family \"" HANDSHAKE_FAMILY_NAME
-		                           "\" not found: waiting for it (modprobe tlsup, or a "
-		                           "kernel with net/handshake)";
-		        LOG_NOTICE(log, "%s", what);
-		        tlsup::systemd::ready(what);
-	        },
-	        [] {
-		        tlsup::systemd::watchdog();
-		        return true;
-	        },
-	        every);
-	if (!family) {
-		LOG_ERR(log, "cannot start: %s", family.error().reason.c_str());
+	// restarts would hit the start limit long before DKMS is done.
+	switch (wait_for_family(opts, log)) {
+	case Waited::kGo:
+		break;
+	case Waited::kStopped:
+		return kOk;
+	case Waited::kFailed:
 		return kFailed;
 	}
-	if (family.value())
-		LOG_NOTICE(log, "generic netlink family \"%s\" registered: starting",
-		           HANDSHAKE_FAMILY_NAME);
 	auto agent = tlsup::Agent::create(std::move(opts), log);
 	if (!agent) {
 		LOG_ERR(log, "cannot start: %s", agent.error().reason.c_str());

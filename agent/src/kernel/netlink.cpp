@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "netlink.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <fcntl.h>
 #include <linux/genetlink.h>
@@ -60,12 +62,11 @@ bool kernel_keeps_overflowed_requests(const std::string &proc, const std::string
 	return ::stat((sys + "/module/tlsup").c_str(), &st) == 0;
 }
 
-Result<bool> wait_for_genl_family(const char *name, const std::function<void()> &waiting,
-                                  const std::function<bool()> &tick,
-                                  std::chrono::milliseconds every) {
+Result<FamilyFound> wait_for_genl_family(const char *name, const FamilyWait &how) {
+	using Clock = std::chrono::steady_clock;
 	NlSock ask = TRY(connect_genl());
 	if (genl_ctrl_resolve(ask.get(), name) >= 0)
-		return false;
+		return FamilyFound::kAtOnce;
 	NlSock watch = TRY(connect_genl());
 	int grp = genl_ctrl_resolve_grp(watch.get(), "nlctrl", "notify");
 	if (grp < 0)
@@ -75,30 +76,55 @@ Result<bool> wait_for_genl_family(const char *name, const std::function<void()> 
 	if (ret < 0)
 		return make_error(EIO, "cannot join nlctrl's \"notify\" group: %s",
 		                  nl_geterror(ret));
-	bool told = false;
+	// Joined: a family registered from here on is announced.
+	if (genl_ctrl_resolve(ask.get(), name) >= 0)
+		return FamilyFound::kAskedAgain;
+	if (how.waiting)
+		how.waiting();
+	auto cancelled = [&] {
+		return make_error(ECANCELED,
+		                  "stopped waiting for the generic netlink family \"%s\"", name);
+	};
+	const auto tick_every = std::max(how.tick_every, std::chrono::milliseconds(1));
+	const auto ask_every = std::max(how.ask_every, std::chrono::milliseconds(1));
+	auto next_tick = Clock::now();
+	auto next_ask = next_tick + ask_every;
 	for (;;) {
-		if (genl_ctrl_resolve(ask.get(), name) >= 0)
-			return true;
-		if (!told) {
-			told = true;
-			waiting();
+		auto now = Clock::now();
+		if (now >= next_tick) {
+			if (how.tick && !how.tick())
+				return cancelled();
+			next_tick = now + tick_every;
 		}
-		if (!tick())
-			return make_error(ECANCELED,
-			                  "stopped waiting for the generic netlink family \"%s\"",
-			                  name);
-		pollfd p{nl_socket_get_fd(watch.get()), POLLIN, 0};
-		int n = ::poll(&p, 1, static_cast<int>(every.count()));
+		auto until = std::min(next_tick, next_ask) - now;
+		auto ms = std::chrono::ceil<std::chrono::milliseconds>(until).count();
+		pollfd p[2] = {{nl_socket_get_fd(watch.get()), POLLIN, 0},
+		               {how.stop_fd, POLLIN, 0}};
+		int n = ::poll(p, how.stop_fd >= 0 ? 2 : 1,
+		               static_cast<int>(std::max<long>(ms, 0)));
 		if (n < 0 && errno != EINTR)
 			return make_error(errno, "poll: %s", strerror(errno));
-		// What was announced does not matter: drain, then ask.
-		uint8_t buf[8192];
-		for (;;) {
-			ssize_t r = ::recv(p.fd, buf, sizeof(buf), MSG_DONTWAIT);
-			if (r > 0 || (r < 0 && errno == ENOBUFS))
-				continue;
-			break;
+		if (n > 0 && how.stop_fd >= 0 && (p[1].revents & POLLIN) && how.stop_readable &&
+		    !how.stop_readable())
+			return cancelled();
+		bool announced = false, due = false;
+		if (n > 0 && (p[0].revents & POLLIN)) {
+			// What was announced does not matter: drain, then ask.
+			uint8_t buf[8192];
+			for (;;) {
+				ssize_t r = ::recv(p[0].fd, buf, sizeof(buf), MSG_DONTWAIT);
+				if (r > 0 || (r < 0 && errno == ENOBUFS))
+					continue;
+				break;
+			}
+			announced = true;
 		}
+		if (Clock::now() >= next_ask) {
+			due = true;
+			next_ask = Clock::now() + ask_every;
+		}
+		if ((announced || due) && genl_ctrl_resolve(ask.get(), name) >= 0)
+			return announced ? FamilyFound::kAnnounced : FamilyFound::kAskedAgain;
 	}
 }
 

@@ -46,18 +46,33 @@ using NlSock = std::unique_ptr<nl_sock, nl_deleters::Sock>;
 bool kernel_keeps_overflowed_requests(const std::string &proc = "/proc",
                                       const std::string &sys = "/sys");
 
-// Returns once the generic netlink family NAME exists: at once (false)
-// if it does, else (true) when it appears. Joins nlctrl's "notify" group
-// before it asks, so that a family registered in between is not missed,
-// and asks again after each notification and every EVERY (a notification
-// lost to a full queue; and each lookup of a family that is missing makes
-// the kernel try to load the module with its alias, which DKMS may have
-// built meanwhile). WAITING runs once, when the family is first found
-// missing; TICK before each wait (the watchdog's keep-alive; false ends
-// the wait with ECANCELED).
-Result<bool> wait_for_genl_family(const char *name, const std::function<void()> &waiting,
-                                  const std::function<bool()> &tick,
-                                  std::chrono::milliseconds every);
+// How wait_for_genl_family() waits.
+struct FamilyWait {
+	// Once, when the family is first found missing.
+	std::function<void()> waiting;
+	// Every TICK_EVERY (at least 1 ms) while it waits, first right after
+	// WAITING: the watchdog's keep-alive. False ends the wait (ECANCELED).
+	std::function<bool()> tick;
+	std::chrono::milliseconds tick_every{10000};
+	// The family is asked for again after each of nlctrl's announcements
+	// and every ASK_EVERY (an announcement lost to a full queue).
+	std::chrono::milliseconds ask_every{10000};
+	// Readable: STOP_READABLE runs; false ends the wait (ECANCELED). The
+	// caller's signalfd.
+	int stop_fd = -1;
+	std::function<bool()> stop_readable;
+};
+
+enum class FamilyFound {
+	kAtOnce,    // it existed
+	kAnnounced, // asked again after nlctrl announced a family
+	kAskedAgain // found by the periodic ask
+};
+
+// Returns once the generic netlink family NAME exists, and how it was
+// found. Joins nlctrl's "notify" group before it asks, so that a family
+// registered in between is not missed.
+Result<FamilyFound> wait_for_genl_family(const char *name, const FamilyWait &how);
 
 class GenlChannel final : public HandshakeChannel {
 public:

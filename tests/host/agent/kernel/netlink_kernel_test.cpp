@@ -8,8 +8,10 @@
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "netlink.hpp"
+#include "unique_fd.hpp"
 
 namespace tlsup {
 namespace {
@@ -57,36 +59,60 @@ TEST(KernelSideHere, TheBuildHostHasNoTlsupKo) {
 // tlsupd waits for the "handshake" family instead of failing when tlsup.ko
 // is not loaded yet (main.cpp). The family appearing is the e2e case "agent
 // started before tlsup.ko"; here: a family that exists returns at once, a
-// missing one waits, says so once and keeps ticking.
+// missing one waits, says so once, ticks at its period, and its stop fd
+// ends the wait.
 TEST(WaitForGenlFamily, AFamilyThatExistsReturnsAtOnce) {
 	int waiting = 0, ticks = 0;
-	auto r = wait_for_genl_family(
-	        "nlctrl", [&] { waiting++; },
-	        [&] {
-		        ticks++;
-		        return true;
-	        },
-	        std::chrono::milliseconds(20));
+	FamilyWait how;
+	how.waiting = [&] { waiting++; };
+	how.tick = [&] {
+		ticks++;
+		return true;
+	};
+	auto r = wait_for_genl_family("nlctrl", how);
 	ASSERT_TRUE(r) << r.error().reason;
-	EXPECT_FALSE(r.value()); // did not wait
+	EXPECT_EQ(r.value(), FamilyFound::kAtOnce);
 	EXPECT_EQ(waiting, 0);
 	EXPECT_EQ(ticks, 0);
 }
 
 TEST(WaitForGenlFamily, AMissingFamilyIsWaitedForAndSaidOnce) {
 	int waiting = 0, ticks = 0;
+	FamilyWait how;
+	how.waiting = [&] { waiting++; };
+	how.tick = [&] { return ++ticks < 4; };
+	how.tick_every = std::chrono::milliseconds(20);
+	how.ask_every = std::chrono::milliseconds(5);
 	auto t0 = std::chrono::steady_clock::now();
-	auto r = wait_for_genl_family(
-	        "tlsup-no-such", [&] { waiting++; }, [&] { return ++ticks < 4; },
-	        std::chrono::milliseconds(20));
+	auto r = wait_for_genl_family("tlsup-no-such", how);
 	auto took = std::chrono::steady_clock::now() - t0;
 	ASSERT_FALSE(r);
 	EXPECT_EQ(r.error().code, ECANCELED);
 	EXPECT_NE(r.error().reason.find("tlsup-no-such"), std::string::npos) << r.error().reason;
 	EXPECT_EQ(waiting, 1);
+	// The fourth tick ends it: three periods of 20 ms, whatever the asks.
 	EXPECT_EQ(ticks, 4);
-	// Three waits of 20 ms between the four ticks.
-	EXPECT_GE(took, std::chrono::milliseconds(60));
+	EXPECT_GE(took, std::chrono::milliseconds(55));
+	EXPECT_LT(took, std::chrono::seconds(5));
+}
+
+TEST(WaitForGenlFamily, ItsStopFdEndsTheWait) {
+	int pipefd[2];
+	ASSERT_EQ(pipe(pipefd), 0);
+	UniqueFd rd(pipefd[0]), wr(pipefd[1]);
+	int readable = 0;
+	FamilyWait how;
+	how.tick = [&] {
+		// Once waiting, the stop fd becomes readable.
+		(void)::write(wr.get(), "x", 1);
+		return true;
+	};
+	how.stop_fd = rd.get();
+	how.stop_readable = [&] { return ++readable < 2; }; // not drained: readable again
+	auto r = wait_for_genl_family("tlsup-no-such", how);
+	ASSERT_FALSE(r);
+	EXPECT_EQ(r.error().code, ECANCELED);
+	EXPECT_EQ(readable, 2);
 }
 
 } // namespace
