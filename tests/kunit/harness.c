@@ -6,6 +6,7 @@
  */
 
 #include <linux/cred.h>
+#include <linux/delay.h>
 #include <linux/capability.h>
 #include <linux/fdtable.h>
 #include <linux/fs.h>
@@ -215,6 +216,23 @@ long kt_file_count(struct kt_consumer *c)
 int kt_sk_refs(struct kt_consumer *c)
 {
 	return refcount_read(&c->sock->sk->sk_refcnt);
+}
+
+/*
+ * A request ended by another thread (the reaper, a namespace's exit) calls
+ * the consumer back and then drops its socket pin, as upstream's
+ * handshake_complete() runs hp_done() before its sock_put(): the consumer's
+ * thread, woken by the callback, may look in between. Waits up to MS for
+ * the count to be WANT; returns the last count read.
+ */
+int kt_wait_sk_refs(struct kt_consumer *c, int want, unsigned int ms)
+{
+	unsigned long end = jiffies + msecs_to_jiffies(ms);
+	int refs;
+
+	while ((refs = kt_sk_refs(c)) != want && time_before(jiffies, end))
+		usleep_range(500, 1000);
+	return refs;
 }
 
 struct kt_agent *kt_agent(struct kunit *test, struct net *net,

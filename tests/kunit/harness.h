@@ -116,6 +116,7 @@ void kt_forget_agent(struct kt_agent *a);
 bool kt_wait_done(struct kt_consumer *c, unsigned int ms);
 long kt_file_count(struct kt_consumer *c);
 int kt_sk_refs(struct kt_consumer *c);
+int kt_wait_sk_refs(struct kt_consumer *c, int want, unsigned int ms);
 
 /*
  * An agent socket in @net: @privileged false drops CAP_NET_ADMIN from the
