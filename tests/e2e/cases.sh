@@ -776,8 +776,8 @@ case_agent_waits_for_the_family() {
 		family_case_restore
 		return
 	fi
-	before=$(grep -c 'tlsupd running' "$WORK/agent.log")
-	waiting=$(grep -c 'not found: waiting for it' "$WORK/agent.log")
+	before=$(agent_log_count 'tlsupd running')
+	waiting=$(agent_log_count 'not found: waiting for it')
 	# systemd's side of it: a notification socket that logs each datagram
 	# on a line, and a watchdog of 0.4 s (keep-alives every 0.1 s).
 	rm -f "$WORK/notify.sock" "$WORK/notify.log"
@@ -798,12 +798,9 @@ with open(sys.argv[2], "a") as log:
 	NOTIFY_SOCKET=$WORK/notify.sock WATCHDOG_USEC=400000 \
 		"$TLSUPD" -c "$WORK/tlsupd.conf" -d >>"$WORK/agent.log" 2>&1 &
 	agent_pid=$!
-	for ((i = 0; i < 100 * TIME_SCALE; i++)); do
-		[ "$(grep -c 'not found: waiting for it' "$WORK/agent.log")" -gt "$waiting" ] && break
-		tlsup_nap 0.05
-	done
+	agent_log_wait 'not found: waiting for it' "$waiting" 100
 	expect "the agent says it waits for the family" \
-		"$(grep -c 'not found: waiting for it' "$WORK/agent.log")" "$((waiting + 1))"
+		"$(agent_log_count 'not found: waiting for it')" "$((waiting + 1))"
 	# Still there a moment later (it used to exit at once).
 	nap 1
 	expect "the agent waits (alive)" "$(kill -0 "$agent_pid" 2>/dev/null && echo yes)" yes
@@ -827,14 +824,11 @@ with open(sys.argv[2], "a") as log:
 		family_case_restore
 		return
 	fi
-	for ((i = 0; i < 200 * TIME_SCALE; i++)); do
-		[ "$(grep -c 'tlsupd running' "$WORK/agent.log")" -gt "$before" ] && break
-		tlsup_nap 0.05
-	done
+	agent_log_wait 'tlsupd running' "$before" 200
 	expect "the agent started once the module was loaded" \
-		"$(grep -c 'tlsupd running' "$WORK/agent.log")" "$((before + 1))"
+		"$(agent_log_count 'tlsupd running')" "$((before + 1))"
 	expect "... woken by the family's announcement" \
-		"$(grep -c 'family "handshake" registered (announced): starting' "$WORK/agent.log")" 1
+		"$(agent_log_count 'family "handshake" registered (announced): starting')" 1
 	next_port
 	peer_server --cert pki/server.pem --key pki/server.key --mode echo
 	consumer role=client port=$port auth=anon peername=localhost timeout=10000 send=16 recv=16

@@ -276,18 +276,28 @@ peer_stop() {
 	slurp peer_out "$WORK/peer.out"
 }
 
-agent_start() {
-	local before
-	before=$(grep -c 'tlsupd running' "$WORK/agent.log" 2>/dev/null)
-	"$TLSUPD" -c "$WORK/tlsupd.conf" -d "$@" >>"$WORK/agent.log" 2>&1 &
-	agent_pid=$!
-	# Ready when it has joined the group: submit no longer says ESRCH. The
-	# log is appended to: wait for this agent's line, not an earlier one's.
+# agent_log_count PATTERN: how many lines of the agent's log match.
+agent_log_count() { grep -c -- "$1" "$WORK/agent.log" 2>/dev/null; }
+
+# agent_log_wait PATTERN N STEPS: waits (STEPS naps of 50 ms, scaled)
+# until more than N lines of the agent's log match PATTERN. The log is
+# appended to across agents: N is the count before the awaited line.
+agent_log_wait() {
 	local i
-	for ((i = 0; i < 200 * TIME_SCALE; i++)); do
-		[ "$(grep -c 'tlsupd running' "$WORK/agent.log")" -gt "${before:-0}" ] && return 0
+	for ((i = 0; i < $3 * TIME_SCALE; i++)); do
+		[ "$(agent_log_count "$1")" -gt "${2:-0}" ] && return 0
 		tlsup_nap 0.05
 	done
+	return 1
+}
+
+agent_start() {
+	local before
+	before=$(agent_log_count 'tlsupd running')
+	"$TLSUPD" -c "$WORK/tlsupd.conf" -d "$@" >>"$WORK/agent.log" 2>&1 &
+	agent_pid=$!
+	# Ready when it has joined the group: submit no longer says ESRCH.
+	agent_log_wait 'tlsupd running' "$before" 200 && return 0
 	log "agent did not start"
 	tail -n 20 "$WORK/agent.log"
 	return 1
