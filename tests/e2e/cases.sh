@@ -776,6 +776,18 @@ case_agent_waits_for_the_family() {
 		family_case_restore
 		return
 	fi
+	# SIGTERM while it waits: a clean stop (exit 0).
+	local st=0 stopped
+	stopped=$(agent_log_count 'stopped while waiting for the handshake family')
+	"$TLSUPD" -c "$WORK/tlsupd.conf" -d >>"$WORK/agent.log" 2>&1 &
+	agent_pid=$!
+	agent_log_wait 'not found: waiting for it' "$(agent_log_count 'not found: waiting for it')" 100
+	kill -TERM "$agent_pid"
+	wait "$agent_pid" || st=$?
+	agent_pid=
+	expect "SIGTERM while it waits: exit status" "$st" 0
+	expect "... and it says so" \
+		"$(agent_log_count 'stopped while waiting for the handshake family')" "$((stopped + 1))"
 	before=$(agent_log_count 'tlsupd running')
 	waiting=$(agent_log_count 'not found: waiting for it')
 	# systemd's side of it: a notification socket that logs each datagram
@@ -813,8 +825,14 @@ with open(sys.argv[2], "a") as log:
 		log "keep-alives while it waits: $dogs (0.1 s apart for ${TIME_SCALE} s or more)"
 		case_failed=1
 	fi
+	# SIGHUP (a reload) while it waits: logged, nothing to reload, alive.
+	kill -HUP "$agent_pid"
+	agent_log_wait 'nothing to reload while waiting' 0 100
+	expect "SIGHUP while it waits: logged" \
+		"$(agent_log_count 'Hangup: nothing to reload while waiting')" 1
+	expect "... and it keeps waiting" "$(kill -0 "$agent_pid" 2>/dev/null && echo yes)" yes
 	# Its control socket is not open yet: tlsupctl finds no agent (3).
-	local st=0
+	st=0
 	"$TLSUPCTL" -s "$WORK/tlsupd.sock" status >/dev/null 2>&1 || st=$?
 	expect "tlsupctl status while it waits (no agent yet)" "$st" 3
 	kill "$notify_pid" 2>/dev/null
