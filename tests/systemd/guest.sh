@@ -287,6 +287,25 @@ phase_install() {
 		awk -v e="${exposure:-99}" 'BEGIN { exit !(e <= 2.5) }'
 	check "tlsupctl status (running): exit 0" bash -c 'tlsupctl status >"$0" 2>&1' "$WORK/status.out"
 
+	# ---- scheduling: the unit makes the service SCHED_FIFO; only the acceptor keeps it ----
+	# policy: field 41 of stat, the 39th after "pid (comm) ".
+	local t comm policy acceptor=none workers=0 workers_rt=0
+	for t in /proc/"$pid"/task/*; do
+		comm=$(<"$t/comm")
+		policy=$(sed 's/^.*) //' "$t/stat" | awk '{ print $39 }')
+		case $comm in
+		tlsupd-accept) acceptor=$policy ;;
+		tlsupd-w*)
+			workers=$((workers + 1))
+			[ "$policy" = 0 ] || workers_rt=$((workers_rt + 1))
+			;;
+		esac
+	done
+	is "the acceptor runs SCHED_FIFO (CPUSchedulingPolicy=fifo)" "$acceptor" 1
+	check "... its $workers worker(s) left it" test "$workers" -gt 0 -a "$workers_rt" = 0
+	is "... and so did the main thread" "$(sed 's/^.*) //' "/proc/$pid/stat" | awk '{ print $39 }')" 0
+	check "tlsupctl status: 'acceptor: real-time'" grep -q '^acceptor: real-time' "$WORK/status.out"
+
 	# ---- a stalled worker loop: the watchdog restarts the agent ----
 	local restarts stalled=0 since_mono
 	pid=$(agent_pid)

@@ -14,7 +14,9 @@
 # stock (bound 5), 4096M for UML's full profile, 1024M for smoke;
 # BENCH_CPUS the guest's CPUs (stock: 2); BENCH_REPEAT the storms per
 # point; BENCH_RECONNECT_DELAY the NVMe host's reconnect_delay (the
-# kernel's 10 s by default).
+# kernel's 10 s by default); BENCH_ACCEPTOR_REALTIME=false the agent's
+# acceptor without SCHED_FIFO ([agent] acceptor_realtime), for a storm
+# side by side with the default.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 profile=${1:-full}
@@ -44,7 +46,7 @@ BENCH_PROFILE=$profile TLSUP_KEEP_RUNS=1 "$root/tools/target.sh" run "$target" -
 status=$?
 run=$(grep -a -o 'TLSUP_RUN=[^ ]*' "$log" | head -n 1 | cut -d= -f2 | tr -d '\r')
 cp "$run/storm.jsonl" "$out/$name.jsonl" 2>/dev/null
-BENCH_GUEST="$target, $cpus CPU(s), $mem" python3 "$root/tools/bench/storm_report.py" \
+BENCH_GUEST="$target, $cpus CPU(s), $mem${BENCH_ACCEPTOR_REALTIME:+, acceptor_realtime $BENCH_ACCEPTOR_REALTIME}" python3 "$root/tools/bench/storm_report.py" \
 	"$out/$name.jsonl" "$out/$name.json" "$(date -u +%FT%TZ)" "$(nproc)" \
 	"$(( $(date +%s) - start ))" "$profile"
 rstatus=$?

@@ -169,7 +169,12 @@ storm_nfs_pki() {
 	} >"$d/server.tmpl"
 	certtool --generate-certificate --load-privkey "$d/server.key" --load-ca-certificate "$d/ca.pem" \
 		--load-ca-privkey "$d/ca.key" --template "$d/server.tmpl" --outfile "$d/server.pem" 2>/dev/null
+	# BENCH_ACCEPTOR_REALTIME=false: the acceptor without SCHED_FIFO, for
+	# a storm side by side with the default.
 	cat >"$d/tlsupd.conf" <<EOF
+[agent]
+acceptor_realtime = ${BENCH_ACCEPTOR_REALTIME:-true}
+
 [authenticate.client]
 x509.truststore = $d/ca.pem
 

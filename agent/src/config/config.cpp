@@ -127,13 +127,14 @@ Result<void> agent_control_socket(Parser &p, const char *section, const char *ke
 	return {};
 }
 
-Result<void> agent_test_hooks(Parser &p, const char *section, const char *key) {
+template <bool Config::*Field>
+Result<void> agent_bool(Parser &p, const char *section, const char *key) {
 	GError *raw = nullptr;
 	gboolean b = g_key_file_get_boolean(p.kf, section, key, &raw);
 	GErrorPtr err(raw);
 	if (err)
 		return p.fail(section, key, "not a boolean (true, false, 1 or 0)");
-	p.cfg.test_hooks = b;
+	p.cfg.*Field = b;
 	return {};
 }
 
@@ -216,16 +217,6 @@ Result<void> keyring_owners(Parser &p, const char *section, const char *key) {
 			                (r != 0 ? std::string(" (") + strerror(r) + ")" : ""));
 		p.cfg.keyring_owners.push_back(pw.pw_uid);
 	}
-	return {};
-}
-
-Result<void> agent_reverse_dns(Parser &p, const char *section, const char *key) {
-	GError *raw = nullptr;
-	gboolean b = g_key_file_get_boolean(p.kf, section, key, &raw);
-	GErrorPtr err(raw);
-	if (err)
-		return p.fail(section, key, "not a boolean (true, false, 1 or 0)");
-	p.cfg.reverse_dns = b;
 	return {};
 }
 
@@ -325,13 +316,14 @@ const KnownKey kKnownKeys[] = {
          agent_number<&Config::max_inflight_per_peer, 1, 1000000>},
         {"agent", "default_timeout_ms", agent_number<&Config::default_timeout_ms, 1, 3600000>},
         {"agent", "worker_nice", agent_number<&Config::worker_nice, 0, 19>},
-        {"agent", "reverse_dns", agent_reverse_dns},
+        {"agent", "acceptor_realtime", agent_bool<&Config::acceptor_realtime>},
+        {"agent", "reverse_dns", agent_bool<&Config::reverse_dns>},
         {"agent", "reverse_dns_threads", agent_number<&Config::reverse_dns_threads, 1, 64>},
         {"agent", "reverse_dns_timeout_ms",
          agent_number<&Config::reverse_dns_timeout_ms, 0, 60000>},
         {"agent", "log_level", agent_log_level},
         {"agent", "control_socket", agent_control_socket},
-        {"agent", "test_hooks", agent_test_hooks},
+        {"agent", "test_hooks", agent_bool<&Config::test_hooks>},
 
         {"debug", "loglevel", tlshd_debug_level},
         {"debug", "tls", known_unused},

@@ -59,6 +59,9 @@ struct Config {
 	// How much nicer than the acceptor each worker makes itself: a storm's
 	// READYs are ACCEPTed before busy workers' handshake steps (0: off).
 	unsigned worker_nice = 5;
+	// The acceptor runs SCHED_FIFO (thread_priority.hpp): a READY preempts
+	// whatever runs, so a storm's submissions are not refused.
+	bool acceptor_realtime = true;
 	uint32_t default_timeout_ms = 20000;
 	// Reverse-DNS name matching of a server certificate when no PEERNAME
 	// is given: off unless asked for (anyone who can spoof one PTR answer

@@ -5,6 +5,8 @@
 
 #include <uapi/linux/handshake.h>
 
+#include "thread_priority.hpp"
+
 namespace tlsup {
 
 namespace {
@@ -44,14 +46,25 @@ Acceptor::~Acceptor() {
 	shared_.admission.forget(waker_);
 }
 
-void Acceptor::start(std::function<void()> swept) {
+void Acceptor::start(std::function<void()> swept, bool realtime) {
 	loop_->post([this, swept = std::move(swept)] {
 		accept_owed();
 		if (swept)
 			swept();
 	});
-	thread_ = std::thread([this] {
+	thread_ = std::thread([this, realtime] {
 		pthread_setname_np(pthread_self(), "tlsupd-accept");
+		auto sched = realtime ? enter_realtime() : leave_realtime();
+		if (!sched)
+			LOG_WARN(shared_.log,
+			         realtime ? "acceptor: cannot run real-time: %s; in a reconnect "
+			                    "storm "
+			                    "the kernel may refuse submissions while other threads "
+			                    "hold the CPU (the unit gives the service "
+			                    "CPUSchedulingPolicy=fifo; outside it, CAP_SYS_NICE)"
+			                  : "acceptor: %s",
+			         sched.error().reason.c_str());
+		shared_.stats.set_acceptor_realtime(thread_is_realtime());
 		auto r = loop_->run();
 		if (!r)
 			LOG_ERR(shared_.log, "acceptor: event loop failed: %s",

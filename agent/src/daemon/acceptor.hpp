@@ -45,7 +45,9 @@ public:
 	// Runs the loop on a new thread; ACCEPTs until -EAGAIN first (requests
 	// queued before the agent joined the group had their READY sent to
 	// nobody). SWEPT runs on the acceptor's thread once that is done.
-	void start(std::function<void()> swept = {});
+	// REALTIME: the thread runs SCHED_FIFO (thread_priority.hpp), else
+	// SCHED_OTHER whatever it inherited.
+	void start(std::function<void()> swept = {}, bool realtime = false);
 	void stop(); // any thread; joins
 
 	EventLoop &loop() { return *loop_; }

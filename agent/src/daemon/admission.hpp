@@ -12,6 +12,8 @@
 #include <mutex>
 #include <vector>
 
+#include "pi_mutex.hpp"
+
 namespace tlsup {
 
 class Admission {
@@ -72,7 +74,7 @@ private:
 	std::atomic<unsigned> inflight_{0};
 	std::atomic<unsigned> limit_;
 	std::atomic<bool> starved_{false};
-	std::mutex mu_;
+	PiMutex mu_; // the acceptor registers; workers wake it
 	std::vector<std::pair<uint64_t, std::function<void()>>> wakers_;
 	uint64_t next_waker_ = 0;
 };

@@ -15,6 +15,7 @@
 #include "keyring.hpp"
 #include "netlink.hpp"
 #include "systemd_notify.hpp"
+#include "thread_priority.hpp"
 #include "version.hpp"
 
 namespace tlsup {
@@ -227,6 +228,8 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 			LOG_NOTICE(log_, "workers changes at the next restart");
 		if (cfg.worker_nice != config_.worker_nice)
 			LOG_NOTICE(log_, "worker_nice changes at the next restart");
+		if (cfg.acceptor_realtime != config_.acceptor_realtime)
+			LOG_NOTICE(log_, "acceptor_realtime changes at the next restart");
 		if (cfg.control_socket != config_.control_socket)
 			LOG_NOTICE(log_, "control_socket changes at the next restart");
 		if (cfg.reverse_dns_threads != config_.reverse_dns_threads)
@@ -234,6 +237,7 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 		Config kept = cfg;
 		kept.workers = config_.workers;
 		kept.worker_nice = config_.worker_nice;
+		kept.acceptor_realtime = config_.acceptor_realtime;
 		kept.control_socket = config_.control_socket;
 		kept.reverse_dns_threads = config_.reverse_dns_threads;
 		config_ = std::move(kept);
@@ -395,7 +399,13 @@ Result<void> Agent::run() {
 		w->start(config_.worker_nice);
 	// READY=1 once the start-up sweep (ACCEPT until -EAGAIN) has run; the
 	// acceptor joined the group when its channel opened.
-	acceptor_->start([this] { loop_->post([this] { on_swept(); }); });
+	acceptor_->start([this] { loop_->post([this] { on_swept(); }); },
+	                 config_.acceptor_realtime);
+	// The threads are started: this one leaves the real-time policy the
+	// unit gave the service (the acceptor inherited it), and whatever it
+	// starts later runs SCHED_OTHER.
+	if (auto r = leave_realtime(); !r)
+		LOG_WARN(log_, "main thread: %s", r.error().reason.c_str());
 	LOG_NOTICE(log_, "tlsupd running: %zu worker(s), up to %u handshakes in flight",
 	           workers_.size(), admission_->limit());
 	watchdog_ = systemd::watchdog_interval();

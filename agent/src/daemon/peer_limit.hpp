@@ -19,6 +19,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "pi_mutex.hpp"
+
 namespace tlsup {
 
 class PeerLimit {
@@ -61,7 +63,7 @@ private:
 		uint64_t unlogged = 0;
 		std::chrono::steady_clock::time_point logged{};
 	};
-	mutable std::mutex mu_;
+	mutable PiMutex mu_; // the acceptor acquires, workers release
 	unsigned limit_;
 	std::unordered_map<std::string, unsigned> held_;
 	std::unordered_map<std::string, Refusals> refused_;

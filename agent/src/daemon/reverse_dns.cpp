@@ -8,6 +8,8 @@
 #include <netinet/in.h>
 #include <utility>
 
+#include "thread_priority.hpp"
+
 namespace tlsup {
 
 namespace {
@@ -145,6 +147,9 @@ uint64_t ReverseResolver::dropped() const {
 }
 
 void ReverseResolver::run() {
+	// Only the acceptor keeps the real-time policy the unit gives (a
+	// failure here is the workers' too, and they log it).
+	(void)leave_realtime();
 	for (;;) {
 		Entry job;
 		{

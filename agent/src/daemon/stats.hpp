@@ -47,6 +47,7 @@ struct StatsSnapshot {
 	unsigned inflight = 0;
 	unsigned max_inflight = 0;
 	unsigned workers = 0;
+	bool acceptor_realtime = false; // the acceptor runs SCHED_FIFO/RR
 
 	// "key value" lines, the control socket's reply.
 	std::string render() const;
@@ -63,6 +64,7 @@ public:
 	void record_starved() { starved_.fetch_add(1, std::memory_order_relaxed); }
 	void record_early_step() { early_steps_.fetch_add(1, std::memory_order_relaxed); }
 	void record_accept_latency(std::chrono::microseconds latency);
+	void set_acceptor_realtime(bool rt) { acceptor_rt_.store(rt, std::memory_order_relaxed); }
 
 	StatsSnapshot snapshot() const;
 
@@ -70,6 +72,7 @@ private:
 	std::array<std::atomic<uint64_t>, kStatusSlots> done_{};
 	std::atomic<uint64_t> ready_{0}, overruns_{0}, accepted_{0}, accept_errors_{0},
 	        done_errors_{0}, starved_{0}, early_steps_{0};
+	std::atomic<bool> acceptor_rt_{false};
 	std::array<std::atomic<uint64_t>, LatencyHistogram::kBuckets> latency_{};
 	std::array<std::atomic<uint64_t>, LatencyHistogram::kBuckets> accept_latency_{};
 };

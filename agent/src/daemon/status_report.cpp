@@ -202,6 +202,12 @@ std::string format_status(const std::map<std::string, std::string> &agent,
 	if (agent.count("accept_latency_us.p99"))
 		o << "latency, READY to ACCEPT reply: p50 " << ms("accept_latency_us.p50")
 		  << ", p99 " << ms("accept_latency_us.p99") << "\n";
+	if (agent.count("acceptor_realtime"))
+		o << "acceptor: "
+		  << (get("acceptor_realtime") == "1" ? "real-time (SCHED_FIFO)"
+		                                      : "not real-time (see tlsupd.conf(5), "
+		                                        "acceptor_realtime)")
+		  << "\n";
 	o << "notifications: " << get("ready") << " READY, " << get("ready_overruns")
 	  << " overrun(s); ACCEPT: " << get("accepted") << " accepted, " << get("accept_errors")
 	  << " error(s), paused " << get("accept_paused") << " time(s), "

@@ -12,6 +12,8 @@
 
 #include <uapi/linux/handshake.h>
 
+#include "thread_priority.hpp"
+
 namespace tlsup {
 
 struct Worker::Job {
@@ -198,6 +200,9 @@ void Worker::start(unsigned nice) {
 		// "tlsupd-w0": top -H and the benchmark tell the threads apart.
 		std::string name = "tlsupd-w" + std::to_string(index_);
 		pthread_setname_np(pthread_self(), name.c_str());
+		// Only the acceptor keeps the real-time policy the unit gives.
+		if (auto r = leave_realtime(); !r)
+			LOG_WARN(shared_.log, "worker %u: %s", index_, r.error().reason.c_str());
 		if (nice > 0) {
 			// This thread only (Linux: PRIO_PROCESS with a thread id).
 			id_t tid = static_cast<id_t>(gettid());

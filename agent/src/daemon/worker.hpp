@@ -25,6 +25,7 @@
 #include "log.hpp"
 #include "peer_keys.hpp"
 #include "peer_limit.hpp"
+#include "pi_mutex.hpp"
 #include "request_keyring.hpp"
 #include "reverse_dns.hpp"
 #include "stats.hpp"
@@ -157,7 +158,7 @@ private:
 	std::atomic<size_t> job_count_{0};
 	uint64_t next_id_ = 1;
 	// Handed over by the acceptor, not yet taken by this worker's loop.
-	std::mutex inbox_mu_;
+	PiMutex inbox_mu_;                                    // the acceptor hands over
 	std::vector<std::pair<AcceptedRequest, bool>> inbox_; // request, socket in epoll
 	std::thread thread_;
 };

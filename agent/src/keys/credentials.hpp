@@ -20,6 +20,7 @@
 #include "configured_file.hpp"
 #include "gnutls_handles.hpp"
 #include "keyring.hpp"
+#include "pi_mutex.hpp"
 #include "result.hpp"
 
 namespace tlsup {
@@ -103,7 +104,7 @@ public:
 	}
 
 private:
-	mutable std::mutex mu_;
+	mutable PiMutex mu_; // the acceptor reads what the main thread sets
 	std::shared_ptr<const Credentials> current_;
 };
 

@@ -14,6 +14,7 @@
 
 #include "keyring.hpp"
 #include "log.hpp"
+#include "pi_mutex.hpp"
 
 namespace tlsup {
 
@@ -82,7 +83,7 @@ public:
 	}
 
 private:
-	mutable std::mutex mu_;
+	mutable PiMutex mu_; // the acceptor reads what the main thread sets
 	std::shared_ptr<const LinkedKeyrings> current_;
 };
 

@@ -23,6 +23,7 @@
 #include "keyring.hpp"
 #include "keyring_linker.hpp"
 #include "log.hpp"
+#include "pi_mutex.hpp"
 #include "result.hpp"
 
 namespace tlsup {
@@ -69,7 +70,7 @@ public:
 	// a window sees only its own ACCEPT's link; what the process keyring
 	// held is read afresh after. (Configured and consumer keyrings live in
 	// tlsupd:linked, made before the workers start; see KeyringLinker.)
-	std::unique_lock<std::mutex> lock() {
+	std::unique_lock<PiMutex> lock() {
 		std::unique_lock l(mu_);
 		known_valid_ = false;
 		return l;
@@ -89,7 +90,7 @@ public:
 		friend class AcceptKeyrings;
 		Window(AcceptKeyrings &owner);
 		AcceptKeyrings &owner_;
-		std::unique_lock<std::mutex> lock_;
+		std::unique_lock<PiMutex> lock_;
 	};
 
 	// Before an ACCEPT; the window closes when it goes out of scope.
@@ -110,7 +111,7 @@ private:
 	// process keyring -- but CLAIMED, which the ACCEPT being claimed
 	// names: that one is forgotten here and handled as this ACCEPT's link.
 	void unpark(const std::function<bool(key_serial_t)> &held_by_agent, key_serial_t claimed);
-	std::mutex mu_;
+	PiMutex mu_;
 	key_serial_t holders_;
 	const Log &log_;
 	bool kernel_names_keyring_;

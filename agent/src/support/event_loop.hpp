@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "pi_mutex.hpp"
 #include "result.hpp"
 #include "unique_fd.hpp"
 
@@ -84,7 +85,7 @@ private:
 	TimerId next_timer_ = 1;
 
 	std::atomic<uint64_t> wakeups_{0};
-	std::mutex posted_mu_;
+	PiMutex posted_mu_; // other threads post, the acceptor among them
 	std::vector<Task> posted_;
 	bool stopping_ = false; // guarded by posted_mu_
 };

@@ -53,6 +53,7 @@ TEST(Config, EmptyGivesDefaults) {
 	EXPECT_EQ(c.max_inflight, 1024u);
 	EXPECT_EQ(c.max_inflight_per_peer, 64u);
 	EXPECT_EQ(c.worker_nice, 5u);
+	EXPECT_TRUE(c.acceptor_realtime);
 	EXPECT_EQ(c.default_timeout_ms, 20000u);
 	EXPECT_EQ(c.reverse_dns_timeout_ms, 2000u);
 	EXPECT_EQ(c.log_level, kLogInfo);
@@ -61,6 +62,13 @@ TEST(Config, EmptyGivesDefaults) {
 	EXPECT_TRUE(c.keyrings.empty());
 	EXPECT_TRUE(c.client.truststore.empty());
 	EXPECT_TRUE(c.notices.empty());
+}
+
+TEST(Config, AcceptorRealtimeIsABoolean) {
+	EXPECT_FALSE(parse_ok("[agent]\nacceptor_realtime = false\n").acceptor_realtime);
+	EXPECT_FALSE(parse_ok("[agent]\nacceptor_realtime = 0\n").acceptor_realtime);
+	EXPECT_TRUE(parse_ok("[agent]\nacceptor_realtime = true\n").acceptor_realtime);
+	parse_err("[agent]\nacceptor_realtime = fifo\n");
 }
 
 TEST(Config, WorkerNiceIsANiceValueToAdd) {

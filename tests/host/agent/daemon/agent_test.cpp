@@ -13,6 +13,7 @@
 #include <mutex>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -388,6 +389,42 @@ TEST_F(AgentTest, WithoutTestHooksNothingStalls) {
 	t.join(); // promptly: no worker sleeps
 }
 
+// As the unit starts it (CPUSchedulingPolicy=fifo: every thread real-time
+// from the start): once running, only the acceptor is; the thread that ran
+// the agent left the policy, and tlsupctl status says the acceptor has it.
+TEST_F(AgentTest, OnlyTheAcceptorStaysRealtimeWhenTheUnitMakesTheServiceSo) {
+	write_conf("");
+	auto agent = Agent::create(options(), log_.log());
+	ASSERT_TRUE(agent.ok()) << agent.error().reason;
+	std::atomic<pid_t> main_tid{0};
+	std::atomic<bool> realtime{true};
+	std::thread t([&] {
+		sched_param sp{};
+		sp.sched_priority = 1;
+		realtime = sched_setscheduler(0, SCHED_FIFO, &sp) == 0;
+		main_tid = gettid();
+		EXPECT_TRUE(agent.value()->run().ok());
+	});
+	while (!main_tid)
+		std::this_thread::sleep_for(1ms);
+	if (!realtime) {
+		agent.value()->stop();
+		t.join();
+		GTEST_SKIP() << "cannot make a thread real-time here (needs CAP_SYS_NICE)";
+	}
+	// Served by the running agent's main loop; the acceptor says its
+	// policy once its thread runs.
+	auto s = status();
+	for (int i = 0; i < 500 && s["acceptor_realtime"] != "1"; i++) {
+		std::this_thread::sleep_for(10ms);
+		s = status();
+	}
+	EXPECT_EQ(s["acceptor_realtime"], "1");
+	EXPECT_EQ(sched_getscheduler(main_tid), SCHED_OTHER);
+	agent.value()->stop();
+	t.join();
+}
+
 TEST_F(AgentTest, StallWorkerChecksItsArguments) {
 	write_conf("test_hooks = yes");
 	// "yes" is not a GLib boolean: refused at start-up.
@@ -424,7 +461,7 @@ TEST_F(AgentTest, ReloadRereadsTheFileChosenAtStartUp) {
 
 	std::ofstream(dir_ + "/own.conf") << "[agent]\nmax_inflight = 99\n";
 	std::string old_sock = sock_;
-	write_conf("max_inflight = 12\nworkers = 3");
+	write_conf("max_inflight = 12\nworkers = 3\nacceptor_realtime = false");
 	std::ofstream(conf_, std::ios::app) << "[agent]\ncontrol_socket = " << dir_ << "/other\n";
 	auto ok = control_request(old_sock, "reload");
 	ASSERT_TRUE(ok.ok());
@@ -435,6 +472,7 @@ TEST_F(AgentTest, ReloadRereadsTheFileChosenAtStartUp) {
 	EXPECT_EQ(s["workers"], "2");
 	EXPECT_TRUE(log_.contains("workers changes at the next restart"));
 	EXPECT_TRUE(log_.contains("control_socket changes at the next restart"));
+	EXPECT_TRUE(log_.contains("acceptor_realtime changes at the next restart"));
 
 	agent.value()->stop();
 	t.join();

@@ -61,8 +61,11 @@ TEST(Stats, CountsByStatusAndRenders) {
 	s.record_ready();
 	s.record_overrun();
 	s.record_early_step();
+	EXPECT_EQ(parse_status(s.snapshot().render())["acceptor_realtime"], "0");
+	s.set_acceptor_realtime(true);
 	auto snap = s.snapshot();
 	auto kv = parse_status(snap.render());
+	EXPECT_EQ(kv["acceptor_realtime"], "1");
 	EXPECT_EQ(kv["done.ok"], "1");
 	EXPECT_EQ(kv["done.EACCES"], "2");
 	EXPECT_EQ(kv["done.EKEYREJECTED"], "1");
@@ -204,6 +207,15 @@ TEST(Control, FormatsStatusWithKernelCounters) {
 	          std::string::npos)
 	        << out;
 	EXPECT_NE(format_status(kv, "").find("/proc/net/tlsup not present"), std::string::npos);
+	// The acceptor's policy, said when the agent reports it.
+	EXPECT_EQ(out.find("acceptor:"), std::string::npos) << out;
+	kv["acceptor_realtime"] = "1";
+	EXPECT_NE(format_status(kv, "").find("\nacceptor: real-time (SCHED_FIFO)\n"),
+	          std::string::npos);
+	kv["acceptor_realtime"] = "0";
+	EXPECT_NE(format_status(kv, "").find("\nacceptor: not real-time (see tlsupd.conf(5), "
+	                                     "acceptor_realtime)\n"),
+	          std::string::npos);
 }
 
 } // namespace

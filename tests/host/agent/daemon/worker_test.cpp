@@ -91,8 +91,9 @@ TEST(Worker, AReadyForARequestAnotherAgentTookEndsAtEagain) {
 	EXPECT_EQ(h.kernel.eagains, 2u);
 }
 
-// Each thread's comm and nice value (field 19 of /proc/self/task/T/stat).
-std::map<std::string, int> thread_nice() {
+// Each thread's comm and field N of /proc/self/task/T/stat (19: nice, 41:
+// scheduling policy).
+std::map<std::string, int> thread_stat(int n) {
 	std::map<std::string, int> out;
 	for (const auto &e : std::filesystem::directory_iterator("/proc/self/task")) {
 		std::ifstream f(e.path() / "stat");
@@ -103,11 +104,99 @@ std::map<std::string, int> thread_nice() {
 			continue;
 		std::istringstream rest(stat.substr(close + 2));
 		std::string field;
-		for (int i = 3; i <= 19 && rest >> field; i++)
-			if (i == 19)
+		for (int i = 3; i <= n && rest >> field; i++)
+			if (i == n)
 				out[stat.substr(open + 1, close - open - 1)] = std::stoi(field);
 	}
 	return out;
+}
+
+std::map<std::string, int> thread_nice() {
+	return thread_stat(19);
+}
+
+// Each thread's scheduling policy (without SCHED_RESET_ON_FORK), once the
+// agent's threads NAMES have named themselves, the acceptor's policy is
+// ACCEPTOR and the workers' SCHED_OTHER (each sets its own once it runs: on
+// a loaded host that can come late); 5 s at most.
+std::map<std::string, int> thread_policies(const std::vector<std::string> &names, int acceptor) {
+	auto p = thread_stat(41);
+	auto settled = [&] {
+		for (const auto &n : names)
+			if (!p.count(n) || p[n] != (n == "tlsupd-accept" ? acceptor : SCHED_OTHER))
+				return false;
+		return true;
+	};
+	for (int i = 0; i < 500 && !settled(); i++) {
+		std::this_thread::sleep_for(10ms);
+		p = thread_stat(41);
+	}
+	return p;
+}
+
+// Starts RIG's N workers and its acceptor from a thread that is SCHED_FIFO,
+// as the unit (CPUSchedulingPolicy=fifo) starts every thread of the
+// service; false when this host does not let a thread be real-time.
+bool start_as_the_unit_does(WorkerRig &rig, unsigned n, bool acceptor_realtime) {
+	bool ok = false;
+	std::thread([&] {
+		sched_param sp{};
+		sp.sched_priority = 1;
+		if (sched_setscheduler(0, SCHED_FIFO, &sp) < 0)
+			return;
+		ok = true;
+		rig.start(n, 5, acceptor_realtime);
+	}).join();
+	return ok;
+}
+
+// [agent] acceptor_realtime: the acceptor keeps the unit's real-time
+// policy, so a READY preempts busy workers and the consumers' own threads
+// and a storm's submissions are not refused; every worker leaves it (a
+// real-time handshake would starve the machine) and is nicer still.
+TEST(Worker, OnlyTheAcceptorKeepsTheUnitsRealtimePolicy) {
+	WorkerRig h;
+	if (!start_as_the_unit_does(h, 2, true))
+		GTEST_SKIP() << "cannot make a thread real-time here (needs CAP_SYS_NICE)";
+	ASSERT_TRUE(h.kernel.wait_eagains(1));
+	auto p = thread_policies({"tlsupd-accept", "tlsupd-w0", "tlsupd-w1"}, SCHED_FIFO);
+	EXPECT_EQ(p["tlsupd-accept"], SCHED_FIFO);
+	EXPECT_EQ(p["tlsupd-w0"], SCHED_OTHER);
+	EXPECT_EQ(p["tlsupd-w1"], SCHED_OTHER);
+	auto nice = thread_nice();
+	EXPECT_EQ(nice["tlsupd-w0"], std::min(nice["tlsupd-accept"] + 5, 19));
+	EXPECT_TRUE(h.stats.snapshot().acceptor_realtime);
+	EXPECT_FALSE(h.log.contains("real-time")) << ::testing::PrintToString(h.log.lines());
+	Conn c = client_request(h.kernel);
+	h.channels.back()->notify_ready();
+	ASSERT_TRUE(h.kernel.wait_dones(1));
+	EXPECT_EQ(h.kernel.done_copy()[0].status, 0u);
+	EXPECT_EQ(c.peer->wait().ret, 0);
+}
+
+// Outside the unit, as root: the acceptor asks for SCHED_FIFO itself.
+TEST(Worker, TheAcceptorAsksForRealtimeItself) {
+	WorkerRig h;
+	h.start(1, 0, true);
+	ASSERT_TRUE(h.kernel.wait_eagains(1));
+	auto p = thread_policies({"tlsupd-accept", "tlsupd-w0"}, SCHED_FIFO);
+	if (h.log.contains("cannot run real-time"))
+		GTEST_SKIP() << "no CAP_SYS_NICE here: " << ::testing::PrintToString(h.log.lines());
+	EXPECT_EQ(p["tlsupd-accept"], SCHED_FIFO);
+	EXPECT_EQ(p["tlsupd-w0"], SCHED_OTHER);
+	EXPECT_TRUE(h.stats.snapshot().acceptor_realtime);
+}
+
+// acceptor_realtime = false: the acceptor leaves the unit's policy too.
+TEST(Worker, AnAcceptorNotRealtimeLeavesTheUnitsPolicy) {
+	WorkerRig h;
+	if (!start_as_the_unit_does(h, 1, false))
+		GTEST_SKIP() << "cannot make a thread real-time here (needs CAP_SYS_NICE)";
+	ASSERT_TRUE(h.kernel.wait_eagains(1));
+	auto p = thread_policies({"tlsupd-accept", "tlsupd-w0"}, SCHED_OTHER);
+	EXPECT_EQ(p["tlsupd-accept"], SCHED_OTHER);
+	EXPECT_EQ(p["tlsupd-w0"], SCHED_OTHER);
+	EXPECT_FALSE(h.stats.snapshot().acceptor_realtime);
 }
 
 // [agent] worker_nice: each worker makes itself that much nicer, the

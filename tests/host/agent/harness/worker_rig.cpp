@@ -35,7 +35,7 @@ WorkerRig::~WorkerRig() {
 	workers.clear();
 }
 
-FakeChannel *WorkerRig::start(unsigned n, unsigned worker_nice) {
+FakeChannel *WorkerRig::start(unsigned n, unsigned worker_nice, bool acceptor_realtime) {
 	std::vector<Worker *> raw;
 	for (unsigned i = 0; i < n; i++) {
 		auto ch = std::make_unique<FakeChannel>(kernel);
@@ -53,7 +53,7 @@ FakeChannel *WorkerRig::start(unsigned n, unsigned worker_nice) {
 	acceptor = std::move(a).value();
 	for (auto &w : workers)
 		w->start(worker_nice);
-	acceptor->start();
+	acceptor->start({}, acceptor_realtime);
 	return notify;
 }
 

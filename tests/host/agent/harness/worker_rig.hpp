@@ -31,9 +31,10 @@ public:
 	WorkerRig &operator=(const WorkerRig &) = delete;
 
 	// N workers (each with a channel for its DONEs, each making itself
-	// WORKER_NICE nicer) and the acceptor, started; the acceptor's channel,
-	// where READY goes.
-	FakeChannel *start(unsigned n = 1, unsigned worker_nice = 0);
+	// WORKER_NICE nicer) and the acceptor (SCHED_FIFO if ACCEPTOR_REALTIME),
+	// started; the acceptor's channel, where READY goes.
+	FakeChannel *start(unsigned n = 1, unsigned worker_nice = 0,
+	                   bool acceptor_realtime = false);
 
 	CaptureLog log;
 	CredentialStore creds;

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// The agent's thread scheduling (thread_priority.hpp): the acceptor enters
+// SCHED_FIFO or keeps the real-time policy it inherited from the unit;
+// every other thread leaves an inherited real-time policy, its nice value
+// kept. Needs CAP_SYS_NICE to make a thread real-time (skipped without).
+#include <cerrno>
+#include <cstring>
+#include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <thread>
+#include <unistd.h>
+
+#include "reverse_dns.hpp"
+#include "thread_priority.hpp"
+
+namespace tlsup {
+namespace {
+
+struct Sched {
+	int policy = -1;
+	int priority = -1;
+	int nice = 0;
+};
+
+Sched current() {
+	Sched s;
+	s.policy = sched_getscheduler(0);
+	sched_param sp{};
+	sched_getparam(0, &sp);
+	s.priority = sp.sched_priority;
+	errno = 0;
+	s.nice = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+	return s;
+}
+
+// Runs BODY on a new thread that is POLICY at PRIORITY (as the unit's
+// CPUSchedulingPolicy makes every thread of the service); false when the
+// policy may not be set here.
+template <class Body>
+bool on_thread_with(int policy, int priority, Body body) {
+	bool ok = false;
+	std::thread([&] {
+		sched_param sp{};
+		sp.sched_priority = priority;
+		if (sched_setscheduler(0, policy, &sp) < 0)
+			return;
+		ok = true;
+		body();
+	}).join();
+	return ok;
+}
+
+#define SKIP_WITHOUT_RT(ran)                                                                       \
+	if (!(ran))                                                                                \
+	GTEST_SKIP() << "cannot make a thread real-time here (needs CAP_SYS_NICE)"
+
+TEST(ThreadPriority, EnterRealtimeMakesTheThreadFifoAtTheLowestPriority) {
+	Sched after;
+	bool entered = false;
+	std::string why;
+	std::thread([&] {
+		auto r = enter_realtime();
+		entered = r.ok();
+		if (!r)
+			why = r.error().reason;
+		after = current();
+	}).join();
+	if (!entered && why.find("Operation not permitted") != std::string::npos)
+		GTEST_SKIP() << why;
+	ASSERT_TRUE(entered) << why;
+	EXPECT_EQ(after.policy, SCHED_FIFO | SCHED_RESET_ON_FORK);
+	EXPECT_EQ(after.priority, kAcceptorRtPriority);
+	// The test's own thread is untouched.
+	EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER);
+}
+
+TEST(ThreadPriority, EnterRealtimeKeepsTheRealtimePolicyItInherited) {
+	Sched after;
+	bool realtime = false;
+	bool ran = on_thread_with(SCHED_RR, 3, [&] {
+		std::thread([&] {
+			EXPECT_TRUE(enter_realtime().ok());
+			realtime = thread_is_realtime();
+			after = current();
+		}).join();
+	});
+	SKIP_WITHOUT_RT(ran);
+	EXPECT_TRUE(realtime);
+	EXPECT_EQ(after.policy, SCHED_RR); // not changed to SCHED_FIFO 1
+	EXPECT_EQ(after.priority, 3);
+}
+
+TEST(ThreadPriority, LeaveRealtimeDropsAnInheritedPolicyAndKeepsTheNiceValue) {
+	Sched before, after;
+	bool realtime = true;
+	bool ran = on_thread_with(SCHED_FIFO, 1, [&] {
+		setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 4);
+		std::thread([&] {
+			before = current();
+			EXPECT_TRUE(leave_realtime().ok());
+			realtime = thread_is_realtime();
+			after = current();
+		}).join();
+	});
+	SKIP_WITHOUT_RT(ran);
+	EXPECT_EQ(before.policy, SCHED_FIFO); // inherited
+	EXPECT_FALSE(realtime);
+	EXPECT_EQ(after.policy, SCHED_OTHER);
+	EXPECT_EQ(after.nice, 4);
+}
+
+TEST(ThreadPriority, LeaveRealtimeLeavesANormalThreadAsItIs) {
+	Sched after;
+	std::thread([&] {
+		setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 2);
+		EXPECT_TRUE(leave_realtime().ok());
+		after = current();
+	}).join();
+	EXPECT_EQ(after.policy, SCHED_OTHER);
+	EXPECT_EQ(after.nice, 2);
+}
+
+// The resolver's threads are started with the agent, while the main thread
+// still has the unit's policy: they leave it.
+TEST(ThreadPriority, ResolverThreadsLeaveAnInheritedRealtimePolicy) {
+	std::atomic<int> policy{-1};
+	std::atomic<bool> answered{false};
+	std::unique_ptr<ReverseResolver> resolver;
+	bool ran = on_thread_with(SCHED_FIFO, 1, [&] {
+		resolver = std::make_unique<ReverseResolver>(
+		        1, [&](const sockaddr_storage &) -> ReverseResolver::Names {
+			        policy = sched_getscheduler(0);
+			        return std::vector<std::string>{};
+		        });
+	});
+	SKIP_WITHOUT_RT(ran);
+	sockaddr_storage addr{};
+	addr.ss_family = AF_INET;
+	auto ticket = resolver->resolve(addr, [&](ReverseResolver::Names) { answered = true; });
+	ASSERT_TRUE(ticket.ok());
+	for (int i = 0; i < 500 && !answered; i++)
+		std::this_thread::sleep_for(std::chrono::milliseconds(10));
+	ASSERT_TRUE(answered);
+	EXPECT_EQ(policy.load(), SCHED_OTHER);
+}
+
+} // namespace
+} // namespace tlsup
