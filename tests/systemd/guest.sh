@@ -287,23 +287,22 @@ phase_install() {
 		awk -v e="${exposure:-99}" 'BEGIN { exit !(e <= 2.5) }'
 	check "tlsupctl status (running): exit 0" bash -c 'tlsupctl status >"$0" 2>&1' "$WORK/status.out"
 
-	# ---- scheduling: the unit makes the service SCHED_FIFO; only the acceptor keeps it ----
-	# policy: field 41 of stat, the 39th after "pid (comm) ".
-	local t comm policy acceptor=none workers=0 workers_rt=0
+	# ---- scheduling: the acceptor alone is SCHED_FIFO 1 (LimitRTPRIO=1) ----
+	# policy: field 41 of stat, the 39th after "pid (comm) "; rt_priority 40.
+	local t comm policy acceptor=none others=0 others_rt=""
 	for t in /proc/"$pid"/task/*; do
 		comm=$(<"$t/comm")
-		policy=$(sed 's/^.*) //' "$t/stat" | awk '{ print $39 }')
-		case $comm in
-		tlsupd-accept) acceptor=$policy ;;
-		tlsupd-w*)
-			workers=$((workers + 1))
-			[ "$policy" = 0 ] || workers_rt=$((workers_rt + 1))
-			;;
-		esac
+		policy=$(sed 's/^.*) //' "$t/stat" | awk '{ print $39 "/" $38 }')
+		if [ "$comm" = tlsupd-accept ]; then
+			acceptor=$policy
+		else
+			others=$((others + 1))
+			[ "$policy" = 0/0 ] || others_rt="$others_rt $comm:$policy"
+		fi
 	done
-	is "the acceptor runs SCHED_FIFO (CPUSchedulingPolicy=fifo)" "$acceptor" 1
-	check "... its $workers worker(s) left it" test "$workers" -gt 0 -a "$workers_rt" = 0
-	is "... and so did the main thread" "$(sed 's/^.*) //' "/proc/$pid/stat" | awk '{ print $39 }')" 0
+	is "the acceptor runs SCHED_FIFO at priority 1 (policy/priority)" "$acceptor" 1/1
+	is "... no other of the agent's $others threads is real-time" "${others_rt:-none}" none
+	is "RLIMIT_RTPRIO (LimitRTPRIO=1)" "$(awk '/^Max realtime priority/ { print $4 "/" $5 }' "/proc/$pid/limits")" 1/1
 	check "tlsupctl status: 'acceptor: real-time'" grep -q '^acceptor: real-time' "$WORK/status.out"
 
 	# ---- a stalled worker loop: the watchdog restarts the agent ----

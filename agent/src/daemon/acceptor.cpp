@@ -57,12 +57,13 @@ void Acceptor::start(std::function<void()> swept, bool realtime) {
 		auto sched = realtime ? enter_realtime() : leave_realtime();
 		if (!sched)
 			LOG_WARN(shared_.log,
-			         realtime ? "acceptor: cannot run real-time: %s; in a reconnect "
-			                    "storm "
-			                    "the kernel may refuse submissions while other threads "
-			                    "hold the CPU (the unit gives the service "
-			                    "CPUSchedulingPolicy=fifo; outside it, CAP_SYS_NICE)"
-			                  : "acceptor: %s",
+			         realtime
+			                 ? "acceptor: cannot run real-time: %s; in a reconnect "
+			                   "storm "
+			                   "the kernel may refuse submissions while other threads "
+			                   "hold the CPU (SCHED_FIFO 1 needs LimitRTPRIO=1, as the "
+			                   "unit sets, or CAP_SYS_NICE)"
+			                 : "acceptor: %s",
 			         sched.error().reason.c_str());
 		shared_.stats.set_acceptor_realtime(thread_is_realtime());
 		auto r = loop_->run();

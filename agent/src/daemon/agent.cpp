@@ -401,8 +401,8 @@ Result<void> Agent::run() {
 	// acceptor joined the group when its channel opened.
 	acceptor_->start([this] { loop_->post([this] { on_swept(); }); },
 	                 config_.acceptor_realtime);
-	// The threads are started: this one leaves the real-time policy the
-	// unit gave the service (the acceptor inherited it), and whatever it
+	// The threads are started: this one leaves a real-time policy the
+	// service was started with (the acceptor keeps it), and whatever it
 	// starts later runs SCHED_OTHER.
 	if (auto r = leave_realtime(); !r)
 		LOG_WARN(log_, "main thread: %s", r.error().reason.c_str());

@@ -4,11 +4,11 @@
 // (SCHED_FIFO, the lowest priority): a READY then preempts whatever runs
 // -- a worker's handshake, the consumers' own kernel threads -- and the
 // request leaves the kernel's queue before upstream's pending bound (3 to
-// 50 by RAM) refuses the next submission. The unit gives the service that
-// policy (CPUSchedulingPolicy=fifo) and keeps RestrictRealtime=yes, so the
-// agent needs no CAP_SYS_NICE and can never raise a priority itself: every
-// other thread leaves the policy it inherited. Run outside the unit as root,
-// the acceptor asks for it itself.
+// 50 by RAM) refuses the next submission. It asks for it itself: the unit's
+// LimitRTPRIO=1 allows that without CAP_SYS_NICE (root outside the unit
+// has it anyway). Every other thread runs SCHED_OTHER, and leaves a
+// real-time policy it inherited (a service started with one, e.g. a
+// unit's CPUSchedulingPolicy=).
 #pragma once
 
 #include "result.hpp"
@@ -21,9 +21,10 @@ constexpr int kAcceptorRtPriority = 1;
 // Whether the calling thread runs under SCHED_FIFO or SCHED_RR.
 bool thread_is_realtime();
 
-// Makes the calling thread SCHED_FIFO at kAcceptorRtPriority, unless it is
-// real-time already (the policy the unit gave the service). An error says
-// why not (EPERM without CAP_SYS_NICE or under RestrictRealtime=yes).
+// Makes the calling thread SCHED_FIFO at kAcceptorRtPriority (reset on
+// fork), unless it is real-time already. An error says why not (EPERM
+// without CAP_SYS_NICE or RLIMIT_RTPRIO, under RestrictRealtime=yes, or in
+// a cgroup without real-time runtime).
 Result<void> enter_realtime();
 
 // Moves the calling thread from an inherited real-time policy to

@@ -98,9 +98,14 @@ public:
 		std::lock_guard lock(mu_);
 		return current_;
 	}
+	// The old credentials are let go after the lock: freeing them (trust
+	// lists, a PKCS#11 session) must not hold up the acceptor.
 	void replace(std::shared_ptr<const Credentials> next) {
-		std::lock_guard lock(mu_);
-		current_ = std::move(next);
+		{
+			std::lock_guard lock(mu_);
+			current_.swap(next);
+		}
+		next.reset();
 	}
 
 private:

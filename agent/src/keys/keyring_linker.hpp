@@ -77,9 +77,14 @@ public:
 		std::lock_guard lock(mu_);
 		return current_ ? current_ : std::make_shared<const LinkedKeyrings>();
 	}
+	// Built before and let go after the lock (see CredentialStore).
 	void replace(LinkedKeyrings next) {
-		std::lock_guard lock(mu_);
-		current_ = std::make_shared<const LinkedKeyrings>(std::move(next));
+		auto fresh = std::make_shared<const LinkedKeyrings>(std::move(next));
+		{
+			std::lock_guard lock(mu_);
+			current_.swap(fresh);
+		}
+		fresh.reset();
 	}
 
 private:

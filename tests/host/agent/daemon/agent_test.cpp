@@ -389,10 +389,10 @@ TEST_F(AgentTest, WithoutTestHooksNothingStalls) {
 	t.join(); // promptly: no worker sleeps
 }
 
-// As the unit starts it (CPUSchedulingPolicy=fifo: every thread real-time
+// Started real-time (a unit with CPUSchedulingPolicy=fifo: every thread
 // from the start): once running, only the acceptor is; the thread that ran
 // the agent left the policy, and tlsupctl status says the acceptor has it.
-TEST_F(AgentTest, OnlyTheAcceptorStaysRealtimeWhenTheUnitMakesTheServiceSo) {
+TEST_F(AgentTest, OnlyTheAcceptorStaysRealtimeWhenStartedRealtime) {
 	write_conf("");
 	auto agent = Agent::create(options(), log_.log());
 	ASSERT_TRUE(agent.ok()) << agent.error().reason;

@@ -135,9 +135,9 @@ std::map<std::string, int> thread_policies(const std::vector<std::string> &names
 }
 
 // Starts RIG's N workers and its acceptor from a thread that is SCHED_FIFO,
-// as the unit (CPUSchedulingPolicy=fifo) starts every thread of the
+// as a unit with CPUSchedulingPolicy=fifo starts every thread of the
 // service; false when this host does not let a thread be real-time.
-bool start_as_the_unit_does(WorkerRig &rig, unsigned n, bool acceptor_realtime) {
+bool start_realtime(WorkerRig &rig, unsigned n, bool acceptor_realtime) {
 	bool ok = false;
 	std::thread([&] {
 		sched_param sp{};
@@ -154,9 +154,9 @@ bool start_as_the_unit_does(WorkerRig &rig, unsigned n, bool acceptor_realtime) 
 // policy, so a READY preempts busy workers and the consumers' own threads
 // and a storm's submissions are not refused; every worker leaves it (a
 // real-time handshake would starve the machine) and is nicer still.
-TEST(Worker, OnlyTheAcceptorKeepsTheUnitsRealtimePolicy) {
+TEST(Worker, OnlyTheAcceptorKeepsAnInheritedRealtimePolicy) {
 	WorkerRig h;
-	if (!start_as_the_unit_does(h, 2, true))
+	if (!start_realtime(h, 2, true))
 		GTEST_SKIP() << "cannot make a thread real-time here (needs CAP_SYS_NICE)";
 	ASSERT_TRUE(h.kernel.wait_eagains(1));
 	auto p = thread_policies({"tlsupd-accept", "tlsupd-w0", "tlsupd-w1"}, SCHED_FIFO);
@@ -188,9 +188,9 @@ TEST(Worker, TheAcceptorAsksForRealtimeItself) {
 }
 
 // acceptor_realtime = false: the acceptor leaves the unit's policy too.
-TEST(Worker, AnAcceptorNotRealtimeLeavesTheUnitsPolicy) {
+TEST(Worker, AnAcceptorNotRealtimeLeavesAnInheritedPolicy) {
 	WorkerRig h;
-	if (!start_as_the_unit_does(h, 1, false))
+	if (!start_realtime(h, 1, false))
 		GTEST_SKIP() << "cannot make a thread real-time here (needs CAP_SYS_NICE)";
 	ASSERT_TRUE(h.kernel.wait_eagains(1));
 	auto p = thread_policies({"tlsupd-accept", "tlsupd-w0"}, SCHED_OTHER);
