@@ -25,11 +25,11 @@ constexpr std::chrono::milliseconds kAcceptRetry{200};
 
 Result<std::unique_ptr<Acceptor>> Acceptor::create(WorkerShared &shared,
                                                    std::unique_ptr<HandshakeChannel> channel,
-                                                   std::vector<Worker *> workers) {
+                                                   std::vector<Worker *> workers, const Log *log) {
 	if (workers.empty())
 		return make_error(EINVAL, "an acceptor without workers");
-	auto a = std::unique_ptr<Acceptor>(
-	        new Acceptor(shared, std::move(channel), std::move(workers)));
+	auto a = std::unique_ptr<Acceptor>(new Acceptor(log ? shared.with_log(*log) : shared,
+	                                                std::move(channel), std::move(workers)));
 	a->loop_ = TRY(EventLoop::create());
 	a->priorities_ = TRY(Priorities::create());
 	Acceptor *self = a.get();

@@ -37,9 +37,12 @@ namespace tlsup {
 class Acceptor {
 public:
 	// CHANNEL hears READY and sends ACCEPT; WORKERS outlive the acceptor.
+	// LOG, when given, is the acceptor's own (a DeferredLog's: it never
+	// waits for the journal) instead of SHARED's.
 	static Result<std::unique_ptr<Acceptor>> create(WorkerShared &shared,
 	                                                std::unique_ptr<HandshakeChannel> channel,
-	                                                std::vector<Worker *> workers);
+	                                                std::vector<Worker *> workers,
+	                                                const Log *log = nullptr);
 	~Acceptor();
 
 	// Runs the loop on a new thread; ACCEPTs until -EAGAIN first (requests
@@ -53,9 +56,10 @@ public:
 	EventLoop &loop() { return *loop_; }
 
 private:
-	Acceptor(WorkerShared &shared, std::unique_ptr<HandshakeChannel> channel,
+	Acceptor(WorkerShared shared, std::unique_ptr<HandshakeChannel> channel,
 	         std::vector<Worker *> workers)
-	    : shared_(shared), channel_(std::move(channel)), workers_(std::move(workers)) {}
+	    : shared_(std::move(shared)), channel_(std::move(channel)),
+	      workers_(std::move(workers)) {}
 
 	void on_notification();
 	void accept_owed();
@@ -70,7 +74,7 @@ private:
 	void hand_over(AcceptedRequest request, bool alone);
 	Worker &least_busy();
 
-	WorkerShared &shared_;
+	WorkerShared shared_; // the agent's, with the acceptor's own log
 	std::unique_ptr<HandshakeChannel> channel_;
 	std::vector<Worker *> workers_;
 	std::unique_ptr<EventLoop> loop_;

@@ -51,7 +51,15 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 	// every keyring its ACCEPT links.
 	const bool tlsup_ko = agent->opts_.kernel_is_tlsup_ko ? *agent->opts_.kernel_is_tlsup_ko
 	                                                      : kernel_keeps_overflowed_requests();
-	agent->accept_keyrings_ = TRY(AcceptKeyrings::create(log, tlsup_ko, &agent->keyrings_));
+	// The acceptor's lines (and the ACCEPT window's) are written by the
+	// main loop: a real-time thread must not wait for the journal.
+	agent->loop_ = TRY(EventLoop::create());
+	agent->acceptor_log_ = std::make_unique<DeferredLog>(
+	        log, [loop = agent->loop_.get()](std::function<void()> task) {
+		        loop->post(std::move(task));
+	        });
+	agent->accept_keyrings_ = TRY(
+	        AcceptKeyrings::create(agent->acceptor_log_->log(), tlsup_ko, &agent->keyrings_));
 	agent->files_ = TRY(FileWatch::create());
 	agent->admission_ = std::make_unique<Admission>(cfg.max_inflight);
 	agent->peer_limit_ = std::make_unique<PeerLimit>(cfg.max_inflight_per_peer);
@@ -70,7 +78,6 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 	if (!agent->signals_.valid())
 		return make_error(errno, "signalfd: %s", strerror(errno));
 
-	agent->loop_ = TRY(EventLoop::create());
 	agent->resolver_ = std::make_unique<ReverseResolver>(agent->config_.reverse_dns_threads);
 	agent->shared_ = std::unique_ptr<WorkerShared>(new WorkerShared{
 	        log, agent->credentials_, agent->keyrings_, *agent->admission_, agent->stats_,
@@ -116,8 +123,8 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions opts, Log &log) {
 		        TRY(Worker::create(i, *agent->shared_, TRY(open_channel(false)))));
 		workers.push_back(agent->workers_.back().get());
 	}
-	agent->acceptor_ =
-	        TRY(Acceptor::create(*agent->shared_, TRY(open_channel(true)), std::move(workers)));
+	agent->acceptor_ = TRY(Acceptor::create(*agent->shared_, TRY(open_channel(true)),
+	                                        std::move(workers), &agent->acceptor_log_->log()));
 
 	Agent *self = agent.get();
 	make_parent_dir(agent->config_.control_socket);
@@ -157,6 +164,10 @@ Agent::~Agent() {
 		acceptor_->stop();
 	for (auto &w : workers_)
 		w->stop();
+	// No real-time thread is left, and the loop goes before the log:
+	// what is still to be logged is written at once.
+	if (acceptor_log_)
+		acceptor_log_->write_directly();
 	resolver_.reset();
 	workers_.clear();
 	control_.reset();
@@ -215,6 +226,8 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 		LOG_WARN(log_, "certificate files are not watched for renewal: %s",
 		         w.error().reason.c_str());
 	log_.set_level(cfg.log_level);
+	if (acceptor_log_)
+		acceptor_log_->set_level(cfg.log_level);
 	settings_.default_timeout_ms.store(cfg.default_timeout_ms);
 	settings_.reverse_dns.store(cfg.reverse_dns && cfg.reverse_dns_timeout_ms > 0);
 	settings_.reverse_dns_timeout_ms.store(cfg.reverse_dns_timeout_ms);

@@ -19,6 +19,7 @@
 #include "config.hpp"
 #include "control.hpp"
 #include "credentials.hpp"
+#include "deferred_log.hpp"
 #include "event_loop.hpp"
 #include "file_watch.hpp"
 #include "handshake_channel.hpp"
@@ -97,6 +98,8 @@ private:
 	WorkerSettings settings_;
 	std::unique_ptr<ReverseResolver> resolver_;
 	std::unique_ptr<PeerCertificateKeys> peer_keys_;
+	// The acceptor's log; before what logs to it, so that it outlives them.
+	std::unique_ptr<DeferredLog> acceptor_log_;
 	std::unique_ptr<AcceptKeyrings> accept_keyrings_;
 	std::unique_ptr<WorkerShared> shared_;
 	std::vector<std::unique_ptr<Worker>> workers_;

@@ -55,6 +55,15 @@ struct WorkerShared {
 	// What one peer may hold at once ([agent] max_inflight_per_peer); none
 	// when null.
 	PeerLimit *peer_limit = nullptr;
+
+	// The same, logging to LOG.
+	WorkerShared with_log(const Log &other) const {
+		WorkerShared s{other,    credentials, keyrings,  admission,      stats,
+		               resolver, settings,    peer_keys, accept_keyrings};
+		s.install = install;
+		s.peer_limit = peer_limit;
+		return s;
+	}
 };
 
 // What the engine needs from an accepted request (validate_request()

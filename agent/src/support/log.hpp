@@ -97,6 +97,9 @@ public:
 	// The same, with the journal fields of a handshake.
 	[[gnu::format(printf, 4, 5)]] void event(int priority, const LogFields &fields,
 	                                         const char *fmt, ...) const;
+	// A record another Log built (its message escaped and redacted already),
+	// to this Log's sink as it is; the level is the other Log's business.
+	void write(const LogRecord &record) const { sink_(record); }
 
 	// Messages longer than this are cut (before escaping) and marked.
 	static constexpr size_t kMaxMessage = 4096;

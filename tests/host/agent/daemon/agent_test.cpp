@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <keyutils.h>
 #include <mutex>
 #include <netinet/in.h>
 #include <poll.h>
@@ -423,6 +424,54 @@ TEST_F(AgentTest, OnlyTheAcceptorStaysRealtimeWhenStartedRealtime) {
 	EXPECT_EQ(sched_getscheduler(main_tid), SCHED_OTHER);
 	agent.value()->stop();
 	t.join();
+}
+
+// The real-time acceptor never writes a log line itself (a write to
+// journald can block while its queue is full): its lines are written by
+// the main loop.
+TEST_F(AgentTest, TheAcceptorsLinesAreWrittenByTheMainThread) {
+	write_conf("");
+	std::mutex mu;
+	std::vector<std::pair<std::string, std::string>> lines; // thread, message
+	Log log(Log::Sink([&](const LogRecord &r) {
+		char name[32] = "";
+		pthread_getname_np(pthread_self(), name, sizeof(name));
+		std::lock_guard lock(mu);
+		lines.emplace_back(name, std::string(r.message));
+	}));
+	auto agent = Agent::create(options(), log);
+	ASSERT_TRUE(agent.ok()) << agent.error().reason;
+	std::thread t([&] {
+		pthread_setname_np(pthread_self(), "test-main");
+		EXPECT_TRUE(agent.value()->run().ok());
+	});
+	ASSERT_TRUE(kernel_.wait_eagains(1));
+	// An ACCEPT that fails (the consumer's keyring revoked: tlsup.ko's link
+	// fails): the acceptor logs it.
+	key_serial_t ring =
+	        add_key("keyring", "agent-test-acceptor-line", nullptr, 0, KEY_SPEC_THREAD_KEYRING);
+	ASSERT_GT(ring, 0);
+	ASSERT_EQ(keyctl_revoke(ring), 0);
+	auto bad = tcp_pair();
+	kernel_.submit(server_accept_reply(std::move(bad.first), HANDSHAKE_AUTH_PSK), ring, true);
+	acceptor_->notify_ready();
+	auto acceptor_line = [&] {
+		std::lock_guard lock(mu);
+		for (const auto &[thread, message] : lines)
+			if (message.rfind("acceptor: ", 0) == 0)
+				return std::optional<std::string>(thread);
+		return std::optional<std::string>();
+	};
+	for (int i = 0; i < 500 && !acceptor_line(); i++)
+		std::this_thread::sleep_for(10ms);
+	auto thread = acceptor_line();
+	ASSERT_TRUE(thread.has_value()) << "no line from the acceptor";
+	EXPECT_EQ(*thread, "test-main");
+	agent.value()->stop();
+	t.join();
+	std::lock_guard lock(mu);
+	for (const auto &[thread, message] : lines)
+		EXPECT_NE(thread, "tlsupd-accept") << message;
 }
 
 TEST_F(AgentTest, StallWorkerChecksItsArguments) {
