@@ -302,7 +302,9 @@ phase_install() {
 	done
 	is "the acceptor runs SCHED_FIFO at priority 1 (policy/priority)" "$acceptor" 1/1
 	is "... no other of the agent's $others threads is real-time" "${others_rt:-none}" none
-	is "RLIMIT_RTPRIO (LimitRTPRIO=1)" "$(awk '/^Max realtime priority/ { print $4 "/" $5 }' "/proc/$pid/limits")" 1/1
+	# LimitRTPRIO=1 let the acceptor in; it then closed the door behind it.
+	is "RLIMIT_RTPRIO 0/0 once the acceptor is real-time (no other thread can be)" \
+		"$(awk '/^Max realtime priority/ { print $4 "/" $5 }' "/proc/$pid/limits")" 0/0
 	check "tlsupctl status: 'acceptor: real-time'" grep -q '^acceptor: real-time' "$WORK/status.out"
 
 	# ---- a stalled worker loop: the watchdog restarts the agent ----

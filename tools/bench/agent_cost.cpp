@@ -27,7 +27,7 @@
 //              [--no-cpu] [--no-syscalls]
 //              [--max-syscalls S] [--max-keyctl K] [--max-woken W]
 //              [--burst N [--pending-bound B]] [--acceptor-nice N]
-//              [--worker-nice N]
+//              [--worker-nice N] [--no-acceptor-realtime]
 //
 // --burst N: a reconnect storm in miniature. N requests submitted as fast as
 // the driver can, against a kernel that refuses a submission while B
@@ -346,6 +346,7 @@ struct Options {
 	int burst = 0, pending_bound = 5;
 	std::optional<int> acceptor_nice;
 	std::optional<int> acceptor_fifo; // SCHED_FIFO priority for the acceptor
+	bool acceptor_realtime = true;    // [agent] acceptor_realtime
 	std::optional<int> worker_nice;   // [agent] worker_nice; the agent's default if unset
 };
 
@@ -405,6 +406,8 @@ int main(int argc, char **argv) {
 			o.pending_bound = std::stoi(val());
 		else if (a == "--acceptor-nice")
 			o.acceptor_nice = std::stoi(val());
+		else if (a == "--no-acceptor-realtime")
+			o.acceptor_realtime = false;
 		else if (a == "--acceptor-fifo")
 			o.acceptor_fifo = std::stoi(val());
 		else if (a == "--worker-nice")
@@ -452,6 +455,8 @@ int main(int argc, char **argv) {
 		  << "/ctl.sock\n";
 		if (o.worker_nice)
 			f << "worker_nice = " << *o.worker_nice << "\n";
+		if (!o.acceptor_realtime)
+			f << "acceptor_realtime = false\n";
 	}
 
 	Server server(o.tls.cert, o.tls.key, o.tls.psk_or_null());

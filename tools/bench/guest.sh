@@ -10,6 +10,7 @@
 # BENCH_PROFILE=smoke  a few small points, no scale run (make check)
 # BENCH_PROFILE=ratio  concurrency 1 and 64 for x509 and PSK against the
 #                      in-process baselines (the table), no scale run
+# BENCH_ACCEPTOR_REALTIME=false  tlsupd's acceptor without SCHED_FIFO
 # BENCH_WORKERS        tlsupd's workers (default 1); BENCH_INPROC_THREADS the
 #                      in-process baseline's threads (default 1)
 set -u
@@ -55,6 +56,7 @@ keyrings = bench
 x509.truststore = $PWD/ca.pem
 [agent]
 workers = ${BENCH_WORKERS:-1}
+acceptor_realtime = ${BENCH_ACCEPTOR_REALTIME:-true}
 control_socket = $PWD/tlsupd.sock
 EOF
 if [ "$profile" = callgrind ]; then

@@ -65,6 +65,12 @@ void Acceptor::start(std::function<void()> swept, bool realtime) {
 			                   "unit sets, or CAP_SYS_NICE)"
 			                 : "acceptor: %s",
 			         sched.error().reason.c_str());
+		if (realtime && sched)
+			if (auto c = close_realtime_to_others(); !c)
+				LOG_WARN(shared_.log,
+				         "acceptor: %s; other threads could still make "
+				         "themselves real-time",
+				         c.error().reason.c_str());
 		shared_.stats.set_acceptor_realtime(thread_is_realtime());
 		auto r = loop_->run();
 		if (!r)

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 #include <sched.h>
+#include <sys/resource.h>
 
 namespace tlsup {
 
@@ -23,6 +24,13 @@ Result<void> enter_realtime() {
 	if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) < 0)
 		return make_error(errno, "sched_setscheduler(SCHED_FIFO, %d): %s",
 		                  kAcceptorRtPriority, strerror(errno));
+	return {};
+}
+
+Result<void> close_realtime_to_others() {
+	rlimit none{0, 0};
+	if (setrlimit(RLIMIT_RTPRIO, &none) < 0)
+		return make_error(errno, "setrlimit(RLIMIT_RTPRIO, 0): %s", strerror(errno));
 	return {};
 }
 

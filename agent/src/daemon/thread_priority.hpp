@@ -27,6 +27,13 @@ bool thread_is_realtime();
 // a cgroup without real-time runtime).
 Result<void> enter_realtime();
 
+// After the acceptor entered real-time: RLIMIT_RTPRIO (the unit's
+// LimitRTPRIO=1) down to 0, soft and hard, so that no other thread of the
+// process -- a worker that parses peer bytes -- can ever make itself
+// real-time; lowering a limit needs no privilege. The calling thread keeps
+// its policy.
+Result<void> close_realtime_to_others();
+
 // Moves the calling thread from an inherited real-time policy to
 // SCHED_OTHER, its nice value kept; nothing when it is not real-time. A
 // thread may always lower its own policy.

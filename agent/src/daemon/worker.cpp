@@ -346,6 +346,8 @@ void Worker::start_job(AcceptedRequest handed, bool watched) {
 	});
 	LOG_DEBUG(shared_.log, "%s: accepted, deadline %u ms", job.label.c_str(), timeout);
 	if (early) {
+		if (handed.session)
+			handed.session->set_log(shared_.log); // the acceptor's until now
 		if (handed.early_failure) {
 			job.session = std::move(handed.session);
 			return complete(id, handed.early_failure->code,

@@ -35,7 +35,7 @@ bool is_ip_literal(const std::string &name) {
 
 } // namespace
 
-TlsSession::TlsSession(SessionSetup setup, const Log &log) : setup_(std::move(setup)), log_(log) {}
+TlsSession::TlsSession(SessionSetup setup, const Log &log) : setup_(std::move(setup)), log_(&log) {}
 
 TlsSession::~TlsSession() {
 	restore_nagle();
@@ -79,7 +79,7 @@ void TlsSession::nagle_off() {
 	saved_nodelay_ = v;
 	int one = 1;
 	if (v == 0 && setsockopt(setup_.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
-		LOG_DEBUG(log_, "fd %d: cannot disable Nagle: %s", setup_.fd, strerror(errno));
+		LOG_DEBUG(*log_, "fd %d: cannot disable Nagle: %s", setup_.fd, strerror(errno));
 }
 
 void TlsSession::restore_nagle() {
@@ -88,7 +88,7 @@ void TlsSession::restore_nagle() {
 	int v = *saved_nodelay_;
 	saved_nodelay_.reset();
 	if (v == 0 && setsockopt(setup_.fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)) < 0)
-		LOG_DEBUG(log_, "fd %d: cannot restore Nagle: %s", setup_.fd, strerror(errno));
+		LOG_DEBUG(*log_, "fd %d: cannot restore Nagle: %s", setup_.fd, strerror(errno));
 }
 
 Result<void> TlsSession::init_session() {
@@ -159,7 +159,7 @@ Result<void> TlsSession::init_psk_client() {
 	// owns: take the first identity whose key is usable.
 	Psk psk = TRY(choose_client_psk(setup_.peer_identities, [this](key_serial_t id,
 	                                                               const Error &why) {
-		LOG_INFO(log_, "fd %d: skipping PSK %d: %s", setup_.fd, id, why.reason.c_str());
+		LOG_INFO(*log_, "fd %d: skipping PSK %d: %s", setup_.fd, id, why.reason.c_str());
 	}));
 	psk_client_cred_ = TRY(psk_client_credentials(psk));
 	gnutls_session_t s = session_.get();
@@ -176,12 +176,12 @@ Result<void> TlsSession::init_psk_client() {
 	if (ret < 0)
 		return make_error(EIO, "gnutls_priority_set: %s", gnutls_strerror(ret));
 	psk_serial_ = psk.serial;
-	LOG_DEBUG(log_, "fd %d: offering PSK identity '%s' (key %d, %zu bytes)", setup_.fd,
+	LOG_DEBUG(*log_, "fd %d: offering PSK identity '%s' (key %d, %zu bytes)", setup_.fd,
 	          psk.identity.c_str(), psk.serial, psk.key.size());
 	auto at =
 	        std::find(setup_.peer_identities.begin(), setup_.peer_identities.end(), psk.serial);
 	if (size_t rest = static_cast<size_t>(setup_.peer_identities.end() - at) - 1; rest > 0)
-		LOG_INFO(log_,
+		LOG_INFO(*log_,
 		         "fd %d: %zu later PSK identit%s not offered: one per ClientHello, and a "
 		         "server that refuses it ends the connection",
 		         setup_.fd, rest, rest == 1 ? "y is" : "ies are");
@@ -223,7 +223,8 @@ int TlsSession::retrieve_callback(gnutls_session_t session, const gnutls_datum_t
 		return 0;
 	}
 	if (key == self->identity_.alternative)
-		LOG_DEBUG(self->log_, "fd %d: presenting the x509.pq certificate", self->setup_.fd);
+		LOG_DEBUG(*self->log_, "fd %d: presenting the x509.pq certificate",
+		          self->setup_.fd);
 	// GnuTLS reads these and does not take them over.
 	*pcert = const_cast<gnutls_pcert_st *>(key->pcerts());
 	*pcert_length = key->count();
@@ -251,7 +252,7 @@ int TlsSession::on_peer_certificate() {
 	}
 	peer_chain_ = std::move(chain).value();
 	if (!matched.empty())
-		LOG_DEBUG(log_, "fd %d: %s", setup_.fd, matched.c_str());
+		LOG_DEBUG(*log_, "fd %d: %s", setup_.fd, matched.c_str());
 	return 0;
 }
 
@@ -278,7 +279,7 @@ int TlsSession::on_psk_identity(const gnutls_datum_t *username, gnutls_datum_t *
 	std::memcpy(key->data, psk->key.data(), psk->key.size());
 	key->size = static_cast<unsigned>(psk->key.size());
 	psk_serial_ = psk->serial;
-	LOG_DEBUG(log_, "fd %d: client PSK identity '%s' is key %d", setup_.fd, identity.c_str(),
+	LOG_DEBUG(*log_, "fd %d: client PSK identity '%s' is key %d", setup_.fd, identity.c_str(),
 	          psk->serial);
 	return 0;
 }
@@ -351,7 +352,7 @@ Result<TlsSession::Progress> TlsSession::run_handshake() {
 		}
 		if (ret >= 0 || gnutls_error_is_fatal(ret) || nonfatal++ >= 16)
 			break;
-		LOG_DEBUG(log_, "fd %d: non-fatal: %s", setup_.fd, gnutls_strerror(ret));
+		LOG_DEBUG(*log_, "fd %d: non-fatal: %s", setup_.fd, gnutls_strerror(ret));
 	}
 	if (ret < 0)
 		return failure(ret);

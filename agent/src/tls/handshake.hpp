@@ -40,6 +40,10 @@ public:
 	// prepares the session; no I/O on the socket yet.
 	static Result<std::unique_ptr<TlsSession>> create(SessionSetup setup, const Log &log);
 	~TlsSession();
+	// Where the session's lines go from now on: a session the acceptor
+	// began (with its DeferredLog) logs as the worker that took it over,
+	// in order with the worker's own lines.
+	void set_log(const Log &log) { log_ = &log; }
 	TlsSession(const TlsSession &) = delete;
 	TlsSession &operator=(const TlsSession &) = delete;
 
@@ -95,7 +99,7 @@ private:
 	static int pull_timeout(gnutls_transport_ptr_t ptr, unsigned ms);
 
 	SessionSetup setup_;
-	const Log &log_;
+	const Log *log_; // never null
 	GnutlsSession session_;
 	PresentedIdentity identity_; // what a certificate handshake presents
 	CertCredentials cert_cred_;

@@ -247,6 +247,29 @@ TEST(Worker, WorkersMakeThemselvesNicerThanTheAcceptor) {
 	EXPECT_EQ(c.peer->wait().ret, 0);
 }
 
+// A client request the acceptor began (alone, every worker idle) logs with
+// the acceptor's log only while the acceptor has it: once the worker takes
+// it over, the session's lines are the worker's, in order with its own.
+TEST(Worker, AnEarlySessionLogsAsTheWorkerOnceItIsHandedOver) {
+	WorkerRig h;
+	CaptureLog acceptor;
+	acceptor.log().set_level(kLogDebug);
+	h.log.log().set_level(kLogDebug);
+	h.acceptor_log = &acceptor.log();
+	h.start(1);
+	ASSERT_TRUE(h.kernel.wait_eagains(1));
+	Conn c = client_request(h.kernel);
+	h.channels.back()->notify_ready();
+	ASSERT_TRUE(h.kernel.wait_dones(1));
+	EXPECT_EQ(h.kernel.done_copy()[0].status, 0u);
+	EXPECT_EQ(h.stats.snapshot().early_steps, 1u);
+	// The session's verification line, after the hand-over: the worker's.
+	EXPECT_TRUE(h.log.contains("the certificate names 'server.test'"))
+	        << ::testing::PrintToString(h.log.lines());
+	EXPECT_FALSE(acceptor.contains("the certificate names"))
+	        << ::testing::PrintToString(acceptor.lines());
+}
+
 TEST(Worker, EachRequestWakesOneWorker) {
 	WorkerRig h;
 	h.start(2);

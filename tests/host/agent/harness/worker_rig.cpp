@@ -48,7 +48,7 @@ FakeChannel *WorkerRig::start(unsigned n, unsigned worker_nice, bool acceptor_re
 	auto ch = std::make_unique<FakeChannel>(kernel);
 	FakeChannel *notify = ch.get();
 	channels.push_back(notify);
-	auto a = Acceptor::create(shared, std::move(ch), raw);
+	auto a = Acceptor::create(shared, std::move(ch), raw, acceptor_log);
 	EXPECT_TRUE(a.ok());
 	acceptor = std::move(a).value();
 	for (auto &w : workers)

@@ -37,6 +37,9 @@ public:
 	                   bool acceptor_realtime = false);
 
 	CaptureLog log;
+	// The acceptor's own log (the agent gives it a DeferredLog's); null:
+	// the workers' (log).
+	const Log *acceptor_log = nullptr;
 	CredentialStore creds;
 	KeyringStore keyrings;
 	Admission admission;
