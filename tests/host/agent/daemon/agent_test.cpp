@@ -474,6 +474,34 @@ TEST_F(AgentTest, TheAcceptorsLinesAreWrittenByTheMainThread) {
 		EXPECT_NE(thread, "tlsupd-accept") << message;
 }
 
+// The acceptor's own log follows the level a reload sets: with log_level
+// = debug, its "ACCEPT paused" line (max_inflight reached) is written.
+TEST_F(AgentTest, TheAcceptorsLogFollowsTheReloadedLevel) {
+	write_conf("max_inflight = 1");
+	auto agent = Agent::create(options(), log_.log());
+	ASSERT_TRUE(agent.ok()) << agent.error().reason;
+	std::thread t([&] { EXPECT_TRUE(agent.value()->run().ok()); });
+	ASSERT_TRUE(kernel_.wait_eagains(1));
+	write_conf("max_inflight = 1\nlog_level = debug");
+	auto ok = control_request(sock_, "reload");
+	ASSERT_TRUE(ok.ok());
+	ASSERT_EQ(*ok, "ok\n");
+	PeerOptions stall;
+	stall.misbehave = PeerOptions::Misbehave::Stall;
+	Conn first = client_request(kernel_, stall, 2000); // holds the one slot
+	acceptor_->notify_ready();
+	Conn second = client_request(kernel_, stall, 2000);
+	acceptor_->notify_ready();
+	bool paused = false;
+	for (int i = 0; i < 500 && !paused; i++) {
+		std::this_thread::sleep_for(10ms);
+		paused = log_.contains("ACCEPT paused");
+	}
+	EXPECT_TRUE(paused) << ::testing::PrintToString(log_.lines());
+	agent.value()->stop();
+	t.join();
+}
+
 TEST_F(AgentTest, StallWorkerChecksItsArguments) {
 	write_conf("test_hooks = yes");
 	// "yes" is not a GLib boolean: refused at start-up.
