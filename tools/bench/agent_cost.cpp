@@ -48,7 +48,6 @@
 #include <keyutils.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -345,9 +344,8 @@ struct Options {
 	double max_syscalls = 0, max_keyctl = -1, max_woken = 0;
 	int burst = 0, pending_bound = 5;
 	std::optional<int> acceptor_nice;
-	std::optional<int> acceptor_fifo; // SCHED_FIFO priority for the acceptor
-	bool acceptor_realtime = true;    // [agent] acceptor_realtime
-	std::optional<int> worker_nice;   // [agent] worker_nice; the agent's default if unset
+	bool acceptor_realtime = true;  // [agent] acceptor_realtime
+	std::optional<int> worker_nice; // [agent] worker_nice; the agent's default if unset
 };
 
 double median(std::vector<double> v) {
@@ -408,8 +406,6 @@ int main(int argc, char **argv) {
 			o.acceptor_nice = std::stoi(val());
 		else if (a == "--no-acceptor-realtime")
 			o.acceptor_realtime = false;
-		else if (a == "--acceptor-fifo")
-			o.acceptor_fifo = std::stoi(val());
 		else if (a == "--worker-nice")
 			o.worker_nice = std::stoi(val());
 		else if (a.rfind("--", 0) == 0 && i + 1 < argc && o.tls.take(a, argv[i + 1]))
@@ -515,12 +511,6 @@ int main(int argc, char **argv) {
 		if (o.acceptor_nice && names.back() == "tlsupd-accept" &&
 		    setpriority(PRIO_PROCESS, static_cast<id_t>(t), *o.acceptor_nice) < 0)
 			fail(std::string("setpriority: ") + strerror(errno));
-		if (o.acceptor_fifo && names.back() == "tlsupd-accept") {
-			sched_param sp{};
-			sp.sched_priority = *o.acceptor_fifo;
-			if (sched_setscheduler(t, SCHED_FIFO, &sp) < 0)
-				fail(std::string("sched_setscheduler: ") + strerror(errno));
-		}
 	}
 
 	auto prios = tlsup::Priorities::create();

@@ -115,6 +115,36 @@ std::map<std::string, int> thread_nice() {
 	return thread_stat(19);
 }
 
+// Each thread's nice value once the acceptor and WORKERS have named
+// themselves and every worker has reniced itself (each does once it runs:
+// on a loaded host that can come after the acceptor's first ACCEPT); 5 s
+// at most.
+std::map<std::string, int> settled_nice(const std::vector<std::string> &workers) {
+	auto settled = [&](std::map<std::string, int> &n) {
+		if (!n.count("tlsupd-accept"))
+			return false;
+		for (const auto &w : workers)
+			if (!n.count(w) || n[w] == n["tlsupd-accept"])
+				return false;
+		return true;
+	};
+	auto nice = thread_nice();
+	for (int i = 0; i < 500 && !settled(nice); i++) {
+		std::this_thread::sleep_for(10ms);
+		nice = thread_nice();
+	}
+	return nice;
+}
+
+// One client request through H's acceptor and a worker, done.
+void expect_a_handshake_through(WorkerRig &h) {
+	Conn c = client_request(h.kernel);
+	h.channels.back()->notify_ready();
+	ASSERT_TRUE(h.kernel.wait_dones(1));
+	EXPECT_EQ(h.kernel.done_copy()[0].status, 0u);
+	EXPECT_EQ(c.peer->wait().ret, 0);
+}
+
 // Each thread's scheduling policy (without SCHED_RESET_ON_FORK), once the
 // agent's threads NAMES have named themselves, the acceptor's policy is
 // ACCEPTOR and the workers' SCHED_OTHER (each sets its own once it runs: on
@@ -172,20 +202,12 @@ TEST(Worker, OnlyTheAcceptorKeepsAnInheritedRealtimePolicy) {
 	EXPECT_EQ(p["tlsupd-accept"], SCHED_FIFO);
 	EXPECT_EQ(p["tlsupd-w0"], SCHED_OTHER);
 	EXPECT_EQ(p["tlsupd-w1"], SCHED_OTHER);
-	// Each worker renices itself after it left the policy: wait for that too.
-	auto nice = thread_nice();
-	for (int i = 0; i < 500 && nice["tlsupd-w0"] == nice["tlsupd-accept"]; i++) {
-		std::this_thread::sleep_for(10ms);
-		nice = thread_nice();
-	}
+	// Each worker renices itself after it left the policy.
+	auto nice = settled_nice({"tlsupd-w0", "tlsupd-w1"});
 	EXPECT_EQ(nice["tlsupd-w0"], std::min(nice["tlsupd-accept"] + 5, 19));
 	EXPECT_TRUE(acceptor_said_realtime(h));
 	EXPECT_FALSE(h.log.contains("real-time")) << ::testing::PrintToString(h.log.lines());
-	Conn c = client_request(h.kernel);
-	h.channels.back()->notify_ready();
-	ASSERT_TRUE(h.kernel.wait_dones(1));
-	EXPECT_EQ(h.kernel.done_copy()[0].status, 0u);
-	EXPECT_EQ(c.peer->wait().ret, 0);
+	expect_a_handshake_through(h);
 }
 
 // Outside the unit, as root: the acceptor asks for SCHED_FIFO itself.
@@ -220,18 +242,7 @@ TEST(Worker, WorkersMakeThemselvesNicerThanTheAcceptor) {
 	WorkerRig h;
 	h.start(2, 5);
 	ASSERT_TRUE(h.kernel.wait_eagains(1));
-	// Each thread names itself (and the workers renice themselves) once it
-	// runs: on a loaded host that can come after the acceptor's first
-	// ACCEPT. Look until all three are there with their values, 5 s at most.
-	auto settled = [](std::map<std::string, int> &n) {
-		return n.count("tlsupd-accept") && n.count("tlsupd-w0") && n.count("tlsupd-w1") &&
-		       n["tlsupd-w0"] != n["tlsupd-accept"] && n["tlsupd-w1"] != n["tlsupd-accept"];
-	};
-	auto nice = thread_nice();
-	for (int i = 0; i < 500 && !settled(nice); i++) {
-		std::this_thread::sleep_for(10ms);
-		nice = thread_nice();
-	}
+	auto nice = settled_nice({"tlsupd-w0", "tlsupd-w1"});
 	ASSERT_TRUE(nice.count("tlsupd-accept") && nice.count("tlsupd-w0") &&
 	            nice.count("tlsupd-w1"))
 	        << nice.size() << " thread names";
@@ -239,12 +250,7 @@ TEST(Worker, WorkersMakeThemselvesNicerThanTheAcceptor) {
 	EXPECT_EQ(nice["tlsupd-w0"], std::min(base + 5, 19));
 	EXPECT_EQ(nice["tlsupd-w1"], std::min(base + 5, 19));
 	EXPECT_FALSE(h.log.contains("cannot lower")) << ::testing::PrintToString(h.log.lines());
-	// And the requests still get through.
-	Conn c = client_request(h.kernel);
-	h.channels.back()->notify_ready();
-	ASSERT_TRUE(h.kernel.wait_dones(1));
-	EXPECT_EQ(h.kernel.done_copy()[0].status, 0u);
-	EXPECT_EQ(c.peer->wait().ret, 0);
+	expect_a_handshake_through(h); // and the requests still get through
 }
 
 // A client request the acceptor began (alone, every worker idle) logs with
