@@ -11,6 +11,10 @@
 # BENCH_PROFILE=ratio  concurrency 1 and 64 for x509 and PSK against the
 #                      in-process baselines (the issue's table), no scale run
 # BENCH_ACCEPTOR_REALTIME=false  tlsupd's acceptor without SCHED_FIFO
+# BENCH_WORKER_NICE    the workers' nice value ([agent] worker_nice, default 5)
+# BENCH_PROFILE=perf   (tools/bench/profile.sh perf) the agent under perf
+#                      record, every thread's CPU and switches, and the
+#                      in-process run sampled the same way
 # BENCH_WORKERS        tlsupd's workers (default 1); BENCH_INPROC_THREADS the
 #                      in-process baseline's threads (default 1)
 set -u
@@ -57,6 +61,7 @@ x509.truststore = $PWD/ca.pem
 [agent]
 workers = ${BENCH_WORKERS:-1}
 acceptor_realtime = ${BENCH_ACCEPTOR_REALTIME:-true}
+worker_nice = ${BENCH_WORKER_NICE:-5}
 control_socket = $PWD/tlsupd.sock
 EOF
 if [ "$profile" = callgrind ]; then
@@ -137,6 +142,64 @@ inproc() {
 	tail -n 1 "$OUT"
 }
 
+if [ "$profile" = perf ]; then
+	# Where the agent's CPU goes in the guest (tools/bench/profile.sh
+	# perf): sampled on the guest's clock, user and kernel alike, with the
+	# scheduling counters beside it; reported inside the guest, where its
+	# kernel's symbols are.
+	TLSUP_WORK_DIR=$PWD
+	perf record -q -e cpu-clock -F 4000 -g -p "$agent" -o "$PWD/perf.data" 2>perf.err &
+	rec=$!
+	# Every thread of the guest (agent, bench_server, the consumer's
+	# kernel threads): CPU and how often each was switched out.
+	perf stat -a --per-thread -e task-clock,context-switches,page-faults \
+		-o "$TLSUP_WORK_DIR/perf-stat.raw" 2>>perf.err &
+	st=$!
+	sleep 1
+	full_path "${BENCH_AUTH:-x509}" "${BENCH_COUNT:-300}" "${BENCH_CONCURRENCY:-16}"
+	kill -INT "$rec" "$st"
+	wait "$rec" "$st"
+	cat perf.err >&2
+	# The threads that ran, busiest first, and their voluntary and
+	# involuntary switches (status) for the agent's.
+	{
+		echo "== perf stat -a --per-thread, task-clock (ms) and context switches"
+		awk '/task-clock/ { t[$1] = $2 } /context-switches/ { c[$1] = $2 }
+			END { for (k in t) { gsub(",", "", t[k]); gsub(",", "", c[k]);
+				if (t[k] + 0 > 1) printf "%-28s %10.1f ms %8d switches\n", k, t[k], c[k] } }' \
+			"$TLSUP_WORK_DIR/perf-stat.raw" | sort -k2 -rn | head -n 30
+		echo "== the agent's threads: switches (voluntary, involuntary)"
+		for t in /proc/"$agent"/task/*; do
+			echo "$(cat "$t/comm") $(awk '/ctxt_switches/ { printf "%s ", $2 }' "$t/status")"
+		done
+	} >"$TLSUP_RUN/perf-stat.txt"
+	perf report -i "$PWD/perf.data" --stdio --no-children --sort comm,dso -g none \
+		>"$TLSUP_RUN/perf-dso.txt" 2>&1
+	perf report -i "$PWD/perf.data" --stdio --no-children --sort comm,sym -g none \
+		>"$TLSUP_RUN/perf-sym.txt" 2>&1
+	perf report -i "$PWD/perf.data" --stdio --children --sort sym -g none \
+		>"$TLSUP_RUN/perf-incl.txt" 2>&1
+	perf report -i "$PWD/perf.data" --stdio --no-children --sort sym -g caller,0.5,callee \
+		--percent-limit 2 >"$TLSUP_RUN/perf-callers.txt" 2>&1
+	# The in-process client and server, same handshakes, same sampling.
+	if [ "${BENCH_AUTH:-x509}" = psk ]; then
+		creds=(--psk "bench-identity:$PSK_HEX")
+	else
+		creds=(--ca ca.pem --cert server.pem --key server.key)
+	fi
+	perf record -q -e cpu-clock -F 4000 -g -o "$PWD/perf-inproc.data" -- \
+		"$B/tools/bench/inproc" --transport mem --count "${BENCH_COUNT:-300}" \
+		--concurrency "${BENCH_CONCURRENCY:-16}" --threads 1 "${creds[@]}" \
+		>"$TLSUP_RUN/perf-inproc.out" 2>>perf.err
+	perf report -i "$PWD/perf-inproc.data" --stdio --no-children --sort comm,dso -g none \
+		>>"$TLSUP_RUN/perf-dso.txt" 2>&1
+	perf report -i "$PWD/perf-inproc.data" --stdio --no-children --sort sym -g none \
+		>"$TLSUP_RUN/perf-inproc-sym.txt" 2>&1
+	kill "$agent"
+	wait "$agent"
+	rmmod tlsup_testmod && rmmod tlsup
+	exit 0
+fi
 if [ "$profile" = callgrind ] || [ "$profile" = strace ]; then
 	date +%s.%N >"$TLSUP_RUN/strace.from"
 	full_path "${BENCH_AUTH:-x509}" "${BENCH_COUNT:-300}" "${BENCH_CONCURRENCY:-16}"

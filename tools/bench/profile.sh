@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# tools/bench/profile.sh [x509|psk] [COUNT] [callgrind|strace]: the agent
-# under valgrind's callgrind (default) or strace inside a guest
+# tools/bench/profile.sh [x509|psk] [COUNT] [callgrind|strace|perf]: the
+# agent under valgrind's callgrind (default), strace or perf inside a guest
 # (BENCH_TARGET, default stock-6.1; BENCH_CPUS) while the test consumer
 # runs COUNT handshakes at concurrency BENCH_CONCURRENCY (16). Instruction
 # and system call counts do not depend on the machine's load. Writes
@@ -22,6 +22,16 @@ BENCH_PROFILE=$tool BENCH_AUTH=${1:-x509} BENCH_COUNT=$count TLSUP_KEEP_RUNS=1 \
 	-- "$root/tools/bench/guest.sh"
 status=$?
 run=$(grep -a -o 'TLSUP_RUN=[^ ]*' "$log" | head -n 1 | cut -d= -f2 | tr -d '\r')
+if [ "$tool" = perf ]; then
+	[ -s "$run/perf-dso.txt" ] || { echo "profile: no perf output (guest exit $status; $run/output)"; exit 1; }
+	for f in perf-stat perf-dso perf-sym perf-incl perf-callers perf-inproc-sym; do
+		cp "$run/$f.txt" "$root/build/bench/$f-${1:-x509}.txt"
+	done
+	grep -a '^bench:' "$run/output"
+	echo "profile: $root/build/bench/perf-{stat,dso,sym,incl,callers}-${1:-x509}.txt"
+	rm -rf "$run"
+	exit 0
+fi
 if [ "$tool" = strace ]; then
 	[ -s "$run/strace.out" ] || { echo "profile: no strace output (guest exit $status; $run/output)"; exit 1; }
 	python3 - "$run/strace.out" "$(cat "$run/strace.from")" "$(cat "$run/strace.to")" "$count" \

@@ -129,6 +129,7 @@ storm_nvme_reset() {
 	# The kernel's messages during the storm (the ring buffer may wrap).
 	dmesg -W >/run/storm-dmesg 2>/dev/null &
 	follower=$!
+	storm_agent_hist >/run/storm-acc0
 	cpu0=$(storm_agent_cpu)
 	t0=$(storm_now)
 	for c in "${STORM_CTRLS[@]}"; do
@@ -142,6 +143,7 @@ storm_nvme_reset() {
 	done
 	t1=$(storm_now)
 	cpu1=$(storm_agent_cpu)
+	storm_agent_hist >/run/storm-acc1
 	kill "$follower"
 	wait "$follower" 2>/dev/null
 	# Controller reconnects the host scheduled after a failed attempt.
@@ -237,11 +239,13 @@ storm_nfs_remount() {
 	done
 	wait "${pids[@]}"
 	storm_trace_start
+	storm_agent_hist >/run/storm-acc0
 	cpu0=$(storm_agent_cpu)
 	t0=$(storm_now)
 	storm_nfs_mount_all && storm_nfs_mounted && live=true
 	t1=$(storm_now)
 	cpu1=$(storm_agent_cpu)
+	storm_agent_hist >/run/storm-acc1
 	# Each mount: the client's ClientHello and the server's ServerHello.
 	storm_emit "$label" nfs "$STORM_MOUNTS" 0 "$STORM_MOUNTS" "$t0" "$t1" "$cpu0" "$cpu1" "$live" 0
 }
@@ -250,9 +254,25 @@ storm_nfs_remount() {
 storm_emit() {
 	local trace
 	trace=$(python3 "$STORM_PY" "$STORM_TRACE/trace")
-	printf '{"label": "%s", "kind": "%s", "units": %s, "io_queues": %s, "connections": %s, "handshakes_expected": %s, "time_to_all_live_s": %s, "all_live": %s, "agent_cpu_s": %s, "consumer_retries": %s, "pending_max": %s, "trace": %s}\n' \
+	printf '{"label": "%s", "kind": "%s", "units": %s, "io_queues": %s, "connections": %s, "handshakes_expected": %s, "time_to_all_live_s": %s, "all_live": %s, "agent_cpu_s": %s, "consumer_retries": %s, "pending_max": %s, "agent_accept": %s, "trace": %s}\n' \
 		"$1" "$2" "$3" "$4" "$5" "$((2 * $5))" "$(storm_diff "$6" "$7")" "${10}" \
-		"$(storm_diff "$8" "$9")" "${11}" "$(storm_pending_max)" "$trace"
+		"$(storm_diff "$8" "$9")" "${11}" "$(storm_pending_max)" \
+		"$(storm_accept_window /run/storm-acc0 /run/storm-acc1)" "$trace"
+}
+
+# storm_agent_hist: the agent's READY-to-ACCEPT-reply histogram as it
+# stands (tlsupctl status --raw: "accept_latency_us.le.UPPER COUNT").
+storm_agent_hist() {
+	"$TLSUP_ROOT/build/release/agent/tlsupctl" status --raw 2>/dev/null |
+		grep '^accept_latency_us\.le\.' || true
+}
+
+# storm_accept_window BEFORE AFTER: the ACCEPTs between two readings of
+# that histogram -- one storm's, without the set-up before it -- as JSON:
+# how many, and p50/p99 the agent's way (the upper bound of the bucket
+# that holds the rank).
+storm_accept_window() {
+	python3 "$TLSUP_ROOT/tools/bench/accept_window.py" "$1" "$2"
 }
 
 # storm_agent_accept_latency LABEL: the agent's own READY-to-ACCEPT-reply

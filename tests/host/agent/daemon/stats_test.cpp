@@ -78,6 +78,39 @@ TEST(Stats, CountsByStatusAndRenders) {
 	EXPECT_GE(std::stoull(kv["latency_us.p50"]), 1500u);
 }
 
+// The ACCEPT latency histogram is rendered bucket by bucket, so that two
+// readings give the quantiles of the ACCEPTs between them (the storm
+// benchmark's window): each non-empty bucket once, by its upper bound,
+// with its own count; no empty one.
+TEST(Stats, RendersTheAcceptLatencyBuckets) {
+	Stats s;
+	s.record_accept_latency(3us);
+	s.record_accept_latency(100us);
+	s.record_accept_latency(101us);
+	s.record_accept_latency(12ms);
+	auto kv = parse_status(s.snapshot().render());
+	uint64_t total = 0;
+	size_t buckets = 0;
+	for (const auto &[k, v] : kv) {
+		if (k.rfind("accept_latency_us.le.", 0) != 0)
+			continue;
+		uint64_t upper = std::stoull(k.substr(std::strlen("accept_latency_us.le.")));
+		EXPECT_EQ(upper,
+		          LatencyHistogram::bucket_upper(LatencyHistogram::bucket_of(upper)));
+		total += std::stoull(v);
+		buckets++;
+	}
+	EXPECT_EQ(total, 4u);
+	EXPECT_EQ(buckets, 3u);
+	EXPECT_EQ(kv["accept_latency_us.le.3"], "1");
+	EXPECT_EQ(kv["accept_latency_us.le." + std::to_string(LatencyHistogram::bucket_upper(
+	                                               LatencyHistogram::bucket_of(100)))],
+	          "2");
+	uint64_t high = LatencyHistogram::bucket_upper(LatencyHistogram::bucket_of(12000));
+	EXPECT_GE(high, 12000u);
+	EXPECT_EQ(kv["accept_latency_us.le." + std::to_string(high)], "1");
+}
+
 TEST(Control, ServesStatusOverAPrivateUnixSocket) {
 	char dir[] = "/tmp/tlsupd-ctl.XXXXXX";
 	ASSERT_TRUE(mkdtemp(dir));
