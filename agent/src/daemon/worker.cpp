@@ -157,9 +157,14 @@ bool start_early(WorkerShared &shared, const Priorities &priorities, AcceptedReq
 	if (wants_reverse_dns(shared.settings, req, socket))
 		return false;
 	shared.stats.record_early_step();
-	auto session = TlsSession::create(
-	        handshake_setup(shared, priorities, req, socket, request.keyring, std::nullopt),
-	        shared.log);
+	SessionSetup setup =
+	        handshake_setup(shared, priorities, req, socket, request.keyring, std::nullopt);
+	// A reload may replace the credentials while this runs. The request
+	// keeps its own reference, so the last one is never let go here, on the
+	// real-time thread, when the session cannot be set up: freeing
+	// credentials frees every certificate and may close a PKCS#11 session.
+	request.credentials = setup.credentials;
+	auto session = TlsSession::create(std::move(setup), shared.log);
 	if (!session) {
 		request.early_failure = session.error();
 		return true;

@@ -90,6 +90,9 @@ struct AcceptedRequest {
 	std::unique_ptr<TlsSession> session;
 	std::optional<Error> early_failure;
 	bool wants_write = false;
+	// The credentials that step used, let go with the request on its
+	// worker: never the acceptor's to free, whatever a reload did.
+	std::shared_ptr<const Credentials> credentials;
 };
 
 // The acceptor's thread, for a request it gives to an idle worker with no

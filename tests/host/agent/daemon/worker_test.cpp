@@ -967,6 +967,39 @@ TEST(Worker, AFirstStepThatFailsInTheAcceptorIsCompletedByTheWorker) {
 	peer.release_stall();
 }
 
+// A first step that fails in the acceptor before its session exists (the
+// certificate's key is revoked) leaves the request holding the credentials
+// it used: a reload in between would otherwise have made the acceptor's
+// the last reference, and freeing credentials (a PKCS#11 session closed,
+// every certificate freed) is no work for the real-time thread. The
+// worker lets them go with the request.
+TEST(Worker, AFirstStepThatFailsLeavesItsCredentialsToTheWorker) {
+	WorkerRig h;
+	auto priorities = Priorities::create();
+	ASSERT_TRUE(priorities) << priorities.error().reason;
+	auto cert = add_user_key("early cert", Pki::get().cert_der("client"));
+	auto key = add_user_key("early key", Pki::get().key_der("client"));
+	ASSERT_EQ(keyctl_revoke(key), 0);
+	auto fds = tcp_pair();
+	AcceptedRequest request;
+	request.decoded.request = client_x509_reply(std::move(fds.first), 60000);
+	request.decoded.request.certificates = {{cert, key}};
+	UniqueFd sock(request.decoded.request.sockfd);
+	request.socket = inspect_handed_socket(sock.get());
+	std::weak_ptr<const Credentials> used = h.creds.snapshot();
+	ASSERT_FALSE(used.expired());
+	ASSERT_TRUE(start_early(h.shared, *priorities.value(), request));
+	ASSERT_TRUE(request.early_failure);
+	EXPECT_EQ(request.early_failure->code, ENOKEY) << request.early_failure->reason;
+	EXPECT_FALSE(request.session);
+	ConfigSpec spec;
+	spec.server_cert = spec.server_key = "server";
+	h.creds.replace(make_credentials(spec)); // the reload
+	EXPECT_FALSE(used.expired()) << "the acceptor let the last reference go";
+	request = AcceptedRequest{}; // the worker's end of it
+	EXPECT_TRUE(used.expired());
+}
+
 // Begun in the acceptor, the socket is watched for reads only; a later
 // flight that goes in pieces (a 40 KB client certificate into a peer with
 // a small window) needs EPOLLOUT for the rest, or it waits for the
