@@ -262,9 +262,14 @@ storm_emit() {
 
 # storm_agent_hist: the agent's READY-to-ACCEPT-reply histogram as it
 # stands (tlsupctl status --raw: "accept_latency_us.le.UPPER COUNT").
+# "unavailable" when tlsupctl cannot tell.
 storm_agent_hist() {
-	"$TLSUP_ROOT/build/release/agent/tlsupctl" status --raw 2>/dev/null |
-		grep '^accept_latency_us\.le\.' || true
+	local s
+	if s=$("$TLSUP_ROOT/build/release/agent/tlsupctl" status --raw 2>/dev/null); then
+		echo "$s" | grep '^accept_latency_us\.le\.' || true
+	else
+		echo unavailable
+	fi
 }
 
 # storm_accept_window BEFORE AFTER: the ACCEPTs between two readings of

@@ -65,6 +65,11 @@ def main():
             "agent_accept_p50_us_point": agent_acc.get("%s %d" % (key[0], key[1]), {}).get("p50_us"),
             "agent_accept_p99_us_point": agent_acc.get("%s %d" % (key[0], key[1]), {}).get("p99_us"),
         }
+        for r in runs:
+            a = r.get("agent_accept", {})
+            if a.get("n") is None:
+                problems.append("%s: no ACCEPT latency window (%s)" %
+                                (r["label"], a.get("error", "not read")))
         if not p["all_live"]:
             problems.append("%s %d: not every %s came back" %
                             (key[0], key[1], "controller" if key[0] == "nvme" else "mount"))

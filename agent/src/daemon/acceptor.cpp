@@ -241,8 +241,14 @@ void Acceptor::refuse(AcceptedRequest &request, const std::string &peer) {
 		LOG_WARN(shared_.log, "acceptor: fd %d: %s", fd.get(), r.error().reason.c_str());
 	}
 	dones_sent_ = true;
-	fd.reset();
 	shared_.admission.release();
+	// Let go on a worker: the consumer may have dropped its own reference
+	// to the socket inside DONE, making ours the last (a TCP teardown),
+	// and a request keyring's holder goes by keyctl(). Neither is work
+	// for the real-time thread, in a flood of refusals least of all.
+	auto leftovers = std::make_shared<std::pair<UniqueFd, RequestKeyring>>(
+	        std::move(fd), std::move(request.keyring));
+	workers_[refused_ % workers_.size()]->loop().post([leftovers] {});
 }
 
 void Acceptor::collect_done_refusals() {

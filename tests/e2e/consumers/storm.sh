@@ -26,6 +26,12 @@ assert t["handshakes_ok"] >= s["handshakes_expected"], \
     "%d handshakes succeeded, %d expected" % (t["handshakes_ok"], s["handshakes_expected"])
 assert t["never_completed"] == 0, "%d handshakes never completed" % t["never_completed"]
 assert s["time_to_all_live_s"] < 60, "took %ss" % s["time_to_all_live_s"]
+# The agent's own READY-to-ACCEPT-reply histogram, read through tlsupctl
+# before and after the storm: the storm's ACCEPTs are in between.
+a = s.get("agent_accept") or {}
+assert a.get("n") is not None, "no ACCEPT latency window: %s" % a
+assert a["n"] > 0 and a["p99_us"] is not None, "no ACCEPT in the storm's window: %s" % a
+assert not a.get("restarted"), "the agent restarted during the storm"
 PY
 }
 

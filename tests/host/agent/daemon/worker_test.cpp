@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <sstream>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <thread>
 
 #include <uapi/linux/handshake.h>
@@ -998,6 +999,122 @@ TEST(Worker, AFirstStepThatFailsLeavesItsCredentialsToTheWorker) {
 	EXPECT_FALSE(used.expired()) << "the acceptor let the last reference go";
 	request = AcceptedRequest{}; // the worker's end of it
 	EXPECT_TRUE(used.expired());
+}
+
+// Whatever a reload does meanwhile, no Credentials is ever freed
+// on the thread that runs start_early() (the acceptor): a reloader thread
+// replaces them without pause while start_early() runs, its first step
+// failing both ways (no identity: the session is not set up; a socket
+// shut for writing: the step fails), and the request goes to another
+// thread, as to a worker.
+static std::atomic<int> g_freed_on_acceptor{0};
+TEST(Worker, NoCredentialsAreFreedOnTheAcceptorWhileReloadsGoOn) {
+	g_freed_on_acceptor = 0;
+	std::thread::id acceptor = std::this_thread::get_id();
+	auto tagged = [acceptor] {
+		return std::shared_ptr<const Credentials>(
+		        new Credentials{}, [acceptor](const Credentials *c) {
+			        if (std::this_thread::get_id() == acceptor)
+				        g_freed_on_acceptor++;
+			        delete c;
+		        });
+	};
+	WorkerRig h;
+	auto priorities = Priorities::create();
+	ASSERT_TRUE(priorities) << priorities.error().reason;
+	h.creds.replace(tagged());
+	std::atomic<bool> stop{false};
+	std::atomic<unsigned> reloads{0};
+	std::thread reloader([&] {
+		while (!stop) {
+			h.creds.replace(tagged());
+			reloads++;
+		}
+	});
+	unsigned early = 0, failed_create = 0, failed_step = 0;
+	for (int i = 0; i < 400; i++) {
+		auto fds = tcp_pair();
+		AcceptedRequest request;
+		request.decoded.request = client_x509_reply(std::move(fds.first), 60000);
+		if (i % 2)
+			request.decoded.request.auth_mode = HANDSHAKE_AUTH_UNAUTH;
+		int fd = request.decoded.request.sockfd;
+		::shutdown(fd, SHUT_WR);
+		request.socket = inspect_handed_socket(fd);
+		if (start_early(h.shared, *priorities.value(), request))
+			early++;
+		if (request.early_failure && !request.session)
+			failed_create++;
+		else if (request.early_failure)
+			failed_step++;
+		std::thread([r = std::move(request), fd]() mutable {
+			r = AcceptedRequest{};
+			::close(fd);
+		}).join();
+	}
+	stop = true;
+	reloader.join();
+	EXPECT_EQ(early, 400u);
+	EXPECT_GT(failed_create, 0u);
+	EXPECT_GT(failed_step, 0u);
+	EXPECT_GT(reloads.load(), 100u);
+	EXPECT_EQ(g_freed_on_acceptor.load(), 0) << reloads.load() << " reloads";
+}
+
+// A server request the per-peer bound refuses is answered by the acceptor
+// (DONE, EACCES), but its socket is let go on a worker: the consumer may
+// drop its own reference inside DONE, and then the agent's close is a TCP
+// teardown, no work for the real-time thread in a flood of refusals. With
+// the only worker held busy, the refused socket stays open after its DONE
+// until that worker runs.
+TEST(Worker, ARefusedRequestsSocketIsClosedOnAWorker) {
+	WorkerRig h(2); // crowded once both slots are taken
+	PeerLimit limit(1);
+	h.shared.peer_limit = &limit;
+	auto notify = h.start(1);
+	ASSERT_TRUE(h.kernel.wait_eagains(1));
+	std::promise<void> release;
+	std::shared_future<void> released = release.get_future().share();
+	std::promise<void> holding;
+	h.workers[0]->loop().post([released, &holding] {
+		holding.set_value();
+		released.wait();
+	});
+	holding.get_future().wait();
+	auto server_request = [&](UniqueFd sock) {
+		AcceptReply r;
+		r.sockfd = sock.release();
+		r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
+		r.auth_mode = HANDSHAKE_AUTH_X509;
+		r.timeout_ms = 60000;
+		int fd = r.sockfd;
+		h.kernel.submit(std::move(r));
+		return fd;
+	};
+	auto first = tcp_pair();  // admitted, waits for the held worker
+	auto second = tcp_pair(); // the same peer, both slots taken: refused
+	server_request(std::move(first.second));
+	struct stat before {};
+	ASSERT_EQ(fstat(second.second.get(), &before), 0);
+	int refused = server_request(std::move(second.second));
+	notify->notify_ready(2);
+	ASSERT_TRUE(h.kernel.wait_dones(1));
+	EXPECT_EQ(h.kernel.done_copy()[0].status, static_cast<uint32_t>(EACCES));
+	std::this_thread::sleep_for(50ms); // the acceptor is past its DONE
+	struct stat now {};
+	EXPECT_EQ(fstat(refused, &now), 0) << "closed on the acceptor";
+	EXPECT_EQ(now.st_ino, before.st_ino);
+	release.set_value();
+	bool closed = false;
+	for (int i = 0; i < 500 && !closed; i++) {
+		closed = fcntl(refused, F_GETFD) == -1 ||
+		         (fstat(refused, &now) == 0 && now.st_ino != before.st_ino);
+		if (!closed)
+			std::this_thread::sleep_for(10ms);
+	}
+	EXPECT_TRUE(closed) << "the worker never let it go";
+	for (auto &w : h.workers)
+		w->stop();
 }
 
 // Begun in the acceptor, the socket is watched for reads only; a later
