@@ -179,13 +179,14 @@ guest_result() {
 # kernel set up a virtio device's MSI-X table ("msix_table_mmio_write:
 # Assertion `addr + size <= dev->msix_entries_nr * PCI_MSIX_ENTRY_SIZE'
 # failed", 11 s into a debug kernel's boot beside a C++ build; CI lost
-# kunit-debug to it). Says so as WHO, moves LOG to LOG.boot-failed-N; the
+# kunit-debug to it), and a boot that hung (tools/vm/run.sh's boot limit
+# wrote TLSUP-BOOT-HUNG). Says so as WHO, moves LOG to LOG.boot-failed-N; the
 # caller boots again. A death after init started is the run's result and
 # is never retried.
 guest_died_at_boot() {
 	local who=$1 log=$2 started=$3 n=$4 what
 	grep -a -q -E "$started" "$log" && return 1
-	what=$(grep -a -m 1 -E 'Kernel panic|^qemu-system-[a-z0-9_]*: .*Assertion .* failed' "$log" | tr -d '\r')
+	what=$(grep -a -m 1 -E 'Kernel panic|^qemu-system-[a-z0-9_]*: .*Assertion .* failed|^TLSUP-BOOT-HUNG:' "$log" | tr -d '\r')
 	[ -n "$what" ] || return 1
 	echo "$who: the guest died at boot, before init ran: $what" >&2
 	echo "$who: booting again (that console: $log.boot-failed-$n)" >&2

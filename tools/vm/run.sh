@@ -103,7 +103,15 @@ append+=" TLSUP_RUN=$run TLSUP_POWEROFF=$poweroff TLSUP_IMAGE=$image"
 # socket there; Debian's kernels read ACPI's tables and keep QEMU's default.
 smp=$cpus
 case $kernel in debug | kcsan) smp=$cpus,sockets=$cpus,cores=1,threads=1 ;; esac
+# A guest whose init has not started after TLSUP_VM_BOOT_LIMIT seconds
+# (default 900; a debug kernel reaches it in 1-3 minutes under TCG) is
+# stopped and counted as dead at boot, so boot_until_init boots it again.
+# Seen in a warm make check: a 4-vCPU debug kernel whose three other
+# vCPUs never ran a single instruction, the first one spinning, nothing
+# on the (quiet) console, until the suite's 40-minute bound.
+boot_limit=${TLSUP_VM_BOOT_LIMIT:-900}
 boot() {
+	local qemu waited=0
 	status=0
 	timeout -k 10 "$timeout" qemu-system-x86_64 -machine q35 "${accel_args[@]}" \
 		-smp "$smp" -m "$mem" -display none -monitor none -serial stdio -no-reboot \
@@ -111,7 +119,21 @@ boot() {
 		-kernel "$image/vmlinuz" -initrd "$image/initrd" -append "$append" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		-virtfs "local,path=$run,mount_tag=tlsuprun,security_model=none,multidevs=remap" \
-		</dev/null >"$log" 2>&1 || status=$?
+		</dev/null >"$log" 2>&1 &
+	qemu=$!
+	while kill -0 "$qemu" 2>/dev/null && ! grep -a -q '^TLSUP_RUN=' "$log"; do
+		if [ "$waited" -ge "$boot_limit" ]; then
+			# timeout(1) passes the signal on to QEMU.
+			kill "$qemu" 2>/dev/null || true
+			wait "$qemu" 2>/dev/null || true
+			echo "TLSUP-BOOT-HUNG: init had not started after ${boot_limit}s" >>"$log"
+			status=125
+			return
+		fi
+		sleep 2
+		waited=$((waited + 2))
+	done
+	wait "$qemu" || status=$?
 }
 # guest-init prints TLSUP_RUN= first (the kernel is quiet here).
 boot_until_init run.sh "$log" '^TLSUP_RUN='
