@@ -129,14 +129,19 @@ full_path() {
 	tail -n 1 "$OUT"
 }
 
-# inproc TRANSPORT AUTH COUNT CONCURRENCY: the in-process limit, same CPU.
-inproc() {
-	local tr=$1 auth=$2 count=$3 conc=$4 creds
-	if [ "$auth" = psk ]; then
+# inproc_creds AUTH: the in-process run's credentials, into `creds`.
+inproc_creds() {
+	if [ "$1" = psk ]; then
 		creds=(--psk "bench-identity:$PSK_HEX")
 	else
 		creds=(--ca ca.pem --cert server.pem --key server.key)
 	fi
+}
+
+# inproc TRANSPORT AUTH COUNT CONCURRENCY: the in-process limit, same CPU.
+inproc() {
+	local tr=$1 auth=$2 count=$3 conc=$4 creds
+	inproc_creds "$auth"
 	"$B/tools/bench/inproc" --transport "$tr" --count "$count" --concurrency "$conc" \
 		--threads "${BENCH_INPROC_THREADS:-1}" "${creds[@]}" >>"$OUT" || log "inproc $tr $auth failed"
 	tail -n 1 "$OUT"
@@ -147,13 +152,12 @@ if [ "$profile" = perf ]; then
 	# perf): sampled on the guest's clock, user and kernel alike, with the
 	# scheduling counters beside it; reported inside the guest, where its
 	# kernel's symbols are.
-	TLSUP_WORK_DIR=$PWD
 	perf record -q -e cpu-clock -F 4000 -g -p "$agent" -o "$PWD/perf.data" 2>perf.err &
 	rec=$!
 	# Every thread of the guest (agent, bench_server, the consumer's
 	# kernel threads): CPU and how often each was switched out.
 	perf stat -a --per-thread -e task-clock,context-switches,page-faults \
-		-o "$TLSUP_WORK_DIR/perf-stat.raw" 2>>perf.err &
+		-o "$PWD/perf-stat.raw" 2>>perf.err &
 	st=$!
 	sleep 1
 	full_path "${BENCH_AUTH:-x509}" "${BENCH_COUNT:-300}" "${BENCH_CONCURRENCY:-16}"
@@ -167,7 +171,7 @@ if [ "$profile" = perf ]; then
 		awk '/task-clock/ { t[$1] = $2 } /context-switches/ { c[$1] = $2 }
 			END { for (k in t) { gsub(",", "", t[k]); gsub(",", "", c[k]);
 				if (t[k] + 0 > 1) printf "%-28s %10.1f ms %8d switches\n", k, t[k], c[k] } }' \
-			"$TLSUP_WORK_DIR/perf-stat.raw" | sort -k2 -rn | head -n 30
+			"$PWD/perf-stat.raw" | sort -k2 -rn | head -n 30
 		echo "== the agent's threads: switches (voluntary, involuntary)"
 		for t in /proc/"$agent"/task/*; do
 			echo "$(cat "$t/comm") $(awk '/ctxt_switches/ { printf "%s ", $2 }' "$t/status")"
@@ -182,11 +186,7 @@ if [ "$profile" = perf ]; then
 	perf report -i "$PWD/perf.data" --stdio --no-children --sort sym -g caller,0.5,callee \
 		--percent-limit 2 >"$TLSUP_RUN/perf-callers.txt" 2>&1
 	# The in-process client and server, same handshakes, same sampling.
-	if [ "${BENCH_AUTH:-x509}" = psk ]; then
-		creds=(--psk "bench-identity:$PSK_HEX")
-	else
-		creds=(--ca ca.pem --cert server.pem --key server.key)
-	fi
+	inproc_creds "${BENCH_AUTH:-x509}"
 	perf record -q -e cpu-clock -F 4000 -g -o "$PWD/perf-inproc.data" -- \
 		"$B/tools/bench/inproc" --transport mem --count "${BENCH_COUNT:-300}" \
 		--concurrency "${BENCH_CONCURRENCY:-16}" --threads 1 "${creds[@]}" \

@@ -28,7 +28,7 @@ if [ "$tool" = perf ]; then
 		cp "$run/$f.txt" "$root/build/bench/$f-${1:-x509}.txt"
 	done
 	grep -a '^bench:' "$run/output"
-	echo "profile: $root/build/bench/perf-{stat,dso,sym,incl,callers}-${1:-x509}.txt"
+	echo "profile: $root/build/bench/perf-{stat,dso,sym,incl,callers,inproc-sym}-${1:-x509}.txt"
 	rm -rf "$run"
 	exit 0
 fi

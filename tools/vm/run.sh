@@ -110,6 +110,8 @@ case $kernel in debug | kcsan) smp=$cpus,sockets=$cpus,cores=1,threads=1 ;; esac
 # vCPUs never ran a single instruction, the first one spinning, nothing
 # on the (quiet) console, until the suite's 40-minute bound.
 boot_limit=${TLSUP_VM_BOOT_LIMIT:-900}
+# guest-init prints TLSUP_RUN= first (the kernel is quiet here).
+started='^TLSUP_RUN='
 boot() {
 	local qemu waited=0
 	status=0
@@ -121,7 +123,7 @@ boot() {
 		-virtfs "local,path=$run,mount_tag=tlsuprun,security_model=none,multidevs=remap" \
 		</dev/null >"$log" 2>&1 &
 	qemu=$!
-	while kill -0 "$qemu" 2>/dev/null && ! grep -a -q '^TLSUP_RUN=' "$log"; do
+	while kill -0 "$qemu" 2>/dev/null && ! grep -a -q "$started" "$log"; do
 		if [ "$waited" -ge "$boot_limit" ]; then
 			# timeout(1) passes the signal on to QEMU.
 			kill "$qemu" 2>/dev/null || true
@@ -135,7 +137,6 @@ boot() {
 	done
 	wait "$qemu" || status=$?
 }
-# guest-init prints TLSUP_RUN= first (the kernel is quiet here).
-boot_until_init run.sh "$log" '^TLSUP_RUN='
+boot_until_init run.sh "$log" "$started"
 # The exit status is the guest's (its console's marker line).
 guest_result "$status" "$timeout" "$log" "$run" "qemu exit $status"
