@@ -14,7 +14,9 @@
 # stock (bound 5), 4096M for UML's full profile, 1024M for smoke;
 # BENCH_CPUS the guest's CPUs (stock: 2); BENCH_REPEAT the storms per
 # point; BENCH_RECONNECT_DELAY the NVMe host's reconnect_delay (the
-# kernel's 10 s by default); BENCH_ACCEPTOR_REALTIME=false the agent's
+# kernel's 10 s by default); BENCH_NVME_POINTS / BENCH_NFS_POINTS the
+# points instead of the profile's (tools/bench/storm_guest.sh: "72 0" runs
+# only 72 controllers, "" none); BENCH_ACCEPTOR_REALTIME=false the agent's
 # acceptor without SCHED_FIFO ([agent] acceptor_realtime), for a storm
 # side by side with the default.
 set -uo pipefail

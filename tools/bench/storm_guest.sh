@@ -12,6 +12,8 @@
 #                      write, write, poll); NFS: 8 and 32 mounts;
 #                      BENCH_REPEAT storms each (default 3)
 # BENCH_PROFILE=smoke  4 controllers x 1 I/O queue, 2 mounts, once
+# BENCH_NVME_POINTS ("N Q" pairs, e.g. "72 0") and BENCH_NFS_POINTS (mount
+# counts) replace a profile's points; an empty one runs none of that kind.
 set -u
 B=$TLSUP_ROOT/build/release
 OUT=$TLSUP_RUN/storm.jsonl
@@ -42,6 +44,8 @@ smoke)
 	;;
 *) echo "storm: unknown profile $profile"; exit 2 ;;
 esac
+[ "${BENCH_NVME_POINTS+set}" ] && IFS=, read -r -a nvme_points <<<"$BENCH_NVME_POINTS"
+[ "${BENCH_NFS_POINTS+set}" ] && read -r -a nfs_points <<<"$BENCH_NFS_POINTS"
 
 # The agent as installed: one worker per CPU, the default log level (a
 # line per handshake), its log on tmpfs as a journal would take it.
@@ -70,7 +74,7 @@ echo "storm: $profile profile, $(nproc) CPU, $(awk '/^MemTotal/ { print $2 }' /p
 	"pending bound $(storm_pending_max)"
 status=0
 # NVMe needs no configuration: the keys are in .nvme.
-storm_nfs_pki "${nfs_points[-1]}" /run/storm-pki
+storm_nfs_pki "${nfs_points[-1]:-1}" /run/storm-pki
 agent_start -c "$STORM_NFS_CONF" || exit 11
 # nvmet's configfs tree and the .nvme keyring exist once the modules are
 # in (a stock kernel's are modules; UML's are built in).
@@ -87,7 +91,7 @@ for p in "${nvme_points[@]}"; do
 	storm_agent_accept_latency "nvme $n" >"$TLSUP_RUN/accept.json" || status=1
 	tee -a "$OUT" <"$TLSUP_RUN/accept.json"
 done
-storm_nfs_server || { echo "storm: nfsd did not start"; exit 12; }
+[ ${#nfs_points[@]} = 0 ] || storm_nfs_server || { echo "storm: nfsd did not start"; exit 12; }
 for m in "${nfs_points[@]}"; do
 	storm_nfs_mount_all "$m" || { echo "storm: the first $m mounts failed"; status=1; break; }
 	for r in $(seq "$repeat"); do
