@@ -18,7 +18,8 @@
 # points instead of the profile's (tools/bench/storm_guest.sh: "72 0" runs
 # only 72 controllers, "" none); BENCH_ACCEPTOR_REALTIME=false the agent's
 # acceptor without SCHED_FIFO ([agent] acceptor_realtime), for a storm
-# side by side with the default.
+# side by side with the default; BENCH_TRACE_SCHED=1 keeps each storm's trace
+# with the acceptor's scheduling (tools/bench/storm_lib.sh).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 profile=${1:-full}
@@ -57,5 +58,5 @@ if ! "$root/scripts/check-console" "$log" >/dev/null; then
 	rstatus=1
 fi
 [ "$status" = 0 ] || { echo "storm: guest exited $status; see $run/output"; tail -n 20 "$run/output"; }
-[ "$status" = 0 ] && [ "$rstatus" = 0 ] && rm -rf "$run"
+[ "$status" = 0 ] && [ "$rstatus" = 0 ] && [ "${BENCH_TRACE_SCHED:-}" != 1 ] && rm -rf "$run"
 [ "$status" = 0 ] && [ "$rstatus" = 0 ]

@@ -50,9 +50,20 @@ storm_pending_max() {
 	echo $v
 }
 
+# BENCH_TRACE_SCHED=1: the acceptor's wake-ups and switches are traced too,
+# and each storm's trace is kept as $TLSUP_RUN/trace-LABEL.txt (for
+# tools/bench/storm_gaps.py: what held the acceptor when a submission was
+# refused).
 storm_trace_start() {
 	echo mono >"$STORM_TRACE/trace_clock"
 	echo 1 >"$STORM_TRACE/events/handshake/enable"
+	if [ "${BENCH_TRACE_SCHED:-}" = 1 ]; then
+		echo 'comm == "tlsupd-accept"' >"$STORM_TRACE/events/sched/sched_wakeup/filter"
+		echo 1 >"$STORM_TRACE/events/sched/sched_wakeup/enable"
+		echo 'prev_comm == "tlsupd-accept" || next_comm == "tlsupd-accept"' \
+			>"$STORM_TRACE/events/sched/sched_switch/filter"
+		echo 1 >"$STORM_TRACE/events/sched/sched_switch/enable"
+	fi
 	echo 65536 >"$STORM_TRACE/buffer_size_kb"
 	echo >"$STORM_TRACE/trace"
 }
@@ -254,6 +265,9 @@ storm_nfs_remount() {
 storm_emit() {
 	local trace
 	trace=$(python3 "$STORM_PY" "$STORM_TRACE/trace")
+	if [ "${BENCH_TRACE_SCHED:-}" = 1 ]; then
+		cp "$STORM_TRACE/trace" "$TLSUP_RUN/trace-$(echo "$1" | tr -c 'a-zA-Z0-9\n' _).txt"
+	fi
 	printf '{"label": "%s", "kind": "%s", "units": %s, "io_queues": %s, "connections": %s, "handshakes_expected": %s, "time_to_all_live_s": %s, "all_live": %s, "agent_cpu_s": %s, "consumer_retries": %s, "pending_max": %s, "agent_accept": %s, "trace": %s}\n' \
 		"$1" "$2" "$3" "$4" "$5" "$((2 * $5))" "$(storm_diff "$6" "$7")" "${10}" \
 		"$(storm_diff "$8" "$9")" "${11}" "$(storm_pending_max)" \

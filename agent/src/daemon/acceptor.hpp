@@ -62,7 +62,11 @@ private:
 	      workers_(std::move(workers)) {}
 
 	void on_notification();
+	// Reads every queued notification (one recvmmsg() when few are): a
+	// READY is owed an ACCEPT, an overrun a sweep. False: none was queued.
+	bool read_notifications();
 	void accept_owed();
+	bool any_worker_busy() const;
 	// Asks REQUEST's socket once (inspect_handed_socket(); the worker
 	// reuses the answer) and counts it against its peer's share. False:
 	// refused, DONE sent, the slot given back.

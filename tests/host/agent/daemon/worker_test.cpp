@@ -931,6 +931,58 @@ TEST(Worker, WhileAnyWorkerIsBusyTheWorkersBeginEveryRequest) {
 	stalled.peer->release_stall();
 }
 
+// A burst the kernel submits one request at a time (nvmet's accept loop): a
+// READY that comes while the acceptor ACCEPTs is read and ACCEPTed before
+// anything is handed over -- the kernel refuses submissions while its bound
+// of requests not yet ACCEPTed is full, and a hand-over, a worker's wake-up
+// and another epoll round would keep it full. Only while a worker is busy;
+// a lone request costs no second read.
+TEST(Worker, AReadyThatComesWhileTheAcceptorAcceptsIsTakenBeforeAnyHandOver) {
+	WorkerRig h;
+	auto notify = h.start(2);
+	ASSERT_TRUE(h.kernel.wait_eagains(1));
+	auto handed = [&] { return h.workers[0]->jobs() + h.workers[1]->jobs(); };
+	// Alone, with every worker idle: one read of READYs (no burst).
+	unsigned drains = notify->drains();
+	Conn lone = client_request(h.kernel);
+	notify->notify_ready();
+	ASSERT_TRUE(h.kernel.wait_dones(1));
+	EXPECT_EQ(lone.peer->wait().ret, 0);
+	EXPECT_EQ(notify->drains(), drains + 1);
+	EXPECT_EQ(h.stats.snapshot().burst_reads, 0u);
+	// A worker busy: the burst.
+	Conn stalled = client_request(h.kernel, stalling(), 60000);
+	notify->notify_ready();
+	for (int i = 0; i < 500 && handed() == 0; i++)
+		std::this_thread::sleep_for(10ms);
+	ASSERT_EQ(handed(), 1u);
+	std::vector<size_t> handed_at_accept; // under kernel.mu
+	Conn first = client_request(h.kernel);
+	Conn second = client_request(h.kernel);
+	{
+		std::lock_guard lock(h.kernel.mu);
+		h.kernel.on_accept = [&] {
+			handed_at_accept.push_back(handed());
+			if (handed_at_accept.size() == 1)
+				notify->notify_ready(); // the second's, during the first's ACCEPT
+		};
+	}
+	notify->notify_ready(); // the first's
+	ASSERT_TRUE(h.kernel.wait_dones(3));
+	EXPECT_EQ(first.peer->wait().ret, 0);
+	EXPECT_EQ(second.peer->wait().ret, 0);
+	{
+		std::lock_guard lock(h.kernel.mu);
+		h.kernel.on_accept = nullptr;
+		// Both ACCEPTed while only the stalled request was handed over.
+		EXPECT_EQ(handed_at_accept, (std::vector<size_t>{1, 1}));
+	}
+	EXPECT_GE(h.stats.snapshot().burst_reads, 1u);
+	for (auto &w : h.workers)
+		w->stop();
+	stalled.peer->release_stall();
+}
+
 // A server's first step would sign; it stays the worker's.
 TEST(Worker, AServerRequestIsBegunByItsWorker) {
 	WorkerRig h;

@@ -35,6 +35,9 @@ struct FakeKernel {
 	unsigned max_outstanding = 0;
 	// Runs inside each DONE, under MU (set it under MU too).
 	std::function<void()> on_done;
+	// Runs inside each ACCEPT that takes a request, under MU (set it under
+	// MU too): the agent's acceptor is the caller.
+	std::function<void()> on_accept;
 
 	void submit(AcceptReply req) {
 		AcceptDecode d;
@@ -83,7 +86,11 @@ public:
 
 	int notify_fd() const override { return event_.get(); }
 
+	// How often the agent read the notifications.
+	unsigned drains() const { return drains_.load(); }
+
 	Result<Notifications> drain_notifications() override {
+		drains_++;
 		uint64_t v;
 		while (::read(event_.get(), &v, sizeof(v)) > 0) {
 		}
@@ -107,6 +114,8 @@ public:
 		if (ring > 0 && keyctl_link(ring, KEY_SPEC_PROCESS_KEYRING) < 0)
 			return make_error(EIO, "fake ACCEPT: cannot link keyring %d", ring);
 		k_.accepts++;
+		if (k_.on_accept)
+			k_.on_accept();
 		k_.outstanding++;
 		k_.max_outstanding = std::max(k_.max_outstanding, k_.outstanding);
 		return std::optional<AcceptDecode>(std::move(d));
@@ -132,7 +141,7 @@ private:
 
 	FakeKernel &k_;
 	UniqueFd event_;
-	std::atomic<unsigned> ready_{0}, overruns_{0};
+	std::atomic<unsigned> ready_{0}, overruns_{0}, drains_{0};
 };
 
 // The ACCEPT reply of a server request (SERVERHELLO) in AUTH_MODE
