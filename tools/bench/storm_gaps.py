@@ -10,7 +10,10 @@ moment (submitted, not yet ACCEPTed, as the trace's order says), the
 submissions of the last millisecond and which threads made them, and the
 acceptor: asleep or running, since when, and its last ACCEPT. Then, over
 the whole trace: the acceptor's wake-up to first ACCEPT, and the spacing
-of ACCEPTs within one wake-up (what one ACCEPT costs once it runs).
+of ACCEPTs within one wake-up (what one ACCEPT costs once it runs), and
+the five longest waits from submission to ACCEPT: how many ACCEPTs of
+other requests came in between (the queue ahead of it), and how long of
+the wait the acceptor was asleep.
 
 Prints text; exits 0."""
 import re
@@ -42,6 +45,11 @@ def analyse(path):
     in_wake_spacing = []
     prev_accept_in_wake = None
     refusals = []
+    waits = []  # (wait, submit time, accepts in between, asleep seconds)
+    accepts_so_far = 0
+    asleep_total = 0.0  # the acceptor's, up to the last switch
+    asleep_since = None
+    marks = {}  # req -> (accepts_so_far, asleep_total, asleep_since) at submit
     for line in open(path, errors="replace"):
         m = EVENT.match(line)
         if not m:
@@ -51,6 +59,7 @@ def analyse(path):
         req = r.group(1) if r else None
         if event == "handshake_submit":
             pending[req] = ts
+            marks[req] = (accepts_so_far, asleep_total, asleep_since)
             recent.append((ts, "%s/cpu%s" % (comm, cpu)))
         elif event == "handshake_submit_err":
             window = [c for t, c in recent if ts - t <= 0.001]
@@ -64,7 +73,17 @@ def analyse(path):
                 "since_accept": None if last_accept is None else ts - last_accept,
             })
         elif event == "handshake_cmd_accept":
-            pending.pop(req, None)
+            submitted = pending.pop(req, None)
+            if submitted is not None and req in marks:
+                n0, slept0, since0 = marks.pop(req)
+                # Asleep during the wait: what it slept by now, less what it
+                # had slept by the submission (an open sleep counts from
+                # its start or the submission, whichever is later).
+                slept = asleep_total - slept0
+                if since0 is not None:
+                    slept -= submitted - since0
+                waits.append((ts - submitted, submitted, accepts_so_far - n0, max(slept, 0.0)))
+            accepts_so_far += 1
             last_accept = ts
             if woke_at is not None:
                 first_after_wake.append(ts - woke_at)
@@ -74,9 +93,13 @@ def analyse(path):
             prev_accept_in_wake = ts
         elif event == "sched_switch":
             if "next_comm=tlsupd-accept" in rest:
+                if asleep_since is not None:
+                    asleep_total += ts - asleep_since
+                    asleep_since = None
                 running, since, woke_at = True, ts, ts
                 prev_accept_in_wake = None
             elif "prev_comm=tlsupd-accept" in rest:
+                asleep_since = ts
                 running, since, woke_at = False, ts, None
         recent = [(t, c) for t, c in recent if ts - t <= 0.001]
 
@@ -92,6 +115,9 @@ def analyse(path):
           (us(percentile(first_after_wake, 0.5)), us(percentile(first_after_wake, 0.99)),
            len(first_after_wake), us(percentile(in_wake_spacing, 0.5)),
            us(percentile(in_wake_spacing, 0.99)), len(in_wake_spacing)))
+    for wait, at, ahead, slept in sorted(waits, reverse=True)[:5]:
+        print("  wait %s from %.6f: %d other ACCEPTs in between, the acceptor asleep %s of it" %
+              (us(wait), at, ahead - 0, us(slept)))
 
 
 def main():

@@ -20,7 +20,8 @@
 #
 # Acceleration: TCG, multi-threaded (each virtual CPU a host thread), unless
 # /dev/kvm is a KVM that boots stock kernels (kvm_intel or kvm_amd; not
-# kvm_pvm). TLSUP_VM_ACCEL=tcg|kvm overrides the choice.
+# kvm_pvm). TLSUP_VM_ACCEL=tcg|kvm overrides the choice. TLSUP_VM_APPEND
+# adds to the guest kernel's command line (e.g. "preempt=full").
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -95,6 +96,8 @@ log=${log:-$run/console.log}
 # at load 9). The check tests real hardware; here it only tests the host.
 append="console=ttyS0 panic=-1 quiet loglevel=4 no_timer_check TLSUP_INIT=$here/guest-init"
 append+=" TLSUP_RUN=$run TLSUP_POWEROFF=$poweroff TLSUP_IMAGE=$image"
+# More for the guest's kernel (a benchmark's "preempt=full", say).
+append+=${TLSUP_VM_APPEND:+ $TLSUP_VM_APPEND}
 # q35's ACPI tables route PCI interrupts without the AML loops that take
 # the debug kernel minutes under TCG (see tools/vm/kernel.sh).
 # The debug kernels have no ACPI and find their CPUs in SeaBIOS's MP

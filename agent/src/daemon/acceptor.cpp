@@ -23,6 +23,12 @@ constexpr size_t kMaxReadyTimes = 65536;
 constexpr unsigned kMaxAcceptErrors = 8;
 constexpr std::chrono::milliseconds kAcceptRetry{200};
 
+// Requests one accept_owed() takes before it stops reading READYs again:
+// a flood faster than ACCEPT must not keep what was taken from the workers
+// (its deadline runs from the ACCEPT) nor keep the loop from its timers,
+// posts and stop(). Past it, the notifications left wake epoll at once.
+constexpr unsigned kMaxBurstAccepts = 32;
+
 } // namespace
 
 Result<std::unique_ptr<Acceptor>> Acceptor::create(WorkerShared &shared,
@@ -96,8 +102,12 @@ void Acceptor::on_notification() {
 bool Acceptor::read_notifications() {
 	auto n = channel_->drain_notifications();
 	if (!n) {
-		LOG_ERR(shared_.log, "acceptor: %s", n.error().reason.c_str());
-		return false;
+		// READYs it had counted are consumed with the failed read, and no
+		// edge will come for them: as if lost, ACCEPT until -EAGAIN.
+		LOG_ERR(shared_.log, "acceptor: %s; accepting until the kernel's queue is empty",
+		        n.error().reason.c_str());
+		sweep_ = true;
+		return true;
 	}
 	if (n->ready) {
 		auto now = Clock::now();
@@ -142,6 +152,7 @@ void Acceptor::accept_owed() {
 		}
 	} hand_over{this, taken};
 	unsigned failed = 0; // ACCEPTs failed in a row
+	unsigned took = 0;   // requests ACCEPTed here, refused ones too
 	for (;;) {
 		if (!sweep_ && owed_ == 0) {
 			// Every READY read is answered. In a burst the kernel goes on
@@ -153,11 +164,11 @@ void Acceptor::accept_owed() {
 			// burst fills. Only while some worker is busy (requests come
 			// faster than one at a time): a lone request costs no extra
 			// recvmmsg().
-			if (taken.empty() || !any_worker_busy() || !read_notifications())
+			size_t owed_before = owed_;
+			if (taken.empty() || took >= kMaxBurstAccepts || !any_worker_busy() ||
+			    !read_notifications())
 				break;
-			shared_.stats.record_ready_while_accepting();
-			if (!sweep_ && owed_ == 0)
-				break;
+			shared_.stats.record_burst_readies(owed_ - owed_before);
 		}
 		if (!shared_.admission.acquire()) {
 			// Resumed by the first slot freed (the waker).
@@ -211,6 +222,7 @@ void Acceptor::accept_owed() {
 			ready_at_.clear();
 			return;
 		}
+		took++;
 		if (owed_)
 			owed_--;
 		if (!ready_at_.empty()) {

@@ -63,7 +63,8 @@ private:
 
 	void on_notification();
 	// Reads every queued notification (one recvmmsg() when few are): a
-	// READY is owed an ACCEPT, an overrun a sweep. False: none was queued.
+	// READY is owed an ACCEPT, an overrun or a failed read a sweep. False:
+	// none was queued.
 	bool read_notifications();
 	void accept_owed();
 	bool any_worker_busy() const;

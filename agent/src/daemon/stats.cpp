@@ -65,7 +65,7 @@ StatsSnapshot Stats::snapshot() const {
 	s.done_errors = done_errors_.load(std::memory_order_relaxed);
 	s.starved = starved_.load(std::memory_order_relaxed);
 	s.early_steps = early_steps_.load(std::memory_order_relaxed);
-	s.burst_reads = burst_reads_.load(std::memory_order_relaxed);
+	s.burst_readies = burst_readies_.load(std::memory_order_relaxed);
 	s.acceptor_realtime = acceptor_rt_.load(std::memory_order_relaxed);
 	for (size_t i = 0; i < LatencyHistogram::kBuckets; i++) {
 		s.latency[i] = latency_[i].load(std::memory_order_relaxed);
@@ -89,7 +89,7 @@ std::string StatsSnapshot::render() const {
 	line("done_errors", done_errors);
 	line("accept_paused", starved);
 	line("accept_first_steps", early_steps);
-	line("accept_burst_reads", burst_reads);
+	line("accept_burst_readies", burst_readies);
 	line("acceptor_realtime", acceptor_realtime ? 1 : 0);
 	uint64_t total = 0;
 	for (size_t i = 0; i < kStatusSlots; i++) {

@@ -39,10 +39,10 @@ struct StatsSnapshot {
 	uint64_t overruns = 0; // ENOBUFS on the notification socket
 	uint64_t accepted = 0;
 	uint64_t accept_errors = 0;
-	uint64_t done_errors = 0; // DONE refused by the kernel
-	uint64_t starved = 0;     // times ACCEPT paused at max_inflight
-	uint64_t early_steps = 0; // client first steps the acceptor took (start_early())
-	uint64_t burst_reads = 0; // READYs read again before a hand-over, and found
+	uint64_t done_errors = 0;   // DONE refused by the kernel
+	uint64_t starved = 0;       // times ACCEPT paused at max_inflight
+	uint64_t early_steps = 0;   // client first steps the acceptor took (start_early())
+	uint64_t burst_readies = 0; // READYs found by reading again before a hand-over
 	LatencyHistogram::Counts latency{};
 	LatencyHistogram::Counts accept_latency{}; // READY read to ACCEPT reply
 	unsigned inflight = 0;
@@ -64,8 +64,8 @@ public:
 	void record_done_error() { done_errors_.fetch_add(1, std::memory_order_relaxed); }
 	void record_starved() { starved_.fetch_add(1, std::memory_order_relaxed); }
 	void record_early_step() { early_steps_.fetch_add(1, std::memory_order_relaxed); }
-	void record_ready_while_accepting() {
-		burst_reads_.fetch_add(1, std::memory_order_relaxed);
+	void record_burst_readies(uint64_t n) {
+		burst_readies_.fetch_add(n, std::memory_order_relaxed);
 	}
 	void record_accept_latency(std::chrono::microseconds latency);
 	void set_acceptor_realtime(bool rt) { acceptor_rt_.store(rt, std::memory_order_relaxed); }
@@ -75,7 +75,7 @@ public:
 private:
 	std::array<std::atomic<uint64_t>, kStatusSlots> done_{};
 	std::atomic<uint64_t> ready_{0}, overruns_{0}, accepted_{0}, accept_errors_{0},
-	        done_errors_{0}, starved_{0}, early_steps_{0}, burst_reads_{0};
+	        done_errors_{0}, starved_{0}, early_steps_{0}, burst_readies_{0};
 	std::atomic<bool> acceptor_rt_{false};
 	std::array<std::atomic<uint64_t>, LatencyHistogram::kBuckets> latency_{};
 	std::array<std::atomic<uint64_t>, LatencyHistogram::kBuckets> accept_latency_{};

@@ -212,7 +212,7 @@ std::string format_status(const std::map<std::string, std::string> &agent,
 	  << " overrun(s); ACCEPT: " << get("accepted") << " accepted, " << get("accept_errors")
 	  << " error(s), paused " << get("accept_paused") << " time(s), "
 	  << get("accept_first_steps") << " client first step(s) in the acceptor, "
-	  << get("accept_burst_reads") << " READY read(s) in a burst; DONE refused "
+	  << get("accept_burst_readies") << " READY(s) read again before a hand-over; DONE refused "
 	  << get("done_errors") << " time(s)\n";
 	o << kernel_text(proc_net_tlsup);
 	return o.str();

@@ -61,8 +61,8 @@ TEST(Stats, CountsByStatusAndRenders) {
 	s.record_ready();
 	s.record_overrun();
 	s.record_early_step();
-	s.record_ready_while_accepting();
-	s.record_ready_while_accepting();
+	s.record_burst_readies(2);
+	s.record_burst_readies(1);
 	EXPECT_EQ(parse_status(s.snapshot().render())["acceptor_realtime"], "0");
 	s.set_acceptor_realtime(true);
 	auto snap = s.snapshot();
@@ -76,7 +76,7 @@ TEST(Stats, CountsByStatusAndRenders) {
 	EXPECT_EQ(kv["ready"], "1");
 	EXPECT_EQ(kv["ready_overruns"], "1");
 	EXPECT_EQ(kv["accept_first_steps"], "1");
-	EXPECT_EQ(kv["accept_burst_reads"], "2");
+	EXPECT_EQ(kv["accept_burst_readies"], "3");
 	EXPECT_GE(std::stoull(kv["latency_us.p99"]), 3000u);
 	EXPECT_GE(std::stoull(kv["latency_us.p50"]), 1500u);
 }
@@ -238,9 +238,10 @@ TEST(Control, FormatsStatusWithKernelCounters) {
 	                                      {"latency_us.p90", "4000"},
 	                                      {"latency_us.p99", "25000"},
 	                                      {"accept_first_steps", "7"},
-	                                      {"accept_burst_reads", "5"}};
+	                                      {"accept_burst_readies", "5"}};
 	std::string out = format_status(kv, "pending 0\ncompleted 12\n");
-	EXPECT_NE(out.find("7 client first step(s) in the acceptor, 5 READY read(s) in a burst"),
+	EXPECT_NE(out.find("7 client first step(s) in the acceptor, 5 READY(s) read again before a "
+	                   "hand-over"),
 	          std::string::npos)
 	        << out;
 	EXPECT_NE(out.find("2 worker(s), 3 handshake(s) in flight (max 64)"), std::string::npos)

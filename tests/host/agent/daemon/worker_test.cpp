@@ -949,7 +949,7 @@ TEST(Worker, AReadyThatComesWhileTheAcceptorAcceptsIsTakenBeforeAnyHandOver) {
 	ASSERT_TRUE(h.kernel.wait_dones(1));
 	EXPECT_EQ(lone.peer->wait().ret, 0);
 	EXPECT_EQ(notify->drains(), drains + 1);
-	EXPECT_EQ(h.stats.snapshot().burst_reads, 0u);
+	EXPECT_EQ(h.stats.snapshot().burst_readies, 0u);
 	// A worker busy: the burst.
 	Conn stalled = client_request(h.kernel, stalling(), 60000);
 	notify->notify_ready();
@@ -977,10 +977,102 @@ TEST(Worker, AReadyThatComesWhileTheAcceptorAcceptsIsTakenBeforeAnyHandOver) {
 		// Both ACCEPTed while only the stalled request was handed over.
 		EXPECT_EQ(handed_at_accept, (std::vector<size_t>{1, 1}));
 	}
-	EXPECT_GE(h.stats.snapshot().burst_reads, 1u);
+	EXPECT_GE(h.stats.snapshot().burst_readies, 1u);
 	for (auto &w : h.workers)
 		w->stop();
 	stalled.peer->release_stall();
+}
+
+// The re-read goes on while READYs keep coming: one that comes during the
+// ACCEPT a re-read owed is taken before any hand-over too.
+TEST(Worker, ReadyAfterReadyWhileTheAcceptorAcceptsAreAllTakenBeforeAnyHandOver) {
+	WorkerRig h;
+	auto notify = h.start(2);
+	ASSERT_TRUE(h.kernel.wait_eagains(1));
+	auto handed = [&] { return h.workers[0]->jobs() + h.workers[1]->jobs(); };
+	Conn stalled = client_request(h.kernel, stalling(), 60000);
+	notify->notify_ready();
+	for (int i = 0; i < 500 && handed() == 0; i++)
+		std::this_thread::sleep_for(10ms);
+	ASSERT_EQ(handed(), 1u);
+	std::vector<size_t> handed_at_accept; // under kernel.mu
+	std::vector<Conn> conns;
+	for (int i = 0; i < 3; i++)
+		conns.push_back(client_request(h.kernel));
+	{
+		std::lock_guard lock(h.kernel.mu);
+		h.kernel.on_accept = [&] {
+			handed_at_accept.push_back(handed());
+			if (handed_at_accept.size() < 3)
+				notify->notify_ready(); // the next one's, during this ACCEPT
+		};
+	}
+	notify->notify_ready(); // the first's
+	ASSERT_TRUE(h.kernel.wait_dones(3));
+	for (auto &c : conns)
+		EXPECT_EQ(c.peer->wait().ret, 0);
+	{
+		std::lock_guard lock(h.kernel.mu);
+		h.kernel.on_accept = nullptr;
+		EXPECT_EQ(handed_at_accept, (std::vector<size_t>{1, 1, 1}));
+	}
+	for (auto &w : h.workers)
+		w->stop();
+	stalled.peer->release_stall();
+}
+
+// READYs that never stop coming (a flood faster than ACCEPT) do not keep
+// what was taken from the workers: the re-reads are bounded, the requests
+// taken so far are handed over and the loop gets its turn.
+TEST(Worker, AnEndlessBurstStillHandsOver) {
+	WorkerRig h;
+	auto notify = h.start(2);
+	ASSERT_TRUE(h.kernel.wait_eagains(1));
+	auto handed = [&] { return h.workers[0]->jobs() + h.workers[1]->jobs(); };
+	Conn stalled = client_request(h.kernel, stalling(), 60000);
+	notify->notify_ready();
+	for (int i = 0; i < 500 && handed() == 0; i++)
+		std::this_thread::sleep_for(10ms);
+	ASSERT_EQ(handed(), 1u);
+	constexpr size_t kFlood = 40;
+	std::vector<size_t> handed_at_accept; // under kernel.mu
+	std::vector<Conn> conns;
+	for (size_t i = 0; i < kFlood; i++)
+		conns.push_back(client_request(h.kernel));
+	{
+		std::lock_guard lock(h.kernel.mu);
+		h.kernel.on_accept = [&] {
+			handed_at_accept.push_back(handed());
+			if (handed_at_accept.size() < kFlood)
+				notify->notify_ready();
+		};
+	}
+	notify->notify_ready();
+	ASSERT_TRUE(h.kernel.wait_dones(kFlood));
+	{
+		std::lock_guard lock(h.kernel.mu);
+		h.kernel.on_accept = nullptr;
+		ASSERT_EQ(handed_at_accept.size(), kFlood);
+		EXPECT_GT(handed_at_accept.back(), 1u); // something handed over meanwhile
+	}
+	for (auto &w : h.workers)
+		w->stop();
+	stalled.peer->release_stall();
+}
+
+// A read of the notifications that fails took the READYs it read with it:
+// no edge comes for them again, so the acceptor ACCEPTs until the kernel's
+// queue is empty, as after lost notifications.
+TEST(Worker, AFailedReadOfTheNotificationsStillAccepts) {
+	WorkerRig h;
+	auto notify = h.start(1);
+	ASSERT_TRUE(h.kernel.wait_eagains(1));
+	Conn c = client_request(h.kernel);
+	notify->fail_next_drain();
+	notify->notify_ready();
+	ASSERT_TRUE(h.kernel.wait_dones(1, 10s));
+	EXPECT_EQ(c.peer->wait().ret, 0);
+	EXPECT_EQ(h.kernel.done_copy()[0].status, 0u);
 }
 
 // A server's first step would sign; it stays the worker's.

@@ -89,10 +89,18 @@ public:
 	// How often the agent read the notifications.
 	unsigned drains() const { return drains_.load(); }
 
+	// The next read of the notifications fails, after consuming them (as a
+	// recvmmsg() that fails after reading some would).
+	void fail_next_drain() { fail_drain_ = true; }
+
 	Result<Notifications> drain_notifications() override {
 		drains_++;
 		uint64_t v;
 		while (::read(event_.get(), &v, sizeof(v)) > 0) {
+		}
+		if (fail_drain_.exchange(false)) {
+			ready_.exchange(0);
+			return make_error(EIO, "fake recvmmsg: EIO");
 		}
 		Notifications n;
 		n.ready = ready_.exchange(0);
@@ -142,6 +150,7 @@ private:
 	FakeKernel &k_;
 	UniqueFd event_;
 	std::atomic<unsigned> ready_{0}, overruns_{0}, drains_{0};
+	std::atomic<bool> fail_drain_{false};
 };
 
 // The ACCEPT reply of a server request (SERVERHELLO) in AUTH_MODE
