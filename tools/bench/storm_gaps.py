@@ -13,7 +13,8 @@ the whole trace: the acceptor's wake-up to first ACCEPT, and the spacing
 of ACCEPTs within one wake-up (what one ACCEPT costs once it runs), and
 the five longest waits from submission to ACCEPT: how many ACCEPTs of
 other requests came in between (the queue ahead of it), and how long of
-the wait the acceptor was asleep.
+the wait the acceptor was asleep; and how long the acceptor, once woken,
+waited for a CPU (sched_wakeup to sched_switch).
 
 Prints text; exits 0."""
 import re
@@ -42,6 +43,8 @@ def analyse(path):
     last_accept = None
     woke_at = None
     first_after_wake = []
+    woken_at = None  # the acceptor's sched_wakeup, until it runs
+    wake_to_run = []
     in_wake_spacing = []
     prev_accept_in_wake = None
     refusals = []
@@ -91,8 +94,14 @@ def analyse(path):
             elif prev_accept_in_wake is not None:
                 in_wake_spacing.append(ts - prev_accept_in_wake)
             prev_accept_in_wake = ts
+        elif event == "sched_wakeup":
+            if woken_at is None and not running:
+                woken_at = ts
         elif event == "sched_switch":
             if "next_comm=tlsupd-accept" in rest:
+                if woken_at is not None:
+                    wake_to_run.append(ts - woken_at)
+                    woken_at = None
                 if asleep_since is not None:
                     asleep_total += ts - asleep_since
                     asleep_since = None
@@ -115,6 +124,9 @@ def analyse(path):
           (us(percentile(first_after_wake, 0.5)), us(percentile(first_after_wake, 0.99)),
            len(first_after_wake), us(percentile(in_wake_spacing, 0.5)),
            us(percentile(in_wake_spacing, 0.99)), len(in_wake_spacing)))
+    print("  acceptor: woken to running p50 %s p99 %s max %s (%d)" %
+          (us(percentile(wake_to_run, 0.5)), us(percentile(wake_to_run, 0.99)),
+           us(max(wake_to_run) if wake_to_run else None), len(wake_to_run)))
     for wait, at, ahead, slept in sorted(waits, reverse=True)[:5]:
         print("  wait %s from %.6f: %d other ACCEPTs in between, the acceptor asleep %s of it" %
               (us(wait), at, ahead - 0, us(slept)))
