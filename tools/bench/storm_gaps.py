@@ -20,15 +20,10 @@ Prints text; exits 0."""
 import re
 import sys
 
+from storm_trace import percentile
+
 EVENT = re.compile(r"^\s*(.+?)-(\d+)\s+\[(\d+)\]\s+\S+\s+(\d+\.\d+): (\w+): (.*)$")
 REQ = re.compile(r"req=(\w+)")
-
-
-def percentile(values, q):
-    if not values:
-        return None
-    s = sorted(values)
-    return s[min(len(s) - 1, int(q * len(s)))]
 
 
 def us(v):

@@ -931,6 +931,47 @@ TEST(Worker, WhileAnyWorkerIsBusyTheWorkersBeginEveryRequest) {
 	stalled.peer->release_stall();
 }
 
+// A burst while a worker is busy (a request of 60 s stalls one of H's two
+// workers): N client requests queued, a READY for the first, and each of
+// the first N-1 ACCEPTs signals the next one's READY (the kernel submitting
+// while the acceptor ACCEPTs). Returns how many requests the workers held
+// at each ACCEPT -- 1, the stalled one, while nothing else is handed over.
+std::vector<size_t> burst_while_a_worker_is_busy(WorkerRig &h, FakeChannel &notify, size_t n) {
+	auto handed = [&] { return h.workers[0]->jobs() + h.workers[1]->jobs(); };
+	size_t dones = h.kernel.done_copy().size();
+	Conn stalled = client_request(h.kernel, stalling(), 60000);
+	notify.notify_ready();
+	for (int i = 0; i < 500 && handed() == 0; i++)
+		std::this_thread::sleep_for(10ms);
+	EXPECT_EQ(handed(), 1u);
+	std::vector<size_t> handed_at_accept; // under kernel.mu
+	std::vector<Conn> conns;
+	for (size_t i = 0; i < n; i++)
+		conns.push_back(client_request(h.kernel));
+	{
+		std::lock_guard lock(h.kernel.mu);
+		h.kernel.on_accept = [&] {
+			handed_at_accept.push_back(handed());
+			if (handed_at_accept.size() < n)
+				notify.notify_ready(); // the next one's, during this ACCEPT
+		};
+	}
+	notify.notify_ready(); // the first's
+	EXPECT_TRUE(h.kernel.wait_dones(dones + n));
+	for (auto &c : conns)
+		EXPECT_EQ(c.peer->wait().ret, 0);
+	std::vector<size_t> out;
+	{
+		std::lock_guard lock(h.kernel.mu);
+		h.kernel.on_accept = nullptr;
+		out = handed_at_accept;
+	}
+	for (auto &w : h.workers)
+		w->stop();
+	stalled.peer->release_stall();
+	return out;
+}
+
 // A burst the kernel submits one request at a time (nvmet's accept loop): a
 // READY that comes while the acceptor ACCEPTs is read and ACCEPTed before
 // anything is handed over -- the kernel refuses submissions while its bound
@@ -941,7 +982,6 @@ TEST(Worker, AReadyThatComesWhileTheAcceptorAcceptsIsTakenBeforeAnyHandOver) {
 	WorkerRig h;
 	auto notify = h.start(2);
 	ASSERT_TRUE(h.kernel.wait_eagains(1));
-	auto handed = [&] { return h.workers[0]->jobs() + h.workers[1]->jobs(); };
 	// Alone, with every worker idle: one read of READYs (no burst).
 	unsigned drains = notify->drains();
 	Conn lone = client_request(h.kernel);
@@ -950,37 +990,10 @@ TEST(Worker, AReadyThatComesWhileTheAcceptorAcceptsIsTakenBeforeAnyHandOver) {
 	EXPECT_EQ(lone.peer->wait().ret, 0);
 	EXPECT_EQ(notify->drains(), drains + 1);
 	EXPECT_EQ(h.stats.snapshot().burst_readies, 0u);
-	// A worker busy: the burst.
-	Conn stalled = client_request(h.kernel, stalling(), 60000);
-	notify->notify_ready();
-	for (int i = 0; i < 500 && handed() == 0; i++)
-		std::this_thread::sleep_for(10ms);
-	ASSERT_EQ(handed(), 1u);
-	std::vector<size_t> handed_at_accept; // under kernel.mu
-	Conn first = client_request(h.kernel);
-	Conn second = client_request(h.kernel);
-	{
-		std::lock_guard lock(h.kernel.mu);
-		h.kernel.on_accept = [&] {
-			handed_at_accept.push_back(handed());
-			if (handed_at_accept.size() == 1)
-				notify->notify_ready(); // the second's, during the first's ACCEPT
-		};
-	}
-	notify->notify_ready(); // the first's
-	ASSERT_TRUE(h.kernel.wait_dones(3));
-	EXPECT_EQ(first.peer->wait().ret, 0);
-	EXPECT_EQ(second.peer->wait().ret, 0);
-	{
-		std::lock_guard lock(h.kernel.mu);
-		h.kernel.on_accept = nullptr;
-		// Both ACCEPTed while only the stalled request was handed over.
-		EXPECT_EQ(handed_at_accept, (std::vector<size_t>{1, 1}));
-	}
+	// A worker busy: both ACCEPTed while only the stalled request was
+	// handed over.
+	EXPECT_EQ(burst_while_a_worker_is_busy(h, *notify, 2), (std::vector<size_t>{1, 1}));
 	EXPECT_GE(h.stats.snapshot().burst_readies, 1u);
-	for (auto &w : h.workers)
-		w->stop();
-	stalled.peer->release_stall();
 }
 
 // The re-read goes on while READYs keep coming: one that comes during the
@@ -989,36 +1002,7 @@ TEST(Worker, ReadyAfterReadyWhileTheAcceptorAcceptsAreAllTakenBeforeAnyHandOver)
 	WorkerRig h;
 	auto notify = h.start(2);
 	ASSERT_TRUE(h.kernel.wait_eagains(1));
-	auto handed = [&] { return h.workers[0]->jobs() + h.workers[1]->jobs(); };
-	Conn stalled = client_request(h.kernel, stalling(), 60000);
-	notify->notify_ready();
-	for (int i = 0; i < 500 && handed() == 0; i++)
-		std::this_thread::sleep_for(10ms);
-	ASSERT_EQ(handed(), 1u);
-	std::vector<size_t> handed_at_accept; // under kernel.mu
-	std::vector<Conn> conns;
-	for (int i = 0; i < 3; i++)
-		conns.push_back(client_request(h.kernel));
-	{
-		std::lock_guard lock(h.kernel.mu);
-		h.kernel.on_accept = [&] {
-			handed_at_accept.push_back(handed());
-			if (handed_at_accept.size() < 3)
-				notify->notify_ready(); // the next one's, during this ACCEPT
-		};
-	}
-	notify->notify_ready(); // the first's
-	ASSERT_TRUE(h.kernel.wait_dones(3));
-	for (auto &c : conns)
-		EXPECT_EQ(c.peer->wait().ret, 0);
-	{
-		std::lock_guard lock(h.kernel.mu);
-		h.kernel.on_accept = nullptr;
-		EXPECT_EQ(handed_at_accept, (std::vector<size_t>{1, 1, 1}));
-	}
-	for (auto &w : h.workers)
-		w->stop();
-	stalled.peer->release_stall();
+	EXPECT_EQ(burst_while_a_worker_is_busy(h, *notify, 3), (std::vector<size_t>{1, 1, 1}));
 }
 
 // READYs that never stop coming (a flood faster than ACCEPT) do not keep
@@ -1028,36 +1012,10 @@ TEST(Worker, AnEndlessBurstStillHandsOver) {
 	WorkerRig h;
 	auto notify = h.start(2);
 	ASSERT_TRUE(h.kernel.wait_eagains(1));
-	auto handed = [&] { return h.workers[0]->jobs() + h.workers[1]->jobs(); };
-	Conn stalled = client_request(h.kernel, stalling(), 60000);
-	notify->notify_ready();
-	for (int i = 0; i < 500 && handed() == 0; i++)
-		std::this_thread::sleep_for(10ms);
-	ASSERT_EQ(handed(), 1u);
 	constexpr size_t kFlood = 40;
-	std::vector<size_t> handed_at_accept; // under kernel.mu
-	std::vector<Conn> conns;
-	for (size_t i = 0; i < kFlood; i++)
-		conns.push_back(client_request(h.kernel));
-	{
-		std::lock_guard lock(h.kernel.mu);
-		h.kernel.on_accept = [&] {
-			handed_at_accept.push_back(handed());
-			if (handed_at_accept.size() < kFlood)
-				notify->notify_ready();
-		};
-	}
-	notify->notify_ready();
-	ASSERT_TRUE(h.kernel.wait_dones(kFlood));
-	{
-		std::lock_guard lock(h.kernel.mu);
-		h.kernel.on_accept = nullptr;
-		ASSERT_EQ(handed_at_accept.size(), kFlood);
-		EXPECT_GT(handed_at_accept.back(), 1u); // something handed over meanwhile
-	}
-	for (auto &w : h.workers)
-		w->stop();
-	stalled.peer->release_stall();
+	auto handed_at_accept = burst_while_a_worker_is_busy(h, *notify, kFlood);
+	ASSERT_EQ(handed_at_accept.size(), kFlood);
+	EXPECT_GT(handed_at_accept.back(), 1u); // something handed over meanwhile
 }
 
 // A read of the notifications that fails took the READYs it read with it:
