@@ -204,17 +204,22 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 	         creds->client.identity ? " + certificate" : "", creds->server.ca_count,
 	         creds->server.crl_count, creds->server.identity ? " + certificate" : "");
 	// Published before set() logs what changed, as at the tick: a request
-	// that starts after "refused" or "linked" sees it so.
-	auto linked = linker_.set(cfg.keyrings, cfg.psk_keyrings, cfg.where("authenticate", ""),
-	                          log_, KeyringTrust{cfg.keyring_owners},
-	                          [this](const LinkedKeyrings &l) { keyrings_.replace(l); });
+	// that starts after "refused" or "linked" sees it so, with the new
+	// credentials, and the lines go out at the new level. set() publishes
+	// only once it cannot fail: a bad reload leaves the old state (set()
+	// undoes its own links).
+	auto linked =
+	        linker_.set(cfg.keyrings, cfg.psk_keyrings, cfg.where("authenticate", ""), log_,
+	                    KeyringTrust{cfg.keyring_owners}, [&](const LinkedKeyrings &l) {
+		                    credentials_.replace(std::move(creds));
+		                    log_.set_level(cfg.log_level);
+		                    if (acceptor_log_)
+			                    acceptor_log_->set_level(cfg.log_level);
+		                    keyrings_.replace(l);
+	                    });
 	if (!linked)
 		return Error{linked.error().code,
 		             cfg.where("authenticate", "keyrings") + ": " + linked.error().reason};
-
-	// Nothing had changed before set() succeeded: a bad reload leaves the
-	// old state (set() undoes its own links).
-	credentials_.replace(std::move(creds));
 	std::vector<std::string> files;
 	for (const X509Paths *p : {&cfg.client, &cfg.server})
 		for (const std::string *f :
@@ -225,9 +230,6 @@ Result<void> Agent::apply(const Config &cfg, bool initial) {
 	if (auto w = files_->watch(files); !w)
 		LOG_WARN(log_, "certificate files are not watched for renewal: %s",
 		         w.error().reason.c_str());
-	log_.set_level(cfg.log_level);
-	if (acceptor_log_)
-		acceptor_log_->set_level(cfg.log_level);
 	settings_.default_timeout_ms.store(cfg.default_timeout_ms);
 	settings_.reverse_dns.store(cfg.reverse_dns && cfg.reverse_dns_timeout_ms > 0);
 	settings_.reverse_dns_timeout_ms.store(cfg.reverse_dns_timeout_ms);

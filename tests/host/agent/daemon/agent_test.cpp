@@ -597,6 +597,41 @@ TEST_F(AgentTest, MissingConfiguredKeyringIsAWarningNotAFailedStart) {
 	                          "linked"));
 }
 
+// The lines a configuration's keyrings draw go out at that configuration's
+// level, at start-up and at a reload: "linked keyring" (info) is not
+// written under log_level = warning, and is under info. (They used to be
+// written before the new level was set, at the old one.)
+TEST_F(AgentTest, TheKeyringLinesFollowTheConfigurationsOwnLevel) {
+	key_serial_t ring = add_keyring("tlsupd-level-ring", KEY_SPEC_SESSION_KEYRING);
+	ASSERT_GT(ring, 0);
+	auto linked_lines = [&] {
+		auto lines = log_.lines();
+		return std::count_if(lines.begin(), lines.end(), [](const std::string &l) {
+			return l.find("linked keyring 'tlsupd-level-ring'") != std::string::npos;
+		});
+	};
+	write_conf("log_level = warning\n[authenticate]\nkeyrings = tlsupd-level-ring");
+	auto agent = Agent::create(options(), log_.log());
+	ASSERT_TRUE(agent.ok()) << agent.error().reason;
+	EXPECT_EQ(linked_lines(), 0) << ::testing::PrintToString(log_.lines());
+	std::thread t([&] { EXPECT_TRUE(agent.value()->run().ok()); });
+
+	write_conf("log_level = info\n[authenticate]\nkeyrings = tlsupd-level-ring");
+	auto ok = control_request(sock_, "reload");
+	ASSERT_TRUE(ok.ok());
+	EXPECT_EQ(*ok, "ok\n");
+	EXPECT_EQ(linked_lines(), 1) << ::testing::PrintToString(log_.lines());
+
+	write_conf("log_level = warning\n[authenticate]\nkeyrings = tlsupd-level-ring");
+	ok = control_request(sock_, "reload");
+	ASSERT_TRUE(ok.ok());
+	EXPECT_EQ(*ok, "ok\n");
+	EXPECT_EQ(linked_lines(), 1) << ::testing::PrintToString(log_.lines());
+	agent.value()->stop();
+	t.join();
+	keyctl_unlink(ring, KEY_SPEC_SESSION_KEYRING);
+}
+
 TEST_F(AgentTest, AKeyringThatAppearsLaterIsLinkedWithoutAReload) {
 	// A consumer keyring (as .nvme when its module loads later) and a
 	// configured one that are missing at start-up: linked when they
