@@ -125,9 +125,8 @@ Result<key_serial_t> resolve_keyring(const std::string &name, const KeyringTrust
 
 Result<key_serial_t> KeyringLinker::resolve(const std::string &name, const Log &log, Said &said) {
 	return resolve_keyring(name, trust_, [&](key_serial_t id, const Error &why) {
-		if (std::find(refused_.begin(), refused_.end(), id) != refused_.end())
+		if (!remember_refused(id))
 			return;
-		remember_refused(id);
 		said.push_back([&log, name, id, reason = why.reason] {
 			LOG_WARN(log, "keyring '%s' (%d) refused: %s", name.c_str(), id,
 			         reason.c_str());
@@ -135,10 +134,13 @@ Result<key_serial_t> KeyringLinker::resolve(const std::string &name, const Log &
 	});
 }
 
-void KeyringLinker::remember_refused(key_serial_t id) {
+bool KeyringLinker::remember_refused(key_serial_t id) {
+	if (std::find(refused_.begin(), refused_.end(), id) != refused_.end())
+		return false;
 	if (refused_.size() >= kMaxRemembered) // a user making keyrings in a loop
 		refused_.clear();
 	refused_.push_back(id);
+	return true;
 }
 
 Result<void> KeyringLinker::link_checked(key_serial_t id, const std::string &name) {
@@ -306,8 +308,7 @@ bool KeyringLinker::recheck(const Log &log, Said &said) {
 			if (linked && keyctl_unlink(id, holder_) < 0 && errno != ENOENT)
 				LOG_WARN(log, "cannot unlink keyring %d from tlsupd:linked: %s", id,
 				         strerror(errno));
-			if (std::find(refused_.begin(), refused_.end(), id) == refused_.end())
-				remember_refused(id);
+			remember_refused(id);
 			if (std::find(missing.begin(), missing.end(), name) == missing.end())
 				missing.push_back(name);
 			changed = true;
@@ -349,11 +350,7 @@ bool KeyringLinker::retry(const Log &log, const Publish &publish) {
 			continue;
 		}
 		if (auto linked = link_checked(id.value(), *it); !linked) {
-			if (std::find(refused_.begin(), refused_.end(), id.value()) ==
-			    refused_.end()) {
-				if (refused_.size() >= kMaxRemembered)
-					refused_.clear();
-				refused_.push_back(id.value());
+			if (remember_refused(id.value())) {
 				said.push_back([&log, name = *it, id = id.value(),
 				                reason = linked.error().reason] {
 					LOG_WARN(log, "keyring '%s' (%d) not linked: %s",

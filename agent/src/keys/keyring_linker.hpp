@@ -167,7 +167,8 @@ private:
 	// Part of retry(): the held keyrings that fail the trust check now;
 	// what it has to say goes to SAID, logged once the change is published.
 	bool recheck(const Log &log, Said &said);
-	void remember_refused(key_serial_t id);
+	// Remembers ID as refused (said once); false: it was already.
+	bool remember_refused(key_serial_t id);
 
 	std::vector<std::string> consumer_;
 	std::vector<std::string> configured_;
