@@ -769,10 +769,13 @@ case_sigusr1_reload_in_flight() {
 # keep the watchdog fed, and serve once the module is loaded -- woken by
 # nlctrl's announcement, not by its 10 s re-ask.
 case_agent_waits_for_the_family() {
-	local before waiting i notify_pid dogs
+	# notify_pid is set: family_case_restore kills it, and under guest.sh's
+	# set -u an unset one would end the whole suite (no result, no plan).
+	local before waiting i notify_pid= dogs
 	agent_stop
 	if ! rmmod tlsup_testmod || ! rmmod tlsup; then
-		log "cannot unload tlsup_testmod and tlsup"
+		log "cannot unload tlsup_testmod and tlsup (tlsup refcnt $(cat /sys/module/tlsup/refcnt 2>/dev/null || echo '?'))"
+		[ -e /proc/net/tlsup ] && grep -E '^(pending|inflight|live):|^  ' /proc/net/tlsup | sed 's/^/#   /'
 		family_case_restore
 		return
 	fi
@@ -859,7 +862,7 @@ with open(sys.argv[2], "a") as log:
 # After a failed step: the modules and an agent back as the suite had them.
 family_case_restore() {
 	case_failed=1
-	kill "$notify_pid" 2>/dev/null
+	[ -z "${notify_pid:-}" ] || kill "$notify_pid" 2>/dev/null
 	grep -q '^tlsup ' /proc/modules || insmod "$M/tlsup.ko" || log "cannot load tlsup.ko again"
 	grep -q '^tlsup_testmod ' /proc/modules || insmod "$M/tools/testmod/tlsup_testmod.ko" ||
 		log "cannot load tlsup_testmod.ko again"

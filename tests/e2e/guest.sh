@@ -143,6 +143,9 @@ keys || { echo "Bail out! test keys"; exit 1; }
 agent_conf
 agent_start || { echo "Bail out! tlsupd did not start"; exit 1; }
 
+# A guest.sh that dies mid-suite (set -u on an unset variable, a killed
+# shell) says so in TAP: without it the host saw only the results so far.
+trap 'echo "Bail out! guest.sh exited ($?) during case $case_no: $BASH_COMMAND"' EXIT
 for c in "${CASES[@]}"; do
 	name=${c%%|*}
 	fn=${c#*|}
@@ -157,6 +160,7 @@ for c in "${CASES[@]}"; do
 	fi
 	run_case "$name" "$fn"
 done
+trap - EXIT
 echo "1..$case_no"
 agent_stop
 ctl reset

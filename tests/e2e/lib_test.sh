@@ -7,7 +7,7 @@
 # left in flight or alive, and passes otherwise; its fork-free helpers
 # read what the commands they replaced read. Prints TAP; exits 1 on a
 # failure.
-# shellcheck disable=SC2317,SC2154 # cases run by name; slurp assigns by name
+# shellcheck disable=SC2317,SC2154,SC2031 # cases run by name; slurp assigns by name; a subshell case
 set -u
 TLSUP_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TLSUP_WORK=$(mktemp -d)
@@ -66,5 +66,24 @@ case_start=${EPOCHREALTIME//[.,]/}
 nap 0.2
 since -q
 check "nap 0.2 then since: 0.2-1.9 s" yes "$([[ $SINCE =~ ^(0\.[2-9]|1\.)[0-9]{2}$ ]] && echo yes || echo "$SINCE")"
+
+# A case that fails a step must still print its TAP line: guest.sh runs
+# under set -u, and the family case's restore once killed an unset
+# notify_pid when "rmmod tlsup" failed (a request still live), which ended
+# the suite after case 37 with no result and no plan (CI, ef89593).
+family_fails_rmmod() (
+	M=$TLSUP_WORK
+	# shellcheck source=tests/e2e/cases.sh
+	. "$TLSUP_ROOT/tests/e2e/cases.sh"
+	rmmod() { [ "$1" = tlsup_testmod ]; }
+	insmod() { :; }
+	agent_start() { :; }
+	agent_stop() { :; }
+	tap case_agent_waits_for_the_family
+) 2>/dev/null
+counts 0 0 0
+: >"$RESULTS"
+check "the family case fails, not the suite, when rmmod tlsup fails" "not ok" "$(family_fails_rmmod)"
+
 echo "1..$n"
 exit $failed
