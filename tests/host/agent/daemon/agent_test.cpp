@@ -632,6 +632,74 @@ TEST_F(AgentTest, TheKeyringLinesFollowTheConfigurationsOwnLevel) {
 	keyctl_unlink(ring, KEY_SPEC_SESSION_KEYRING);
 }
 
+// A reload whose keyrings cannot be linked (EDEADLK: a root keyring that
+// holds tlsupd:linked) is refused as a whole: the old server certificate
+// and the old log level stay; no "linked" line. Once it can be linked,
+// the same file is taken as a whole: the new certificate and level.
+TEST_F(AgentTest, AReloadWhoseKeyringsCannotBeLinkedKeepsCredentialsAndLevel) {
+	const Pki &pki = Pki::get();
+	std::string ring_name = "tlsupd-publish-cycle-" + std::to_string(getpid());
+	key_serial_t cycle = add_keyring(ring_name, KEY_SPEC_SESSION_KEYRING);
+	ASSERT_GT(cycle, 0);
+	ASSERT_EQ(keyctl_setperm(cycle, 0x3f3f0000), 0);
+	auto conf = [&](const std::string &cert, const std::string &extra) {
+		std::ofstream(conf_)
+		        << "[agent]\nworkers = 1\ncontrol_socket = " << sock_ << "\n"
+		        << extra
+		        << "\n[authenticate.server]\nx509.truststore = " << pki.path("ca.pem")
+		        << "\nx509.certificate = " << pki.path(cert + ".pem")
+		        << "\nx509.private_key = " << pki.path(cert + ".key") << "\n";
+	};
+	conf("server", "log_level = warning");
+	auto agent = Agent::create(options(), log_.log());
+	ASSERT_TRUE(agent.ok()) << agent.error().reason;
+	std::thread t([&] { EXPECT_TRUE(agent.value()->run().ok()); });
+	auto presented = [&] {
+		auto fds = tcp_pair();
+		AcceptReply r;
+		r.sockfd = fds.second.release();
+		r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
+		r.auth_mode = HANDSHAKE_AUTH_X509;
+		size_t before = kernel_.done_copy().size();
+		kernel_.submit(std::move(r));
+		PeerOptions p;
+		p.server = false;
+		p.ca = "ca.pem";
+		p.verify_name = "server.test";
+		Peer peer(std::move(fds.first), p);
+		acceptor_->notify_ready();
+		EXPECT_TRUE(kernel_.wait_dones(before + 1));
+		return peer.wait().agent_cert_der;
+	};
+	EXPECT_EQ(presented(), pki.cert_der("server"));
+	EXPECT_EQ(log_.log().level(), kLogWarning);
+
+	key_serial_t holder =
+	        keyctl_search(KEY_SPEC_PROCESS_KEYRING, "keyring", "tlsupd:linked", 0);
+	ASSERT_GT(holder, 0);
+	ASSERT_EQ(keyctl_link(holder, cycle), 0);
+	conf("server-noip", "log_level = debug\n[authenticate]\nkeyrings = " + ring_name);
+	auto r = control_request(sock_, "reload");
+	ASSERT_TRUE(r.ok());
+	EXPECT_EQ(r->rfind("error ", 0), 0u) << *r;
+	EXPECT_EQ(log_.log().level(), kLogWarning) << "a failed reload set its level";
+	EXPECT_EQ(presented(), pki.cert_der("server")) << "a failed reload replaced credentials";
+	EXPECT_FALSE(log_.contains("linked keyring '" + ring_name))
+	        << ::testing::PrintToString(log_.lines());
+
+	ASSERT_EQ(keyctl_unlink(holder, cycle), 0);
+	r = control_request(sock_, "reload");
+	ASSERT_TRUE(r.ok());
+	EXPECT_EQ(*r, "ok\n");
+	EXPECT_EQ(log_.log().level(), kLogDebug);
+	EXPECT_EQ(presented(), pki.cert_der("server-noip"));
+	EXPECT_TRUE(log_.contains("linked keyring '" + ring_name))
+	        << ::testing::PrintToString(log_.lines());
+	agent.value()->stop();
+	t.join();
+	keyctl_unlink(cycle, KEY_SPEC_SESSION_KEYRING);
+}
+
 TEST_F(AgentTest, AKeyringThatAppearsLaterIsLinkedWithoutAReload) {
 	// A consumer keyring (as .nvme when its module loads later) and a
 	// configured one that are missing at start-up: linked when they

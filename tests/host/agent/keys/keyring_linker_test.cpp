@@ -49,6 +49,55 @@ TEST(Keyring, LinksConfiguredKeyringsUnderTheProcessKeyring) {
 	EXPECT_TRUE(keyring_contents(linker.holder()).value().empty());
 }
 
+// Agent::apply() replaces the credentials and the log level in set()'s
+// publish callback: set() must call it exactly once whenever it succeeds
+// -- nothing configured, nothing changed since the last call, everything
+// missing -- before any line, and never when it fails.
+TEST(Keyring, ASetThatSucceedsPublishesOnceBeforeItsLinesAndAFailedOneNever) {
+	ASSERT_TRUE(ensure_process_keyring().ok());
+	key_serial_t ring = add_keyring("tlsupd-publish-publish", KEY_SPEC_SESSION_KEYRING);
+	ASSERT_EQ(keyctl_setperm(ring, 0x3f3f0000), 0);
+	CaptureLog log;
+	KeyringLinker linker(std::vector<std::string>{"tlsupd-publish-no-consumer"});
+	int calls = 0;
+	size_t lines_at_publish = 0;
+	auto publish = [&](const LinkedKeyrings &) {
+		calls++;
+		lines_at_publish = log.lines().size();
+	};
+	auto set = [&](std::vector<std::string> configured) {
+		calls = 0;
+		size_t before = log.lines().size();
+		auto r = linker.set(configured, {"tlsupd-publish-missing-psk"}, "", log.log(), {},
+		                    publish);
+		if (r.ok())
+			EXPECT_EQ(lines_at_publish, before) << "a line went out before publish";
+		return r.ok();
+	};
+	EXPECT_TRUE(set({}));
+	EXPECT_EQ(calls, 1);
+	EXPECT_TRUE(set({"tlsupd-publish-publish"}));
+	EXPECT_EQ(calls, 1);
+	EXPECT_TRUE(set({"tlsupd-publish-publish"})); // the same again: nothing changed
+	EXPECT_EQ(calls, 1);
+	EXPECT_TRUE(set({"tlsupd-publish-missing"}));
+	EXPECT_EQ(calls, 1);
+
+	key_serial_t cycle = add_keyring("tlsupd-publish-cycle", KEY_SPEC_SESSION_KEYRING);
+	ASSERT_EQ(keyctl_setperm(cycle, 0x3f3f0000), 0);
+	ASSERT_EQ(keyctl_link(linker.holder(), cycle), 0);
+	EXPECT_FALSE(set({"tlsupd-publish-publish", "tlsupd-publish-cycle"}));
+	EXPECT_EQ(calls, 0);
+	// The tick publishes only a change, and not with set()'s callback.
+	EXPECT_FALSE(linker.retry(log.log(), publish));
+	EXPECT_EQ(calls, 0);
+
+	keyctl_unlink(linker.holder(), cycle);
+	keyctl_unlink(linker.holder(), KEY_SPEC_PROCESS_KEYRING);
+	for (key_serial_t k : {ring, cycle})
+		keyctl_unlink(k, KEY_SPEC_SESSION_KEYRING);
+}
+
 TEST(Keyring, OfTwoTrustedKeyringsOfANameTheLowestSerialIsUsed) {
 	key_serial_t a = add_keyring("tlsupd-twice", KEY_SPEC_SESSION_KEYRING);
 	key_serial_t holder = add_keyring("tlsupd-holder", KEY_SPEC_SESSION_KEYRING);
