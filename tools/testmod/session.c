@@ -37,6 +37,7 @@ static void tm_error(struct tm_session *s, const char *fmt, int err)
 }
 
 static void tm_client_start_next(struct tm_group *g);
+static void tm_client_work(struct work_struct *work);
 
 static void tm_finish(struct tm_session *s)
 {
@@ -362,6 +363,7 @@ static struct tm_session *tm_session_new(struct tm_group *g, int index)
 	s->cancel_result = -1;
 	init_completion(&s->callback_done);
 	INIT_WORK(&s->data_work, tm_data_work);
+	INIT_WORK(&s->start_work, tm_client_work);
 	INIT_DELAYED_WORK(&s->cancel_work, tm_cancel_work);
 	INIT_DELAYED_WORK(&s->close_work, tm_close_work);
 	INIT_DELAYED_WORK(&s->guard_work, tm_guard_work);
@@ -397,36 +399,32 @@ static void tm_client_start(struct tm_session *s)
 	tm_session_begin(s, sock);
 }
 
-struct tm_start_work {
-	struct work_struct work;
-	struct tm_session *s;
-};
-
+/*
+ * The session's own work item, not a detached allocation: tm_group_free()
+ * must wait for a start still in kernel_connect() (or not yet run) before
+ * the session goes, or the start writes into freed memory.
+ */
 static void tm_client_work(struct work_struct *work)
 {
-	struct tm_start_work *w = container_of(work, struct tm_start_work, work);
-
-	tm_client_start(w->s);
-	kfree(w);
+	tm_client_start(container_of(work, struct tm_session, start_work));
 }
 
-/* Starts the group's next session, if any is left. */
+/*
+ * Starts the group's next session, if any is left and the group is not
+ * being freed: the pick and the queueing under start_lock, so that
+ * tm_group_free() flushes every start ever queued.
+ */
 static void tm_client_start_next(struct tm_group *g)
 {
-	int i = atomic_inc_return(&g->next_start) - 1;
-	struct tm_start_work *w;
+	int i;
 
-	if (i >= g->spec.count)
-		return;
-	w = kzalloc(sizeof(*w), GFP_ATOMIC);
-	if (!w) {
-		tm_error(g->sessions[i], "start: %d", -ENOMEM);
-		tm_finish(g->sessions[i]);
-		return;
+	spin_lock(&g->start_lock);
+	if (!g->stopping) {
+		i = atomic_inc_return(&g->next_start) - 1;
+		if (i < g->spec.count)
+			queue_work(tm_wq, &g->sessions[i]->start_work);
 	}
-	w->s = g->sessions[i];
-	INIT_WORK(&w->work, tm_client_work);
-	queue_work(tm_wq, &w->work);
+	spin_unlock(&g->start_lock);
 }
 
 /* Accepts spec->count connections and starts a server session on each. */
@@ -487,6 +485,7 @@ struct tm_group *tm_group_start(const struct tm_spec *spec, int *err)
 	g->net = get_net(current->nsproxy->net_ns);
 	atomic_set(&g->remaining, spec->count);
 	init_completion(&g->all_done);
+	spin_lock_init(&g->start_lock);
 	INIT_LIST_HEAD(&g->node);
 	for (i = 0; i < spec->count; i++) {
 		g->sessions[i] = tm_session_new(g, i);
@@ -553,6 +552,18 @@ void tm_group_free(struct tm_group *g)
 		kernel_sock_shutdown(g->listener, SHUT_RDWR);
 	if (g->spec.server)
 		flush_work(&g->accept_work);
+	/*
+	 * No start is queued from here on (a client's later starts are queued
+	 * by its earlier sessions' ends). One queued already may be in
+	 * kernel_connect(): it is waited for, and a session it submitted is
+	 * then cancelled or waited for below like the others.
+	 */
+	spin_lock(&g->start_lock);
+	g->stopping = true;
+	spin_unlock(&g->start_lock);
+	if (!g->spec.server)
+		for (i = 0; i < g->spec.count; i++)
+			flush_work(&g->sessions[i]->start_work);
 	for (i = 0; i < g->spec.count; i++) {
 		struct tm_session *s = g->sessions[i];
 
@@ -563,6 +574,11 @@ void tm_group_free(struct tm_group *g)
 		    s->cancel_result != 1 && !tls_handshake_cancel(s->sk))
 			wait_for_completion(&s->callback_done);
 		flush_work(&s->data_work);
+	}
+	/* Only now: another session's end may have touched this one's group. */
+	for (i = 0; i < g->spec.count; i++) {
+		struct tm_session *s = g->sessions[i];
+
 		tm_release_socket(s);
 		if (s->sk)
 			sock_put(s->sk);

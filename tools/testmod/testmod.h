@@ -12,6 +12,7 @@
 #include <linux/list.h>
 #include <linux/net.h>
 #include <linux/refcount.h>
+#include <linux/spinlock.h>
 #include <linux/workqueue.h>
 #include <net/net_namespace.h>
 
@@ -71,6 +72,7 @@ struct tm_session {
 	struct sock *sk;		/* held until the session is freed */
 	bool submitted;
 
+	struct work_struct start_work;	/* client: socket, connect, submit */
 	struct work_struct data_work;
 	struct delayed_work cancel_work;
 	struct delayed_work close_work;
@@ -102,6 +104,8 @@ struct tm_group {
 	atomic_t remaining;
 	struct completion all_done;
 	atomic_t next_start;		/* client: index of the next session to start */
+	spinlock_t start_lock;		/* next_start's pick and queueing vs. stopping */
+	bool stopping;			/* tm_group_free() began: no more starts */
 	ktime_t t_start, t_done;
 	struct tm_session *sessions[];
 };
