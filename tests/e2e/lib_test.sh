@@ -23,16 +23,8 @@ RESULTS=$TLSUP_WORK/results
 MAX_PENDING=$TLSUP_WORK/no-such-parameter
 dmesg() { cat "$KLOG"; }
 counts() { printf 'pending: %s\ninflight: %s\nlive: %s\nrequests:\n' "$1" "$2" "$3" >"$TLSUP_PROC"; }
-n=0 failed=0
-check() { # NAME WANT GOT
-	n=$((n + 1))
-	if [ "$2" = "$3" ]; then
-		echo "ok $n - $1"
-	else
-		echo "not ok $n - $1: want '$2', got '$3'"
-		failed=1
-	fi
-}
+# shellcheck source=tests/e2e/tap_check.sh
+. "$TLSUP_ROOT/tests/e2e/tap_check.sh"
 # tap CASE-FUNCTION: run_case's TAP line for it, "ok" or "not ok".
 tap() { run_case "$1" "$1" | sed -n 's/^\(ok\|not ok\) [0-9]* - .*/\1/p'; }
 

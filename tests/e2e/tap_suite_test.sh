@@ -22,16 +22,8 @@ exit "${FAKE_STATUS:-0}"
 EOF
 chmod +x "$work/tools/target.sh"
 
-n=0 failed=0
-check() { # NAME WANT GOT
-	n=$((n + 1))
-	if [ "$2" = "$3" ]; then
-		echo "ok $n - $1"
-	else
-		echo "not ok $n - $1: want '$2', got '$3'"
-		failed=1
-	fi
-}
+# shellcheck source=tests/e2e/tap_check.sh
+. "$root/tests/e2e/tap_check.sh"
 # suite OUTPUT STATUS: runs tap-suite on a guest that printed OUTPUT and
 # exited STATUS; $said is what tap-suite printed, $counts its result.
 suite() {

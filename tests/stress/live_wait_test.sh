@@ -10,16 +10,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/live_wait.sh"
 TLSUP_PROC=$(mktemp)
 trap 'rm -f "$TLSUP_PROC"' EXIT
-n=0 failed=0
-check() { # NAME WANT GOT
-	n=$((n + 1))
-	if [ "$2" = "$3" ]; then
-		echo "ok $n - $1"
-	else
-		echo "not ok $n - $1: want '$2', got '$3'"
-		failed=1
-	fi
-}
+# shellcheck source=tests/e2e/tap_check.sh
+. "$here/../e2e/tap_check.sh"
 ended() { # ID TCP-STATE REFS ORPHAN [SK_REFS]
 	echo "  id=$1 state=ended type=client auth=anon age_ms=9 timeout_ms=0 peername=- ending=done status=0 ended_ms=5 refs=$3 sk_state=$2 sk_refs=${5:-1} sk_wmem=1 orphan=$4"
 }

@@ -72,6 +72,26 @@ protected:
 		return r ? parse_status(*r) : std::map<std::string, std::string>{};
 	}
 
+	// A server x509 request whose peer is a client trusting ca.pem and
+	// expecting server.test: the certificate the agent presented.
+	std::vector<uint8_t> presented_server_certificate() {
+		auto fds = tcp_pair();
+		AcceptReply r;
+		r.sockfd = fds.second.release();
+		r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
+		r.auth_mode = HANDSHAKE_AUTH_X509;
+		size_t before = kernel_.done_copy().size();
+		kernel_.submit(std::move(r));
+		PeerOptions p;
+		p.server = false;
+		p.ca = "ca.pem";
+		p.verify_name = "server.test";
+		Peer peer(std::move(fds.first), p);
+		acceptor_->notify_ready();
+		EXPECT_TRUE(kernel_.wait_dones(before + 1));
+		return peer.wait().agent_cert_der;
+	}
+
 	std::string dir_, conf_, sock_;
 	FakeKernel kernel_;
 	std::vector<FakeChannel *> channels_;
@@ -654,24 +674,7 @@ TEST_F(AgentTest, AReloadWhoseKeyringsCannotBeLinkedKeepsCredentialsAndLevel) {
 	auto agent = Agent::create(options(), log_.log());
 	ASSERT_TRUE(agent.ok()) << agent.error().reason;
 	std::thread t([&] { EXPECT_TRUE(agent.value()->run().ok()); });
-	auto presented = [&] {
-		auto fds = tcp_pair();
-		AcceptReply r;
-		r.sockfd = fds.second.release();
-		r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
-		r.auth_mode = HANDSHAKE_AUTH_X509;
-		size_t before = kernel_.done_copy().size();
-		kernel_.submit(std::move(r));
-		PeerOptions p;
-		p.server = false;
-		p.ca = "ca.pem";
-		p.verify_name = "server.test";
-		Peer peer(std::move(fds.first), p);
-		acceptor_->notify_ready();
-		EXPECT_TRUE(kernel_.wait_dones(before + 1));
-		return peer.wait().agent_cert_der;
-	};
-	EXPECT_EQ(presented(), pki.cert_der("server"));
+	EXPECT_EQ(presented_server_certificate(), pki.cert_der("server"));
 	EXPECT_EQ(log_.log().level(), kLogWarning);
 
 	key_serial_t holder =
@@ -683,7 +686,8 @@ TEST_F(AgentTest, AReloadWhoseKeyringsCannotBeLinkedKeepsCredentialsAndLevel) {
 	ASSERT_TRUE(r.ok());
 	EXPECT_EQ(r->rfind("error ", 0), 0u) << *r;
 	EXPECT_EQ(log_.log().level(), kLogWarning) << "a failed reload set its level";
-	EXPECT_EQ(presented(), pki.cert_der("server")) << "a failed reload replaced credentials";
+	EXPECT_EQ(presented_server_certificate(), pki.cert_der("server"))
+	        << "a failed reload replaced credentials";
 	EXPECT_FALSE(log_.contains("linked keyring '" + ring_name))
 	        << ::testing::PrintToString(log_.lines());
 
@@ -692,7 +696,7 @@ TEST_F(AgentTest, AReloadWhoseKeyringsCannotBeLinkedKeepsCredentialsAndLevel) {
 	ASSERT_TRUE(r.ok());
 	EXPECT_EQ(*r, "ok\n");
 	EXPECT_EQ(log_.log().level(), kLogDebug);
-	EXPECT_EQ(presented(), pki.cert_der("server-noip"));
+	EXPECT_EQ(presented_server_certificate(), pki.cert_der("server-noip"));
 	EXPECT_TRUE(log_.contains("linked keyring '" + ring_name))
 	        << ::testing::PrintToString(log_.lines());
 	agent.value()->stop();
@@ -783,29 +787,12 @@ TEST_F(AgentTest, ARenewedCertificateIsUsedWithoutAReload) {
 	ASSERT_TRUE(agent.ok()) << agent.error().reason;
 	std::thread t([&] { EXPECT_TRUE(agent.value()->run().ok()); });
 
-	auto presented = [&] {
-		auto fds = tcp_pair();
-		AcceptReply r;
-		r.sockfd = fds.second.release();
-		r.message_type = HANDSHAKE_MSG_TYPE_SERVERHELLO;
-		r.auth_mode = HANDSHAKE_AUTH_X509;
-		size_t before = kernel_.done_copy().size();
-		kernel_.submit(std::move(r));
-		PeerOptions p;
-		p.server = false;
-		p.ca = "ca.pem";
-		p.verify_name = "server.test";
-		Peer peer(std::move(fds.first), p);
-		acceptor_->notify_ready();
-		EXPECT_TRUE(kernel_.wait_dones(before + 1));
-		return peer.wait().agent_cert_der;
-	};
-	EXPECT_EQ(presented(), pki.cert_der("server"));
+	EXPECT_EQ(presented_server_certificate(), pki.cert_der("server"));
 	install("server-noip"); // the renewal: another certificate for server.test
 	for (int i = 0; i < 200 && !log_.contains("credentials reloaded"); i++)
 		std::this_thread::sleep_for(10ms);
 	EXPECT_TRUE(log_.contains("certificate files changed: credentials reloaded"));
-	EXPECT_EQ(presented(), pki.cert_der("server-noip"));
+	EXPECT_EQ(presented_server_certificate(), pki.cert_der("server-noip"));
 	EXPECT_EQ(status()["reloads"], "0");
 	// A half-done renewal (a certificate without its key) keeps the
 	// previous pair.
@@ -815,7 +802,7 @@ TEST_F(AgentTest, ARenewedCertificateIsUsedWithoutAReload) {
 	for (int i = 0; i < 200 && !log_.contains("keeping the previous ones"); i++)
 		std::this_thread::sleep_for(10ms);
 	EXPECT_TRUE(log_.contains("keeping the previous ones"));
-	EXPECT_EQ(presented(), pki.cert_der("server-noip"));
+	EXPECT_EQ(presented_server_certificate(), pki.cert_der("server-noip"));
 	agent.value()->stop();
 	t.join();
 }
