@@ -98,10 +98,20 @@ kernel_check_fragments() {
 }
 
 # kernel_ccache: ccache for the kernel builds, its directory in the cache
-# (every build shares it) unless CCACHE_DIR says otherwise.
+# (every build shares it) unless CCACHE_DIR says otherwise, in depend mode
+# unless CCACHE_DEPEND says otherwise. ccache's default mode, on a miss,
+# runs the preprocessor once to hash its output and again to compile: a
+# kernel object costs 30-45% more CPU than gcc alone (kernel/kthread.o
+# 0.98 s, 1.44 s through ccache, 0.89 s in depend mode, measured on the
+# debug tree), and a cold make check misses every object. Depend mode
+# takes the header list from the compiler's own -MMD file instead; a
+# warm build hits directly either way. What it gives up: a second flavour
+# of one version (6.12 "upstream" after "nohs") no longer finds the
+# objects the two configurations agree on by their preprocessed text.
 kernel_ccache() {
 	command -v ccache >/dev/null || { log "ccache missing (run make deps)"; return 1; }
 	export CCACHE_DIR=${CCACHE_DIR:-$cache/ccache}
+	export CCACHE_DEPEND=${CCACHE_DEPEND:-1}
 }
 
 # guest_helper SOURCE BINARY [GCC-ARGS...]: the static helper a guest

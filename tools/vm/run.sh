@@ -107,19 +107,72 @@ append+=${TLSUP_VM_APPEND:+ $TLSUP_VM_APPEND}
 smp=$cpus
 case $kernel in debug | kcsan) smp=$cpus,sockets=$cpus,cores=1,threads=1 ;; esac
 # A guest whose init has not started after TLSUP_VM_BOOT_LIMIT seconds
-# (default 900; a debug kernel reaches it in 1-3 minutes under TCG) is
-# stopped and counted as dead at boot, so boot_until_init boots it again.
-# Seen in a warm make check: a 4-vCPU debug kernel whose three other
-# vCPUs never ran a single instruction, the first one spinning, nothing
-# on the (quiet) console, until the suite's 40-minute bound.
-boot_limit=${TLSUP_VM_BOOT_LIMIT:-900}
+# (default 240) is stopped and counted as dead at boot, so
+# boot_until_init boots it again. Init starts 15-20 s into a boot of the
+# debug kernel on four vCPUs under TCG with both host CPUs busy beside it
+# (its kernel alone: 15 s to "Run /init"; the stock kernels sooner), and
+# the guest runs at nice 0 above every build (scripts/check-all), so 240
+# s is ten times that. The limit was 900 s until a cold make check lost
+# 15 minutes of its critical path to one such boot (e2e-debug, 1077 s for
+# one case; nothing on the console, as before). Seen before that in a
+# warm make check: a 4-vCPU debug kernel whose three other vCPUs never
+# ran a single instruction, the first one spinning, nothing on the
+# (quiet) console, until the suite's 40-minute bound. Before a hung guest
+# is stopped, QEMU's monitor is asked where each vCPU is; the console
+# gets one TLSUP-BOOT-HUNG line per vCPU (its RIP, and the symbol when
+# the image has a System.map), for the next one to say where it hung.
+boot_limit=${TLSUP_VM_BOOT_LIMIT:-240}
+# The monitor's socket: a short path (a Unix socket's is at most 107
+# bytes, a checkout's may be longer).
+monitor=$(mktemp -u /tmp/tlsup-qmon.XXXXXX)
 # guest-init prints TLSUP_RUN= first (the kernel is quiet here).
 started='^TLSUP_RUN='
+# where_vcpus: one line per vCPU, from the monitor's "info registers -a".
+where_vcpus() {
+	python3 - "$monitor" "$image/System.map" "$cpus" <<'PY' || echo "TLSUP-BOOT-HUNG: the monitor did not answer"
+import bisect, os, re, socket, sys, time
+mon, sysmap, cpus = sys.argv[1], sys.argv[2], int(sys.argv[3])
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(1)
+s.connect(mon)
+s.sendall(b"info registers -a\n")
+out, end = b"", time.time() + 10
+while time.time() < end:
+    try:
+        b = s.recv(65536)
+    except socket.timeout:
+        b = b""
+    out += b
+    tail = out.split(b"info registers -a", 1)[-1]
+    if tail.count(b"RIP=") >= cpus and tail.rstrip().endswith(b"(qemu)"):
+        break
+syms = []
+if os.path.exists(sysmap):
+    for line in open(sysmap):
+        f = line.split()
+        if len(f) >= 3 and f[1] in "tTwW":
+            syms.append((int(f[0], 16), f[2]))
+    syms.sort()
+tail = out.split(b"info registers -a", 1)[-1].decode(errors="replace")
+for block in re.split(r"(?=CPU#\d+)", tail):
+    c, r = re.match(r"CPU#(\d+)", block), re.search(r"RIP=([0-9a-f]+)", block)
+    if not c or not r:
+        continue
+    rip, where = int(r.group(1), 16), ""
+    i = bisect.bisect_right(syms, (rip, "\uffff")) - 1
+    if syms and i >= 0 and rip - syms[i][0] < 0x10000:
+        where = " (%s+0x%x)" % (syms[i][1], rip - syms[i][0])
+    halted = " halted" if re.search(r"\bHLT=1\b", block) else ""
+    print("TLSUP-BOOT-HUNG: vCPU %s RIP=%016x%s%s" % (c.group(1), rip, where, halted))
+PY
+}
 boot() {
-	local qemu waited=0
+	local qemu waited=0 where
 	status=0
+	rm -f "$monitor"
 	timeout -k 10 "$timeout" qemu-system-x86_64 -machine q35 "${accel_args[@]}" \
-		-smp "$smp" -m "$mem" -display none -monitor none -serial stdio -no-reboot \
+		-smp "$smp" -m "$mem" -display none -monitor "unix:$monitor,server=on,wait=off" \
+		-serial stdio -no-reboot \
 		-nic none -device virtio-rng-pci \
 		-kernel "$image/vmlinuz" -initrd "$image/initrd" -append "$append" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
@@ -128,17 +181,21 @@ boot() {
 	qemu=$!
 	while kill -0 "$qemu" 2>/dev/null && ! grep -a -q "$started" "$log"; do
 		if [ "$waited" -ge "$boot_limit" ]; then
+			where=$(where_vcpus 2>&1)
 			# timeout(1) passes the signal on to QEMU.
 			kill "$qemu" 2>/dev/null || true
 			wait "$qemu" 2>/dev/null || true
-			echo "TLSUP-BOOT-HUNG: init had not started after ${boot_limit}s" >>"$log"
+			printf 'TLSUP-BOOT-HUNG: init had not started after %ss\n%s\n' "$boot_limit" "$where" >>"$log"
 			status=125
+			rm -f "$monitor"
 			return
 		fi
 		sleep 2
 		waited=$((waited + 2))
 	done
+	kill -0 "$qemu" 2>/dev/null && echo "run.sh: init started within $((waited + 2))s" >&2
 	wait "$qemu" || status=$?
+	rm -f "$monitor"
 }
 boot_until_init run.sh "$log" "$started"
 # The exit status is the guest's (its console's marker line).
