@@ -124,7 +124,7 @@ Result<key_serial_t> resolve_keyring(const std::string &name, const KeyringTrust
 }
 
 Result<key_serial_t> KeyringLinker::resolve(const std::string &name, const Log &log, Said &said) {
-	return resolve_keyring(name, trust_, [&](key_serial_t id, const Error &why) {
+	auto id = resolve_keyring(name, trust_, [&](key_serial_t id, const Error &why) {
 		if (!remember_refused(id))
 			return;
 		said.push_back([&log, name, id, reason = why.reason] {
@@ -132,15 +132,22 @@ Result<key_serial_t> KeyringLinker::resolve(const std::string &name, const Log &
 			         reason.c_str());
 		});
 	});
+	if (id)
+		forget(refused_, id.value()); // trusted now: a later refusal is news
+	return id;
 }
 
-bool KeyringLinker::remember_refused(key_serial_t id) {
-	if (std::find(refused_.begin(), refused_.end(), id) != refused_.end())
+bool KeyringLinker::remember(std::vector<key_serial_t> &list, key_serial_t id) {
+	if (std::find(list.begin(), list.end(), id) != list.end())
 		return false;
-	if (refused_.size() >= kMaxRemembered) // a user making keyrings in a loop
-		refused_.clear();
-	refused_.push_back(id);
+	if (list.size() >= kMaxRemembered) // a user making keyrings in a loop
+		list.clear();
+	list.push_back(id);
 	return true;
+}
+
+void KeyringLinker::forget(std::vector<key_serial_t> &list, key_serial_t id) {
+	std::erase(list, id);
 }
 
 Result<void> KeyringLinker::link_checked(key_serial_t id, const std::string &name) {
@@ -185,6 +192,7 @@ Result<LinkedKeyrings> KeyringLinker::set(const std::vector<std::string> &config
 	KeyringTrust old_trust = std::exchange(trust_, trust);
 	std::vector<std::string> old_configured = std::exchange(configured_, configured);
 	std::vector<key_serial_t> old_refused = std::exchange(refused_, {});
+	std::vector<key_serial_t> old_unlinked = std::exchange(unlinked_, {});
 	std::vector<key_serial_t> linked_here; // not held before this call
 	auto fail = [&](const Error &e) -> Error {
 		for (key_serial_t k : linked_here)
@@ -192,6 +200,7 @@ Result<LinkedKeyrings> KeyringLinker::set(const std::vector<std::string> &config
 		trust_ = std::move(old_trust);
 		configured_ = std::move(old_configured);
 		refused_ = std::move(old_refused);
+		unlinked_ = std::move(old_unlinked);
 		return e;
 	};
 	auto held_before = [&](key_serial_t id) {
@@ -350,7 +359,10 @@ bool KeyringLinker::retry(const Log &log, const Publish &publish) {
 			continue;
 		}
 		if (auto linked = link_checked(id.value(), *it); !linked) {
-			if (remember_refused(id.value())) {
+			// EACCES: trusted when resolved, not once linked (its owner
+			// or mode changed in between): a refusal like resolve()'s.
+			if (linked.error().code == EACCES ? remember_refused(id.value())
+			                                  : remember(unlinked_, id.value())) {
 				said.push_back([&log, name = *it, id = id.value(),
 				                reason = linked.error().reason] {
 					LOG_WARN(log, "keyring '%s' (%d) not linked: %s",
@@ -360,6 +372,7 @@ bool KeyringLinker::retry(const Log &log, const Publish &publish) {
 			++it;
 			continue;
 		}
+		forget(unlinked_, id.value());
 		bool consumer = is_consumer(*it);
 		said.push_back([&log, name = *it, id = id.value(), consumer] {
 			LOG_NOTICE(log, "keyring '%s' (%d) appeared: linked, %s", name.c_str(), id,

@@ -167,8 +167,10 @@ private:
 	// Part of retry(): the held keyrings that fail the trust check now;
 	// what it has to say goes to SAID, logged once the change is published.
 	bool recheck(const Log &log, Said &said);
-	// Remembers ID as refused (said once); false: it was already.
-	bool remember_refused(key_serial_t id);
+	// Remembers ID in LIST (said once); false: it was already there.
+	static bool remember(std::vector<key_serial_t> &list, key_serial_t id);
+	static void forget(std::vector<key_serial_t> &list, key_serial_t id);
+	bool remember_refused(key_serial_t id) { return remember(refused_, id); }
 
 	std::vector<std::string> consumer_;
 	std::vector<std::string> configured_;
@@ -179,7 +181,13 @@ private:
 	std::vector<std::pair<key_serial_t, std::string>> names_;
 	KeyringTrust trust_;
 	key_serial_t holder_ = 0;
-	std::vector<key_serial_t> refused_; // warned about already
+	// Warned about already, each once: keyrings the trust check refused,
+	// and keyrings that were trusted but could not be linked. Apart, so
+	// that one refused, then trusted, whose link then fails is said again;
+	// a keyring that passes the check leaves refused_, one linked leaves
+	// unlinked_ (the next failure of either is said).
+	std::vector<key_serial_t> refused_;
+	std::vector<key_serial_t> unlinked_;
 	static constexpr size_t kMaxRemembered = 1024;
 };
 

@@ -98,6 +98,63 @@ TEST(Keyring, ASetThatSucceedsPublishesOnceBeforeItsLinesAndAFailedOneNever) {
 		keyctl_unlink(k, KEY_SPEC_SESSION_KEYRING);
 }
 
+// Each change of a missing keyring's fate is said once: refused, then
+// trusted but not linkable (here a cycle: tlsupd:linked inside it), then
+// linked, then no longer trusted, then trusted and not linkable again.
+// Refusals and link failures were one list: a keyring refused once was
+// never said to fail its link.
+TEST(Keyring, AKeyringRefusedThenTrustedWhoseLinkFailsIsSaidOnceEachTime) {
+	ASSERT_TRUE(ensure_process_keyring().ok());
+	const key_perm_t open = KEY_POS_ALL | KEY_USR_ALL | KEY_OTH_VIEW | KEY_OTH_WRITE;
+	const key_perm_t closed = KEY_POS_ALL | KEY_USR_ALL | KEY_OTH_VIEW;
+	key_serial_t ring = add_keyring("tlsupd-refused-then", KEY_SPEC_SESSION_KEYRING);
+	ASSERT_EQ(keyctl_setperm(ring, open), 0);
+	CaptureLog log;
+	auto said = [&](const std::string &what) {
+		std::string line = "keyring 'tlsupd-refused-then' (" + std::to_string(ring) + ") " + what;
+		auto lines = log.lines();
+		return std::count_if(lines.begin(), lines.end(), [&](const std::string &l) {
+			return l.find(line) != std::string::npos;
+		});
+	};
+	KeyringLinker linker(std::vector<std::string>{});
+	const KeyringTrust trust{{geteuid()}};
+	ASSERT_TRUE(linker.set({"tlsupd-refused-then"}, {}, "", log.log(), trust).ok());
+	EXPECT_EQ(said("refused"), 1);
+	EXPECT_TRUE(linker.missing());
+	EXPECT_FALSE(linker.retry(log.log()));
+	EXPECT_EQ(said("refused"), 1);
+
+	ASSERT_EQ(keyctl_link(linker.holder(), ring), 0);
+	ASSERT_EQ(keyctl_setperm(ring, closed), 0);
+	EXPECT_FALSE(linker.retry(log.log()));
+	EXPECT_EQ(said("not linked"), 1) << "trusted now, its link failed, and nothing said";
+	EXPECT_FALSE(linker.retry(log.log()));
+	EXPECT_EQ(said("not linked"), 1);
+
+	ASSERT_EQ(keyctl_unlink(linker.holder(), ring), 0);
+	EXPECT_TRUE(linker.retry(log.log()));
+	EXPECT_EQ(said("appeared: linked"), 1);
+	EXPECT_FALSE(linker.missing());
+
+	ASSERT_EQ(keyctl_setperm(ring, open), 0);
+	EXPECT_TRUE(linker.retry(log.log()));
+	EXPECT_EQ(said("is no longer trusted"), 1);
+	EXPECT_FALSE(linker.retry(log.log()));
+	EXPECT_EQ(said("refused"), 1);
+	ASSERT_EQ(keyctl_link(linker.holder(), ring), 0);
+	ASSERT_EQ(keyctl_setperm(ring, closed), 0);
+	EXPECT_FALSE(linker.retry(log.log()));
+	EXPECT_EQ(said("not linked"), 2);
+	EXPECT_FALSE(linker.retry(log.log()));
+	EXPECT_EQ(said("not linked"), 2);
+	EXPECT_EQ(said("refused"), 1);
+
+	keyctl_unlink(linker.holder(), ring);
+	keyctl_unlink(linker.holder(), KEY_SPEC_PROCESS_KEYRING);
+	keyctl_unlink(ring, KEY_SPEC_SESSION_KEYRING);
+}
+
 TEST(Keyring, OfTwoTrustedKeyringsOfANameTheLowestSerialIsUsed) {
 	key_serial_t a = add_keyring("tlsupd-twice", KEY_SPEC_SESSION_KEYRING);
 	key_serial_t holder = add_keyring("tlsupd-holder", KEY_SPEC_SESSION_KEYRING);
