@@ -111,7 +111,8 @@ TEST(Keyring, AKeyringRefusedThenTrustedWhoseLinkFailsIsSaidOnceEachTime) {
 	ASSERT_EQ(keyctl_setperm(ring, open), 0);
 	CaptureLog log;
 	auto said = [&](const std::string &what) {
-		std::string line = "keyring 'tlsupd-refused-then' (" + std::to_string(ring) + ") " + what;
+		std::string line =
+		        "keyring 'tlsupd-refused-then' (" + std::to_string(ring) + ") " + what;
 		auto lines = log.lines();
 		return std::count_if(lines.begin(), lines.end(), [&](const std::string &l) {
 			return l.find(line) != std::string::npos;
