@@ -133,7 +133,7 @@ Result<key_serial_t> KeyringLinker::resolve(const std::string &name, const Log &
 		});
 	});
 	if (id)
-		forget(refused_, id.value()); // trusted now: a later refusal is news
+		std::erase(refused_, id.value()); // trusted now: a later refusal is news
 	return id;
 }
 
@@ -144,10 +144,6 @@ bool KeyringLinker::remember(std::vector<key_serial_t> &list, key_serial_t id) {
 		list.clear();
 	list.push_back(id);
 	return true;
-}
-
-void KeyringLinker::forget(std::vector<key_serial_t> &list, key_serial_t id) {
-	std::erase(list, id);
 }
 
 Result<void> KeyringLinker::link_checked(key_serial_t id, const std::string &name) {
@@ -372,7 +368,7 @@ bool KeyringLinker::retry(const Log &log, const Publish &publish) {
 			++it;
 			continue;
 		}
-		forget(unlinked_, id.value());
+		std::erase(unlinked_, id.value());
 		bool consumer = is_consumer(*it);
 		said.push_back([&log, name = *it, id = id.value(), consumer] {
 			LOG_NOTICE(log, "keyring '%s' (%d) appeared: linked, %s", name.c_str(), id,

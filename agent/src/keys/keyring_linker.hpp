@@ -169,7 +169,6 @@ private:
 	bool recheck(const Log &log, Said &said);
 	// Remembers ID in LIST (said once); false: it was already there.
 	static bool remember(std::vector<key_serial_t> &list, key_serial_t id);
-	static void forget(std::vector<key_serial_t> &list, key_serial_t id);
 	bool remember_refused(key_serial_t id) { return remember(refused_, id); }
 
 	std::vector<std::string> consumer_;
